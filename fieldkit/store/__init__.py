@@ -1,0 +1,21 @@
+"""Parquet store: atomic writes with provenance under the file-metadata key `fieldkit`."""
+
+from fieldkit.store.parquet import (
+    PROVENANCE_KEY,
+    atomic_path,
+    file_sha256,
+    make_provenance,
+    read_provenance,
+    write_batches,
+    write_frame,
+)
+
+__all__ = [
+    "PROVENANCE_KEY",
+    "atomic_path",
+    "file_sha256",
+    "make_provenance",
+    "read_provenance",
+    "write_batches",
+    "write_frame",
+]
