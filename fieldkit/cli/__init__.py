@@ -75,7 +75,7 @@ def _register() -> None:
     """Import the command modules; each adds its commands to `cli`."""
     import importlib
 
-    for name in ("data", "models", "text", "logs"):
+    for name in ("data", "models", "embed", "text", "logs"):
         try:
             importlib.import_module(f"fieldkit.cli.{name}")
         except ModuleNotFoundError as e:
