@@ -4,11 +4,13 @@ CONTRACT (other packages rely on it):
     load_dataset(path, *, sheet=None, encoding=None, reporter=None) -> Dataset
     Dataset.frame          pl.LazyFrame (scan where the format allows)
     Dataset.format         "csv" | "tsv" | "xlsx" | "xls" | "json" | "ndjson" | "parquet" | "arrow" | "log" | "text"
+                           | "ods" | "folder" (a listing: name, format, size_bytes, modified, readable)
     Dataset.source_info()  dict(path, sha256, format, encoding) for provenance
     Dataset.require_column(name) -> str   (UsageError naming close matches otherwise)
     Dataset.text_column(name) -> pl.Series of str (nulls kept)
 """
 
 from fieldkit.io.dataset import Dataset, load_dataset
+from fieldkit.io.report import convert_to_parquet, inspect_dataset
 
-__all__ = ["Dataset", "load_dataset"]
+__all__ = ["Dataset", "convert_to_parquet", "inspect_dataset", "load_dataset"]

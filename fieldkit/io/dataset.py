@@ -1,11 +1,18 @@
-"""Dataset: a lazy frame plus what the loader learned about the file.
+"""Dataset: a lazy frame plus what the loader learned about the file, and the dispatcher.
 
-(Minimal first version: Parquet and plain CSV; the full loaders replace `_load`.)
+`load_dataset` judges a file by its magic bytes first and its name second, so a mislabelled
+export still opens, and a binary or truncated file is refused with a specific message
+before any real work starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gzip
+import hashlib
+import os
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,7 +21,13 @@ from typing import Any
 import polars as pl
 
 from fieldkit.errors import InputError, UsageError
+from fieldkit.io import sniff
 from fieldkit.progress import Reporter
+
+SURVEY_SAMPLE_ROWS = 500
+WHOLE_CHECK_BYTES = 32 * 1024 * 1024
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+LOG_SUFFIXES = (".log", ".out")
 
 
 @dataclass
@@ -28,6 +41,12 @@ class Dataset:
     sheets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    compression: str | None = None  # "gzip" when the file was decompressed first
+    survey: Any = None  # fieldkit.io.survey.SurveyInfo when it looks like a survey export
+    mode: str = "memory"  # "scan" (read lazily in place), "clean" (tolerant pass), "memory"
+    exact_checks: bool = True  # ragged/NUL checks covered the whole file
+    ragged_rows: int = 0  # rows padded or cut to the header's width (counted, never dropped)
+    size_bytes: int = 0
 
     @cached_property
     def columns(self) -> list[str]:
@@ -46,6 +65,7 @@ class Dataset:
             "format": self.format,
             "encoding": self.encoding,
             **({"sheet": self.sheet} if self.sheet else {}),
+            **({"compression": self.compression} if self.compression else {}),
         }
 
     def require_column(self, name: str) -> str:
@@ -72,14 +92,220 @@ def load_dataset(
     sheet: str | None = None,
     encoding: str | None = None,
     reporter: Reporter | None = None,
+    tolerant: bool = False,
 ) -> Dataset:
-    path = Path(path)
+    """Open a file or folder as a Dataset (lazy where the format allows).
+
+    `tolerant=True` forces the forgiving CSV path even for large clean-looking files
+    (used when a lazy scan hits a bad row halfway through).
+    """
+    path = Path(path).expanduser()
     if not path.exists():
         raise InputError(f"{path} does not exist", "check the path and spelling")
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return Dataset(path, "parquet", pl.scan_parquet(path))
-    if suffix in (".csv", ".tsv", ".txt"):
-        sep = "\t" if suffix == ".tsv" else ","
-        return Dataset(path, "csv", pl.scan_csv(path, separator=sep), "utf-8", sep)
-    raise InputError(f"cannot open {path.name}: unknown format", "fieldkit reads CSV and Parquet")
+    if path.is_dir():
+        return _folder(path)
+    if not os.access(path, os.R_OK):
+        raise InputError(f"cannot read {path}: permission denied",
+                         f"check the file's permissions (ls -l {path}) or copy it somewhere you can read")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"{path.name} is empty (0 bytes)", "check that the export or download finished")
+    head = sniff.read_head(path, 65536)
+    if sheet is not None and not (path.suffix.lower() in EXCEL_SUFFIXES
+                                  or sniff.magic_kind(head) in ("zip", "ole")):
+        raise UsageError(f"--sheet only applies to Excel workbooks; {path.name} is not one",
+                         "drop --sheet")
+    if sniff.magic_kind(head) == "gzip":
+        inner = _gunzip(path, reporter)
+        ds = _load_file(inner, _inner_suffix(path), head=sniff.read_head(inner, 65536), sheet=sheet,
+                        encoding=encoding, reporter=reporter, tolerant=tolerant, display=path)
+        ds.path, ds.compression = path, "gzip"
+        ds.extra["decompressed_to"] = str(inner)
+        ds.size_bytes = size
+        return ds
+    return _load_file(path, path.suffix.lower(), head=head, sheet=sheet, encoding=encoding,
+                      reporter=reporter, tolerant=tolerant, display=path)
+
+
+def _inner_suffix(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in (".gz", ".gzip"):
+        return suffixes[-2]
+    return ""
+
+
+def _load_file(path: Path, suffix: str, *, head: bytes, sheet, encoding, reporter, tolerant,
+               display: Path) -> Dataset:
+    from fieldkit.io import structured
+
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"{display.name} is empty (0 bytes)", "check that the export or download finished")
+    kind = sniff.magic_kind(head)
+    if kind == "parquet" or (suffix in (".parquet", ".pq") and kind is None and not _texty(head)):
+        frame, notes = structured.load_parquet(path)
+        return _finish(Dataset(path, "parquet", frame, notes=notes, mode="scan", size_bytes=size))
+    if suffix in (".parquet", ".pq"):
+        raise InputError(f"{display.name} is not a Parquet file (no PAR1 header)",
+                         "check that the file is complete, or rename it to its real format")
+    if kind == "arrow" or suffix in (".arrow", ".feather", ".ipc"):
+        frame, notes = structured.load_arrow(path)
+        return _finish(Dataset(path, "arrow", frame, notes=notes, mode="scan", size_bytes=size))
+    if kind in ("zip", "ole") or suffix in EXCEL_SUFFIXES:
+        if kind == "zip" and suffix not in EXCEL_SUFFIXES and not _zip_is_workbook(path):
+            raise InputError(f"{display.name} is a zip archive, not a dataset",
+                             "unzip it and open the files inside (or the folder)")
+        if kind is None:
+            raise InputError(f"{display.name} is not a readable Excel workbook (corrupt, truncated, "
+                             "or not really Excel)", "open it in a spreadsheet program and save it again")
+        from fieldkit.io.excel import load_excel
+
+        xl = load_excel(path, sheet)
+        fmt = "xls" if kind == "ole" else ("ods" if suffix == ".ods" else "xlsx")
+        ds = Dataset(path, fmt, xl.frame, sheet=xl.sheet, sheets=xl.sheets, notes=xl.notes,
+                     size_bytes=size)
+        ds.extra["empty_sheets"] = xl.empty_sheets
+        return _finish(ds)
+    what = sniff.binary_name(head)
+    if what:
+        raise InputError(f"{display.name} looks like {what}, not a dataset",
+                         "fieldkit reads CSV/TSV, Excel, JSON/NDJSON, Parquet, Arrow and text logs")
+    jk = structured.json_kind(head)
+    if suffix in (".ndjson", ".jsonl") or (jk == "ndjson" and suffix not in (".json",)):
+        frame, notes = structured.load_ndjson(path)
+        return _finish(Dataset(path, "ndjson", frame, encoding="utf-8", notes=notes, mode="scan",
+                               size_bytes=size))
+    if suffix in (".json", ".geojson") or jk == "json":
+        frame, notes = structured.load_json(path, encoding)
+        return _finish(Dataset(path, "json", frame, encoding=encoding or "utf-8", notes=notes,
+                               size_bytes=size))
+    if suffix in LOG_SUFFIXES or (suffix in (".txt", "") and _looks_like_log(path)):
+        return _log(path, reporter, size)
+    from fieldkit.io.delimited import load_delimited
+
+    t = load_delimited(path, encoding=encoding, tolerant=tolerant, reporter=reporter, suffix=suffix)
+    if suffix == ".txt" and t.frame.collect_schema().len() == 1 and t.delimiter == ",":
+        return _text(path, t, size)
+    fmt = "tsv" if t.delimiter == "\t" else "csv"
+    ds = Dataset(path, fmt, t.frame, encoding=t.encoding, delimiter=t.delimiter, notes=t.notes,
+                 mode=t.mode, exact_checks=t.exact, size_bytes=size)
+    ds.extra.update(encoding_detected_by=t.encoding_how, quoting=t.quoting,
+                    newline={"\n": "LF", "\r\n": "CRLF", "\r": "CR"}[t.newline])
+    if t.stats is not None:
+        ds.ragged_rows = t.stats.long_rows + t.stats.short_rows
+        ds.extra["repairs"] = {
+            "long_rows": t.stats.long_rows, "short_rows": t.stats.short_rows,
+            "trailing_empty_fields": t.stats.trailing_empty, "blank_lines": t.stats.blank_lines,
+            "nul_bytes": t.stats.nul_bytes, "replaced_chars": t.stats.replaced_chars,
+        }
+    return _finish(ds)
+
+
+def _texty(head: bytes) -> bool:
+    return sniff.binary_name(head) is None
+
+
+def _zip_is_workbook(path: Path) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(n.startswith(("xl/", "content.xml")) for n in names)
+
+
+def _looks_like_log(path: Path) -> bool:
+    try:
+        from fieldkit.io.logs import looks_like_log
+    except ImportError:
+        return False
+    try:
+        return bool(looks_like_log(path))
+    except Exception:
+        return False
+
+
+def _log(path: Path, reporter: Reporter | None, size: int) -> Dataset:
+    try:
+        from fieldkit.io.logs import scan_log
+    except ImportError as e:
+        raise InputError(f"{path.name} looks like a log, but the log reader is not installed",
+                         "update fieldkit") from e
+    frame = scan_log(path, reporter=reporter)
+    return Dataset(path, "log", frame, encoding="utf-8", mode="scan", size_bytes=size)
+
+
+def _text(path: Path, t, size: int) -> Dataset:
+    """A plain text file with no delimiter: one row per non-blank line."""
+    lines = path.read_bytes().decode(t.encoding, errors="replace").splitlines()
+    df = pl.DataFrame({"line_no": pl.Series(range(1, len(lines) + 1), dtype=pl.Int64),
+                       "text": lines}).filter(pl.col("text").str.strip_chars() != "")
+    return Dataset(path, "text", df.lazy(), encoding=t.encoding, size_bytes=size)
+
+
+def _folder(path: Path) -> Dataset:
+    from fieldkit.io.folder import list_folder
+
+    df = list_folder(path)
+    notes = [] if df.height else ["no datasets found in this folder"]
+    return Dataset(path, "folder", df.lazy(), notes=notes, size_bytes=int(df["size_bytes"].sum() or 0))
+
+
+def _finish(ds: Dataset) -> Dataset:
+    """Survey awareness over a small head sample; timestamp columns become datetimes."""
+    from fieldkit.io import survey
+
+    small = ds.mode == "memory" or ds.size_bytes <= WHOLE_CHECK_BYTES
+    try:
+        # small files are checked whole, so a timestamp column is parsed only if every cell parses
+        sample = (ds.frame if small else ds.frame.head(SURVEY_SAMPLE_ROWS)).collect()
+    except pl.exceptions.PolarsError as e:
+        raise InputError(f"{ds.path.name} cannot be read: {_first(e)}",
+                         "the file may be corrupt; run `fieldkit inspect` with --encoding if text looks wrong") from e
+    info = survey.detect(sample)
+    if info is not None:
+        ds.frame = survey.apply(ds.frame, info, sample)
+        ds.survey = info
+        ds.__dict__.pop("columns", None)
+    return ds
+
+
+def _first(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0][:160] if lines else type(e).__name__
+
+
+def _gunzip(path: Path, reporter: Reporter | None) -> Path:
+    """Decompress into the cache (keyed by path, size and mtime) once; reuse afterwards."""
+    from fieldkit.config import cache_home
+
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|gz1".encode()).hexdigest()[:32]
+    folder = cache_home() / "io"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{key}{_inner_suffix(path) or '.dat'}"
+    if target.exists():
+        return target
+    tmp = folder / f".{key}.{os.getpid()}.tmp"
+    rep = reporter.child("decompressing", st.st_size) if reporter else None
+    try:
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as gz, open(tmp, "wb") as out:
+            while block := gz.read(1 << 20):
+                out.write(block)
+                if rep is not None:
+                    rep.update(raw.tell())
+        if tmp.stat().st_size == 0:
+            raise InputError(f"{path.name} is an empty gzip file", "check that the download finished")
+        os.replace(tmp, target)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise InputError(f"{path.name} is a truncated or corrupt gzip file: {_first(e)}",
+                         "copy or download it again; `gzip -t` checks it") from e
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return target

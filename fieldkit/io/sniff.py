@@ -1,0 +1,292 @@
+"""Sniffing: what a file is (magic bytes), its text encoding, and its delimiter.
+
+Decisions are made from a bounded sample (head and tail) so a multi-GB file is judged in
+milliseconds; the loaders then pick a lazy scan or a streamed transcode from the verdict.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from fieldkit.errors import InputError
+
+SAMPLE_BYTES = 1 << 20  # 1 MiB head (and tail) sample for encoding and dialect decisions
+
+# Magic numbers of formats we read, and of common binaries we refuse with a clear name.
+MAGIC_READ = [
+    (b"PAR1", "parquet"),
+    (b"ARROW1", "arrow"),
+    (b"\x1f\x8b", "gzip"),
+    (b"PK\x03\x04", "zip"),  # xlsx (checked further)
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),  # legacy .xls (or .doc)
+]
+MAGIC_BINARY = [
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x7fELF", "an executable program"),
+    (b"MZ", "a Windows executable"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"BZh", "a bzip2 archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
+    (b"RIFF", "a media file"),
+    (b"OggS", "an audio file"),
+    (b"ID3", "an MP3 file"),
+]
+
+BOMS = [
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+]
+
+# Encodings seen in field data, in order of preference when several decode the sample
+# to the same text. charset-normalizer is restricted to these so short samples do not
+# come back as an exotic code page (it guesses cp932 for a lone Latin-1 byte otherwise).
+# Other encodings (Shift-JIS, Big5, EUC-KR...) are read with --encoding.
+FIELD_ENCODINGS = [
+    "cp1252", "gb18030", "mac_roman", "cp1251", "cp1256", "cp1250", "cp1253", "cp1254",
+    "cp1255", "latin_1",
+]
+
+DELIMITERS = [",", "\t", ";", "|"]
+
+
+def read_head(path: Path, n: int = SAMPLE_BYTES) -> bytes:
+    """First n bytes, turning OS errors into plain InputErrors."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except PermissionError as e:
+        raise InputError(
+            f"cannot read {path}: permission denied",
+            f"check the file's permissions (ls -l {path}) or copy it somewhere you can read",
+        ) from e
+    except IsADirectoryError as e:  # pragma: no cover - folders are handled earlier
+        raise InputError(f"{path} is a folder", "give a file, or open the folder to list it") from e
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror or e}", "check the disk and the path") from e
+
+
+def read_tail(path: Path, n: int = SAMPLE_BYTES) -> bytes:
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        f.seek(max(0, size - n))
+        return f.read(n)
+
+
+def magic_kind(head: bytes) -> str | None:
+    """The container format named by the first bytes, or None for (probably) text."""
+    for magic, kind in MAGIC_READ:
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def binary_name(head: bytes) -> str | None:
+    """A human name for a binary file we cannot read, or None if it may be text."""
+    for magic, name in MAGIC_BINARY:
+        if head.startswith(magic):
+            return name
+    if bom_encoding(head) or utf16_without_bom(head):
+        return None
+    sample = head[:65536]
+    if not sample:
+        return None
+    nul = sample.count(0)
+    controls = sum(sample.count(b) for b in range(1, 32) if b not in (9, 10, 12, 13, 27))
+    if nul / len(sample) > 0.3:
+        return "a binary file"
+    if nul / len(sample) > 0.01 or controls / len(sample) > 0.05:
+        # a few stray NULs in otherwise valid text are a messy export, not a binary
+        if controls / len(sample) > 0.05 or not _is_utf8(sample.replace(b"\x00", b""), final=False):
+            return "a binary file"
+    return None
+
+
+def bom_encoding(head: bytes) -> str | None:
+    for bom, enc in BOMS:
+        if head.startswith(bom):
+            return enc
+    return None
+
+
+def utf16_without_bom(head: bytes) -> str | None:
+    """UTF-16 without a BOM shows as a NUL in every other byte of ASCII-heavy text."""
+    sample = head[:4096]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _is_utf8(sample: bytes, final: bool) -> bool:
+    """Valid UTF-8, allowing a multi-byte character cut at the end of a partial sample."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=final)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+@dataclass
+class EncodingGuess:
+    encoding: str  # a Python codec name
+    confident: bool
+    how: str  # "bom", "utf-8", "charset-normalizer", "user"
+
+
+def detect_encoding(head: bytes, tail: bytes = b"", whole: bool = False) -> EncodingGuess:
+    """Encoding of a text sample: BOM, then strict UTF-8, then charset-normalizer.
+
+    `whole` says the head is the entire file (so a cut character at the end is an error).
+    """
+    bom = bom_encoding(head)
+    if bom:
+        return EncodingGuess(bom, True, "bom")
+    u16 = utf16_without_bom(head)
+    if u16:
+        return EncodingGuess(u16, False, "nul-pattern")
+    if _is_utf8(head, final=whole) and (not tail or _utf8_tail(tail)):
+        return EncodingGuess("utf-8", True, "utf-8")
+    from charset_normalizer import from_bytes
+
+    sample = head[: 256 * 1024]
+    results = list(from_bytes(sample, cp_isolation=FIELD_ENCODINGS))
+    if not results:
+        return EncodingGuess("cp1252" if _decodes(sample, "cp1252") else "latin_1", False, "fallback")
+    best = results[0]
+    enc = _canonical(best.encoding)
+    # Prefer the most common encoding among those giving exactly the same text.
+    text = str(best)
+    for pref in FIELD_ENCODINGS:
+        if pref == enc:
+            break
+        if _decodes(sample, pref) and sample.decode(pref, errors="strict") == text:
+            enc = pref
+            break
+    return EncodingGuess(enc, False, "charset-normalizer")
+
+
+def _utf8_tail(tail: bytes) -> bool:
+    # the tail sample may start inside a character: skip up to 3 continuation bytes
+    i = 0
+    while i < 3 and i < len(tail) and 0x80 <= tail[i] < 0xC0:
+        i += 1
+    return _is_utf8(tail[i:], final=True)
+
+
+def _decodes(data: bytes, enc: str) -> bool:
+    try:
+        data.decode(enc)
+        return True
+    except (UnicodeDecodeError, LookupError):
+        return False
+
+
+def _canonical(enc: str) -> str:
+    try:
+        return codecs.lookup(enc).name
+    except LookupError:
+        return enc
+
+
+def check_encoding_name(enc: str) -> str:
+    """Validate a user-given --encoding; UsageError-like InputError if Python lacks it."""
+    from fieldkit.errors import UsageError
+
+    aliases = {"gbk": "gbk", "gb2312": "gb18030", "latin1": "latin_1", "latin-1": "latin_1",
+               "macroman": "mac_roman", "mac-roman": "mac_roman", "utf8": "utf-8",
+               "utf16": "utf-16"}
+    name = aliases.get(enc.lower(), enc)
+    try:
+        return codecs.lookup(name).name
+    except LookupError as e:
+        raise UsageError(
+            f"unknown encoding {enc!r}",
+            "use a Python codec name such as utf-8, utf-16, gb18030, cp1252, latin-1, mac_roman",
+        ) from e
+
+
+@dataclass
+class Dialect:
+    delimiter: str
+    quoting: int  # csv.QUOTE_MINIMAL or csv.QUOTE_NONE
+    fields: int  # the usual number of fields per row
+    consistency: float  # share of sample rows with that many fields
+
+
+def _field_counts(lines: list[str], delim: str, quoting: int) -> list[int]:
+    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delim, quoting=quoting,
+                        strict=False)
+    try:
+        return [len(r) for r in reader if r]
+    except csv.Error:
+        return []
+
+
+def sniff_dialect(text: str, suffix: str = "", max_lines: int = 200) -> Dialect:
+    """Pick the delimiter (comma, tab, semicolon, pipe) that splits sample rows most evenly.
+
+    A file extension only breaks ties (.tsv prefers tab). For tabs we also try no quoting,
+    since real TSV exports carry unescaped quotes inside answers.
+    """
+    lines = [ln for ln in text.splitlines()[:max_lines] if ln.strip()]
+    if len(lines) > 2:
+        lines = lines[:-1]  # the last sample line may be cut
+    best: Dialect | None = None
+    best_key = None
+    for delim in DELIMITERS:
+        for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_NONE):
+            if quoting == csv.QUOTE_NONE and delim != "\t":
+                continue
+            counts = _field_counts(lines, delim, quoting)
+            if not counts:
+                continue
+            mode, hits = Counter(counts).most_common(1)[0]
+            consistency = hits / len(counts)
+            if mode < 2:
+                continue
+            header_ok = counts[0] == mode
+            pref = (suffix == ".tsv" and delim == "\t") or (suffix == ".csv" and delim == ",")
+            # For tab, keep quotes only if that is strictly more consistent.
+            quote_pref = quoting == csv.QUOTE_NONE
+            key = (round(consistency, 2), header_ok, pref, mode, quote_pref)
+            if best_key is None or key > best_key:
+                best_key = key
+                best = Dialect(delim, quoting, mode, consistency)
+    if best is None:
+        return Dialect("\t" if suffix == ".tsv" else ",", csv.QUOTE_MINIMAL, 1, 1.0)
+    return best
+
+
+def newline_style(sample: bytes) -> str:
+    """'\\n', '\\r\\n' or '\\r' (CR-only, old Mac exports), judged from a sample."""
+    crlf = sample.count(b"\r\n")
+    lf = sample.count(b"\n") - crlf
+    cr = sample.count(b"\r") - crlf
+    if cr > 0 and cr > lf and cr > crlf:
+        return "\r"
+    if crlf > lf:
+        return "\r\n"
+    return "\n"
+
+
+def file_size(path: Path) -> int:
+    return os.stat(path).st_size

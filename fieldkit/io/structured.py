@@ -1,0 +1,120 @@
+"""JSON (array of records), NDJSON, Parquet and Arrow IPC loaders, checked before scanning.
+
+Parquet and Arrow are scanned lazily after their footer is read, so a truncated file is
+reported at open time instead of halfway through a conversion.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import polars as pl
+
+from fieldkit.errors import InputError
+
+HINT_TRUNCATED = "the file looks incomplete; copy or download it again"
+
+
+def _first(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0][:160] if lines else type(e).__name__
+
+
+def load_parquet(path: Path) -> tuple[pl.LazyFrame, list[str]]:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+    except Exception as e:
+        raise InputError(f"{path.name} is a truncated or corrupt Parquet file: {_first(e)}",
+                         HINT_TRUNCATED) from e
+    notes = []
+    if meta.num_row_groups == 0:
+        notes.append("the Parquet file has no row groups (no rows)")
+    return pl.scan_parquet(path), notes
+
+
+def load_arrow(path: Path) -> tuple[pl.LazyFrame, list[str]]:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    head = path.open("rb").read(8)
+    if head.startswith(b"ARROW1"):
+        try:
+            with pa.memory_map(str(path)) as src:
+                ipc.open_file(src).schema  # reads the footer: fails on truncation
+        except Exception as e:
+            raise InputError(f"{path.name} is a truncated or corrupt Arrow file: {_first(e)}",
+                             HINT_TRUNCATED) from e
+        return pl.scan_ipc(path), []
+    try:  # the streaming IPC format has no footer; read it whole
+        with open(path, "rb") as f:
+            table = ipc.open_stream(f).read_all()
+    except Exception as e:
+        raise InputError(f"{path.name} is not a readable Arrow IPC file: {_first(e)}",
+                         HINT_TRUNCATED) from e
+    return pl.from_arrow(table).lazy(), ["Arrow IPC stream format (read whole)"]
+
+
+def json_kind(head: bytes) -> str | None:
+    """'json' for a top-level array/object, 'ndjson' for one object per line, else None."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"["):
+        return "json"
+    if text.startswith(b"{"):
+        lines = [ln.strip() for ln in text.splitlines()[:20] if ln.strip()]
+        if len(lines) >= 2 and all(ln.startswith(b"{") for ln in lines[:-1]):
+            first = lines[0]
+            try:
+                json.loads(first)
+                return "ndjson"
+            except ValueError:
+                return "json"
+        return "json"
+    return None
+
+
+def load_ndjson(path: Path) -> tuple[pl.LazyFrame, list[str]]:
+    try:
+        lf = pl.scan_ndjson(path, infer_schema_length=10_000)
+        lf.collect_schema()
+        lf.head(100).collect()
+    except Exception as e:
+        raise InputError(f"{path.name} is not valid NDJSON (one JSON object per line): {_first(e)}",
+                         "check the file is complete; each line must be one JSON object") from e
+    return lf, []
+
+
+def load_json(path: Path, encoding: str | None = None) -> tuple[pl.LazyFrame, list[str]]:
+    raw = path.read_bytes()
+    try:
+        doc = json.loads(raw.decode(encoding or "utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path.name} is not UTF-8 JSON", "pass --encoding to say how it is encoded") from e
+    except json.JSONDecodeError as e:
+        what = "truncated" if e.pos >= len(raw.rstrip()) - 1 else "not valid"
+        raise InputError(f"{path.name} is {what} JSON: {e.msg} at line {e.lineno} column {e.colno}",
+                         "check the file is complete and is JSON") from e
+    notes: list[str] = []
+    records = doc
+    if isinstance(doc, dict):
+        lists = [(k, v) for k, v in doc.items() if isinstance(v, list) and v and isinstance(v[0], dict)]
+        if len(lists) == 1:
+            key, records = lists[0]
+            notes.append(f"records taken from the top-level key {key!r}")
+        else:
+            records = [doc]
+            notes.append("a single JSON object: read as one row")
+    if not isinstance(records, list):
+        raise InputError(f"{path.name} holds a JSON {type(records).__name__}, not records",
+                         "fieldkit reads a JSON array of objects, or NDJSON")
+    if records and not all(isinstance(r, dict) for r in records):
+        records = [{"value": r} for r in records]
+        notes.append("the array holds plain values: read as one column 'value'")
+    try:
+        df = pl.DataFrame(records, infer_schema_length=None)
+    except Exception:
+        df = pl.read_json(io.BytesIO(json.dumps(records).encode()), infer_schema_length=None)
+    return df.lazy(), notes
