@@ -1,0 +1,147 @@
+"""Embeddings of a dataset column, cached by file sha256 + column + model so reruns are instant.
+
+CONTRACT: embed_column(ds, column, model_id=None, reporter=None) -> np.ndarray (n, dim) float32,
+one row per dataset row (null/empty texts are zero rows).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fieldkit.config import cache_home
+from fieldkit.inference.embedder import Embedder, EmbedStats, get_embedder
+from fieldkit.progress import Reporter
+
+
+def cache_key(file_sha256: str, column: str, embedder: Embedder) -> str:
+    """Keyed on the graph actually run too, so a new derived graph never reuses old vectors."""
+    parts = [file_sha256, column, embedder.model_id, embedder.sha256, embedder.graph_sha256 or ""]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def cache_dir() -> Path:
+    return cache_home() / "embeddings"
+
+
+def _paths(key: str) -> tuple[Path, Path]:
+    d = cache_dir()
+    return d / f"{key}.npy", d / f"{key}.json"
+
+
+def load_cached(key: str, rows: int | None = None, mmap: bool = False) -> np.ndarray | None:
+    """The cached array for `key`, or None if absent, unreadable or of the wrong shape."""
+    npy, meta = _paths(key)
+    if not npy.exists() or not meta.exists():
+        return None
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        arr = np.load(npy, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, json.JSONDecodeError):
+        return None
+    if arr.ndim != 2 or arr.shape[0] != info.get("rows") or (rows is not None and arr.shape[0] != rows):
+        return None
+    return arr
+
+
+def save_cached(key: str, arr: np.ndarray, info: dict[str, Any]) -> None:
+    """Write the array then its metadata atomically; a cache failure never fails the caller."""
+    npy, meta = _paths(key)
+    with contextlib.suppress(OSError):
+        npy.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".npy", dir=npy.parent)
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
+        os.replace(tmp, npy)
+        fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".json", dir=npy.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({**info, "rows": int(arr.shape[0]), "dim": int(arr.shape[1])}, f)
+        os.replace(tmp, meta)
+
+
+def embed_column(ds, column: str, model_id: str | None = None,
+                 reporter: Reporter | None = None, mmap: bool = False,
+                 batch_size: int = 32) -> np.ndarray:
+    """Embeddings of `column` (one row per dataset row), from the cache when the file is unchanged."""
+    col = ds.require_column(column)
+    embedder = get_embedder(model_id)
+    key = cache_key(ds.sha256, col, embedder)
+    cached = load_cached(key, mmap=mmap)
+    if cached is not None:
+        if reporter is not None:
+            reporter.total = cached.shape[0]
+            reporter.finish("from cache")
+        return cached
+    texts = ds.text_column(col)
+    if reporter is not None:
+        reporter.total = len(texts)
+    arr = embedder.embed_all(texts.to_list(), reporter=reporter, batch_size=batch_size)
+    save_cached(key, arr, {"source": str(ds.path), "sha256": ds.sha256, "column": col,
+                           **embedder.provenance(),
+                           "empty": embedder.last_stats.empty,
+                           "truncated": embedder.last_stats.truncated})
+    if reporter is not None:
+        reporter.finish(embedder.last_stats.message())
+    return arr
+
+
+# rows pulled from the input at a time: bounds memory for any row count (~25 MB of vectors)
+STREAM_ROWS = 16_384
+
+
+@dataclass
+class EmbedFileResult:
+    rows: int
+    dim: int
+    model_id: str
+    stats: EmbedStats
+
+
+def embed_file(ds, column: str, target, model_id: str | None = None, batch_size: int = 32,
+               reporter: Reporter | None = None) -> EmbedFileResult:
+    """Write every input column plus `embedding` (Array[Float32, dim]) to Parquet, streaming.
+
+    Rows are pulled in slices, embedded and written as row groups, so memory stays bounded;
+    the output appears only when complete (fieldkit.store).
+    """
+    import polars as pl
+
+    from fieldkit.store import make_provenance, read_provenance, write_batches
+
+    col = ds.require_column(column)
+    embedder = get_embedder(model_id)
+    previous = read_provenance(ds.path) if ds.format == "parquet" else None
+    step = {"operation": "embed", "column": col, "batch_size": batch_size, **embedder.provenance()}
+    provenance = make_provenance(ds.source_info(), [step], previous)
+    frame = ds.frame
+    if "embedding" in ds.columns:
+        frame = frame.drop("embedding")  # replaced, not duplicated
+    totals = EmbedStats()
+    count = {"rows": 0}
+
+    def batches():
+        for df in frame.collect_batches(chunk_size=STREAM_ROWS):
+            texts = df.get_column(col).cast(pl.String).to_list()
+            vecs = embedder.embed_all(texts, batch_size=batch_size)
+            s = embedder.last_stats
+            totals.texts += s.texts
+            totals.empty += s.empty
+            totals.truncated += s.truncated
+            count["rows"] += df.height
+            if reporter is not None:
+                reporter.update(count["rows"], totals.message())
+            yield df.with_columns(
+                pl.Series("embedding", vecs, dtype=pl.Array(pl.Float32, embedder.dim)))
+
+    write_batches(batches(), target, provenance)
+    if reporter is not None:
+        reporter.finish(totals.message())
+    return EmbedFileResult(count["rows"], embedder.dim, embedder.model_id, totals)

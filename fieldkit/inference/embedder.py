@@ -1,0 +1,242 @@
+"""Sentence embeddings with onnxruntime: streaming, length-sorted batches, L2-normalised.
+
+CONTRACT (other packages rely on it):
+    get_embedder(model_id=None) -> Embedder
+    Embedder.model_id, .sha256, .dim
+    Embedder.embed(texts, batch_size=32, reporter=None) -> Iterator[np.ndarray]
+        float32 rows, L2-normalised, in input order; null/empty texts give a zero vector
+    Embedder.embed_all(texts, reporter=None) -> np.ndarray (n, dim)
+    Embedder.last_stats -> EmbedStats(texts, empty, truncated) of the last finished call
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from fieldkit.errors import ModelError
+from fieldkit.inference.manifest import ModelEntry, get_entry
+from fieldkit.inference.session import create_session
+from fieldkit.inference.store import verified_file
+from fieldkit.progress import Reporter
+
+# texts tokenized and sorted together; larger windows cut padding, smaller ones bound memory
+SORT_WINDOW = 2048
+
+
+@dataclass
+class EmbedStats:
+    """What one embed call met: how many texts, how many were empty, how many were cut."""
+
+    texts: int = 0
+    empty: int = 0
+    truncated: int = 0
+
+    def message(self) -> str:
+        parts = []
+        if self.empty:
+            parts.append(f"{self.empty:,} empty")
+        if self.truncated:
+            parts.append(f"{self.truncated:,} truncated")
+        return ", ".join(parts)
+
+
+def _is_empty(t: Any) -> bool:
+    if t is None:
+        return True
+    if isinstance(t, float) and math.isnan(t):
+        return True
+    return not str(t).strip()
+
+
+class Embedder:
+    """Base class: streaming over any iterable of texts, in input order, bounded memory."""
+
+    def __init__(self, entry: ModelEntry, sha256: str, dim: int):
+        self.entry = entry
+        self.model_id = entry.id
+        self.sha256 = sha256
+        self.dim = dim
+        self.graph_sha256: str | None = None  # the graph actually run, when derived
+        self.last_stats = EmbedStats()
+
+    def provenance(self) -> dict[str, Any]:
+        info = {"model": self.model_id, "model_sha256": self.sha256, "dim": self.dim}
+        if self.graph_sha256 and self.graph_sha256 != self.sha256:
+            info["graph_sha256"] = self.graph_sha256
+            info["graph"] = self.graph_kind
+        return info
+
+    graph_kind = "as shipped"
+
+    def _embed_window(self, texts: list[str], batch_size: int, stats: EmbedStats,
+                      reporter: Reporter | None, done: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed(self, texts: Iterable[Any], batch_size: int = 32,
+              reporter: Reporter | None = None) -> Iterator[np.ndarray]:
+        """Yield (<= batch_size, dim) float32 arrays in input order; cancel via the reporter."""
+        batch_size = max(1, int(batch_size))
+        if reporter is not None and reporter.total is None and hasattr(texts, "__len__"):
+            reporter.total = len(texts)  # type: ignore[arg-type]
+        stats = EmbedStats()
+        it = iter(texts)
+        done = 0
+        window = max(SORT_WINDOW, batch_size)
+        while chunk := list(itertools.islice(it, window)):
+            if reporter is not None:
+                reporter.check()
+            present = [i for i, t in enumerate(chunk) if not _is_empty(t)]
+            out = np.zeros((len(chunk), self.dim), np.float32)
+            stats.texts += len(chunk)
+            stats.empty += len(chunk) - len(present)
+            if present:
+                vecs = self._embed_window([str(chunk[i]) for i in present], batch_size, stats,
+                                          reporter, done)
+                out[present] = vecs
+            done += len(chunk)
+            if reporter is not None:
+                reporter.update(done, stats.message())
+            for start in range(0, len(chunk), batch_size):
+                yield out[start:start + batch_size]
+        self.last_stats = stats
+
+    def embed_all(self, texts: Iterable[Any], reporter: Reporter | None = None,
+                  batch_size: int = 32) -> np.ndarray:
+        parts = list(self.embed(texts, batch_size=batch_size, reporter=reporter))
+        if not parts:
+            return np.zeros((0, self.dim), np.float32)
+        return np.concatenate(parts, axis=0)
+
+
+def _l2(v: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    np.maximum(norms, 1e-12, out=norms)
+    return (v / norms).astype(np.float32, copy=False)
+
+
+class TokenEmbedder(Embedder):
+    """BERT-style graph that outputs token states: tokenizers + mean pooling over the mask."""
+
+    def __init__(self, entry: ModelEntry, model_path: Path, tokenizer_path: Path, sha256: str,
+                 threads: int | None = None, graph_path: Path | None = None,
+                 graph_sha256: str | None = None, graph_kind: str = "as shipped"):
+        from tokenizers import Tokenizer
+
+        super().__init__(entry, sha256, entry.dim or 0)
+        self.max_tokens = entry.max_tokens or 512
+        tok = Tokenizer.from_file(str(tokenizer_path))
+        tok.no_padding()  # the shipped tokenizer.json pads to 128; we pad per batch ourselves
+        tok.enable_truncation(self.max_tokens)
+        self.tokenizer = tok
+        run_path = graph_path or model_path
+        self.session = create_session(run_path, threads=threads, label=entry.id)
+        self.graph_sha256 = graph_sha256 or sha256
+        self.graph_kind = graph_kind
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        out = self.session.get_outputs()[0]
+        if not self.dim:
+            self.dim = int(out.shape[-1])
+        self.pooled_output = len(out.shape) == 2  # a derived graph may pool inside
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.input_names:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.input_names})[0]
+        if self.pooled_output:
+            return _l2(hidden)
+        m = mask.astype(np.float32)
+        summed = np.einsum("bsd,bs->bd", hidden, m)
+        return _l2(summed / np.maximum(m.sum(axis=1, keepdims=True), 1e-9))
+
+    def _embed_window(self, texts, batch_size, stats, reporter, done):
+        encs = self.tokenizer.encode_batch(texts, add_special_tokens=True)
+        lengths = np.fromiter((len(e.ids) for e in encs), np.int64, len(encs))
+        stats.truncated += sum(1 for e in encs if e.overflowing)
+        order = np.argsort(lengths, kind="stable")  # by token count: least padding
+        out = np.empty((len(texts), self.dim), np.float32)
+        for start in range(0, len(order), batch_size):
+            if reporter is not None:
+                reporter.check()
+            idx = order[start:start + batch_size]
+            width = int(lengths[idx].max())
+            ids = np.zeros((len(idx), width), np.int64)
+            mask = np.zeros((len(idx), width), np.int64)
+            for row, k in enumerate(idx):
+                e = encs[k].ids
+                ids[row, :len(e)] = e
+                mask[row, :len(e)] = 1
+            out[idx] = self._run(ids, mask)
+            if reporter is not None:
+                reporter.update(done + start + len(idx), stats.message())
+        return out
+
+
+class StringEmbedder(Embedder):
+    """A graph that takes raw strings (tokenizer inside, e.g. USE multilingual)."""
+
+    def __init__(self, entry: ModelEntry, model_path: Path, sha256: str, threads: int | None = None):
+        super().__init__(entry, sha256, entry.dim or 0)
+        self.session = create_session(model_path, threads=threads, custom_ops=True, label=entry.id)
+        self.input_name = self.session.get_inputs()[0].name
+        if not self.dim:
+            self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def _embed_window(self, texts, batch_size, stats, reporter, done):
+        order = np.argsort(np.fromiter((len(t) for t in texts), np.int64, len(texts)), kind="stable")
+        out = np.empty((len(texts), self.dim), np.float32)
+        for start in range(0, len(order), batch_size):
+            if reporter is not None:
+                reporter.check()
+            idx = order[start:start + batch_size]
+            batch = np.array([texts[k] for k in idx], dtype=object)
+            vecs = self.session.run(None, {self.input_name: batch})[0]
+            out[idx] = _l2(np.asarray(vecs, np.float32))
+            if reporter is not None:
+                reporter.update(done + start + len(idx), stats.message())
+        return out
+
+
+_CACHE: dict[tuple[str, int | None, bool], Embedder] = {}
+_LOCK = threading.Lock()
+
+
+def load_embedder(entry: ModelEntry, threads: int | None = None, optimize: bool = True) -> Embedder:
+    """Verify the model's files and build an embedder (no caching)."""
+    if entry.task != "embed":
+        raise ModelError(f"{entry.id} is a {entry.task} model, not an embedding model",
+                         "see `fieldkit models list` for embedding models")
+    model_path = verified_file(entry, "model")
+    sha = next(f.sha256 for f in entry.files if f.role == "model")
+    if entry.runtime == "string-sentence-embeddings":
+        return StringEmbedder(entry, model_path, sha, threads)
+    tokenizer_path = verified_file(entry, "tokenizer")
+    graph_path = graph_sha = None
+    kind = "as shipped"
+    if optimize and entry.optimize:
+        from fieldkit.inference.optimize import derived_graph
+
+        derived = derived_graph(entry, model_path, sha)
+        if derived is not None:
+            graph_path, graph_sha, kind = derived
+    return TokenEmbedder(entry, model_path, tokenizer_path, sha, threads,
+                         graph_path, graph_sha, kind)
+
+
+def get_embedder(model_id: str | None = None, threads: int | None = None,
+                 optimize: bool = True) -> Embedder:
+    """The embedder for a model id (default: all-MiniLM-L6-v2 int8), loaded once per process."""
+    entry = get_entry(model_id)
+    key = (entry.id, threads, optimize)
+    with _LOCK:
+        emb = _CACHE.get(key)
+        if emb is None:
+            emb = _CACHE[key] = load_embedder(entry, threads, optimize)
+        return emb
