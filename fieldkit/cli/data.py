@@ -19,3 +19,127 @@ def open_tui(path: str | None) -> None:
 def open_cmd(path: str | None) -> None:
     """Open PATH (a file or folder) in the terminal interface, or a file browser."""
     open_tui(path)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _short_dtype(dtype: str) -> str:
+    """`Datetime(time_unit='us', time_zone='UTC')` -> `Datetime[us, UTC]` for the table."""
+    import re
+
+    m = re.fullmatch(r"Datetime\(time_unit='(\w+)', time_zone=(?:'([^']+)'|None)\)", dtype)
+    if m:
+        return f"Datetime[{m.group(1)}" + (f", {m.group(2)}]" if m.group(2) else "]")
+    return dtype
+
+
+def _print_inspect(info: dict) -> None:
+    echo = click.echo
+    echo(f"path:      {info['path']}")
+    if info["format"] == "folder":
+        echo(f"format:    folder ({len(info['datasets'])} datasets, {_size(info['size_bytes'])})")
+        width = max([len(d["name"]) for d in info["datasets"]] + [4])
+        for d in info["datasets"]:
+            echo(f"  {d['name']:<{width}}  {d['format']:<12} {_size(d['size_bytes']):>10}")
+        for note in info["notes"]:
+            echo(f"note:      {note}")
+        return
+    fmt = info["format"] + (f" ({info['compression']})" if info.get("compression") else "")
+    echo(f"format:    {fmt}")
+    if info.get("encoding"):
+        how = info.get("encoding_detected_by")
+        echo(f"encoding:  {info['encoding']}" + (f" (by {how})" if how else ""))
+    if info.get("delimiter"):
+        extra = f", newlines {info['newline']}" if info.get("newline") else ""
+        extra += ", no quoting" if info.get("quoting") == "none" else ""
+        echo(f"delimiter: {info['delimiter']!r}{extra}")
+    if info.get("sheets"):
+        echo(f"sheets:    {', '.join(info['sheets'])} (reading {info['sheet']!r})")
+    echo(f"rows:      {info['rows']:,}")
+    echo(f"columns:   {len(info['columns'])}" + ("" if info["nulls_exact"] else
+                                                  " (null counts from the first rows)"))
+    cols = info["columns"]
+    width = min(48, max([len(c["name"]) for c in cols] + [4]))
+    for c in cols:
+        name = c["name"] if len(c["name"]) <= width else c["name"][: width - 1] + "…"
+        echo(f"  {name:<{width}}  {_short_dtype(c['dtype']):<18} nulls {c['nulls']:,}")
+    for note in info["notes"]:
+        echo(f"note:      {note}")
+    s = info.get("survey")
+    if s:
+        echo(f"survey:    looks like a {s['tool']} export")
+        if s["metadata"]:
+            echo(f"  metadata columns: {', '.join(s['metadata'])}")
+        if s["groups"]:
+            groups = ", ".join(f"{g} ({n})" for g, n in list(s["groups"].items())[:8])
+            echo(f"  groups (separator {s['group_separator']!r}): {groups}")
+        for sm in s["select_multiple"][:10]:
+            echo(f"  select_multiple: {sm['column'] or '(no summary column)'}: "
+                 f"{len(sm['options'])} option columns")
+        if len(s["select_multiple"]) > 10:
+            echo(f"  select_multiple: ... {len(s['select_multiple']) - 10} more")
+        for g in s["gps"]:
+            parts = [g[k] for k in ("latitude", "longitude", "altitude", "precision") if g.get(k)]
+            echo(f"  gps: {g['combined'] or g['base']}: {', '.join(parts)}")
+        for t in s["timestamps"]:
+            state = "parsed to datetime" if t.get("parsed") else "left as text (some cells do not parse)"
+            echo(f"  timestamp: {t['column']} ({t['form']}): {state}")
+
+
+@cli.command("inspect")
+@click.argument("path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--sheet", help="Excel sheet to read (default: the first non-empty one).")
+@click.option("--encoding", help="Text encoding, overriding detection (e.g. gb18030, cp1252).")
+def inspect_cmd(path: str, as_json: bool, sheet: str | None, encoding: str | None) -> None:
+    """Show format, encoding, delimiter, sheets, rows and columns of PATH (file or folder)."""
+    import json
+
+    from fieldkit.cli.progress import StderrProgress
+    from fieldkit.io import inspect_dataset, load_dataset
+    from fieldkit.progress import Reporter
+
+    with StderrProgress() as prog:
+        ds = load_dataset(path, sheet=sheet, encoding=encoding,
+                          reporter=Reporter("reading", callback=prog))
+        info = inspect_dataset(ds)
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False, indent=2, default=str))
+    else:
+        _print_inspect(info)
+
+
+@cli.command("convert")
+@click.argument("path", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output .parquet file.")
+@click.option("--sheet", help="Excel sheet to read (default: the first non-empty one).")
+@click.option("--encoding", help="Text encoding, overriding detection (e.g. gb18030, cp1252).")
+def convert_cmd(path: str, output: str, sheet: str | None, encoding: str | None) -> None:
+    """Load PATH and save it as Parquet (atomic write, provenance in the file metadata)."""
+    import polars as pl
+
+    from fieldkit.cli.progress import StderrProgress
+    from fieldkit.errors import UsageError
+    from fieldkit.io import convert_to_parquet
+    from fieldkit.progress import Reporter
+
+    if not output.lower().endswith((".parquet", ".pq")):
+        raise UsageError(f"output {output!r} does not end in .parquet",
+                         "give a file name ending in .parquet, e.g. -o out.parquet")
+    with StderrProgress() as prog:
+        out, ds = convert_to_parquet(path, output, sheet=sheet, encoding=encoding,
+                                     reporter=Reporter("converting", callback=prog))
+    rows = pl.scan_parquet(out).select(pl.len()).collect().item()
+    ncols = len(pl.scan_parquet(out).collect_schema())
+    what = ds.format + (f", sheet {ds.sheet!r}" if ds.sheet else "")
+    click.echo(f"wrote {out} ({rows:,} rows, {ncols} columns) from {ds.path.name} ({what})")
+    for note in ds.notes:
+        click.echo(f"note: {note}", err=True)
