@@ -90,7 +90,7 @@ def _print_inspect(info: dict) -> None:
             parts = [g[k] for k in ("latitude", "longitude", "altitude", "precision") if g.get(k)]
             echo(f"  gps: {g['combined'] or g['base']}: {', '.join(parts)}")
         for t in s["timestamps"]:
-            state = "parsed to datetime" if t.get("parsed") else "left as text (some cells do not parse)"
+            state = "parsed" if t.get("parsed") else "left as text (some cells do not parse)"
             echo(f"  timestamp: {t['column']} ({t['form']}): {state}")
 
 
