@@ -1,0 +1,1 @@
+"""Analyses over loaded data: embeddings, search, themes, duplicates, summaries, logs."""
