@@ -247,19 +247,65 @@ class _G:
         return outs[0] if len(outs) == 1 else outs
 
 
-def _linear(g: _G, x: str, w: QWeight, prefix: str, bias: np.ndarray | None = None) -> str:
-    """x @ W^T with W in blocks: MatMulNBits plus the per-block offset term when present."""
-    b = g.init(prefix + ".qweight", w.packed)
-    s = g.init(prefix + ".scales", w.scales.reshape(-1))
-    y = g.op("MatMulNBits", [x, b, s], domain="com.microsoft", K=w.k, N=w.n, bits=w.bits,
-             block_size=BLOCK, accuracy_level=0)
+def concat_rows(ws: list[QWeight]) -> QWeight:
+    """Stack weights that read the same input (q|k|v, gate|up) so one MatMulNBits does them all."""
+    bits = {w.bits for w in ws}
+    if len(bits) != 1:  # mixed precision: widen the 4-bit ones to 8-bit blocks
+        ws = [w if w.bits == 8 else quantize_blocks(w.dequantize(), 8) for w in ws]
+    offs = None
+    if any(w.offsets is not None for w in ws):
+        offs = np.concatenate([w.offsets if w.offsets is not None else np.zeros_like(w.scales) for w in ws])
+    return QWeight(ws[0].bits, np.concatenate([w.packed for w in ws]), np.concatenate([w.scales for w in ws]),
+                   offs, all(w.exact for w in ws))
+
+
+def _f16_init(g: _G, name: str, arr: np.ndarray) -> str:
+    """A float32 constant stored as float16 when that is exact (GGUF scales are fp16), else float32.
+
+    onnxruntime folds the Cast when the session is created, so disk size halves at no runtime cost.
+    """
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    half = arr.astype(np.float16)
+    if np.array_equal(half.astype(np.float32), arr):
+        from onnx import TensorProto
+
+        return g.op("Cast", [g.init(name + ".f16", half)], to=TensorProto.FLOAT)
+    return g.init(name, arr)
+
+
+def _linear(g: _G, x: str, w: QWeight, prefix: str, bias: np.ndarray | None = None,
+            blocksums: dict | None = None, codes_init: str | None = None) -> str:
+    """x @ W^T with W in blocks.
+
+    4-bit: MatMulNBits (float activations) plus `blocksum(x) @ offsets^T` when blocks have a
+    min/offset (Q4_1). 8-bit: a float MatMul whose weight onnxruntime builds once at load from the
+    int8 codes (its 8-bit MatMulNBits dequantizes on every call, ~30x slower for the lm_head).
+    """
+    from onnx import TensorProto
+
+    nb = w.k // BLOCK
+    if w.bits == 4:
+        b = g.init(prefix + ".qweight", w.packed)
+        sc = _f16_init(g, prefix + ".scales", w.scales.reshape(-1))
+        y = g.op("MatMulNBits", [x, b, sc], domain="com.microsoft", K=w.k, N=w.n, bits=4,
+                 block_size=BLOCK, accuracy_level=0)
+    else:
+        codes = codes_init or g.init(prefix + ".qweight", w.packed.reshape(w.n, w.k))
+        wf = g.op("Sub", [g.op("Cast", [codes], to=TensorProto.FLOAT), g.init(prefix + ".zp", np.array(128.0, np.float32))])
+        wf = g.op("Reshape", [wf, g.init(prefix + ".blk3", np.array([w.n, nb, BLOCK], np.int64))])
+        sc = _f16_init(g, prefix + ".scales", w.scales[:, :, None])
+        wf = g.op("Reshape", [g.op("Mul", [wf, sc]), g.init(prefix + ".nk", np.array([w.n, w.k], np.int64))])
+        y = g.op("MatMul", [x, g.op("Transpose", [wf], perm=[1, 0])])
     if w.offsets is not None:
-        nb = w.k // BLOCK
-        shp = g.init(prefix + ".blkshape", np.array([0, 0, nb, BLOCK], np.int64))
-        ax = g.init(prefix + ".blkaxis", np.array([-1], np.int64))
-        xs = g.op("ReduceSum", [g.op("Reshape", [x, shp]), ax], keepdims=0)
-        off = g.init(prefix + ".offsetsT", w.offsets.T.astype(np.float32))
-        y = g.op("Add", [y, g.op("MatMul", [xs, off])])
+        key = (x, nb)
+        xs = (blocksums or {}).get(key)
+        if xs is None:
+            shp = g.init(g.name("blkshape"), np.array([0, 0, nb, BLOCK], np.int64))
+            xs = g.op("ReduceSum", [g.op("Reshape", [x, shp]), g.init(g.name("axis_last"), np.array([-1], np.int64))],
+                      keepdims=0)
+            if blocksums is not None:
+                blocksums[key] = xs
+        y = g.op("Add", [y, g.op("MatMul", [xs, _f16_init(g, prefix + ".offsetsT", w.offsets.T)])])
     if bias is not None:
         y = g.op("Add", [y, g.init(prefix + ".bias", bias.astype(np.float32))])
     return y
@@ -360,20 +406,25 @@ def build_model(gguf_path: Path, reporter: Reporter | None = None, max_positions
             wq, wk = wq.take_rows(q_idx), wk.take_rows(k_idx)
             bq = None if bq is None else bq[q_idx]
             bk = None if bk is None else bk[k_idx]
-        q = _linear(g, x, wq, f"{p}.attn_q", bq)
-        k = _linear(g, x, wk, f"{p}.attn_k", bk)
-        v = _linear(g, x, wv, f"{p}.attn_v", bv)
+        bias = None
+        if bq is not None or bk is not None or bv is not None:
+            bias = np.concatenate([b if b is not None else np.zeros(w.n, np.float32)
+                                   for b, w in ((bq, wq), (bk, wk), (bv, wv))])
+        sums: dict = {}
+        qkv = _linear(g, x, concat_rows([wq, wk, wv]), f"{p}.attn_qkv", bias, sums)
         attn, _, _ = g.op("GroupQueryAttention",
-                    [q, k, v, f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total, cos_n, sin_n],
-                    outputs=[g.name("attn"), f"present.{i}.key", f"present.{i}.value"],
-                    domain="com.microsoft", num_heads=cfg.n_head, kv_num_heads=kvh, do_rotary=1,
-                    rotary_interleaved=0, scale=float(1.0 / np.sqrt(hd)))
+                          [qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total,
+                           cos_n, sin_n],
+                          outputs=[g.name("attn"), f"present.{i}.key", f"present.{i}.value"],
+                          domain="com.microsoft", num_heads=cfg.n_head, kv_num_heads=kvh, do_rotary=1,
+                          rotary_interleaved=0, scale=float(1.0 / np.sqrt(hd)))
         h = _linear(g, attn, qw(f"{p}.attn_output.weight"), f"{p}.attn_output")
         gamma2 = g.init(f"{p}.ffn_norm", fvec(f"{p}.ffn_norm.weight"))
         x, _, _, residual = g.op("SkipSimplifiedLayerNormalization", [h, residual, gamma2], n_out=4,
                                  domain="com.microsoft", epsilon=cfg.rms_eps)
-        gate = _linear(g, x, qw(f"{p}.ffn_gate.weight"), f"{p}.ffn_gate")
-        up = _linear(g, x, qw(f"{p}.ffn_up.weight"), f"{p}.ffn_up")
+        wg, wu = qw(f"{p}.ffn_gate.weight"), qw(f"{p}.ffn_up.weight")
+        gate_up = _linear(g, x, concat_rows([wg, wu]), f"{p}.ffn_gate_up")
+        gate, up = g.op("Split", [gate_up, g.init(f"{p}.split", np.array([wg.n, wu.n], np.int64))], n_out=2, axis=-1)
         act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
         h = _linear(g, act, qw(f"{p}.ffn_down.weight"), f"{p}.ffn_down")
         reporter.advance()
@@ -387,7 +438,9 @@ def build_model(gguf_path: Path, reporter: Reporter | None = None, max_positions
     x, _, _, _ = g.op("SkipSimplifiedLayerNormalization", [last, last_res, gamma], n_out=4,
                       domain="com.microsoft", epsilon=cfg.rms_eps)
     head = qw("output.weight") if "output.weight" in tensors else emb
-    logits = _linear(g, x, head, "lm_head")
+    # tied embeddings: the lm_head reads the same int8 codes as the embedding gather
+    shared = "embed.qweight" if head is emb and emb.bits == 8 else None
+    logits = _linear(g, x, head, "lm_head", codes_init=shared)
     g.nodes.append(helper.make_node("Identity", [logits], ["logits"], name="logits_out"))
     reporter.advance()
 
@@ -420,3 +473,71 @@ def convert(gguf_path: Path, out_path: Path, reporter: Reporter | None = None, m
     del onnx
     info["seconds"] = round(time.perf_counter() - t0, 2)
     return info
+
+
+# ---------------------------------------------------------------- model store entry point
+
+def prepare_gguf_model(entry, source_path, out_dir, reporter: Reporter | None = None) -> dict:
+    """Turn a verified GGUF into model.onnx + tokenizer.json + fieldkit-generator.json in out_dir.
+
+    Called by `fieldkit models prepare` for task "generate"; the metadata file is written last,
+    so a generator is only seen as prepared once every file is complete.
+    """
+    import hashlib
+    import json
+    import os
+
+    from gguf import GGUFReader
+
+    from fieldkit.inference.generator import META_NAME, MODEL_NAME, TOKENIZER_NAME
+    from fieldkit.inference.gguf_tokenizer import build_tokenizer, tokenizer_metadata
+
+    t0 = time.perf_counter()
+    src = Path(source_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rep = reporter.child("convert gguf") if reporter is not None else Reporter("convert gguf")
+    old_meta = out / META_NAME
+    if old_meta.exists():
+        old_meta.unlink()  # from here on the folder is not a usable generator until we finish
+    reader = GGUFReader(str(src))
+    tok = build_tokenizer(reader)
+    tok_meta = tokenizer_metadata(reader)
+    tmp_tok = out / (TOKENIZER_NAME + ".tmp")
+    tok.save(str(tmp_tok))
+    os.replace(tmp_tok, out / TOKENIZER_NAME)
+    del reader
+    info = convert(src, out / MODEL_NAME, rep)
+
+    def sha(p: Path) -> str:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            while b := f.read(1 << 20):
+                h.update(b)
+        return h.hexdigest()
+
+    files = [{"name": n, "sha256": sha(out / n), "size": (out / n).stat().st_size}
+             for n in (MODEL_NAME, TOKENIZER_NAME)]
+    src_sha = ""
+    if entry is not None and getattr(entry, "files", None):
+        src_sha = entry.files[0].sha256
+    meta = dict(info)
+    meta.update({
+        "model_id": getattr(entry, "id", src.stem),
+        "source": src.name,
+        "source_sha256": src_sha or sha(src),
+        "converter": "fieldkit.gguf_onnx/1",
+        "files": files,
+        "bos_token_id": tok_meta["bos_token_id"],
+        "eos_token_id": tok_meta["eos_token_id"],
+        "add_bos_token": tok_meta["add_bos_token"],
+        "stop_token_ids": tok_meta["stop_token_ids"],
+        "chat_template": tok_meta["chat_template"],
+    })
+    meta["seconds"] = round(time.perf_counter() - t0, 2)
+    meta["size"] = sum(f["size"] for f in files)
+    tmp = out / (META_NAME + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    os.replace(tmp, out / META_NAME)
+    rep.finish()
+    return {"files": files, "seconds": meta["seconds"], "size": meta["size"]}
