@@ -183,6 +183,8 @@ def read_provenance(path: str | os.PathLike) -> dict[str, Any] | None:
     """The provenance a fieldkit output carries, or None for other Parquet files."""
     try:
         meta = pq.read_schema(path).metadata or {}
+        if PROVENANCE_KEY.encode() not in meta:  # Polars' sink_parquet writes file-level metadata
+            meta = pq.read_metadata(path).metadata or {}
     except (OSError, pa.ArrowInvalid) as e:
         raise InputError(f"{path} is not a readable Parquet file: {_first_line(e)}",
                          "check that the file is complete (not truncated)") from e
