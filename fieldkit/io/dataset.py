@@ -257,7 +257,14 @@ def _finish(ds: Dataset) -> Dataset:
     """Survey awareness over a small head sample; timestamp columns become datetimes."""
     from fieldkit.io import survey
 
-    small = ds.mode == "memory" or ds.size_bytes <= WHOLE_CHECK_BYTES
+    from fieldkit.io import delimited
+
+    if ds.mode == "memory":
+        small = True
+    elif ds.format in ("csv", "tsv"):
+        small = ds.mode == "clean" and ds.size_bytes <= delimited.SMALL_BYTES
+    else:
+        small = ds.size_bytes <= WHOLE_CHECK_BYTES
     try:
         # small files are checked whole, so a timestamp column is parsed only if every cell parses
         sample = (ds.frame if small else ds.frame.head(SURVEY_SAMPLE_ROWS)).collect()

@@ -94,7 +94,7 @@ def load_delimited(
     notes: list[str] = []
 
     clean_sample = (
-        enc == "utf-8"
+        enc in ("utf-8", "utf-8-sig")  # Polars strips a UTF-8 BOM itself
         and newline != "\r"
         and b"\x00" not in head
         and b"\x00" not in tail

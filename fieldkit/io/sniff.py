@@ -64,8 +64,9 @@ FIELD_ENCODINGS = [
 DELIMITERS = [",", "\t", ";", "|"]
 
 
-def read_head(path: Path, n: int = SAMPLE_BYTES) -> bytes:
-    """First n bytes, turning OS errors into plain InputErrors."""
+def read_head(path: Path, n: int | None = None) -> bytes:
+    """First n bytes (default SAMPLE_BYTES), turning OS errors into plain InputErrors."""
+    n = n or SAMPLE_BYTES
     try:
         with open(path, "rb") as f:
             return f.read(n)
@@ -80,7 +81,8 @@ def read_head(path: Path, n: int = SAMPLE_BYTES) -> bytes:
         raise InputError(f"cannot read {path}: {e.strerror or e}", "check the disk and the path") from e
 
 
-def read_tail(path: Path, n: int = SAMPLE_BYTES) -> bytes:
+def read_tail(path: Path, n: int | None = None) -> bytes:
+    n = n or SAMPLE_BYTES
     size = path.stat().st_size
     with open(path, "rb") as f:
         f.seek(max(0, size - n))
@@ -171,17 +173,29 @@ def detect_encoding(head: bytes, tail: bytes = b"", whole: bool = False) -> Enco
     results = list(from_bytes(sample, cp_isolation=FIELD_ENCODINGS))
     if not results:
         return EncodingGuess("cp1252" if _decodes(sample, "cp1252") else "latin_1", False, "fallback")
-    best = results[0]
-    enc = _canonical(best.encoding)
-    # Prefer the most common encoding among those giving exactly the same text.
-    text = str(best)
-    for pref in FIELD_ENCODINGS:
-        if pref == enc:
+    # Among the near-equally clean readings, take the most common field encoding
+    # (charset-normalizer ranks cp1250 and cp1252 alike on short French text).
+    best_chaos = min(r.chaos for r in results)
+    near = [r for r in results if r.chaos <= best_chaos + 0.01]
+    best_coherence = max(r.coherence for r in near)
+    near = [r for r in near if r.coherence >= best_coherence - 0.05]
+    rank = {e: i for i, e in enumerate(FIELD_ENCODINGS)}
+    enc = _canonical(min(near, key=lambda r: rank.get(_py_name(r.encoding), 99)).encoding)
+    text = sample.decode(enc, errors="replace")
+    for pref in FIELD_ENCODINGS:  # same text under a more common name: use that name
+        if _canonical(pref) == enc:
             break
-        if _decodes(sample, pref) and sample.decode(pref, errors="strict") == text:
-            enc = pref
+        if _decodes(sample, pref) and sample.decode(pref) == text:
+            enc = _canonical(pref)
             break
     return EncodingGuess(enc, False, "charset-normalizer")
+
+
+def _py_name(enc: str) -> str:
+    for pref in FIELD_ENCODINGS:
+        if _canonical(pref) == _canonical(enc):
+            return pref
+    return enc
 
 
 def _utf8_tail(tail: bytes) -> bool:

@@ -1,0 +1,294 @@
+"""Loaders on the real messy files, every supported format, and each kind of bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+
+import polars as pl
+import pytest
+
+from fieldkit.errors import InputError, UsageError
+from fieldkit.io import delimited, inspect_dataset, load_dataset, sniff
+from tests.conftest import shared
+
+
+def rows(ds):
+    return ds.frame.collect().rows()
+
+
+# --- ../shared/data/messy: each file, its real cells ------------------------------------
+
+def test_latin1_copyright_sign(fk_home):
+    ds = load_dataset(shared("messy", "csvkit_latin1.csv"))
+    assert ds.encoding in ("cp1252", "latin-1", "iso8859-1")
+    assert ds.frame.collect()["c"].to_list() == ["3", "©"]
+
+
+@pytest.mark.parametrize("name,encoding", [("csvkit_utf16le_bom.csv", "utf-16-le"),
+                                           ("csvkit_utf16be_bom.csv", "utf-16-be"),
+                                           ("csvkit_utf8_bom.csv", "utf-8-sig")])
+def test_bom_files_cells(fk_home, name, encoding):
+    ds = load_dataset(shared("messy", name))
+    assert ds.encoding == encoding
+    df = ds.frame.collect()
+    assert df.columns == (["foo", "bar", "baz"] if "utf8" in name else ["a", "b", "c"])
+    assert df.row(1) == (4, 5, "ʤ")
+
+
+def test_semicolon_crlf_wine(fk_home):
+    ds = load_dataset(shared("messy", "winequality_red_semicolon_crlf.csv"))
+    assert ds.delimiter == ";" and ds.extra["newline"] == "CRLF"
+    df = ds.frame.collect()
+    assert df.columns[:3] == ["fixed.acidity", "volatile.acidity", "citric.acid"]
+    assert len(df.columns) == 12 and df.height == 1287
+    assert df.row(0)[:3] == (10.4, 0.64, 0.24)
+    assert df.schema["quality"] == pl.Int64
+
+
+def test_kansas_quoted_commas(fk_home):
+    ds = load_dataset(shared("messy", "us_1033_program_kansas.csv"))
+    df = ds.frame.collect()
+    assert df.shape == (1575, 14)
+    assert df["item_name"][0] == "RIFLE,5.56 MILLIMETER"
+    assert df["federal_supply_class_name"][0] == "Guns, through 30 mm"
+
+
+def test_ragged_rows_are_counted(fk_home):
+    ds = load_dataset(shared("messy", "csvkit_bad_ragged_rows.csv"))
+    assert ds.ragged_rows == 2
+    assert ds.extra["repairs"]["long_rows"] == 1 and ds.extra["repairs"]["short_rows"] == 1
+    assert rows(ds) == [(1, "27", None), (None, "I'm too short!", None), (0, "mixed types.... uh oh", 17)]
+    assert any("more fields than the header" in n for n in ds.notes)
+    assert any("fewer fields" in n for n in ds.notes)
+
+
+def test_short_row_padded(fk_home):
+    ds = load_dataset(shared("messy", "csvkit_short_row.csv"))
+    assert rows(ds) == [(None, None, None)]
+    assert ds.ragged_rows == 1
+
+
+def test_blank_lines_before_header(fk_home):
+    ds = load_dataset(shared("messy", "csvkit_leading_blank_lines.csv"))
+    assert ds.columns == ["a", "b", "c"] and rows(ds) == [(1, 2, 3)]
+    assert ds.extra["repairs"]["blank_lines"] == 3
+
+
+def test_cr_only_newlines(fk_home):
+    ds = load_dataset(shared("messy", "csvkit_mac_cr_newlines.csv"))
+    assert ds.extra["newline"] == "CR"
+    df = ds.frame.collect()
+    assert df.columns == ["a", "b", "c"] and df.height == 2
+    assert df["a"][1].replace("\r", "\n") == "Once upon\na time"
+    assert df.row(1)[1:] == (5, 6)
+
+
+def test_nul_byte_removed_and_counted(fk_home):
+    ds = load_dataset(shared("messy", "csvkit_null_byte.csv"))
+    assert rows(ds) == [(None, 2, 3)]
+    assert ds.extra["repairs"]["nul_bytes"] == 1
+
+
+def test_multisheet_workbook(fk_home):
+    path = shared("messy", "csvkit_sheets_multisheet.xlsx")
+    ds = load_dataset(path)
+    assert ds.sheets == ["not this one", "data", "ʤ"]
+    assert ds.sheet == "data"  # the first sheet is empty
+    df = ds.frame.collect()
+    assert df["text"].to_list()[:3] == ["Chicago Reader", "Chicago Sun-Times", "Chicago Tribune"]
+    assert df["text"][4] == "Unicode! Σ"
+    assert df.schema["boolean"] == pl.Boolean and df.schema["integer"] == pl.Int64
+    assert df["date"][0] == dt.date(1971, 1, 1)
+    # the cell beyond the headers is kept under a generated name, not dropped
+    assert df["column_8"][1] == "Extra data beyond headers will be trimmed"
+    other = load_dataset(path, sheet="ʤ")
+    assert rows(other) == [(1, 2, 3)]
+    with pytest.raises(UsageError, match="sheet 'nope' is not in") as e:
+        load_dataset(path, sheet="nope")
+    assert "'not this one', 'data', 'ʤ'" in e.value.hint
+
+
+def test_every_messy_and_survey_file_loads_or_fails_clearly(fk_home):
+    for folder in ("messy", "survey"):
+        for p in sorted(shared(folder).iterdir()):
+            try:
+                info = inspect_dataset(load_dataset(p))
+            except InputError as e:  # allowed, but must be specific
+                assert p.name in e.message and e.hint, p
+                continue
+            assert info["rows"] >= 1 and info["columns"], p
+
+
+# --- formats ------------------------------------------------------------------------------
+
+@pytest.fixture
+def frame():
+    return pl.DataFrame({"id": [1, 2, 3], "answer": ["oui", "نعم", None],
+                         "score": [1.5, 2.0, 3.25]})
+
+
+def test_parquet_arrow_json_ndjson(tmp_path, fk_home, frame):
+    frame.write_parquet(tmp_path / "a.parquet")
+    frame.write_ipc(tmp_path / "a.arrow")
+    (tmp_path / "a.json").write_text(json.dumps(frame.to_dicts(), ensure_ascii=False), encoding="utf-8")
+    frame.write_ndjson(tmp_path / "a.ndjson")
+    (tmp_path / "nested.json").write_text(json.dumps({"meta": 1, "results": frame.to_dicts()}))
+    for name, fmt in [("a.parquet", "parquet"), ("a.arrow", "arrow"), ("a.json", "json"),
+                      ("a.ndjson", "ndjson"), ("nested.json", "json")]:
+        ds = load_dataset(tmp_path / name)
+        assert ds.format == fmt, name
+        assert ds.frame.collect().equals(frame), name
+
+
+def test_format_from_content_not_name(tmp_path, fk_home, frame):
+    frame.write_parquet(tmp_path / "mislabelled.csv")
+    frame.write_ndjson(tmp_path / "records.txt")
+    assert load_dataset(tmp_path / "mislabelled.csv").format == "parquet"
+    assert load_dataset(tmp_path / "records.txt").format == "ndjson"
+
+
+def test_gzip_csv(tmp_path, fk_home):
+    p = tmp_path / "survey.csv.gz"
+    p.write_bytes(gzip.compress("q;answer\n1;très bien\n2;mal\n".encode("cp1252")))
+    ds = load_dataset(p)
+    assert ds.format == "csv" and ds.compression == "gzip" and ds.delimiter == ";"
+    assert rows(ds) == [(1, "très bien"), (2, "mal")]
+    assert ds.source_info()["compression"] == "gzip"
+    assert ds.source_info()["path"] == str(p)
+
+
+def test_folder_listing(tmp_path, fk_home, frame):
+    (tmp_path / "sub").mkdir()
+    frame.write_parquet(tmp_path / "sub" / "x.parquet")
+    (tmp_path / "a.csv").write_text("a\n1\n")
+    (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
+    (tmp_path / ".hidden.csv").write_text("a\n1\n")
+    ds = load_dataset(tmp_path)
+    assert ds.format == "folder"
+    listing = ds.frame.collect()
+    assert listing["name"].to_list() == ["a.csv", "sub/x.parquet"]
+    assert listing["format"].to_list() == ["csv", "parquet"]
+    assert listing["size_bytes"][0] == 4
+    info = inspect_dataset(ds)
+    assert [d["name"] for d in info["datasets"]] == ["a.csv", "sub/x.parquet"]
+
+
+def test_plain_text_lines(tmp_path, fk_home):
+    p = tmp_path / "notes.txt"
+    p.write_text("first note about the pump\n\nsecond note\n")
+    ds = load_dataset(p)
+    assert ds.format == "text"
+    assert rows(ds) == [(1, "first note about the pump"), (3, "second note")]
+
+
+# --- bad input: one specific message each -------------------------------------------------
+
+@pytest.mark.parametrize(
+    "name,data,match",
+    [
+        ("empty.csv", b"", "is empty"),
+        ("blank.csv", b"\n\n  \n", "no data"),
+        ("pic.csv", b"\x89PNG\r\n\x1a\n" + bytes(200), "PNG image"),
+        ("noise.csv", bytes(range(256)) * 40, "binary file"),
+        ("arch.zip", b"PK\x03\x04" + bytes(100), "not a readable Excel|zip archive"),
+        ("bad.json", b'[{"a": 1}, {"a": ', "truncated JSON"),
+    ],
+)
+def test_bad_files(tmp_path, fk_home, name, data, match):
+    p = tmp_path / name
+    p.write_bytes(data)
+    with pytest.raises(InputError, match=match) as e:
+        load_dataset(p)
+    assert e.value.hint
+
+
+def test_truncated_files(tmp_path, fk_home, frame):
+    big = pl.DataFrame({"i": range(50_000)})
+    big.write_parquet(tmp_path / "full.parquet")
+    data = (tmp_path / "full.parquet").read_bytes()
+    (tmp_path / "cut.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="truncated or corrupt Parquet"):
+        load_dataset(tmp_path / "cut.parquet")
+    xlsx = shared("survey", "reach_irq_talafar_water_xlsform.xlsx").read_bytes()
+    (tmp_path / "cut.xlsx").write_bytes(xlsx[: len(xlsx) // 2])
+    with pytest.raises(InputError, match="not a readable Excel workbook"):
+        load_dataset(tmp_path / "cut.xlsx")
+    gz = gzip.compress(("a,b\n" + "".join(f"{i},{i * i}\n" for i in range(20_000))).encode())
+    (tmp_path / "cut.csv.gz").write_bytes(gz[: len(gz) // 2])
+    with pytest.raises(InputError, match="truncated or corrupt gzip"):
+        load_dataset(tmp_path / "cut.csv.gz")
+    assert not list((fk_home / "cache" / "io").glob("*.tmp"))
+
+
+def test_missing_path_and_sheet_on_csv(tmp_path, fk_home):
+    with pytest.raises(InputError, match="does not exist"):
+        load_dataset(tmp_path / "nope.csv")
+    (tmp_path / "a.csv").write_text("a\n1\n")
+    with pytest.raises(UsageError, match="--sheet only applies"):
+        load_dataset(tmp_path / "a.csv", sheet="x")
+
+
+def test_missing_column_names_close_matches(fk_home):
+    ds = load_dataset(shared("messy", "us_1033_program_kansas.csv"))
+    with pytest.raises(UsageError, match="column 'item name' is not in") as e:
+        ds.require_column("item name")
+    assert "item_name" in e.value.hint
+
+
+# --- large files: lazy scan, streamed transcode, fallback --------------------------------
+
+@pytest.fixture
+def small_thresholds(monkeypatch):
+    """Pretend 'large' starts at 64 KB so the large-file paths run on small test files."""
+    monkeypatch.setattr(delimited, "SMALL_BYTES", 64 * 1024)
+    monkeypatch.setattr(sniff, "SAMPLE_BYTES", 16 * 1024)
+
+
+def _big_csv(n=6000, extra=""):
+    return "id,answer,score\n" + "".join(f"{i},answer number {i}{extra},{i % 7}\n" for i in range(n))
+
+
+def test_large_clean_utf8_is_scanned_in_place(tmp_path, fk_home, small_thresholds):
+    p = tmp_path / "big.csv"
+    p.write_text(_big_csv())
+    ds = load_dataset(p)
+    assert ds.mode == "scan" and not ds.exact_checks
+    assert "scan" in type(ds.frame.explain()).__name__ or "CSV SCAN" in ds.frame.explain().upper() \
+        or "SCAN" in ds.frame.explain().upper()
+    info = inspect_dataset(ds)
+    assert info["rows"] == 6000 and info["encoding"] == "utf-8"
+    assert not (fk_home / "cache" / "io").exists()  # nothing transcoded
+
+
+def test_large_non_utf8_is_transcoded_once_into_the_cache(tmp_path, fk_home, small_thresholds):
+    p = tmp_path / "big_cp1252.csv"
+    p.write_bytes(_big_csv(extra=" café").encode("cp1252"))
+    ds = load_dataset(p)
+    assert ds.mode == "clean" and ds.encoding == "cp1252"
+    df = ds.frame.collect()
+    assert df.height == 6000 and df["answer"][5] == "answer number 5 café"
+    cached = list((fk_home / "cache" / "io").glob("*.csv"))
+    assert len(cached) == 1
+    mtime = cached[0].stat().st_mtime_ns
+    load_dataset(p)  # reuses the cache entry
+    assert cached[0].stat().st_mtime_ns == mtime
+
+
+def test_convert_falls_back_when_a_bad_row_hides_past_the_sample(tmp_path, fk_home, small_thresholds):
+    from fieldkit.io import convert_to_parquet
+    from fieldkit.store import read_provenance
+
+    body = _big_csv(8000)
+    body += "8000,too,many,fields,here\n"  # beyond the 16 KB sample
+    p = tmp_path / "late_ragged.csv"
+    p.write_text(body)
+    assert load_dataset(p).mode == "scan"
+    out, ds = convert_to_parquet(p, tmp_path / "out.parquet")
+    assert ds.mode == "clean" and ds.ragged_rows == 1
+    df = pl.read_parquet(out)
+    assert df.height == 8001 and df.row(8000) == (8000, "too", "many")
+    prov = read_provenance(out)
+    assert prov["steps"][0]["operation"] == "convert"
+    assert prov["source"]["path"] == str(p)
