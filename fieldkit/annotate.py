@@ -1,0 +1,382 @@
+"""Row annotations (tags, notes, themes) journaled to a sidecar and applied to a frame as columns.
+
+The terminal interface records every change here as it is made: each change is one JSON line
+appended to a journal beside the data file (fsynced within a couple of seconds), so a crash or
+power cut loses at most a few seconds of work; replaying the journal on reopen restores the
+state. Saving applies the state to the frame as ordinary columns (`tags`, `note`, `theme_*`).
+Rows are identified by their position in the loaded file (0-based), which is stable as long as
+the file is unchanged; the journal header records size and mtime so a change can be noticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import polars as pl
+
+from fieldkit.config import fieldkit_home
+
+JOURNAL_VERSION = 1
+SYNC_INTERVAL = 2.0  # seconds: the most work a power cut can take
+ANNOTATION_COLUMNS = ("tags", "note", "theme_id", "theme_label", "theme_score", "theme_reviewed")
+
+
+def journal_path_for(source: str | os.PathLike) -> Path:
+    """The sidecar journal for a data file: beside it if that folder is writable, else in FIELDKIT_HOME."""
+    source = Path(source).resolve()
+    beside = source.with_name(source.name + ".fieldkit-journal.jsonl")
+    if beside.exists() or os.access(source.parent, os.W_OK):
+        return beside
+    digest = hashlib.sha1(str(source).encode("utf-8")).hexdigest()[:16]
+    return fieldkit_home() / "journals" / f"{source.name}.{digest}.jsonl"
+
+
+def file_fingerprint(source: str | os.PathLike) -> dict[str, Any]:
+    """Cheap identity of a data file (size and mtime) to detect that it changed under a journal."""
+    st = Path(source).stat()
+    return {"size": st.st_size, "mtime": int(st.st_mtime)}
+
+
+class Journal:
+    """Append-only JSONL writer: every op is flushed at once and fsynced within SYNC_INTERVAL."""
+
+    def __init__(self, path: str | os.PathLike, header: dict[str, Any] | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._f = open(self.path, "a", encoding="utf-8")
+        self._dirty = False
+        self._last_sync = time.monotonic()
+        if new:
+            self.append({"op": "header", "version": JOURNAL_VERSION, **(header or {})})
+            self.sync()
+
+    def append(self, op: dict[str, Any]) -> None:
+        self._f.write(json.dumps(op, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._f.flush()
+        self._dirty = True
+        if time.monotonic() - self._last_sync >= SYNC_INTERVAL:
+            self.sync()
+
+    def sync(self) -> None:
+        """fsync pending lines; the UI calls this on a timer so idle periods are covered too."""
+        if self._dirty and not self._f.closed:
+            os.fsync(self._f.fileno())
+            self._dirty = False
+        self._last_sync = time.monotonic()
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self.sync()
+            self._f.close()
+
+
+def read_journal(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """All ops of a journal; a torn last line (crash mid-write) is skipped, not fatal."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    ops = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                op = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(op, dict) and "op" in op:
+                ops.append(op)
+    return ops
+
+
+@dataclass
+class ThemeState:
+    """Themes found on one column: per-row ids (-1 = none), labels, scores, reviewed ids."""
+
+    column: str
+    row_ids: dict[int, int]
+    labels: dict[int, str]
+    scores: dict[int, float] = field(default_factory=dict)
+    reviewed: set[int] = field(default_factory=set)
+
+    def sizes(self) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for t in self.row_ids.values():
+            out[t] = out.get(t, 0) + 1
+        return out
+
+
+class Annotations:
+    """The annotation state of one dataset, with undo; every change goes to the journal first."""
+
+    def __init__(self, journal: Journal | None = None):
+        self.tags: dict[int, set[str]] = {}
+        self.notes: dict[int, str] = {}
+        self.themes: ThemeState | None = None
+        self.journal = journal
+        self._undo: list[dict[str, Any]] = []
+        self.changes = 0  # edits since the last save
+
+    # ---- changes (each returns nothing; records the inverse for undo) -------------------------
+
+    def toggle_tag(self, row: int, tag: str) -> bool:
+        """Toggle `tag` on `row`; returns whether the row has the tag now."""
+        on = tag not in self.tags.get(row, set())
+        self._do({"op": "tag", "row": row, "tag": tag, "on": on})
+        return on
+
+    def set_tag(self, row: int, tag: str, on: bool) -> None:
+        if (tag in self.tags.get(row, set())) != on:
+            self._do({"op": "tag", "row": row, "tag": tag, "on": on})
+
+    def set_note(self, row: int, text: str) -> None:
+        if self.notes.get(row, "") != text:
+            self._do({"op": "note", "row": row, "text": text})
+
+    def set_themes(self, column: str, row_ids: dict[int, int], labels: dict[int, str],
+                   scores: dict[int, float] | None = None) -> None:
+        """Record a themes result (theme id per row, labels, scores) as annotation columns."""
+        self._do({
+            "op": "themes", "column": column,
+            "rows": {str(k): v for k, v in row_ids.items()},
+            "labels": {str(k): v for k, v in labels.items()},
+            "scores": {str(k): round(float(v), 4) for k, v in (scores or {}).items()},
+        })
+
+    def rename_theme(self, theme: int, label: str) -> None:
+        if self.themes is None or theme not in self.themes.labels:
+            raise KeyError(theme)
+        if self.themes.labels[theme] != label:
+            self._do({"op": "theme_label", "theme": theme, "label": label})
+
+    def set_reviewed(self, theme: int, reviewed: bool) -> None:
+        if self.themes is None:
+            raise KeyError(theme)
+        if (theme in self.themes.reviewed) != reviewed:
+            self._do({"op": "theme_reviewed", "theme": theme, "reviewed": reviewed})
+
+    def undo(self) -> dict[str, Any] | None:
+        """Revert the last change (journaled as a new op); returns the op applied, or None."""
+        if not self._undo:
+            return None
+        inverse = self._undo.pop()
+        self._apply(inverse, record=True)
+        return inverse
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    # ---- replay -------------------------------------------------------------------------------
+
+    def replay(self, ops: Iterable[dict[str, Any]]) -> int:
+        """Apply journaled ops without re-journaling them; returns how many were applied."""
+        n = 0
+        for op in ops:
+            if op.get("op") != "header":
+                self._apply(op, record=False)
+                n += 1
+        self._undo.clear()
+        self.changes = 0
+        return n
+
+    def load_columns(self, frame: pl.DataFrame) -> None:
+        """Take annotations from the columns of a previously saved fieldkit output."""
+        idx = pl.int_range(pl.len(), dtype=pl.Int64).alias("_r")
+        if "tags" in frame.columns and isinstance(frame.schema["tags"], pl.List):
+            rows = (frame.select(idx, pl.col("tags")).filter(pl.col("tags").list.len() > 0))
+            for r, tags in rows.iter_rows():
+                self.tags[r] = set(tags)
+        if "note" in frame.columns:
+            rows = frame.select(idx, pl.col("note").cast(pl.String)).filter(
+                pl.col("note").is_not_null() & (pl.col("note") != ""))
+            for r, note in rows.iter_rows():
+                self.notes[r] = note
+        if "theme_id" in frame.columns and "theme_label" in frame.columns:
+            cols = [idx, pl.col("theme_id"), pl.col("theme_label")]
+            has_score = "theme_score" in frame.columns
+            has_rev = "theme_reviewed" in frame.columns
+            if has_score:
+                cols.append(pl.col("theme_score"))
+            if has_rev:
+                cols.append(pl.col("theme_reviewed"))
+            sub = frame.select(cols).filter(pl.col("theme_id").is_not_null())
+            if sub.height:
+                state = ThemeState(column="", row_ids={}, labels={})
+                for rec in sub.iter_rows(named=True):
+                    t = int(rec["theme_id"])
+                    state.row_ids[rec["_r"]] = t
+                    state.labels.setdefault(t, rec["theme_label"] or f"theme {t}")
+                    if has_score and rec["theme_score"] is not None:
+                        state.scores[rec["_r"]] = float(rec["theme_score"])
+                    if has_rev and rec["theme_reviewed"]:
+                        state.reviewed.add(t)
+                self.themes = state
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _do(self, op: dict[str, Any]) -> None:
+        inverse = self._inverse(op)
+        self._apply(op, record=True)
+        self._undo.append(inverse)
+
+    def _inverse(self, op: dict[str, Any]) -> dict[str, Any]:
+        kind = op["op"]
+        if kind == "tag":
+            return {**op, "on": not op["on"]}
+        if kind == "note":
+            return {**op, "text": self.notes.get(op["row"], "")}
+        if kind == "theme_label":
+            return {**op, "label": self.themes.labels[op["theme"]]}
+        if kind == "theme_reviewed":
+            return {**op, "reviewed": not op["reviewed"]}
+        if kind == "themes":
+            if self.themes is None:
+                return {"op": "themes_clear"}
+            t = self.themes
+            return {
+                "op": "themes", "column": t.column,
+                "rows": {str(k): v for k, v in t.row_ids.items()},
+                "labels": {str(k): v for k, v in t.labels.items()},
+                "scores": {str(k): v for k, v in t.scores.items()},
+                "reviewed": sorted(t.reviewed),
+            }
+        if kind == "themes_clear":
+            return self._inverse({"op": "themes"})
+        raise ValueError(f"unknown annotation op {kind!r}")
+
+    def _apply(self, op: dict[str, Any], record: bool) -> None:
+        kind = op.get("op")
+        if kind == "tag":
+            row, tag = int(op["row"]), str(op["tag"])
+            current = self.tags.setdefault(row, set())
+            if op["on"]:
+                current.add(tag)
+            else:
+                current.discard(tag)
+                if not current:
+                    del self.tags[row]
+        elif kind == "note":
+            row = int(op["row"])
+            if op["text"]:
+                self.notes[row] = op["text"]
+            else:
+                self.notes.pop(row, None)
+        elif kind == "themes":
+            self.themes = ThemeState(
+                column=op.get("column", ""),
+                row_ids={int(k): int(v) for k, v in op.get("rows", {}).items()},
+                labels={int(k): str(v) for k, v in op.get("labels", {}).items()},
+                scores={int(k): float(v) for k, v in op.get("scores", {}).items()},
+                reviewed=set(int(x) for x in op.get("reviewed", [])),
+            )
+        elif kind == "themes_clear":
+            self.themes = None
+        elif kind == "theme_label":
+            if self.themes is not None:
+                self.themes.labels[int(op["theme"])] = str(op["label"])
+        elif kind == "theme_reviewed":
+            if self.themes is not None:
+                t = int(op["theme"])
+                if op["reviewed"]:
+                    self.themes.reviewed.add(t)
+                else:
+                    self.themes.reviewed.discard(t)
+        else:
+            return  # unknown ops from a newer version are ignored, not fatal
+        if record:
+            self.changes += 1
+            if self.journal is not None:
+                self.journal.append(op)
+
+    # ---- output -------------------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        return not self.tags and not self.notes and self.themes is None
+
+    def columns_frame(self) -> pl.DataFrame:
+        """One row per annotated row: `_fk_row` plus the annotation columns (for a left join)."""
+        rows = sorted(set(self.tags) | set(self.notes) | set(self.themes.row_ids if self.themes else ()))
+        t = self.themes
+        data: dict[str, Any] = {
+            "_fk_row": pl.Series(rows, dtype=pl.Int64),
+            "tags": pl.Series([sorted(self.tags.get(r, ())) for r in rows], dtype=pl.List(pl.String)),
+            "note": pl.Series([self.notes.get(r) for r in rows], dtype=pl.String),
+        }
+        if t is not None:
+            ids = [t.row_ids.get(r) for r in rows]
+            data["theme_id"] = pl.Series(ids, dtype=pl.Int32)
+            data["theme_label"] = pl.Series([t.labels.get(i) if i is not None else None for i in ids],
+                                            dtype=pl.String)
+            data["theme_score"] = pl.Series([t.scores.get(r) for r in rows], dtype=pl.Float32)
+            data["theme_reviewed"] = pl.Series(
+                [(i in t.reviewed) if i is not None else None for i in ids], dtype=pl.Boolean)
+        return pl.DataFrame(data)
+
+    def apply(self, frame: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+        """The frame with annotation columns (replacing older ones); rows keep their order."""
+        lf = frame.lazy()
+        names = lf.collect_schema().names()
+        ann = self.columns_frame()
+        drop = [c for c in ann.columns if c in names and c != "_fk_row"]
+        if self.themes is None:
+            # keep no stale theme columns only when we replaced them; otherwise leave them alone
+            drop = [c for c in drop if not c.startswith("theme_")]
+        lf = lf.drop(drop).with_row_index("_fk_row").with_columns(pl.col("_fk_row").cast(pl.Int64))
+        out = lf.join(ann.lazy(), on="_fk_row", how="left", maintain_order="left")
+        out = out.with_columns(pl.col("tags").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        return out.drop("_fk_row")
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for provenance and the status line."""
+        return {
+            "tagged_rows": len(self.tags),
+            "tags": sorted({t for ts in self.tags.values() for t in ts}),
+            "notes": len(self.notes),
+            "themes": len(self.themes.labels) if self.themes else 0,
+            "themes_reviewed": len(self.themes.reviewed) if self.themes else 0,
+        }
+
+
+def open_annotations(source: str | os.PathLike, frame: pl.DataFrame | None = None) -> tuple[Annotations, list[str]]:
+    """Annotations for a data file: saved columns first, then the journal replayed on top.
+
+    Returns the state (journaling to the sidecar from now on) and notes for the user, such as
+    how many changes were restored or that the file changed since they were made.
+    """
+    notes: list[str] = []
+    jpath = journal_path_for(source)
+    ops = read_journal(jpath)
+    ann = Annotations()
+    if frame is not None:
+        ann.load_columns(frame)
+    if ops:
+        header = ops[0] if ops[0].get("op") == "header" else {}
+        try:
+            now = file_fingerprint(source)
+        except OSError:
+            now = {}
+        if header and header.get("size") not in (None, now.get("size")):
+            notes.append("the file changed since these annotations were made; check the rows")
+        n = ann.replay(ops)
+        if n:
+            notes.append(f"restored {n} annotation change(s) from {jpath.name}")
+    header = {"source": str(Path(source).resolve())}
+    try:
+        header.update(file_fingerprint(source))
+    except OSError:
+        pass
+    ann.journal = Journal(jpath, header)
+    return ann, notes

@@ -1,0 +1,319 @@
+"""The table's data side: the loaded frame, the current view (restriction, filter, sort) and row pages.
+
+Kept free of Textual so it can be tested and benchmarked alone. The table widget asks for
+single rows; rows are fetched a page at a time with `DataFrame.slice` and formatted once, so
+only what is on screen is ever turned into text, whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from fieldkit.errors import UsageError
+
+ROW = "_fk_row"  # original 0-based row position; annotations are keyed by it
+PAGE = 128
+MAX_CELL = 40
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def quote_ident(name: str) -> str:
+    """A column name quoted for Polars SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def short_dtype(dtype: pl.DataType) -> str:
+    """A compact dtype label for column headers (str, i64, f64, date, list[str]...)."""
+    s = str(dtype)
+    table = {
+        "String": "str", "Int64": "i64", "Int32": "i32", "Int16": "i16", "Int8": "i8",
+        "UInt64": "u64", "UInt32": "u32", "UInt16": "u16", "UInt8": "u8",
+        "Float64": "f64", "Float32": "f32", "Boolean": "bool", "Date": "date", "Null": "null",
+        "Categorical": "cat",
+    }
+    if s in table:
+        return table[s]
+    if s.startswith("Datetime"):
+        return "datetime"
+    if s.startswith("List(String"):
+        return "list[str]"
+    if s.startswith("List"):
+        return "list"
+    return s.lower()[:12]
+
+
+def format_value(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "NaN"
+        return f"{v:.6g}"
+    s = str(v)
+    if "\n" in s or "\r" in s or "\t" in s:
+        s = s.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
+    return s
+
+
+@dataclass
+class ViewSpec:
+    """What the table shows: an optional row restriction (ranked or grouped), a filter, a sort."""
+
+    restrict: pl.DataFrame | None = None  # ROW plus extra columns (score, dup_group...), in order
+    restrict_label: str = ""
+    where: str | None = None
+    sort_by: str | None = None
+    descending: bool = False
+
+
+class TableModel:
+    """The loaded frame plus the current view; serves formatted rows page by page."""
+
+    def __init__(self, base: pl.DataFrame, complete: bool = True):
+        if ROW not in base.columns:
+            base = base.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
+        self.base = base
+        self.complete = complete  # False while only the first rows are loaded
+        self.spec = ViewSpec()
+        self.view = base
+        self._pages: OrderedDict[int, list[tuple[int, list[str]]]] = OrderedDict()
+        self.extra_columns: list[str] = []
+
+    # ---- shape ----
+
+    @property
+    def data_columns(self) -> list[str]:
+        return [c for c in self.base.columns if c != ROW]
+
+    @property
+    def columns(self) -> list[str]:
+        return self.extra_columns + self.data_columns
+
+    @property
+    def row_count(self) -> int:
+        return self.view.height
+
+    def dtype(self, column: str) -> pl.DataType:
+        return self.view.schema[column]
+
+    # ---- view ----
+
+    def build_view(self, spec: ViewSpec) -> pl.DataFrame:
+        """Compute the rows for `spec` (may raise UsageError for a bad filter); no state change."""
+        lf = self.base.lazy()
+        if spec.restrict is not None:
+            lf = spec.restrict.lazy().join(lf, on=ROW, how="inner", maintain_order="left")
+        if spec.where:
+            try:
+                ctx = pl.SQLContext(frame=lf, eager=False)
+                lf = ctx.execute(f"SELECT * FROM frame WHERE {spec.where}")
+            except Exception as exc:  # polars raises several error types for SQL
+                raise UsageError(f"filter not understood: {first_line(exc)}",
+                                 'write a SQL WHERE clause, e.g. "Age" > 30 AND "Country" = \'Kenya\'') from exc
+        if spec.sort_by:
+            lf = lf.sort(spec.sort_by, descending=spec.descending, nulls_last=True, maintain_order=True)
+        try:
+            return lf.collect()
+        except Exception as exc:
+            if spec.where:
+                raise UsageError(f"filter failed: {first_line(exc)}",
+                                 "quote column names with double quotes and text with single quotes") from exc
+            raise
+
+    def set_view(self, spec: ViewSpec, view: pl.DataFrame | None = None) -> None:
+        self.spec = spec
+        self.view = view if view is not None else self.build_view(spec)
+        extra = [c for c in self.view.columns if c not in self.base.columns]
+        self.extra_columns = extra
+        self._pages.clear()
+
+    def replace_base(self, base: pl.DataFrame, complete: bool = True) -> None:
+        """Swap in the fully loaded frame, keeping the current view settings."""
+        if ROW not in base.columns:
+            base = base.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
+        self.base = base
+        self.complete = complete
+        self.set_view(self.spec)
+
+    # ---- rows ----
+
+    def row(self, index: int) -> tuple[int, list[str]]:
+        """(original row id, formatted cells in `columns` order) for view row `index`."""
+        page_no = index // PAGE
+        page = self._pages.get(page_no)
+        if page is None:
+            page = self._fetch(page_no)
+            self._pages[page_no] = page
+            if len(self._pages) > 64:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(page_no)
+        return page[index - page_no * PAGE]
+
+    def _fetch(self, page_no: int) -> list[tuple[int, list[str]]]:
+        chunk = self.view.slice(page_no * PAGE, PAGE)
+        cols = []
+        for name in self.columns:
+            s = chunk.get_column(name)
+            if s.dtype.is_nested() or s.dtype == pl.Object:
+                vals = [format_value(v) for v in s.to_list()]
+            elif s.dtype.is_float():
+                vals = [format_value(v) for v in s.to_list()]
+            elif s.dtype == pl.Datetime or isinstance(s.dtype, pl.Datetime):
+                vals = [format_value(v) for v in s.dt.to_string("%Y-%m-%d %H:%M:%S").to_list()]
+            else:
+                vals = [format_value(v) for v in s.cast(pl.String).to_list()]
+            cols.append(vals)
+        ids = chunk.get_column(ROW).to_list()
+        return [(ids[i], [c[i] for c in cols]) for i in range(chunk.height)]
+
+    def row_id(self, index: int) -> int:
+        return self.row(index)[0]
+
+    def full_record(self, index: int) -> dict[str, Any]:
+        """All values of one view row, unformatted (for the row detail)."""
+        return self.view.slice(index, 1).to_dicts()[0]
+
+    def index_of_row_id(self, row_id: int) -> int | None:
+        hits = self.view.select(pl.arg_where(pl.col(ROW) == row_id)).to_series()
+        return int(hits[0]) if len(hits) else None
+
+    def find(self, column: str, needle: str, start: int, backwards: bool = False) -> int | None:
+        """Next view row at or after `start` (before, if backwards) whose `column` contains `needle`."""
+        expr = pl.col(column).cast(pl.String).str.contains(needle, literal=True)
+        if needle.lower() == needle:
+            expr = pl.col(column).cast(pl.String).str.to_lowercase().str.contains(needle, literal=True)
+        hits = self.view.select(pl.arg_where(expr.fill_null(False))).to_series()
+        if not len(hits):
+            return None
+        if backwards:
+            before = hits.filter(hits <= start)
+            return int(before[-1]) if len(before) else int(hits[-1])
+        after = hits.filter(hits >= start)
+        return int(after[0]) if len(after) else int(hits[0])
+
+    def content_widths(self, sample: int = 200) -> list[int]:
+        """Column widths from the header and the first rows (capped), measured in cells."""
+        from rich.cells import cell_len
+
+        widths = []
+        n = min(sample, self.row_count)
+        rows = [self.row(i)[1] for i in range(n)]
+        for j, name in enumerate(self.columns):
+            head = max(cell_len(name), len(short_dtype(self.dtype(name))))
+            body = max((cell_len(r[j]) for r in rows), default=0)
+            widths.append(max(3, min(MAX_CELL, max(min(head, MAX_CELL // 2 + 4), body))))
+        return widths
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+# ---- column profile ---------------------------------------------------------------------------
+
+
+@dataclass
+class ColumnProfile:
+    """What the side panel shows about a column over the current view."""
+
+    name: str
+    dtype: str
+    rows: int
+    nulls: int
+    distinct: int
+    top: list[tuple[str, int]] = field(default_factory=list)
+    stats: dict[str, float] = field(default_factory=dict)
+    histogram: list[int] = field(default_factory=list)
+    hist_range: tuple[float, float] | None = None
+
+
+def profile_column(frame: pl.DataFrame, name: str, top_n: int = 6, bins: int = 16) -> ColumnProfile:
+    """Nulls, distinct, top values, numeric stats and a histogram of one column."""
+    s = frame.get_column(name)
+    dtype = s.dtype
+    rows = s.len()
+    nulls = s.null_count()
+    key = s
+    if isinstance(dtype, pl.List):
+        try:
+            key = s.cast(pl.List(pl.String)).list.sort().list.join(", ")
+        except Exception:
+            key = s
+    try:
+        distinct = key.n_unique()
+    except Exception:
+        distinct = -1
+    top: list[tuple[str, int]] = []
+    try:
+        vc = (key.drop_nulls().value_counts(sort=True).head(top_n))
+        top = [(format_value(v), int(c)) for v, c in vc.iter_rows()]
+    except Exception:
+        pass
+    stats: dict[str, float] = {}
+    histogram: list[int] = []
+    hist_range = None
+    numeric = dtype.is_numeric() and not dtype == pl.Boolean
+    target = s
+    if not numeric and dtype == pl.String:
+        target = s.str.len_chars()  # text: profile the answer lengths
+        stats["len_mean"] = float(target.mean() or 0)
+    if numeric or dtype == pl.String:
+        t = target.drop_nulls().cast(pl.Float64)
+        t = t.filter(t.is_finite())
+        if t.len():
+            lo, hi = float(t.min()), float(t.max())
+            if numeric:
+                stats.update(min=lo, max=hi, mean=float(t.mean()), median=float(t.median()),
+                             std=float(t.std() or 0.0))
+            else:
+                stats.update(len_min=lo, len_max=hi, len_median=float(t.median()))
+            hist_range = (lo, hi)
+            if hi > lo:
+                idx = ((t - lo) / (hi - lo) * bins).floor().clip(0, bins - 1).cast(pl.Int32)
+                counts = idx.value_counts()
+                hist = [0] * bins
+                for b, c in counts.iter_rows():
+                    hist[int(b)] = int(c)
+                histogram = hist
+            else:
+                histogram = [t.len()]
+    elif dtype.is_temporal():
+        t = s.drop_nulls()
+        if t.len():
+            stats = {"min": t.min(), "max": t.max()}  # type: ignore[dict-item]
+            ints = t.cast(pl.Int64).cast(pl.Float64)
+            lo, hi = float(ints.min()), float(ints.max())
+            if hi > lo:
+                idx = ((ints - lo) / (hi - lo) * bins).floor().clip(0, bins - 1).cast(pl.Int32)
+                hist = [0] * bins
+                for b, c in idx.value_counts().iter_rows():
+                    hist[int(b)] = int(c)
+                histogram = hist
+    return ColumnProfile(name, short_dtype(dtype), rows, nulls, distinct, top, stats, histogram, hist_range)
+
+
+def sparkline(values: list[int] | list[float]) -> str:
+    """Values as a one-line bar chart (▁..█); zero stays the lowest bar."""
+    if not values:
+        return ""
+    hi = max(values)
+    if hi <= 0:
+        return SPARK[0] * len(values)
+    return "".join(SPARK[min(len(SPARK) - 1, int(round(v / hi * (len(SPARK) - 1))))] for v in values)
+
+
+def fit_text(text: str, width: int) -> str:
+    """Cut text to `width` cells with an ellipsis (cell-aware: CJK counts twice)."""
+    from rich.cells import cell_len, set_cell_size
+
+    text = format_value(text)
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(0, width - 1)) + "…"

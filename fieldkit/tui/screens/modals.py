@@ -1,0 +1,116 @@
+"""Modal screens: errors with their hint, one-line prompts, row detail with a note, help."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from fieldkit.errors import FieldkitError
+
+
+class ErrorModal(ModalScreen[None]):
+    """A failure the user can act on: the message and the hint, dismissed with Enter or Esc."""
+
+    BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
+
+    def __init__(self, error: BaseException, title: str = "Error") -> None:
+        super().__init__()
+        if isinstance(error, FieldkitError):
+            self.message, self.hint = error.message, error.hint
+        else:
+            self.message = f"internal error: {type(error).__name__}: {error}"
+            self.hint = "this is a fieldkit bug; please report it with the steps that led here"
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="error-box", classes="modal-box"):
+            yield Static(f"[b]{escape(self.title_text)}[/b]", classes="modal-title")
+            yield Static(escape(self.message), id="error-message")
+            if self.hint:
+                yield Static(f"[i]hint:[/i] {escape(self.hint)}", id="error-hint")
+            yield Button("OK", variant="error", id="error-ok")
+
+    def on_button_pressed(self) -> None:
+        self.dismiss()
+
+
+class PromptModal(ModalScreen[str | None]):
+    """Ask for one line of text (filter, query, path...); Enter returns it, Esc returns None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, value: str = "", placeholder: str = "", help_text: str = "") -> None:
+        super().__init__()
+        self.title_text, self.value, self.placeholder, self.help_text = title, value, placeholder, help_text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box prompt-box"):
+            yield Static(f"[b]{escape(self.title_text)}[/b]", classes="modal-title")
+            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
+            if self.help_text:
+                yield Static(escape(self.help_text), classes="modal-help")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RowDetail(ModalScreen[str | None]):
+    """Every field of one row (long answers wrap), with the row's note editable at the bottom."""
+
+    BINDINGS = [Binding("escape", "cancel", "Close")]
+
+    def __init__(self, title: str, record: dict[str, Any], note: str = "", tags: str = "") -> None:
+        super().__init__()
+        self.title_text, self.record, self.note, self.tags = title, record, note, tags
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="bold", max_width=40)
+        table.add_column(ratio=1)
+        for k, v in self.record.items():
+            if k.startswith("_fk_"):
+                continue
+            table.add_row(escape(str(k)), escape("" if v is None else str(v)))
+        with Vertical(classes="modal-box detail-box"):
+            yield Static(f"[b]{escape(self.title_text)}[/b]  tags: {escape(self.tags) or '-'}", classes="modal-title")
+            with VerticalScroll(id="detail-scroll"):
+                yield Static(table)
+            yield Input(value=self.note, placeholder="note for this row (Enter saves, Esc closes)", id="note-input")
+
+    def on_mount(self) -> None:
+        self.query_one("#note-input", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TextModal(ModalScreen[None]):
+    """A scrollable page of text (help, digest); any of Esc, q, F1, ? closes it."""
+
+    BINDINGS = [Binding("escape,q,f1,question_mark", "dismiss", "Close")]
+
+    def __init__(self, title: str, body: Any) -> None:
+        super().__init__()
+        self.title_text, self.body = title, body
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box text-box"):
+            yield Static(f"[b]{escape(self.title_text)}[/b]  [dim](Esc closes)[/dim]", classes="modal-title")
+            with VerticalScroll(id="text-scroll"):
+                yield Static(self.body, id="text-body")
+
+    def on_mount(self) -> None:
+        self.query_one("#text-scroll").focus()
