@@ -1,0 +1,112 @@
+"""Class-based TF-IDF keywords per group of texts (BERTopic's c-TF-IDF), any script.
+
+Why c-TF-IDF: a theme's keywords should be frequent inside it and rare in the others, and
+answers are too short for per-document TF-IDF. Words for space-separated scripts (English
+stop words dropped, bigrams kept: "learning curve"); character bigrams and trigrams for
+Chinese/Japanese/Korean, which have no spaces (no segmentation dictionary needed).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Hashable, Sequence
+
+import numpy as np
+
+from fieldkit.analysis.sentences import is_cjk_text
+
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+_WORD = re.compile(r"[^\W\d_][^\W_]*")  # letters then letters/digits: "ggplot2", "it" + "s"
+
+# Words that say nothing about a theme in open answers, on top of scikit-learn's list.
+EXTRA_STOP_WORDS = frozenset(
+    "don doesn didn isn aren wasn weren won wouldn shouldn couldn ve ll re im dont doesnt "
+    "really just like think thing things lot lots way ways use using used make makes "
+    "good great better best bad nice also get gets getting etc ok okay yes".split()
+)
+# Praise words ("good", "great") are dropped too: in a "like best" question they occur in
+# every theme, and distinct nouns name themes better.
+
+
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | EXTRA_STOP_WORDS
+
+
+def make_analyzer(texts: Sequence[str]) -> Callable[[str], list[str]]:
+    """Character n-grams when the texts are mostly CJK, else words + bigrams without stop words."""
+    sample = " ".join(t for t in texts[:2000] if t)
+    if is_cjk_text(sample):
+        def cjk(text: str) -> list[str]:
+            grams: list[str] = []
+            for run in _CJK_RUN.findall(text or ""):
+                for n in (2, 3):
+                    grams.extend(run[i : i + n] for i in range(len(run) - n + 1))
+            grams.extend(w.lower() for w in re.findall(r"[A-Za-z]{3,}", text or ""))
+            return grams
+
+        return cjk
+    stop = _stop_words()
+
+    def words(text: str) -> list[str]:
+        toks = [w.lower() for w in _WORD.findall(text or "")]
+        toks = [w for w in toks if len(w) > 1 and w not in stop]
+        return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+
+    return words
+
+
+def class_tfidf(
+    texts: Sequence[str],
+    classes: Sequence[Hashable],
+    top_n: int = 10,
+    min_df: int = 2,
+) -> dict[Hashable, list[tuple[str, float]]]:
+    """Top `top_n` (term, weight) per class: tf within the class x log(1 + A / tf overall)."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = [t or "" for t in texts]
+    labels = np.asarray(list(classes), dtype=object)
+    uniq = list(dict.fromkeys(labels.tolist()))
+    if not texts or not uniq:
+        return {}
+    vec = CountVectorizer(analyzer=make_analyzer(texts), min_df=min(min_df, len(texts)),
+                          max_features=100_000)
+    try:
+        counts = vec.fit_transform(texts)
+    except ValueError:  # empty vocabulary
+        return {c: [] for c in uniq}
+    index = {c: i for i, c in enumerate(uniq)}
+    rows = np.array([index[c] for c in labels])
+    member = sparse.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))),
+                               shape=(len(uniq), len(rows)))
+    per_class = (member @ counts).toarray().astype(np.float64)  # classes x terms
+    tf = per_class / np.maximum(per_class.sum(axis=1, keepdims=True), 1)
+    avg_words = per_class.sum() / len(uniq)
+    idf = np.log1p(avg_words / np.maximum(per_class.sum(axis=0), 1))
+    weights = tf * idf
+    terms = vec.get_feature_names_out()
+    out: dict[Hashable, list[tuple[str, float]]] = {}
+    for c, i in index.items():
+        order = np.argsort(-weights[i])[: top_n * 3]
+        out[c] = [(str(terms[j]), float(weights[i, j])) for j in order if weights[i, j] > 0][:top_n * 3]
+    return {c: distinct_terms(v, top_n) for c, v in out.items()}
+
+
+def distinct_terms(terms: list[tuple[str, float]], n: int) -> list[tuple[str, float]]:
+    """Drop a term when it is part of a stronger one or contains it ("learning" vs "learning curve")."""
+    kept: list[tuple[str, float]] = []
+    for term, w in terms:
+        if any(term in k or k in term for k, _ in kept):
+            continue
+        kept.append((term, w))
+        if len(kept) == n:
+            break
+    return kept
+
+
+def keyword_label(keywords: Sequence[str], n: int = 3) -> str:
+    """A short label from the strongest keywords, e.g. "community / tidyverse / packages"."""
+    return " / ".join(keywords[:n]) if keywords else "(no keywords)"
