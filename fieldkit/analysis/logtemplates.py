@@ -1,0 +1,223 @@
+"""Log template mining: mask variables with Polars regexes, then group lines with a Drain-style tree.
+
+Why not just drain3: masking first (tokens holding digits, IPs, paths, UUIDs, block ids,
+hex, durations, sizes, booleans) makes most lines of one event identical strings, so a
+batch is deduplicated in Polars and only its distinct masked lines go through the Python
+tree; and the similarity counts only a line's constant tokens, which keeps short,
+different events apart. Memory is bounded: the cluster table is capped (least recently
+used clusters are dropped) and so is the masked-line cache.
+
+The template table saves to Parquet and loads back, so tomorrow's log is matched against
+today's templates (`TemplateMiner.from_table`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import polars as pl
+
+WILDCARD = "<*>"
+
+# Ordered masking rules (Rust regex, no look-around). Each replaces a variable with <*>.
+_DELIMS = r"""\s=:,;()\[\]{}<>"'|"""
+MASKS: tuple[tuple[str, str], ...] = (
+    ("url", r"[A-Za-z][\w+.-]*://\S+"),
+    ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
+    ("path", r"(?:[\w.~-]+)?(?:/[\w.~$@+-]+){2,}/?"),
+    ("hdfs_block", r"blk_-?\d+"),
+    ("ip_port", r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),
+    ("hex", r"\b0[xX][0-9a-fA-F]+\b"),
+    ("size_or_duration", r"\b\d+(?:\.\d+)?\s?(?:[KMGT]i?B|B|bytes|ms|us|ns|sec|secs|seconds|s|min|mins|h)\b"),
+    ("boolean", r"\b(?:true|false|True|False|null|None)\b"),
+    # anything else holding a digit: ids, numbers, host-7, core.2275, 0:0:0:0 pieces ...
+    ("has_digit", rf"[^{_DELIMS}]*\d[^{_DELIMS}]*"),
+)
+
+
+def mask_expr(text: pl.Expr) -> pl.Expr:
+    """A Polars expression that replaces every variable in `text` with <*> (one line each)."""
+    out = text.str.split("\n").list.first().fill_null("")  # templates come from an entry's first line
+    out = out.str.replace_all(r"(\.{3,})", "$1 ")  # dot leaders: `depth.......0` is name + value
+    for _, pattern in MASKS:
+        out = out.str.replace_all(pattern, WILDCARD)
+    return out.str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+@dataclass
+class Cluster:
+    """One template: its tokens (with <*> where lines differed) and how many lines it took."""
+
+    cluster_id: int
+    tokens: list[str]
+    size: int = 0
+    known: bool = False  # came from a saved table (baseline)
+
+    @property
+    def template(self) -> str:
+        return " ".join(self.tokens)
+
+
+@dataclass
+class _Node:
+    children: dict = field(default_factory=dict)
+    clusters: list = field(default_factory=list)  # cluster ids at a leaf
+
+
+class TemplateMiner:
+    """Streaming template miner over masked lines (use `add_messages` for batches)."""
+
+    def __init__(self, sim_threshold: float = 0.8, depth: int = 2, max_children: int = 100,
+                 max_clusters: int = 50_000, cache_size: int = 200_000):
+        self.sim_threshold = sim_threshold
+        self.depth = depth  # prefix tokens used to route after the token count
+        self.max_children = max_children
+        self.max_clusters = max_clusters
+        self.cache_size = cache_size
+        self.clusters: OrderedDict[int, Cluster] = OrderedDict()  # LRU order
+        self.root = _Node()
+        self.next_id = 1
+        self._cache: dict[str, int] = {}
+
+    # --- the tree -------------------------------------------------------------------------
+    def _leaf(self, tokens: Sequence[str], create: bool) -> _Node | None:
+        node = self.root.children.get(len(tokens))
+        if node is None:
+            if not create:
+                return None
+            node = self.root.children.setdefault(len(tokens), _Node())
+        for tok in tokens[: self.depth]:
+            key = WILDCARD if (WILDCARD in tok) else tok
+            child = node.children.get(key)
+            if child is None:
+                if not create:
+                    child = node.children.get(WILDCARD)
+                    if child is None:
+                        return None
+                elif len(node.children) < self.max_children or key == WILDCARD:
+                    child = node.children.setdefault(key, _Node())
+                else:
+                    child = node.children.setdefault(WILDCARD, _Node())
+            node = child
+        return node
+
+    @staticmethod
+    def _similarity(template: list[str], tokens: Sequence[str]) -> float:
+        """Share of the line's constant tokens that the template has (or has as <*>)."""
+        const = hits = 0
+        for t, w in zip(template, tokens):
+            if w.strip(",.;:") == WILDCARD:
+                continue
+            const += 1
+            if t == w or t == WILDCARD:
+                hits += 1
+        if const == 0:
+            return 1.0
+        return hits / const
+
+    def _best(self, leaf: _Node, tokens: Sequence[str]) -> Cluster | None:
+        best, best_sim = None, -1.0
+        for cid in leaf.clusters:
+            c = self.clusters.get(cid)
+            if c is None:
+                continue
+            sim = self._similarity(c.tokens, tokens)
+            if sim > best_sim or (sim == best_sim and best is not None and c.size > best.size):
+                best, best_sim = c, sim
+        if best is not None and best_sim >= self.sim_threshold:
+            return best
+        return None
+
+    def _evict(self) -> None:
+        while len(self.clusters) > self.max_clusters:
+            cid, c = self.clusters.popitem(last=False)
+            leaf = self._leaf(c.tokens, create=False)
+            if leaf is not None and cid in leaf.clusters:
+                leaf.clusters.remove(cid)
+            self._cache = {k: v for k, v in self._cache.items() if v != cid}
+
+    def add_masked(self, masked: str, count: int = 1) -> int:
+        """Assign one masked line (seen `count` times) to a cluster, creating or widening one."""
+        cid = self._cache.get(masked)
+        if cid is not None and cid in self.clusters:
+            c = self.clusters[cid]
+            c.size += count
+            self.clusters.move_to_end(cid)
+            return cid
+        tokens = masked.split()
+        leaf = self._leaf(tokens, create=True)
+        c = self._best(leaf, tokens)
+        if c is None:
+            c = Cluster(self.next_id, list(tokens))
+            self.next_id += 1
+            self.clusters[c.cluster_id] = c
+            leaf.clusters.append(c.cluster_id)
+            self._evict()
+        else:
+            c.tokens = [t if t == w else WILDCARD for t, w in zip(c.tokens, tokens)]
+            self.clusters.move_to_end(c.cluster_id)
+        c.size += count
+        if len(self._cache) >= self.cache_size:
+            self._cache.clear()
+        self._cache[masked] = c.cluster_id
+        return c.cluster_id
+
+    def match_masked(self, masked: str) -> int | None:
+        """The cluster a masked line belongs to, without learning from it."""
+        cid = self._cache.get(masked)
+        if cid is not None and cid in self.clusters:
+            return cid
+        tokens = masked.split()
+        leaf = self._leaf(tokens, create=False)
+        c = self._best(leaf, tokens) if leaf is not None else None
+        return c.cluster_id if c else None
+
+    def add_messages(self, messages: pl.Series | Iterable[str]) -> pl.Series:
+        """Mine a batch of messages; returns the template id of each (Int64, in order)."""
+        s = messages if isinstance(messages, pl.Series) else pl.Series("message", list(messages), pl.String)
+        masked = pl.DataFrame({"m": s}).select(mask_expr(pl.col("m")).alias("m"))["m"]
+        counts = masked.value_counts(sort=False)
+        # Order distinct lines by first appearance, so ids follow the log's order.
+        firsts = (pl.DataFrame({"m": masked}).with_row_index("i").group_by("m", maintain_order=True)
+                  .agg(pl.col("i").first()))
+        counts = firsts.join(counts, on="m", how="left").sort("i")
+        ids = {m: self.add_masked(m, n) for m, n in zip(counts["m"], counts["count"])}
+        return masked.replace_strict(ids, return_dtype=pl.Int64).rename("template_id")
+
+    def mask(self, messages: pl.Series) -> pl.Series:
+        return pl.DataFrame({"m": messages}).select(mask_expr(pl.col("m")))["m"]
+
+    # --- the table ------------------------------------------------------------------------
+    def table(self) -> pl.DataFrame:
+        """The template table: template_id, template, count, known (from a baseline)."""
+        cs = sorted(self.clusters.values(), key=lambda c: c.cluster_id)
+        return pl.DataFrame({
+            "template_id": [c.cluster_id for c in cs],
+            "template": [c.template for c in cs],
+            "count": [c.size for c in cs],
+            "known": [c.known for c in cs],
+        }, schema={"template_id": pl.Int64, "template": pl.String, "count": pl.Int64, "known": pl.Boolean})
+
+    def save(self, path: str | Path, provenance: dict | None = None) -> Path:
+        from fieldkit.store import write_frame
+
+        return write_frame(self.table(), path, provenance)
+
+    @classmethod
+    def from_table(cls, table: pl.DataFrame, **kwargs) -> "TemplateMiner":
+        """Seed a miner with saved templates; new lines are matched to them first."""
+        miner = cls(**kwargs)
+        for tid, template in table.select("template_id", "template").unique(maintain_order=True).iter_rows():
+            tokens = template.split()
+            leaf = miner._leaf(tokens, create=True)
+            miner.clusters[int(tid)] = Cluster(int(tid), tokens, 0, known=True)
+            leaf.clusters.append(int(tid))
+            miner.next_id = max(miner.next_id, int(tid) + 1)
+        return miner
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs) -> "TemplateMiner":
+        return cls.from_table(pl.read_parquet(path, columns=["template_id", "template"]), **kwargs)
