@@ -44,6 +44,8 @@ def mask_expr(text: pl.Expr) -> pl.Expr:
     out = out.str.replace_all(r"(\.{3,})", "$1 ")  # dot leaders: `depth.......0` is name + value
     for _, pattern in MASKS:
         out = out.str.replace_all(pattern, WILDCARD)
+    # a run of variables is one variable: lists of ids or numbers vary in length
+    out = out.str.replace_all(r"<\*>(?:[\s,]+<\*>)+", WILDCARD)
     return out.str.replace_all(r"\s+", " ").str.strip_chars()
 
 

@@ -1,0 +1,47 @@
+"""The `fieldkit logs` command: templates per line, a digest, and a short summary."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import click
+
+from fieldkit.cli import cli
+
+
+@cli.command("logs")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", "output", required=True, type=click.Path(),
+              help="Parquet file for the annotated lines (line_no, timestamp, level, message, template_id, template).")
+@click.option("--summary-out", type=click.Path(), help="Write the summary and digest as Markdown here.")
+@click.option("--baseline", type=click.Path(),
+              help="A previous `fieldkit logs` output or --templates-out table: report templates new since then.")
+@click.option("--templates-out", type=click.Path(), help="Save the template table (Parquet) for a later --baseline.")
+@click.option("--no-model", is_flag=True, help="Do not use the generative model; summarize from the digest facts.")
+@click.option("--top", default=10, show_default=True, help="Rows per digest section.")
+def logs_cmd(paths, output, summary_out, baseline, templates_out, no_model, top) -> None:
+    """Mine event templates in PATHS (log files or folders, merged by time) and summarize them."""
+    from fieldkit.analysis.logs import digest_markdown, run_logs
+    from fieldkit.cli.progress import StderrProgress
+    from fieldkit.errors import UsageError
+    from fieldkit.progress import Reporter
+
+    for extra in (summary_out, templates_out):
+        if extra and Path(extra).resolve() == Path(output).resolve():
+            raise UsageError(f"{extra} is also the output path", "give each output its own file")
+    cancel = threading.Event()
+    with StderrProgress() as progress:
+        rep = Reporter("logs", callback=progress, cancel=cancel)
+        try:
+            res = run_logs(paths, output, baseline=baseline, summary_out=summary_out,
+                           templates_out=templates_out, use_model=not no_model, reporter=rep)
+        except KeyboardInterrupt:
+            cancel.set()
+            raise
+    click.echo(digest_markdown(res.digest, top=top))
+    click.echo(f"## Summary ({res.summary_model})\n")
+    click.echo(res.summary)
+    click.echo("")
+    click.echo(f"wrote {res.output} ({res.digest.lines:,} lines, {res.templates.height:,} templates)"
+               + (f", {summary_out}" if summary_out else "") + (f", {templates_out}" if templates_out else ""))
