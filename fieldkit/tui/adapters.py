@@ -115,67 +115,37 @@ class ThemesResult:
 
 
 def themes(ds, column: str, reporter: Reporter, k: int | None = None) -> ThemesResult:
-    from fieldkit.analysis import themes as core
+    """Embed the column (cached), cluster it, and return themes with sizes, keywords and samples."""
+    from fieldkit.analysis.embeddings import embed_column
+    from fieldkit.analysis.themes import find_themes
 
     col = _require_text(ds, column)
-    result = core.find_themes(ds, col, k=k, reporter=reporter)
-    return _themes_result(col, result)
-
-
-def _themes_result(col: str, result: Any) -> ThemesResult:
-    assignments = getattr(result, "assignments", None)
-    frame = getattr(result, "frame", None)
+    texts = ds.text_column(col).to_list()
+    vecs = embed_column(ds, col, reporter=reporter.child(f"embedding {col}"))
+    result = find_themes(texts, vecs, k=k, reporter=reporter.child("themes"))
     row_ids: dict[int, int] = {}
     scores: dict[int, float] = {}
-    if isinstance(assignments, pl.DataFrame):
-        frame = assignments
-    if isinstance(frame, pl.DataFrame):
-        ids = frame.get_column("theme_id").to_list()
-        sc = frame.get_column("theme_score").to_list() if "theme_score" in frame.columns else [None] * len(ids)
-        for r, (t, s) in enumerate(zip(ids, sc)):
-            if t is not None and t >= 0:
-                row_ids[r] = int(t)
-                if s is not None:
-                    scores[r] = float(s)
-    else:
-        labels = getattr(result, "labels", None)
-        sc = getattr(result, "scores", None)
-        for r, t in enumerate(list(labels if labels is not None else [])):
-            if t is not None and int(t) >= 0:
-                row_ids[r] = int(t)
-                if sc is not None:
-                    scores[r] = float(sc[r])
-    infos = []
-    for th in getattr(result, "themes", []):
-        get = (lambda k, d=None: th.get(k, d)) if isinstance(th, dict) else (lambda k, d=None: getattr(th, k, d))
-        tid = int(get("id", get("theme_id", 0)))
-        infos.append(ThemeInfo(
-            id=tid,
-            label=str(get("label", get("theme_label", f"theme {tid}"))),
-            size=int(get("size", sum(1 for v in row_ids.values() if v == tid))),
-            keywords=list(get("keywords", []) or []),
-            samples=[str(s) for s in (get("samples", get("examples", [])) or [])],
-        ))
-    infos.sort(key=lambda t: -t.size)
+    for r, (t, sc) in enumerate(zip(result.theme_id.tolist(), result.theme_score.tolist())):
+        row_ids[r] = int(t)
+        if sc == sc:  # not NaN
+            scores[r] = float(sc)
+    infos = [ThemeInfo(t.id, t.label, t.size, list(t.keywords), list(t.examples)) for t in result.themes]
     return ThemesResult(col, infos, row_ids, scores)
 
 
 def dupes(ds, column: str, reporter: Reporter) -> pl.DataFrame:
-    """Rows that belong to a duplicate group: ROW, dup_group (groups of 2+ only), in group order."""
-    from fieldkit.analysis import dupes as core
+    """Rows that belong to a duplicate group: ROW, dup_group, dup_size (largest groups first)."""
+    from fieldkit.analysis.dupes import find_duplicates
+    from fieldkit.analysis.embeddings import embed_column
 
     col = _require_text(ds, column)
-    result = core.find_duplicates(ds, col, reporter=reporter)
-    groups = result if isinstance(result, pl.DataFrame) else getattr(result, "frame", None)
-    if isinstance(groups, pl.DataFrame) and "dup_group" in groups.columns:
-        g = groups.select(pl.col("dup_group")).with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
-    else:
-        values = list(getattr(result, "dup_group", result))
-        g = pl.DataFrame({ROW: pl.Series(range(len(values)), dtype=pl.Int64), "dup_group": values})
-    g = g.filter(pl.col("dup_group").is_not_null())
-    sizes = g.group_by("dup_group").len()
-    g = g.join(sizes.filter(pl.col("len") > 1).select("dup_group"), on="dup_group", how="semi")
-    return g.sort(["dup_group", ROW])
+    texts = ds.text_column(col).to_list()
+    vecs = embed_column(ds, col, reporter=reporter.child(f"embedding {col}"))
+    r = find_duplicates(texts, vecs, reporter=reporter.child("duplicates"))
+    g = pl.DataFrame({ROW: np.arange(len(texts), dtype=np.int64), "dup_group": r.dup_group,
+                      "dup_size": r.dup_size})
+    return (g.filter(pl.col("dup_group") >= 0)
+            .sort(["dup_size", "dup_group", ROW], descending=[True, False, False]))
 
 
 @dataclass
@@ -220,3 +190,122 @@ def summarize_groups(frame: pl.DataFrame, column: str, by: str, reporter: Report
             on_token(s.text)
         out.append((str(value), s.text))
     return SummaryResult("\n\n".join(f"## {g}\n{t}" for g, t in out), mode, None, out)
+
+
+# ---- logs -------------------------------------------------------------------------------------
+
+SPARK_BINS = 24
+
+
+@dataclass
+class LogResult:
+    lines: pl.DataFrame       # line_no, timestamp, level, template_id, message
+    templates: pl.DataFrame   # template_id, template, count, level, spark
+    digest: str
+    span: str
+
+
+def analyse_log(path, reporter: Reporter) -> LogResult:
+    """Read a log, mine its templates, and count each template over time (for sparklines)."""
+    from fieldkit.analysis.logtemplates import TemplateMiner
+    from fieldkit.io.logs import scan_log
+    from fieldkit.tui.model import sparkline
+
+    reporter.update(0, "reading")
+    frame = scan_log(path, reporter=reporter).collect()
+    reporter.update(frame.height, "finding templates")
+    miner = TemplateMiner()
+    ids = miner.add_messages(frame.get_column("message"))
+    lines = frame.select("line_no", "timestamp", "level", "message").with_columns(ids.alias("template_id"))
+    lines = lines.select("line_no", "timestamp", "level", "template_id", "message")
+    table = miner.table()
+    levels = (lines.group_by("template_id", "level").len().sort("len", descending=True)
+              .group_by("template_id", maintain_order=True).first().select("template_id", "level"))
+    ts = lines.get_column("timestamp")
+    spark: dict[int, str] = {}
+    span = ""
+    if ts.null_count() < len(ts):
+        lo, hi = ts.min(), ts.max()
+        span = f"{lo:%Y-%m-%d %H:%M} → {hi:%Y-%m-%d %H:%M}"
+        width = (hi - lo).total_seconds() or 1.0
+        binned = (lines.filter(pl.col("timestamp").is_not_null())
+                  .with_columns(((pl.col("timestamp") - lo).dt.total_seconds() / width * SPARK_BINS)
+                                .floor().clip(0, SPARK_BINS - 1).cast(pl.Int32).alias("bin"))
+                  .group_by("template_id", "bin").len())
+        for tid, sub in binned.group_by("template_id"):
+            counts = [0] * SPARK_BINS
+            for b, c in sub.select("bin", "len").iter_rows():
+                counts[b] = c
+            spark[int(tid[0])] = sparkline(counts)
+    templates = (table.join(levels, on="template_id", how="left")
+                 .with_columns(pl.col("template_id").replace_strict(spark, default="", return_dtype=pl.String)
+                               .alias("spark"))
+                 .sort("count", descending=True))
+    reporter.check()
+    return LogResult(lines, templates, log_digest(lines, templates, span), span)
+
+
+def log_digest(lines: pl.DataFrame, templates: pl.DataFrame, span: str) -> str:
+    """A plain digest: size, span, levels, the most frequent and the rare templates, problems."""
+    out = [f"{lines.height:,} records, {templates.height:,} templates" + (f", {span}" if span else "")]
+    lv = lines.group_by("level").len().sort("len", descending=True)
+    if lv.height:
+        out.append("levels: " + ", ".join(f"{l or '-'} {n:,}" for l, n in lv.iter_rows()))
+    out.append("")
+    out.append("most frequent:")
+    for r in templates.head(5).iter_rows(named=True):
+        out.append(f"  {r['count']:>6,}  {r['template'][:90]}")
+    bad = templates.filter(pl.col("level").is_in(["ERROR", "FATAL", "CRITICAL", "SEVERE", "WARN", "WARNING"]))
+    if bad.height:
+        out.append("")
+        out.append("warnings and errors:")
+        for r in bad.head(8).iter_rows(named=True):
+            out.append(f"  {r['count']:>6,}  [{r['level']}] {r['template'][:80]}")
+    rare = templates.filter(pl.col("count") <= 2)
+    if rare.height:
+        out.append("")
+        out.append(f"rare ({rare.height:,} templates seen at most twice):")
+        for r in rare.head(5).iter_rows(named=True):
+            out.append(f"  {r['count']:>6,}  {r['template'][:90]}")
+    return "\n".join(out)
+
+
+def summarize_log(path, result: LogResult, reporter: Reporter,
+                  on_token: Callable[[str], None] | None = None) -> str:
+    """The log summary: the logs package's summarizer when present, else the templates summarized."""
+    try:
+        from fieldkit.analysis import logdigest  # type: ignore[attr-defined]
+    except ImportError:
+        logdigest = None
+    if logdigest is not None and hasattr(logdigest, "summarize_log"):
+        s = logdigest.summarize_log(result.lines, reporter=reporter, on_token=on_token)
+        return getattr(s, "text", s)
+    text = plain_log_summary(result)
+    if on_token:
+        on_token(text)
+    return text
+
+
+def plain_log_summary(result: LogResult) -> str:
+    """A few plain sentences from the counts: span, levels, main events, problems, rare events."""
+    lines, t = result.lines, result.templates
+    n = lines.height
+    if n == 0:
+        return "The log is empty."
+    out = [f"{n:,} records in {t.height:,} kinds of message" + (f", {result.span}." if result.span else ".")]
+    lv = lines.group_by("level").len().sort("len", descending=True)
+    if lv.height and lv["level"].null_count() < lv.height:
+        out.append("Levels: " + ", ".join(f"{l or 'none'} {c / n:.0%}" for l, c in lv.iter_rows()) + ".")
+    top = [f"“{r['template'][:70]}” ({r['count'] / n:.0%})" for r in t.head(3).iter_rows(named=True)]
+    out.append("Most lines are " + "; ".join(top) + ".")
+    bad = t.filter(pl.col("level").is_in(["ERROR", "FATAL", "CRITICAL", "SEVERE", "WARN", "WARNING"]))
+    if bad.height:
+        b = bad.row(0, named=True)
+        out.append(f"{int(bad['count'].sum()):,} warning/error lines in {bad.height} kind(s); the most common is "
+                   f"“{b['template'][:80]}” ({b['count']:,} lines, {b['level']}).")
+    else:
+        out.append("No warnings or errors.")
+    rare = t.filter(pl.col("count") == 1)
+    if rare.height:
+        out.append(f"{rare.height} message kind(s) occur only once, e.g. “{rare['template'][0][:70]}”.")
+    return " ".join(out)

@@ -28,7 +28,7 @@ class JobScreen(Screen):
                   on_done: Callable[[Any, float], None],
                   on_token: Callable[[str], None] | None = None) -> None:
         """Run fn(reporter) off the UI thread; on_done(result, elapsed) runs on the UI thread."""
-        if self._cancel is not None:
+        if self._cancel is not None and self.query_one(JobBar).running:
             self._cancel.set()  # the exclusive worker replaces any running job
         self._cancel = threading.Event()
         self._on_done[job] = on_done
@@ -52,12 +52,12 @@ class JobScreen(Screen):
         else:
             self.post_message(JobDone(job, result, time.monotonic() - start))
 
-    def token_callback(self, job: str, cancel_check: bool = True) -> Callable[[str], None]:
-        """An on_token callback for generators: posts pieces of text and honours cancel."""
-        cancel = self._cancel
+    def token_callback(self, job: str, reporter: Reporter) -> Callable[[str], None]:
+        """An on_token callback for generators (called in the worker): posts text, honours cancel."""
+        cancel = reporter.cancel
 
         def on_token(text: str) -> None:
-            if cancel_check and cancel is not None and cancel.is_set():
+            if cancel is not None and cancel.is_set():
                 raise Cancelled()
             self.post_message(JobToken(job, text))
 

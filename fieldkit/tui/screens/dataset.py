@@ -680,9 +680,8 @@ class DatasetScreen(JobScreen):
         texts = self.model.view.get_column(col).cast(pl.String).drop_nulls().to_list()
         scope = "rows in view" if (self.model.spec.where or self.model.spec.restrict is not None) else "all rows"
         self._begin_summary(f"summary of {col} ({scope}, {len(texts):,} texts)")
-        on_token = self.token_callback("summarize")
         self.start_job("summarize", f"summarizing {col}",
-                       lambda rep: adapters.summarize(texts, rep, on_token=on_token),
+                       lambda rep: adapters.summarize(texts, rep, on_token=self.token_callback("summarize", rep)),
                        self._summary_done, on_token=self._summary_token)
 
     def action_summarize_groups(self) -> None:
@@ -701,9 +700,9 @@ class DatasetScreen(JobScreen):
                 return
             frame = self.model.view
             self._begin_summary(f"summary of {col} per {by_col}")
-            on_token = self.token_callback("summarize")
             self.start_job("summarize", f"summarizing {col} per {by_col}",
-                           lambda rep: adapters.summarize_groups(frame, col, by_col, rep, on_token=on_token),
+                           lambda rep: adapters.summarize_groups(frame, col, by_col, rep,
+                                                                 on_token=self.token_callback("summarize", rep)),
                            self._summary_done, on_token=self._summary_token)
 
         self.app.push_screen(PromptModal(f"Summarize {col} per group: group column", "", "column name"), asked)

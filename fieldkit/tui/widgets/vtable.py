@@ -134,6 +134,15 @@ class VirtualTable(ScrollView, can_focus=True):
                 break
         return cols
 
+    def _col_widths(self, cols: list[int], width: int) -> dict[int, int]:
+        """Widths for the visible columns; the table's last column takes any space left over."""
+        out = {j: self.widths[j] for j in cols}
+        if cols and cols[-1] == len(self.widths) - 1:
+            used = self._gutter + 1 + sum(w + 1 for w in out.values())
+            if used < width:
+                out[cols[-1]] += width - used
+        return out
+
     def _ensure_visible(self) -> None:
         top = int(self.scroll_offset.y)
         if self.cursor_row < top:
@@ -233,13 +242,14 @@ class VirtualTable(ScrollView, can_focus=True):
         ]
         col_style = self.get_component_rich_style("vtable--column")
         cur_style = self.get_component_rich_style("vtable--cursor")
+        widths = self._col_widths(cols, width)
         for j in cols:
             name = m.columns[j]
             right = m.dtype(name).is_numeric()
             style = row_style
             if j == self.cursor_col:
                 style = row_style + (cur_style if is_cursor_row else col_style)
-            segs.append(Segment(fit(cells[j], self.widths[j], right), style))
+            segs.append(Segment(fit(cells[j], widths[j], right), style))
             segs.append(Segment(" ", row_style))
         return Strip(segs).adjust_cell_length(width, row_style)
 
@@ -249,12 +259,13 @@ class VirtualTable(ScrollView, can_focus=True):
         left = "" if not dtype else fit(f"{m.row_count:,}" if m.row_count < 10**(self._gutter - 1) else "", self._gutter, right=True)
         segs = [Segment(fit(left, self._gutter) + "│", style)]
         col_style = self.get_component_rich_style("vtable--cursor")
+        widths = self._col_widths(cols, width)
         for j in cols:
             name = m.columns[j]
             text = short_dtype(m.dtype(name)) if dtype else name
             if not dtype and m.spec.sort_by == name:
                 text = ("▼ " if m.spec.descending else "▲ ") + text
             s = style + col_style if (j == self.cursor_col and not dtype) else style
-            segs.append(Segment(fit(text, self.widths[j]), s))
+            segs.append(Segment(fit(text, widths[j]), s))
             segs.append(Segment(" ", style))
         return Strip(segs).adjust_cell_length(width, style)

@@ -1,0 +1,140 @@
+"""Annotation core: journal replay, undo, torn lines, columns on save, restore from saved Parquet."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import polars as pl
+import pytest
+
+from fieldkit.annotate import Annotations, Journal, journal_path_for, open_annotations, read_journal
+from fieldkit.store import make_provenance, read_provenance, write_frame
+from tests.conftest import SAMPLE_DATA, shared
+
+
+@pytest.fixture
+def survey_copy(tmp_path):
+    src = SAMPLE_DATA / "kobo_water_survey.csv"
+    dst = tmp_path / src.name
+    shutil.copy(src, dst)
+    return dst
+
+
+def test_changes_are_journaled_and_replayed_after_a_crash(survey_copy):
+    ann, notes = open_annotations(survey_copy)
+    assert notes == []
+    ann.toggle_tag(3, "follow-up")
+    ann.toggle_tag(3, "water")
+    ann.toggle_tag(7, "water")
+    ann.set_note(7, "pump broken since May — مضخة معطلة")
+    # no close(): the process dies here; every op was flushed as it was made
+    ops = read_journal(journal_path_for(survey_copy))
+    assert [o["op"] for o in ops] == ["header", "tag", "tag", "tag", "note"]
+
+    again, notes = open_annotations(survey_copy)
+    assert again.tags == {3: {"follow-up", "water"}, 7: {"water"}}
+    assert again.notes == {7: "pump broken since May — مضخة معطلة"}
+    assert any("restored 4" in n for n in notes)
+    ann.journal.close()
+    again.journal.close()
+
+
+def test_undo_reverts_and_is_itself_journaled(survey_copy):
+    ann, _ = open_annotations(survey_copy)
+    ann.toggle_tag(1, "a")
+    ann.set_note(1, "first")
+    ann.set_note(1, "second")
+    assert ann.undo()["text"] == "first"
+    assert ann.notes[1] == "first"
+    ann.undo()
+    ann.undo()
+    assert ann.tags == {} and ann.notes == {}
+    assert ann.undo() is None
+    ann.journal.close()
+    restored, _ = open_annotations(survey_copy)
+    assert restored.tags == {} and restored.notes == {}
+    restored.journal.close()
+
+
+def test_torn_last_line_is_skipped(survey_copy):
+    ann, _ = open_annotations(survey_copy)
+    ann.toggle_tag(2, "x")
+    ann.journal.close()
+    path = journal_path_for(survey_copy)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('{"op":"tag","row":9,"ta')  # power cut mid-write
+    restored, _ = open_annotations(survey_copy)
+    assert restored.tags == {2: {"x"}}
+    restored.journal.close()
+
+
+def test_journal_fsyncs_on_sync(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    j = Journal(tmp_path / "j.jsonl", {"source": "x"})
+    n = len(synced)
+    j.append({"op": "tag", "row": 1, "tag": "a", "on": True})
+    assert j.dirty
+    j.sync()
+    assert len(synced) == n + 1 and not j.dirty
+    j.close()
+    assert json.loads((tmp_path / "j.jsonl").read_text().splitlines()[1])["row"] == 1
+
+
+def test_themes_rename_review_and_columns(survey_copy):
+    ann, _ = open_annotations(survey_copy)
+    ann.set_themes("feedback/comment", {0: 1, 1: 2, 2: 1, 5: -1}, {1: "pumps", 2: "queues", -1: "other"},
+                   {0: 0.8, 1: 0.7, 2: 0.9})
+    ann.rename_theme(1, "broken pumps")
+    ann.set_reviewed(1, True)
+    ann.toggle_tag(1, "check")
+    frame = pl.read_csv(survey_copy)
+    out = ann.apply(frame).collect()
+    assert out.height == frame.height
+    assert out.columns[: frame.width] == frame.columns
+    assert out["theme_label"].to_list()[:3] == ["broken pumps", "queues", "broken pumps"]
+    assert out["theme_reviewed"].to_list()[:3] == [True, False, True]
+    assert out["tags"].to_list()[1] == ["check"]
+    assert out["tags"].to_list()[0] == []
+    assert out["theme_id"][3] is None and out["theme_id"][5] == -1
+    ann.undo()  # untag
+    ann.undo()  # unreview
+    ann.undo()  # rename back
+    assert ann.themes.labels[1] == "pumps" and not ann.themes.reviewed
+    ann.journal.close()
+
+
+def test_saved_parquet_round_trips_annotations(survey_copy, tmp_path):
+    ann, _ = open_annotations(survey_copy)
+    ann.toggle_tag(4, "a")
+    ann.toggle_tag(4, "b")
+    ann.set_note(10, "check GPS")
+    frame = pl.read_csv(survey_copy)
+    target = tmp_path / "out.parquet"
+    write_frame(ann.apply(frame), target, make_provenance({"path": str(survey_copy)}, [{"operation": "annotate"}]))
+    assert read_provenance(target)["steps"][0]["operation"] == "annotate"
+    saved = pl.read_parquet(target)
+    assert saved.schema["tags"] == pl.List(pl.String)
+    restored, _ = open_annotations(target, saved)
+    assert restored.tags == {4: {"a", "b"}}
+    assert restored.notes == {10: "check GPS"}
+    ann.journal.close()
+    restored.journal.close()
+
+
+def test_apply_on_real_survey_keeps_every_row_and_order(tmp_path):
+    src = shared("survey", "rstudio_r_community_survey_2019_en.tsv")
+    from fieldkit.io import load_dataset
+
+    frame = load_dataset(src).frame.collect()
+    ann = Annotations()
+    ann.toggle_tag(0, "x")
+    ann.toggle_tag(frame.height - 1, "y")
+    out = ann.apply(frame).collect()
+    assert out.height == frame.height
+    assert out.drop("tags", "note").equals(frame)
+    assert out["tags"][0].to_list() == ["x"] and out["tags"][-1].to_list() == ["y"]
+    assert tmp_path.exists()
