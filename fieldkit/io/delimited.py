@@ -111,8 +111,9 @@ def load_delimited(
             raise_if_empty=False,
         )
         notes.append(
-            f"large file read in place; ragged rows checked on the first "
-            f"{len(head) // 1024:,} KiB only (convert falls back to a full check if needed)"
+            f"large file read in place; ragged rows checked on the first {len(head) // 1024:,} KiB "
+            "only (a later over-long row makes convert redo a full, counted check; a later short "
+            "row is padded with nulls uncounted)"
         )
         return TextLoad(frame, enc, how, dialect.delimiter, _quoting_name(dialect.quoting),
                         newline, "scan", None, False, notes)

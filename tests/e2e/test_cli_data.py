@@ -184,9 +184,10 @@ def big_csv(tmp_path_factory) -> Path:
     return p
 
 
-def _start_convert(src: Path, out: Path, home: Path) -> subprocess.Popen:
+def _start_convert(src: Path, out: Path, home: Path, *flags: str) -> subprocess.Popen:
     env = {**os.environ, "FIELDKIT_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "fieldkit", "convert", str(src), "-o", str(out)],
+    return subprocess.Popen([sys.executable, "-m", "fieldkit", "convert", str(src), "-o", str(out),
+                             *flags],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -202,14 +203,15 @@ def _wait_for_partial(folder: Path, proc: subprocess.Popen, timeout: float = 60)
     raise AssertionError("no partial output appeared")
 
 
+@pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
 @pytest.mark.parametrize("existing", [False, True])
-def test_sigkill_mid_write_leaves_nothing_at_output(tmp_path, big_csv, existing):
+def test_sigkill_mid_write_leaves_nothing_at_output(tmp_path, big_csv, existing, flag):
     out = tmp_path / "out.parquet"
     before = None
     if existing:
         pl.DataFrame({"old": ["result"]}).write_parquet(out)
         before = out.read_bytes()
-    proc = _start_convert(big_csv, out, tmp_path / "home")
+    proc = _start_convert(big_csv, out, tmp_path / "home", flag)
     _wait_for_partial(tmp_path, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -221,9 +223,10 @@ def test_sigkill_mid_write_leaves_nothing_at_output(tmp_path, big_csv, existing)
         assert not out.exists()
 
 
-def test_ctrl_c_mid_write_cleans_up(tmp_path, big_csv):
+@pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
+def test_ctrl_c_mid_write_cleans_up(tmp_path, big_csv, flag):
     out = tmp_path / "out.parquet"
-    proc = _start_convert(big_csv, out, tmp_path / "home")
+    proc = _start_convert(big_csv, out, tmp_path / "home", flag)
     _wait_for_partial(tmp_path, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
