@@ -31,7 +31,8 @@ EXTRA_STOP_WORDS = frozenset(
 def _stop_words() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return frozenset(ENGLISH_STOP_WORDS) | EXTRA_STOP_WORDS
+    # "nothing"/"none" are real answers to "what do you like least?", not filler
+    return (frozenset(ENGLISH_STOP_WORDS) - {"nothing", "none"}) | EXTRA_STOP_WORDS
 
 
 def make_analyzer(texts: Sequence[str]) -> Callable[[str], list[str]]:
@@ -95,16 +96,30 @@ def class_tfidf(
     return {c: distinct_terms(v, top_n) for c, v in out.items()}
 
 
+def _stems(term: str) -> set[str]:
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in term.split()}
+
+
 def distinct_terms(terms: list[tuple[str, float]], n: int) -> list[tuple[str, float]]:
-    """Drop a term when it is part of a stronger one or contains it ("learning" vs "learning curve")."""
+    """One entry per idea: a phrase replaces its words when at least half as strong
+    ("error messages" over "error" + "messages"); otherwise a term sharing a word (or, for
+    CJK n-grams, characters) with a stronger kept term is dropped."""
     kept: list[tuple[str, float]] = []
     for term, w in terms:
-        if any(term in k or k in term for k, _ in kept):
+        stems = _stems(term)
+        inside = [i for i, (k, _) in enumerate(kept) if " " not in k and _stems(k) <= stems]
+        others = [k for i, (k, _) in enumerate(kept) if i not in inside]
+        clash = any(term in k or k in term or stems & _stems(k) for k in others)
+        if inside and " " in term and not clash and w >= 0.5 * max(kept[i][1] for i in inside):
+            first = min(inside)
+            kept[first] = (term, w)
+            kept = [t for i, t in enumerate(kept) if i == first or i not in inside]
             continue
-        kept.append((term, w))
-        if len(kept) == n:
-            break
-    return kept
+        if inside or clash:
+            continue
+        if len(kept) < n:
+            kept.append((term, w))
+    return kept[:n]
 
 
 def keyword_label(keywords: Sequence[str], n: int = 3) -> str:

@@ -53,7 +53,8 @@ def is_cjk_text(text: str, threshold: float = 0.3) -> bool:
 
 
 def split_blocks(text: str) -> list[str]:
-    """Paragraphs, Markdown headings and list items as separate blocks; wrapped lines joined."""
+    """Paragraphs, Markdown headings and list items as separate blocks; wrapped lines joined;
+    fenced code left out."""
     blocks: list[str] = []
     current: list[str] = []
 
@@ -64,7 +65,14 @@ def split_blocks(text: str) -> list[str]:
                 blocks.append(joined)
             current.clear()
 
+    in_code = False
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if line.lstrip().startswith(("```", "~~~")):  # fenced code is not prose: skip it
+            flush()
+            in_code = not in_code
+            continue
+        if in_code:
+            continue
         if not line.strip():
             flush()
         elif _HEADING.match(line) or _LIST_ITEM.match(line):

@@ -183,8 +183,11 @@ def representative_units(
         order = np.argsort(-weights, kind="stable")
         total = weights.sum()
         return [(int(i), float(weights[i] / total)) for i in order]
+    from threadpoolctl import threadpool_limits
+
     km = KMeans(n_clusters=k, n_init=3, random_state=seed)
-    labels = km.fit_predict(vectors, sample_weight=weights)
+    with threadpool_limits(1):  # see fieldkit.analysis.themes._fit_kmeans
+        labels = km.fit_predict(vectors, sample_weight=weights)
     total = weights.sum()
     out = []
     for c in range(k):
