@@ -192,8 +192,8 @@ WARNINGS = {
     "storage.disk": "free space on /data below 10%: {g} GB",
     "sync.uploader": "upload of batch {b} slow ({ms} ms), network unstable",
 }
+TRACE_HEAD = "failed to process batch {b}: java.lang.IllegalStateException: submission {n} has no form version"
 TRACE = [
-    "java.lang.IllegalStateException: submission {b} has no form version",
     "\tat org.fieldsync.ingest.SubmissionParser.parse(SubmissionParser.java:212)",
     "\tat org.fieldsync.ingest.BatchWorker.process(BatchWorker.java:88)",
     "\tat org.fieldsync.ingest.BatchWorker.run(BatchWorker.java:61)",
@@ -234,8 +234,8 @@ def make_log(path: Path, n_lines: int = 3200) -> None:
             else:
                 emit("WARN", "sync.uploader", fill("upload retry {r}/5 for batch {b}"))
         elif i % 457 == 300:
-            emit("ERROR", "sync.uploader", fill("failed to process batch {b}"))
-            lines.extend(fill(x) if "{b}" in x else x for x in TRACE)
+            emit("ERROR", "sync.uploader", fill(TRACE_HEAD))
+            lines.extend(TRACE)
         elif rng.random() < 0.06:
             comp = rng.choice(list(WARNINGS))
             emit("WARN", comp, fill(WARNINGS[comp]))

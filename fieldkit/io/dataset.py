@@ -170,6 +170,8 @@ def _load_file(path: Path, suffix: str, *, head: bytes, sheet, encoding, reporte
     if what:
         raise InputError(f"{display.name} looks like {what}, not a dataset",
                          "fieldkit reads CSV/TSV, Excel, JSON/NDJSON, Parquet, Arrow and text logs")
+    if suffix in LOG_SUFFIXES:
+        return _log(path, reporter, size)
     jk = structured.json_kind(head)
     if suffix in (".ndjson", ".jsonl") or (jk == "ndjson" and suffix not in (".json",)):
         frame, notes = structured.load_ndjson(path)
@@ -179,7 +181,7 @@ def _load_file(path: Path, suffix: str, *, head: bytes, sheet, encoding, reporte
         frame, notes = structured.load_json(path, encoding)
         return _finish(Dataset(path, "json", frame, encoding=encoding or "utf-8", notes=notes,
                                size_bytes=size))
-    if suffix in LOG_SUFFIXES or (suffix in (".txt", "") and _looks_like_log(path)):
+    if suffix in (".txt", "") and _looks_like_log(path):
         return _log(path, reporter, size)
     from fieldkit.io.delimited import load_delimited
 

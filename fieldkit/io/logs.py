@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import polars as pl
 
@@ -123,8 +123,13 @@ def _header_re(form: TimeForm) -> str:
     return _PREFIX + form.pattern
 
 
-def parse_records(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """Turn a frame of (line_no, raw) physical lines into log records (the contract columns)."""
+def parse_records(lines: pl.LazyFrame, forms: Sequence[int] | None = None) -> pl.LazyFrame:
+    """Turn a frame of (line_no, raw) physical lines into log records (the contract columns).
+
+    `forms` limits the timestamp forms tried to those indexes (all by default); callers that know
+    which forms occur in the batch pass them, which gives the same result faster.
+    """
+    use = list(range(len(TIME_FORMS))) if forms is None else sorted(forms)
     raw = pl.col("raw")
     lines = lines.with_columns(raw.fill_null("").str.strip_suffix("\r").alias("raw"))
     nonblank = raw.str.len_bytes() > 0
@@ -139,23 +144,26 @@ def parse_records(lines: pl.LazyFrame) -> pl.LazyFrame:
 
     # Which timestamp form, if any, each record's first line has (first match wins).
     form_idx = pl.lit(None, dtype=pl.Int8)
-    for i, form in reversed(list(enumerate(TIME_FORMS))):
+    for i in reversed(use):
+        form = TIME_FORMS[i]
         form_idx = pl.when(raw.str.contains(_header_re(form))).then(pl.lit(i, pl.Int8)).otherwise(form_idx)
-    recs = recs.with_columns(form_idx.alias("_form"))
+    recs = recs.with_columns(form_idx.alias("_form")).cache()
 
-    ts = pl.lit(None, dtype=pl.Datetime("us"))
-    rest = raw
-    for i, form in enumerate(TIME_FORMS):
-        hit = pl.col("_form") == i
-        ts = pl.when(hit).then(_parse_time(raw.str.extract(_header_re(form), 1), form)).otherwise(ts)
+    # Each form's regexes run only on its own rows (cheaper than when/then over every row).
+    parts = [recs.filter(pl.col("_form").is_null()).with_columns(
+        pl.lit(None, dtype=pl.Datetime("us")).alias("timestamp"), raw.alias("_rest"))]
+    for i in use:
+        form = TIME_FORMS[i]
         keep_end = "$2" if form.pattern.endswith(_END) else ""
-        rest = pl.when(hit).then(raw.str.replace(_header_re(form), keep_end)).otherwise(rest)
-    recs = recs.with_columns(ts.alias("timestamp"), rest.alias("_rest"))
+        parts.append(recs.filter(pl.col("_form") == i).with_columns(
+            _parse_time(raw.str.extract(_header_re(form), 1), form).alias("timestamp"),
+            raw.str.replace(_header_re(form), keep_end).alias("_rest")))
+    recs = pl.concat(parts, how="vertical").sort("line_no")
 
     rest = pl.col("_rest")
-    level = pl.coalesce(rest.str.extract(_LEVEL_RE, 1).str.to_uppercase(), rest.str.extract(_LEVEL_RE, 2))
-    level = level.replace(_LEVEL_NORMAL)
-    recs = recs.with_columns(level.alias("level"))
+    groups = rest.str.extract_groups(_LEVEL_RE)
+    level = pl.coalesce(groups.struct.field("1").str.to_uppercase(), groups.struct.field("2"))
+    recs = recs.with_columns(level.replace(_LEVEL_NORMAL).alias("level")).cache()
 
     after_level = rest.str.replace(_LEVEL_RE, "")
     for pat in _AFTER_LEVEL:
@@ -166,7 +174,11 @@ def parse_records(lines: pl.LazyFrame) -> pl.LazyFrame:
                 .when(form == names.index("syslog")).then(rest.str.replace(_SYSLOG_HEADER, ""))
                 .when(form == names.index("epoch")).then(rest.str.replace(_EPOCH_FLAG, ""))
                 .otherwise(rest))
-    first = pl.when(pl.col("level").is_not_null()).then(after_level).otherwise(no_level).str.strip_chars()
+    has_level = pl.col("level").is_not_null()
+    recs = pl.concat([recs.filter(has_level).with_columns(after_level.str.strip_chars().alias("_first")),
+                      recs.filter(~has_level).with_columns(no_level.str.strip_chars().alias("_first"))],
+                     how="vertical").sort("line_no")
+    first = pl.col("_first")
     tail = pl.col("_tail")
     message = pl.when(tail.is_null()).then(first).otherwise(first + "\n" + tail)
     full_raw = pl.when(tail.is_null()).then(raw).otherwise(raw + "\n" + tail)
@@ -223,6 +235,16 @@ def _cut_point(block: bytes) -> int:
         end = i
 
 
+def _parse_batch(block: bytes, line_base: int) -> pl.DataFrame:
+    """Parse one in-memory block, trying only the timestamp forms that occur in it (same result, faster)."""
+    lines = _lines_from_csv(block, line_base).collect()
+    raw = pl.col("raw").fill_null("")
+    present = lines.select([raw.str.contains(_header_re(f)).any().alias(str(i))
+                            for i, f in enumerate(TIME_FORMS)]).row(0)
+    forms = [i for i, hit in enumerate(present) if hit]
+    return parse_records(lines.lazy(), forms).collect()
+
+
 def iter_log_batches(path: str | Path, batch_bytes: int = 32 << 20,
                      reporter: Reporter | None = None) -> Iterator[pl.DataFrame]:
     """Yield the log's records in DataFrames of about batch_bytes of text, for bounded memory."""
@@ -239,14 +261,14 @@ def iter_log_batches(path: str | Path, batch_bytes: int = 32 << 20,
             block = carry + chunk
             if not chunk:
                 if block:
-                    yield parse_records(_lines_from_csv(block, line_base)).collect()
+                    yield _parse_batch(block, line_base)
                 break
             cut = _cut_point(block)
             if cut <= 0:
                 carry = block
                 continue
             head, carry = block[:cut], block[cut:]
-            yield parse_records(_lines_from_csv(head, line_base)).collect()
+            yield _parse_batch(head, line_base)
             line_base += head.count(b"\n")
             done += len(head)
     if reporter is not None:

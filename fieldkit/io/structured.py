@@ -62,7 +62,9 @@ def json_kind(head: bytes) -> str | None:
     """'json' for a top-level array/object, 'ndjson' for one object per line, else None."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"["):
-        return "json"
+        # `[{`, `["`, `[1`, `[]`: JSON; `[Sun Dec 04 ...]` (an Apache log) is not
+        nxt = text[1:].lstrip(b" \t\r\n")[:1]
+        return "json" if nxt and nxt in b'{["]-0123456789' else None
     if text.startswith(b"{"):
         lines = [ln.strip() for ln in text.splitlines()[:20] if ln.strip()]
         if len(lines) >= 2 and all(ln.startswith(b"{") for ln in lines[:-1]):

@@ -99,11 +99,14 @@ def detect(sample: pl.DataFrame) -> SurveyInfo | None:
     keys = {n: meta_key(n) for n in names}
     metadata = [n for n in names if keys[n] in META]
     meta_keys = {keys[n] for n in metadata}
-    google = bool(names) and names[0].lower() == "timestamp"
+    # Google Forms: a `Timestamp` column first, then whole questions as headers
+    google = bool(names) and names[0] == "Timestamp" and sum(" " in n for n in names) >= 3
     if google:
         metadata = [names[0]] + [m for m in metadata if m != names[0]]
-    strong = meta_keys & SURVEY_HINTS
-    if not strong and len(meta_keys) < 3 and not google:
+    # a plain `key` or `id` column is common in any table: only exporter spellings count
+    strong = {keys[n] for n in metadata if keys[n] in SURVEY_HINTS
+              and (keys[n] != "key" or n == "KEY")}
+    if not (strong or google or ({"start", "end"} <= meta_keys and len(meta_keys) >= 3)):
         return None
     info = SurveyInfo(tool=_tool(meta_keys, names), metadata=metadata)
     nameset = set(names)

@@ -11,7 +11,7 @@ import pytest
 
 from fieldkit.errors import InputError, UsageError
 from fieldkit.io import delimited, inspect_dataset, load_dataset, sniff
-from tests.conftest import shared
+from tests.conftest import SAMPLE_DATA, shared
 
 
 def rows(ds):
@@ -292,3 +292,24 @@ def test_convert_falls_back_when_a_bad_row_hides_past_the_sample(tmp_path, fk_ho
     prov = read_provenance(out)
     assert prov["steps"][0]["operation"] == "convert"
     assert prov["source"]["path"] == str(p)
+
+
+# --- logs are routed to fieldkit.io.logs (the log parser itself is tested with it) ----------
+
+def test_logs_are_dispatched_to_the_log_reader(fk_home):
+    pytest.importorskip("fieldkit.io.logs", reason="the log reader is not in this tree yet")
+    sample = SAMPLE_DATA / "fieldsync_server.log"
+    ds = load_dataset(sample)
+    df = ds.frame.collect()
+    assert ds.format == "log" and df.columns == ["line_no", "timestamp", "level", "message", "raw"]
+    headers = [ln for ln in sample.read_text().splitlines() if ln[:4].isdigit()]
+    assert df.height == len(headers) == 3144  # stack-trace lines joined to their record
+    assert df["timestamp"].null_count() == 0
+    assert set(df["level"].unique()) == {"DEBUG", "INFO", "WARN", "ERROR"}
+    trace = df.filter(pl.col("message").str.contains("IllegalStateException"))["raw"][0]
+    assert trace.count("\n") == 8 and "Caused by: java.lang.NullPointerException" in trace
+    # `[Sun Dec 04 ...]` starts like a JSON array; it must still open as a log
+    for p in sorted(shared("logs").glob("*_2k.log")):
+        ds = load_dataset(p)
+        assert ds.format == "log", p
+        assert ds.frame.select(pl.len()).collect().item() == 2000, p

@@ -162,3 +162,11 @@ def test_sample_generator_is_deterministic(tmp_path):
     assert (tmp_path / "s.csv").read_bytes() == (SAMPLE_DATA / "kobo_water_survey.csv").read_bytes()
     assert (tmp_path / "l.log").read_bytes() == (SAMPLE_DATA / "fieldsync_server.log").read_bytes()
     assert Path(SAMPLE_DATA / "README.md").read_text().count("Apache-2.0") >= 1
+
+
+def test_ordinary_tables_are_not_mistaken_for_surveys(tmp_path, fk_home):
+    p = tmp_path / "t.csv"
+    p.write_text("key,id,value,timestamp\nk1,1,3.5,2024-01-02T03:04:05Z\n")
+    ds = load_dataset(p)
+    assert ds.survey is None
+    assert ds.frame.collect_schema()["timestamp"] == pl.String  # not touched outside surveys
