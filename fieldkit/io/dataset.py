@@ -278,6 +278,9 @@ def _finish(ds: Dataset) -> Dataset:
         ds.frame = survey.apply(ds.frame, info, sample)
         ds.survey = info
         ds.__dict__.pop("columns", None)
+        if not small and any(t.get("parsed") for t in info.timestamps):
+            ds.notes.append(f"timestamp forms checked on the first {SURVEY_SAMPLE_ROWS} rows; "
+                            "a later cell in another form would become null")
     return ds
 
 
