@@ -242,7 +242,7 @@ def _parse_batch(block: bytes, line_base: int) -> pl.DataFrame:
     present = lines.select([raw.str.contains(_header_re(f)).any().alias(str(i))
                             for i, f in enumerate(TIME_FORMS)]).row(0)
     forms = [i for i, hit in enumerate(present) if hit]
-    return parse_records(lines.lazy(), forms).collect()
+    return parse_records(lines.lazy(), forms).collect(engine="in-memory")
 
 
 def iter_log_batches(path: str | Path, batch_bytes: int = 32 << 20,
