@@ -112,7 +112,10 @@ def load_json(path: Path, encoding: str | None = None) -> tuple[pl.LazyFrame, li
     if not isinstance(records, list):
         raise InputError(f"{path.name} holds a JSON {type(records).__name__}, not records",
                          "fieldkit reads a JSON array of objects, or NDJSON")
-    if records and not all(isinstance(r, dict) for r in records):
+    if not records:
+        raise InputError(f"{path.name} holds an empty JSON array (no records)",
+                         "check that the export finished")
+    if not all(isinstance(r, dict) for r in records):
         records = [{"value": r} for r in records]
         notes.append("the array holds plain values: read as one column 'value'")
     try:
