@@ -57,7 +57,7 @@ BOMS = [
 # come back as an exotic code page (it guesses cp932 for a lone Latin-1 byte otherwise).
 # Other encodings (Shift-JIS, Big5, EUC-KR...) are read with --encoding.
 FIELD_ENCODINGS = [
-    "cp1252", "gb18030", "mac_roman", "cp1251", "cp1256", "cp1250", "cp1253", "cp1254",
+    "cp1252", "gb18030", "cp1251", "cp1256", "cp1250", "mac_roman", "cp1253", "cp1254",
     "cp1255", "latin_1",
 ]
 
@@ -180,7 +180,13 @@ def detect_encoding(head: bytes, tail: bytes = b"", whole: bool = False) -> Enco
     best_coherence = max(r.coherence for r in near)
     near = [r for r in near if r.coherence >= best_coherence - 0.05]
     rank = {e: i for i, e in enumerate(FIELD_ENCODINGS)}
-    enc = _canonical(min(near, key=lambda r: rank.get(_py_name(r.encoding), 99)).encoding)
+
+    def best_name(r) -> tuple[int, str]:
+        # charset-normalizer merges encodings that give the same text (cp1252 into cp1250)
+        names = [r.encoding, *getattr(r, "could_be_from_charset", [])]
+        return min((rank.get(_py_name(n), 99), n) for n in names)
+
+    enc = _canonical(min(best_name(r) for r in near)[1])
     text = sample.decode(enc, errors="replace")
     for pref in FIELD_ENCODINGS:  # same text under a more common name: use that name
         if _canonical(pref) == enc:

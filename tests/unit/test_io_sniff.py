@@ -23,6 +23,9 @@ CHINESE = "编号,评论\n1,很好吃，送餐很快\n2,味道一般，价格偏
         (FRENCH, "mac_roman", "mac-roman"),
         ("name,city\nJosé,São Paulo\nFrançois,Zürich\n", "latin-1", "cp1252"),
         (CHINESE, "utf-8", "utf-8"),
+        # one accented letter in a sea of ASCII: cp1252, not Mac Roman's `È`
+        ("id,comment\n" + "".join(f"{i},plain ascii answer {i}\n" for i in range(3000)) + "3000,café\n",
+         "cp1252", "cp1252"),
     ],
 )
 def test_detects_field_encodings_and_reads_the_text(tmp_path, fk_home, text, encoding, expected):
