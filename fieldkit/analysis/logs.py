@@ -365,6 +365,8 @@ def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Pa
     out = Path(out)
     if out.suffix.lower() != ".parquet":
         raise UsageError(f"output {out.name} should end in .parquet", "e.g. -o lines.parquet")
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise InputError(f"output folder {out.parent} does not exist", f"create it first: mkdir -p {out.parent}")
     base = read_baseline(baseline) if baseline else None
     if miner is None:
         miner = TemplateMiner.from_table(base) if base is not None else TemplateMiner()

@@ -1,0 +1,125 @@
+"""Template mining and the log digest, on the real loghub samples and small hand-made logs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import pytest
+
+from fieldkit.analysis.logs import build_digest, fallback_summary, run_logs
+from fieldkit.analysis.logtemplates import TemplateMiner, mask_expr
+from fieldkit.io.logs import scan_log
+from tests.conftest import shared
+
+SETS = ["Apache", "BGL", "HDFS", "HPC", "Hadoop", "HealthApp", "Spark", "Zookeeper"]
+
+
+def grouping_accuracy(pred: pl.Series, truth: pl.Series) -> float:
+    df = pl.DataFrame({"p": pred, "t": truth})
+    tn = df.group_by("t").len().rename({"len": "tn"})
+    g = df.group_by("p").agg(pl.col("t").n_unique().alias("nu"), pl.col("t").first(), pl.len().alias("pn"))
+    g = g.join(tn, on="t")
+    return g.filter((pl.col("nu") == 1) & (pl.col("pn") == pl.col("tn")))["pn"].sum() / df.height
+
+
+def _mask(texts: list[str]) -> list[str]:
+    return pl.DataFrame({"m": texts}).select(mask_expr(pl.col("m")))["m"].to_list()
+
+
+def test_masking_rules():
+    got = _mask([
+        "Received block blk_-1608999687919862906 of size 91178 from /10.250.10.6",
+        "Connection from 10.10.34.11:45307 uuid 123e4567-e89b-12d3-a456-426614174000 took 35ms",
+        "Opening /var/log/app/x.log at 0x7f3a and retry=true",
+        "depth....................0 ids 1 2 3 4 done",
+        "onExtend:1514038530000 14 0 4",
+    ])
+    assert got == [
+        "Received block <*> of size <*> from /<*>",
+        "Connection from <*> uuid <*> took <*>",
+        "Opening <*> at <*> and retry=<*>",
+        "depth.................... <*> ids <*> done",
+        "onExtend:<*>",
+    ]
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_grouping_accuracy_beats_drain3(name):
+    """The loghub grouping accuracy on each sample is at least drain3's (default settings, same lines)."""
+    import logging
+
+    drain3 = pytest.importorskip("drain3")
+    logging.getLogger("drain3").setLevel(logging.ERROR)
+    path = shared("logs", f"{name}_2k.log")
+    msgs = scan_log(path).collect()["message"]
+    truth = pl.read_csv(shared("logs", f"{name}_2k.log_structured.csv"), infer_schema=False)["EventId"]
+    ours = grouping_accuracy(TemplateMiner().add_messages(msgs), truth)
+    d = drain3.TemplateMiner()
+    theirs = grouping_accuracy(pl.Series([d.add_log_message(m)["cluster_id"] for m in msgs]), truth)
+    assert ours >= theirs
+    assert ours >= 0.92  # measured 0.9245 (Spark) to 1.0; mean 0.980
+
+
+def test_streaming_batches_give_the_same_groups_as_one_pass():
+    msgs = scan_log(shared("logs", "Zookeeper_2k.log")).collect()["message"]
+    whole = TemplateMiner().add_messages(msgs)
+    m = TemplateMiner()
+    parts = pl.concat([m.add_messages(msgs.slice(i, 250)) for i in range(0, msgs.len(), 250)])
+    truth = pl.read_csv(shared("logs", "Zookeeper_2k.log_structured.csv"), infer_schema=False)["EventId"]
+    assert abs(grouping_accuracy(parts, truth) - grouping_accuracy(whole, truth)) <= 0.01
+
+
+def test_bounded_clusters_and_cache():
+    m = TemplateMiner(max_clusters=5, cache_size=10)
+    ids = m.add_messages([f"event kind{chr(97 + i % 26)}{chr(97 + i // 26 % 26)} happened here now" for i in range(200)])
+    assert len(m.clusters) <= 5 and len(m._cache) <= 10
+    assert ids.len() == 200 and ids.null_count() == 0
+
+
+def test_template_table_round_trip_matches_tomorrows_log(tmp_path):
+    today = ["Accepted password for user from 10.0.0.1 port 22 ssh2",
+             "Accepted password for user from 10.0.0.9 port 2201 ssh2",
+             "Disk /dev/sda1 is 91% full"]
+    m = TemplateMiner()
+    first = m.add_messages(today)
+    path = m.save(tmp_path / "templates.parquet")
+    again = TemplateMiner.load(path)
+    ids = again.add_messages(["Accepted password for user from 192.168.1.4 port 40000 ssh2",
+                              "Kernel panic: not syncing"])
+    assert ids[0] == first[0]  # matched to yesterday's template
+    assert ids[1] not in set(first.to_list())  # a new one
+    table = again.table()
+    assert table.filter(pl.col("template_id") == ids[1])["known"].to_list() == [False]
+    assert table.filter(pl.col("template_id") == first[0])["template"].to_list() == [
+        "Accepted password for user from <*> port <*>"]  # `ssh2` holds a digit, so it is a variable too
+
+
+def test_digest_facts_on_hdfs(tmp_path):
+    res = run_logs([shared("logs", "HDFS_2k.log")], tmp_path / "out.parquet", use_model=False)
+    d = res.digest
+    assert d.lines == 2000 and d.levels == {"INFO": 1920, "WARN": 80}
+    assert d.start == datetime(2008, 11, 9, 20, 36, 15) and d.end == datetime(2008, 11, 11, 10, 20, 17)
+    top = d.templates.row(0, named=True)
+    assert top["template"].startswith("BLOCK* NameSystem.addStoredBlock") and top["count"] == 314
+    assert d.problems.height == 1 and d.problems["warns"][0] == 80
+    assert "Got exception while serving" in d.problems["template"][0]
+    assert d.bucket == "1h" and d.busiest["count"][0] == int(d.buckets["count"].max())
+    text = fallback_summary(d)
+    assert "2,000 log lines" in text and "80 warning lines" in text and "Got exception while serving" in text
+    out = pl.read_parquet(tmp_path / "out.parquet")
+    assert out.columns == ["line_no", "timestamp", "level", "message", "template_id", "template", "raw"]
+    assert out.height == 2000 and out["template"].null_count() == 0
+
+
+def test_digest_without_levels_uses_problem_words():
+    lines = pl.LazyFrame({
+        "template_id": [1, 1, 2, 3], "timestamp": [datetime(2024, 1, 1, 0, i) for i in range(4)],
+        "level": [None] * 4, "message": ["a 1", "a 2", "link failed on 3", "ok"]},
+        schema_overrides={"level": pl.String})
+    table = pl.DataFrame({"template_id": [1, 2, 3], "template": ["a <*>", "link failed on <*>", "ok"]})
+    d = build_digest(lines, table, ["x.log"], baseline_ids={1, 3, 4})
+    assert d.problems["template"].to_list() == ["link failed on <*>"]
+    assert d.new["template"].to_list() == ["link failed on <*>"]
+    assert d.levels == {}
+    assert "Problems: 1 lines in 1 template that name a failure" in fallback_summary(d)
