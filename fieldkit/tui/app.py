@@ -129,7 +129,7 @@ class FieldkitApp(App):
         for a in A.APP_ACTIONS:
             if a.action not in ("app.command_palette", "app.quit"):
                 yield SystemCommand(a.title, f"{a.help} [{a.display or a.keys}]",
-                                    partial(self.run_action, a.action))
+                                    partial(self.call_later, self.run_action, a.action))
         target = screen
         acts: list[A.Action] = []
         if isinstance(screen, DatasetScreen):
@@ -145,15 +145,15 @@ class FieldkitApp(App):
             if a.action == "tag":
                 for k in range(1, 10):
                     yield SystemCommand(f"Toggle tag {k}", f"toggle tag {k} on the current row [{k}]",
-                                        partial(target.run_action, f"tag('{k}')"))
+                                        partial(self.call_later, target.run_action, f"tag('{k}')"))
                 continue
             if a.group == "Themes list":
                 yield SystemCommand(a.title, f"{a.help} [{a.display or a.keys} in the themes list]",
-                                    partial(target.run_action, f"theme_{a.action}"))
+                                    partial(self.call_later, target.run_action, f"theme_{a.action}"))
                 continue
             if a.action in ("focus_next",):
                 continue
-            yield SystemCommand(a.title, f"{a.help} [{a.display or a.keys}]", partial(target.run_action, a.action))
+            yield SystemCommand(a.title, f"{a.help} [{a.display or a.keys}]", partial(self.call_later, target.run_action, a.action))
 
 
 def is_log(path: Path) -> bool:

@@ -64,7 +64,7 @@ class ThemeList(OptionList):
         if self.highlighted is None:
             return None
         oid = self.get_option_at_index(self.highlighted).id
-        return int(oid.split("-")[1]) if oid and oid.startswith("theme-") else None
+        return int(oid.split("-", 1)[1]) if oid and oid.startswith("theme-") and oid != "theme-all" else None
 
 
 class DatasetScreen(JobScreen):
@@ -589,12 +589,13 @@ class DatasetScreen(JobScreen):
     def _show_theme_list_from_state(self) -> None:
         ann = self.annotations
         lst = self.query_one(ThemeList)
+        keep = lst.highlighted
         lst.clear_options()
         if ann is None or ann.themes is None:
             self._side("profile")
             return
         sizes = ann.themes.sizes()
-        order = sorted(ann.themes.labels, key=lambda t: -sizes.get(t, 0))
+        order = sorted(ann.themes.labels, key=lambda t: (t < 0, -sizes.get(t, 0)))  # "other" last
         options = [Option(Text.from_markup("[b]all rows[/b] [dim](x)[/dim]"), id="theme-all")]
         for t in order:
             info = self.theme_info.get(t)
@@ -609,6 +610,8 @@ class DatasetScreen(JobScreen):
                     body.append("\n  “" + s[:120].replace("\n", " ") + "”", style="italic")
             options.append(Option(body, id=f"theme-{t}"))
         lst.add_options(options)
+        if keep is not None and keep < len(options):
+            lst.highlighted = keep
         self._side("themes", f"themes of {ann.themes.column}" if ann.themes.column else "themes")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -618,7 +621,7 @@ class DatasetScreen(JobScreen):
         if oid == "theme-all":
             self.action_clear_view()
             return
-        tid = int(oid.split("-")[1])
+        tid = int(oid.split("-", 1)[1])
         ann = self.annotations
         rows = [r for r, t in ann.themes.row_ids.items() if t == tid]
         restrict = pl.DataFrame({ROW: pl.Series(sorted(rows), dtype=pl.Int64)})
@@ -645,10 +648,7 @@ class DatasetScreen(JobScreen):
             return
         now = tid not in self.annotations.themes.reviewed
         self.annotations.set_reviewed(tid, now)
-        lst = self.query_one(ThemeList)
-        keep = lst.highlighted
         self._show_theme_list_from_state()
-        lst.highlighted = keep
         self._update_status(f"theme {self.annotations.themes.labels[tid]!r} " + ("reviewed" if now else "not reviewed"))
 
     def action_dupes(self) -> None:
