@@ -81,6 +81,24 @@ def is_prepared(model_id: str = DEFAULT_MODEL) -> bool:
         return False
 
 
+def verify_prepared(entry, force: bool = False, reporter=None) -> dict[str, Path]:
+    """Check the prepared files against the sha256 recorded when they were made (for `models list/verify`)."""
+    from fieldkit.inference.store import check_file
+
+    d = Path(entry.install_dir)
+    meta = _read_meta(d)
+    if meta is None:
+        raise ModelError(f"the generative model {entry.id} is not prepared",
+                         hint=f"fieldkit models prepare {entry.id}")
+    out = {}
+    for f in meta["files"]:
+        p = d / f["name"]
+        out[f["name"]] = check_file(p, f["sha256"], force=force, label=entry.id,
+                                    reporter=reporter.child(f"verify {entry.id}/{f['name']}", p.stat().st_size)
+                                    if reporter is not None else None)
+    return out
+
+
 def load_generator(model_id: str = DEFAULT_MODEL, threads: int | None = None) -> "Generator":
     """The prepared generator, or ModelError with the command that prepares it."""
     d = _install_dir(model_id)

@@ -155,10 +155,18 @@ def verified_file(entry: ModelEntry, role_or_file: str | ModelFile,
 
 
 def verified_files(entry: ModelEntry, reporter: Reporter | None = None) -> dict[str, Path]:
+    if entry.task == "generate":  # prepared (converted) files, checked against their own record
+        from fieldkit.inference.generator import verify_prepared
+
+        return verify_prepared(entry, reporter=reporter)
     return {f.role: verified_file(entry, f, reporter) for f in entry.files}
 
 
 def is_installed(entry: ModelEntry) -> bool:
+    if entry.task == "generate":
+        from fieldkit.inference.generator import is_prepared
+
+        return is_prepared(entry.id)
     return all(candidate_paths(entry, f) for f in entry.files)
 
 
@@ -202,7 +210,15 @@ def verify_all(reporter: Reporter | None = None) -> list[ModelStatus]:
         installed = is_installed(e)
         verified: bool | None = None
         problem = ""
-        if installed:
+        if installed and e.task == "generate":
+            from fieldkit.inference.generator import verify_prepared
+
+            try:
+                verify_prepared(e, force=True, reporter=reporter)
+                verified = True
+            except ModelError as err:
+                verified, problem = False, err.message
+        elif installed:
             verified = True
             for f in e.files:
                 for p in candidate_paths(e, f)[:1]:
