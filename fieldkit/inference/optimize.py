@@ -51,15 +51,24 @@ def int8_matmul_is_fast() -> bool:
 
 
 def _weight_matmuls(model):
-    """(MatMul node, float weight [K, N]) for each MatMul whose B is a dequantized int8 weight."""
+    """(MatMul node, float weight [K, N]) for each MatMul whose B is a weight (float or Cast*scale)."""
     from onnx import numpy_helper as nh
 
     g = model.graph
     inits = {i.name: i for i in g.initializer}
     producer = {o: n for n in g.node for o in n.output}
     found = []
-    for n in g.node:
-        if n.op_type != "MatMul" or n.input[1] not in producer:
+    for i, n in enumerate(g.node):
+        if n.op_type != "MatMul":
+            continue
+        if not n.name:
+            n.name = f"matmul_{i}"
+        if n.input[1] in inits:  # a plain float weight (e.g. a fresh torch export)
+            w = nh.to_array(inits[n.input[1]])
+            if w.ndim == 2 and w.dtype == np.float32:
+                found.append((n, w))
+            continue
+        if n.input[1] not in producer:
             continue
         mul = producer[n.input[1]]
         if mul.op_type != "Mul" or mul.input[1] not in inits:
@@ -123,6 +132,45 @@ def rewrite_int8(src: Path, dst: Path, amax: dict[str, np.ndarray],
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save(model, str(dst))
     return changed
+
+
+def smooth_float(src: Path, dst: Path, amax: dict[str, np.ndarray], alpha: float = DEFAULT_ALPHA
+                 ) -> list[str]:
+    """Fold SmoothQuant scales into a float graph (for onnxruntime's quantize_dynamic after it).
+
+    Returns the names of the FFN down-projection MatMuls, which should stay float.
+    """
+    import onnx
+    from onnx import helper
+    from onnx import numpy_helper as nh
+
+    model = onnx.load(str(src))
+    g = model.graph
+    keep_float: list[str] = []
+    groups: dict[str, list] = {}
+    for node, w in _weight_matmuls(model):
+        if w.shape[0] > w.shape[1]:
+            keep_float.append(node.name)
+        elif node.input[0] in amax:
+            groups.setdefault(node.input[0], []).append((node, w))
+    for x_name, items in groups.items():
+        w_max = np.max(np.stack([np.abs(w).max(axis=1) for _, w in items]), axis=0)
+        a_max = np.maximum(np.asarray(amax[x_name], np.float32), 1e-5)
+        smooth = np.maximum(a_max ** alpha / np.maximum(w_max, 1e-5) ** (1 - alpha), 1e-5)
+        inv = nh.from_array((1.0 / smooth).astype(np.float32), x_name + "__smooth_inv")
+        g.initializer.append(inv)
+        smoothed = x_name + "__smoothed"
+        first = min(list(g.node).index(n) for n, _ in items)
+        g.node.insert(first, helper.make_node("Mul", [x_name, inv.name], [smoothed],
+                                              name=x_name + "__smooth"))
+        for node, w in items:
+            name = node.name + "__w_smoothed"
+            g.initializer.append(nh.from_array((w * smooth[:, None]).astype(np.float32), name))
+            node.input[0] = smoothed
+            node.input[1] = name
+    _drop_dead(g)
+    onnx.save(model, str(dst))
+    return keep_float
 
 
 def _drop_dead(g) -> None:
