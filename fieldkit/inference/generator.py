@@ -130,6 +130,22 @@ class _StopWatch:
         return keep
 
 
+def format_chatml(messages: list[dict], system_prompt: str | None = DEFAULT_SYSTEM) -> str:
+    """ChatML text for {role, content} messages, ending with the assistant's turn."""
+    if not messages:
+        raise UsageError("no messages to send to the model")
+    parts = []
+    if messages[0].get("role") != "system" and system_prompt:
+        parts.append(f"<|im_start|>system\n{system_prompt}<|im_end|>\n")
+    for m in messages:
+        role, content = m.get("role", "user"), m.get("content", "")
+        if role not in ("system", "user", "assistant"):
+            raise UsageError(f"unknown chat role {role!r}", hint="use system, user or assistant")
+        parts.append(f"<|im_start|>{role}\n{content}<|im_end|>\n")
+    parts.append("<|im_start|>assistant\n")
+    return "".join(parts)
+
+
 class Generator:
     """A loaded decoder plus tokenizer; not thread-safe (one generation at a time)."""
 
@@ -168,18 +184,7 @@ class Generator:
 
     def format_chat(self, messages: list[dict]) -> str:
         """ChatML, as SmolLM2's template writes it (a default system turn when none is given)."""
-        if not messages:
-            raise UsageError("no messages to send to the model")
-        parts = []
-        if messages[0].get("role") != "system" and self.system_prompt:
-            parts.append(f"<|im_start|>system\n{self.system_prompt}<|im_end|>\n")
-        for m in messages:
-            role, content = m.get("role", "user"), m.get("content", "")
-            if role not in ("system", "user", "assistant"):
-                raise UsageError(f"unknown chat role {role!r}", hint="use system, user or assistant")
-            parts.append(f"<|im_start|>{role}\n{content}<|im_end|>\n")
-        parts.append("<|im_start|>assistant\n")
-        return "".join(parts)
+        return format_chatml(messages, self.system_prompt)
 
     # ------------------------------------------------------------ model
     def _empty_past(self) -> dict[str, np.ndarray]:
