@@ -313,3 +313,15 @@ def test_logs_are_dispatched_to_the_log_reader(fk_home):
         ds = load_dataset(p)
         assert ds.format == "log", p
         assert ds.frame.select(pl.len()).collect().item() == 2000, p
+
+
+def test_sha256_is_remembered_per_size_and_mtime(tmp_path, fk_home):
+    import hashlib
+    import os
+
+    p = tmp_path / "a.csv"
+    p.write_text("a\n1\n")
+    assert load_dataset(p).sha256 == hashlib.sha256(b"a\n1\n").hexdigest()
+    p.write_text("a\n2\n")
+    os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10**9))  # a new mtime
+    assert load_dataset(p).sha256 == hashlib.sha256(b"a\n2\n").hexdigest()
