@@ -279,8 +279,10 @@ def _fact_lines(d: Digest) -> list[str]:
             f"{_short(r['template'], 70)} ({(r['errors'] or r['warns']):,} lines, {_ts(r['first_seen'])} to "
             f"{_ts(r['last_seen'])})" for r in probs.iter_rows(named=True))
         if d.extra.get("has_levels"):
-            facts.append(f"Failing: {d.error_lines:,} error and {d.warn_lines:,} warning lines in "
-                         f"{_n(d.problems.height, 'template')}; the main ones: {what}.")
+            counts = " and ".join(x for x in (f"{d.error_lines:,} error" if d.error_lines else "",
+                                              f"{d.warn_lines:,} warning" if d.warn_lines else "") if x)
+            facts.append(f"Failing: {counts} lines in {_n(d.problems.height, 'template')}; "
+                         f"the main ones: {what}.")
         else:
             facts.append(f"Problems: {d.error_lines:,} lines in {_n(d.problems.height, 'template')} that name a "
                          f"failure; the main ones: {what}.")
@@ -290,7 +292,7 @@ def _fact_lines(d: Digest) -> list[str]:
         b = d.busiest.row(0, named=True)
         ratio = b["count"] / d.median_bucket
         if ratio >= 2:
-            facts.append(f"Busiest {d.bucket} period: {_ts(b['bucket'])} with {b['count']:,} lines "
+            facts.append(f"Busiest {d.bucket} period: the one starting {_ts(b['bucket'])} with {b['count']:,} lines "
                          f"({ratio:.1f}× the median), {b['problems']:,} of them errors or warnings.")
         else:
             facts.append(f"Activity was even: no {d.bucket} period above twice the median ({d.median_bucket:,.0f} lines).")
@@ -312,18 +314,36 @@ def fallback_summary(d: Digest) -> str:
     return "\n".join(f"- {f}" for f in _fact_lines(d))
 
 
-def _degenerate(text: str) -> bool:
-    words = text.split()
-    if len(words) < 12:
-        return True
-    grams = [" ".join(words[i:i + 3]) for i in range(len(words) - 2)]
-    return len(set(grams)) < 0.6 * len(grams)
+_STOP = set("""this that with from were was have has had been into over than then they them their there
+these those which while when what where about after before during between within without also only just
+such very more most many much some each other same total lines line log logs system""".split())
+
+
+def _grounded(text: str, facts: Sequence[str]) -> str:
+    """Keep only the model's sentences whose numbers and content words all come from the facts.
+
+    A 135M-parameter model invents causes and figures; a sentence that says anything the
+    digest does not is dropped rather than shown to an engineer as fact.
+    """
+    source = " ".join(facts).lower()
+    stems = {w[:5] for w in re.findall(r"[a-z][a-z0-9_.*]{3,}", source)}
+    numbers = set(re.findall(r"\d[\d,.:-]*\d|\d", source))
+    kept = []
+    for sent in re.split(r"(?<=[.!?])\s+", text.strip()):
+        nums = re.findall(r"\d[\d,.:-]*\d|\d", sent)
+        content = [w for w in re.findall(r"[a-z][a-z0-9_.*]{3,}", sent.lower()) if w not in _STOP]
+        if not content or any(n not in numbers for n in nums):
+            continue
+        if sum(w[:5] in stems for w in content) / len(content) >= 0.7:
+            kept.append(sent)
+    return " ".join(kept)
 
 
 def summarize_digest(d: Digest, use_model: bool = True, on_token: Callable[[str], None] | None = None,
                      cancel=None) -> tuple[str, str]:
-    """(summary Markdown, how it was made): the model's paragraph when prepared and sound, else the facts."""
+    """(summary Markdown, how it was made): grounded model sentences when prepared, then the facts."""
     facts = _fact_lines(d)
+    bullets = "\n".join(f"- {f}" for f in facts)
     if use_model:
         try:
             from fieldkit.inference.generator import is_prepared, load_generator
@@ -332,14 +352,17 @@ def summarize_digest(d: Digest, use_model: bool = True, on_token: Callable[[str]
             ready = False
         if ready:
             gen = load_generator(GENERATOR_ID)
-            prompt = ("Facts from a system log digest:\n" + "\n".join(f"- {f.replace('`', '')}" for f in facts)
-                      + "\n\nWrite 3 short sentences for an engineer: what the system was doing, what is "
-                        "failing and when, and what is new or unusual. Use only these facts and numbers.")
-            text = gen.chat([{"role": "user", "content": prompt}], max_new_tokens=160, temperature=0.0,
-                            repetition_penalty=1.1, on_token=on_token, cancel=cancel).strip()
-            if not _degenerate(text):
-                return text + "\n\nKey facts:\n\n" + "\n".join(f"- {f}" for f in facts), gen.model_id
-    return "\n".join(f"- {f}" for f in facts), "extractive (digest facts)"
+            plain = [f.replace("`", "") for f in facts[:4]]
+            prompt = ("Log facts:\n" + "\n".join(f"- {f}" for f in plain)
+                      + "\n\nIn two sentences, say what this system was doing and what went wrong. "
+                        "Use only these facts.")
+            text = gen.chat([{"role": "user", "content": prompt}], max_new_tokens=120, temperature=0.0,
+                            repetition_penalty=1.1, on_token=on_token, cancel=cancel)
+            kept = _grounded(text, plain)
+            if kept:
+                return kept + "\n\n" + bullets, f"{gen.model_id} (sentences checked against the digest) + facts"
+            return bullets, f"digest facts ({gen.model_id}'s text was not supported by the digest, so it was dropped)"
+    return bullets, "digest facts (deterministic)"
 
 
 # ----------------------------------------------------------------------------- the run

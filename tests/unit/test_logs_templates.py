@@ -123,3 +123,27 @@ def test_digest_without_levels_uses_problem_words():
     assert d.new["template"].to_list() == ["link failed on <*>"]
     assert d.levels == {}
     assert "Problems: 1 lines in 1 template that name a failure" in fallback_summary(d)
+
+
+def test_model_sentences_are_kept_only_when_the_digest_supports_them():
+    from fieldkit.analysis.logs import _grounded
+
+    facts = ["2,000 log lines from 2008-11-09 20:36:15 to 2008-11-11 10:20:17, 14 distinct event templates.",
+             "Failing: 80 warning lines in 1 template; the main ones: <*>:Got exception while serving <*> (80 lines)"]
+    text = ("The system logged 2,000 lines with 14 distinct event templates. There were 80 warning lines "
+            "about an exception while serving blocks. The system failed to handle exceptions properly during "
+            "a critical operation. It saw 95 errors.")
+    assert _grounded(text, facts) == ("The system logged 2,000 lines with 14 distinct event templates. There were "
+                                      "80 warning lines about an exception while serving blocks.")
+    assert _grounded("Throughput improved a lot after the upgrade.", facts) == ""
+
+
+def test_summary_without_a_prepared_model_is_the_facts(tmp_path, fk_home):
+    from fieldkit.analysis.logs import summarize_digest
+
+    res = run_logs([shared("logs", "BGL_2k.log")], tmp_path / "o.parquet")
+    assert res.summary_model == "digest facts (deterministic)"
+    assert res.summary == fallback_summary(res.digest)
+    text, how = summarize_digest(res.digest, use_model=False)
+    assert text == res.summary
+    assert "395 error and 8 warning lines" in text and "data TLB error interrupt" in text
