@@ -123,7 +123,7 @@ def main() -> None:
             data = data[: data.rindex(b"\n") + 1].replace(b"comment", "commentaire_é".encode("cp1252"), 1)
             cp.write_bytes(data)
         jobs += [
-            ("fieldkit inspect cp1252 200 MB (transcode)", fk + ["inspect", str(cp), "--json"]),
+            ("fieldkit inspect cp1252 200 MB (re-encode)", fk + ["inspect", str(cp), "--json"]),
             ("fieldkit inspect cp1252 200 MB (cached)", fk + ["inspect", str(cp), "--json"]),
             ("polars scan_csv cp1252 200 MB head(50)+count",
              [sys.executable, "-c", f"import polars as pl; lf = pl.scan_csv({str(cp)!r}, "
@@ -148,7 +148,7 @@ def main() -> None:
               f"peak RSS x{convp[1] / rdw[1]:.2f}, peak anon x{convp[2] / rdw[2]:.2f}")
         print(f"  convert vs polars.read_csv alone:    time x{conv[0] / rd[0]:.2f}, "
               f"peak RSS x{conv[1] / rd[1]:.2f}")
-        print(f"  cp1252 200 MB: transcode x{tc[0] / tcp[0]:.1f} of polars' lossy scan "
+        print(f"  cp1252 200 MB: re-encode + inspect x{tc[0] / tcp[0]:.1f} of polars' lossy scan "
               f"(which garbles the accents), cached re-open x{tc2[0] / tcp[0]:.2f}")
         print(f"  convert peak RSS / file size: {conv[1] / size:.2f} "
               f"(anon {conv[2] / size:.2f}); output parquet {out.stat().st_size / 1e6:,.0f} MB")

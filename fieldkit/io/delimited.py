@@ -101,6 +101,26 @@ def load_delimited(
         and dialect.consistency == 1.0
         and '"' != dialect.delimiter
     )
+    if not tolerant and size > SMALL_BYTES and not clean_sample and _clean_but_encoding(
+            enc, newline, head, tail, dialect):
+        # Only the encoding is wrong: a plain streamed re-encode (no CSV parsing) is ~10x
+        # faster than the tolerant pass, and Polars then scans the UTF-8 copy lazily.
+        target = _transcode_plain(path, enc, reporter)
+        frame = pl.scan_csv(
+            target,
+            separator=dialect.delimiter,
+            quote_char=None if dialect.quoting == csv.QUOTE_NONE else '"',
+            encoding="utf8-lossy",
+            infer_schema_length=10_000,
+            raise_if_empty=False,
+        )
+        notes.append(
+            f"large {enc} file re-encoded to UTF-8 in the cache; ragged rows checked on the first "
+            f"{len(head) // 1024:,} KiB only (a later over-long row makes convert redo a full, "
+            "counted check)"
+        )
+        return TextLoad(frame, enc, how, dialect.delimiter, _quoting_name(dialect.quoting),
+                        newline, "scan", None, False, notes)
     if not tolerant and size > SMALL_BYTES and clean_sample:
         frame = pl.scan_csv(
             path,
@@ -122,6 +142,49 @@ def load_delimited(
     notes.extend(_describe(stats, dialect))
     return TextLoad(frame, enc, how, dialect.delimiter, _quoting_name(dialect.quoting),
                     newline, "clean", stats, True, notes)
+
+
+def _clean_but_encoding(enc: str, newline: str, head: bytes, tail: bytes,
+                        dialect: sniff.Dialect) -> bool:
+    wide = enc.startswith(("utf-16", "utf-32"))  # NUL bytes are part of these encodings
+    return (newline != "\r" and dialect.consistency == 1.0 and dialect.delimiter != '"'
+            and (wide or (b"\x00" not in head and b"\x00" not in tail)))
+
+
+def _transcode_plain(path: Path, enc: str, reporter: Reporter | None) -> Path:
+    """Stream-decode `path` from `enc` into a UTF-8 cache file (once per size+mtime)."""
+    import codecs
+
+    from fieldkit.config import cache_home
+
+    st = path.stat()
+    ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{enc}|plain|{CACHE_VERSION}"
+    key = hashlib.sha256(ident.encode()).hexdigest()[:32]
+    folder = cache_home() / "io"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{key}.utf8.csv"
+    if target.exists():
+        return target
+    tmp = folder / f".{key}.{os.getpid()}.tmp"
+    rep = reporter.child("re-encoding", st.st_size) if reporter else None
+    dec = codecs.getincrementaldecoder(enc)(errors="replace")
+    try:
+        with open(path, "rb") as src, open(tmp, "wb") as out:
+            first = True
+            while block := src.read(8 << 20):
+                text = dec.decode(block)
+                if first:
+                    text, first = text.lstrip("\ufeff"), False
+                out.write(text.encode("utf-8"))
+                if rep is not None:
+                    rep.update(src.tell())
+            out.write(dec.decode(b"", final=True).encode("utf-8"))
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return target
 
 
 def _decoder(enc: str):

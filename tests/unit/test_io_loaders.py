@@ -262,11 +262,11 @@ def test_large_clean_utf8_is_scanned_in_place(tmp_path, fk_home, small_threshold
     assert not (fk_home / "cache" / "io").exists()  # nothing transcoded
 
 
-def test_large_non_utf8_is_transcoded_once_into_the_cache(tmp_path, fk_home, small_thresholds):
-    p = tmp_path / "big_cp1252.csv"
-    p.write_bytes(_big_csv(extra=" café").encode("cp1252"))
+def test_large_messy_file_is_cleaned_once_into_the_cache(tmp_path, fk_home, small_thresholds):
+    p = tmp_path / "big_cp1252_cr.csv"  # old-Mac CR newlines need the full CSV pass
+    p.write_bytes(_big_csv(extra=" café").replace("\n", "\r").encode("cp1252"))
     ds = load_dataset(p)
-    assert ds.mode == "clean" and ds.encoding == "cp1252"
+    assert ds.mode == "clean" and ds.encoding == "cp1252" and ds.exact_checks
     df = ds.frame.collect()
     assert df.height == 6000 and df["answer"][5] == "answer number 5 café"
     cached = list((fk_home / "cache" / "io").glob("*.csv"))
@@ -325,3 +325,19 @@ def test_sha256_is_remembered_per_size_and_mtime(tmp_path, fk_home):
     p.write_text("a\n2\n")
     os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10**9))  # a new mtime
     assert load_dataset(p).sha256 == hashlib.sha256(b"a\n2\n").hexdigest()
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "gb18030", "utf-16"])
+def test_large_file_with_only_a_foreign_encoding_is_re_encoded_then_scanned(
+        tmp_path, fk_home, small_thresholds, encoding):
+    p = tmp_path / f"big_{encoding}.csv"
+    text = "id,answer,score\n" + "".join(f"{i},réponse 编号 {i},{i % 7}\n" for i in range(6000))
+    if encoding == "cp1252":
+        text = text.replace(" 编号", "")
+    p.write_bytes(text.encode(encoding))
+    ds = load_dataset(p)
+    assert ds.mode == "scan" and not ds.exact_checks
+    df = ds.frame.collect()
+    assert df.columns == ["id", "answer", "score"] and df.height == 6000
+    assert df["answer"][42] == ("réponse 42" if encoding == "cp1252" else "réponse 编号 42")
+    assert len(list((fk_home / "cache" / "io").glob("*.utf8.csv"))) == 1
