@@ -213,13 +213,34 @@ def _lines_from_csv(source, offset: int = 1) -> pl.LazyFrame:
 
 
 def scan_log(path: str | Path, reporter: Reporter | None = None) -> pl.LazyFrame:
-    """Lazily read a text log as records (line_no, timestamp, level, message, raw)."""
+    """Lazily read a text log as records (line_no, timestamp, level, message, raw).
+
+    The frame is a Polars IO source fed by `iter_log_batches`, so sinks stream in bounded
+    memory and `head(n)` reads only the start of the file.
+    """
+    from polars.io.plugins import register_io_source
+
     p = _check_path(path)
     if reporter is not None:
         reporter.check()
-    if p.stat().st_size == 0:
-        return pl.LazyFrame(schema=SCHEMA)
-    return parse_records(_lines_from_csv(p))
+
+    def source(with_columns, predicate, n_rows, batch_size):
+        remaining = n_rows
+        small = n_rows is not None and n_rows < 10_000
+        for df in iter_log_batches(p, batch_bytes=(1 << 20) if small else (16 << 20), reporter=reporter):
+            if predicate is not None:
+                df = df.filter(predicate)
+            if with_columns is not None:
+                df = df.select(with_columns)
+            if remaining is not None:
+                df = df.head(remaining)
+                remaining -= df.height
+            yield df
+            if remaining is not None and remaining <= 0:
+                break
+
+    return register_io_source(source, schema=SCHEMA, is_pure=True, explain_name="fieldkit log",
+                              explain_detail=str(p))
 
 
 def _cut_point(block: bytes) -> int:
