@@ -1,0 +1,140 @@
+"""Embedder behaviour on real survey answers: order, empties, truncation, progress, cancel, int8 rewrite."""
+
+from __future__ import annotations
+
+import csv
+import threading
+
+import numpy as np
+import pytest
+
+from fieldkit.errors import Cancelled
+from fieldkit.inference import optimize
+from fieldkit.inference.embedder import load_embedder
+from fieldkit.inference.manifest import get_entry
+from fieldkit.progress import Reporter
+from tests.conftest import shared
+
+
+def survey_answers(n: int | None = None, which: str = "like best") -> list[str]:
+    """Real open-ended answers from the R community survey (TSV with unescaped quotes)."""
+    path = shared("survey", "rstudio_r_community_survey_2019_en.tsv")
+    csv.field_size_limit(1 << 30)
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(rows)
+        col = next(i for i, h in enumerate(header) if which in h.lower())
+        texts = [r[col] for r in rows if len(r) > col and r[col].strip()]
+    return texts[:n] if n else texts
+
+
+@pytest.fixture(scope="module", autouse=True)
+def isolated_home(tmp_path_factory):
+    """Keep stamps and derived graphs out of the user's FIELDKIT_HOME."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FIELDKIT_HOME", str(tmp_path_factory.mktemp("fkhome")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return load_embedder(get_entry(None))
+
+
+@pytest.fixture(scope="module")
+def answers():
+    return survey_answers(300)
+
+
+def test_contract_shape_norm_and_order(embedder, answers):
+    vecs = embedder.embed_all(answers)
+    assert vecs.shape == (len(answers), embedder.dim) and vecs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+    again = embedder.embed_all(answers)
+    assert np.array_equal(vecs, again)  # deterministic
+    backwards = embedder.embed_all(answers[::-1])[::-1]
+    cos = (vecs * backwards).sum(axis=1)
+    assert cos.min() > 0.99  # same text -> same vector, wherever it sits in the input
+    assert len(embedder.sha256) == 64 and embedder.model_id == "all-minilm-l6-v2"
+
+
+def test_streaming_batches_in_input_order(embedder, answers):
+    gen = embedder.embed(iter(answers[:50]), batch_size=7)  # any iterable, not only lists
+    batches = list(gen)
+    assert [len(b) for b in batches] == [7] * 7 + [1]
+    whole = embedder.embed_all(answers[:50])
+    cos = (np.concatenate(batches) * whole).sum(axis=1)
+    assert cos.min() > 0.99
+
+
+def test_empty_and_null_texts_are_zero_and_counted(embedder):
+    vecs = embedder.embed_all([None, "", "   ", "I like the tidyverse", float("nan")])
+    norms = np.linalg.norm(vecs, axis=1)
+    assert norms.tolist()[:3] == [0.0, 0.0, 0.0] and norms[4] == 0.0
+    assert abs(norms[3] - 1.0) < 1e-4
+    assert embedder.last_stats.empty == 4 and embedder.last_stats.texts == 5
+
+
+def test_long_texts_are_truncated_and_counted(embedder, answers):
+    long_text = " ".join(answers[:60])  # far beyond 256 tokens
+    vecs = embedder.embed_all([long_text, answers[0]])
+    assert embedder.last_stats.truncated == 1
+    assert abs(np.linalg.norm(vecs[0]) - 1.0) < 1e-4
+
+
+def test_meaning_is_captured(embedder):
+    a, b, c = embedder.embed_all([
+        "The community is friendly and helpful",
+        "I love the welcoming R community",
+        "Error messages are cryptic and confusing",
+    ])
+    assert a @ b > a @ c + 0.2
+
+
+def test_progress_and_cancel(embedder, answers):
+    seen = []
+    rep = Reporter("embed", callback=seen.append, max_per_second=1e9)
+    embedder.embed_all(answers, reporter=rep)
+    assert seen and seen[-1].done == len(answers) and seen[-1].total == len(answers)
+
+    cancel = threading.Event()
+
+    def stop_after_first(p):
+        cancel.set()
+
+    rep = Reporter("embed", callback=stop_after_first, cancel=cancel, max_per_second=1e9)
+    with pytest.raises(Cancelled):
+        for _ in embedder.embed(answers * 20, batch_size=16, reporter=rep):
+            pass
+
+
+def test_int8_rewrite_stays_close_to_shipped_graph(embedder, answers):
+    if not optimize.int8_matmul_is_fast():
+        pytest.skip("this CPU runs the shipped graph (no VNNI int8 kernels)")
+    assert embedder.provenance()["graph"] == optimize.RECIPE
+    assert embedder.graph_sha256 != embedder.sha256
+    shipped = load_embedder(get_entry(None), optimize=False)
+    assert "graph_sha256" not in shipped.provenance()
+    cos = (embedder.embed_all(answers) * shipped.embed_all(answers)).sum(axis=1)
+    assert cos.min() > 0.99 and cos.mean() > 0.998
+
+
+def test_damaged_cached_graph_is_rebuilt(fk_home, answers):
+    if not optimize.int8_matmul_is_fast():
+        pytest.skip("no derived graph on this CPU")
+    entry = get_entry(None)
+    first = load_embedder(entry)
+    graphs = list((fk_home / "cache" / "graphs").glob("*.onnx"))
+    assert len(graphs) == 1
+    data = bytearray(graphs[0].read_bytes())
+    data[-100] ^= 0xFF
+    graphs[0].write_bytes(bytes(data))
+    second = load_embedder(entry)
+    assert second.graph_sha256 == first.graph_sha256  # rebuilt, identical (deterministic)
+    assert np.array_equal(first.embed_all(answers[:20]), second.embed_all(answers[:20]))
+
+
+def test_threads_are_configurable():
+    emb = load_embedder(get_entry(None), threads=1)
+    assert emb.session.get_session_options().intra_op_num_threads == 1
