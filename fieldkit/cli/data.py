@@ -99,7 +99,10 @@ def _print_inspect(info: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--sheet", help="Excel sheet to read (default: the first non-empty one).")
 @click.option("--encoding", help="Text encoding, overriding detection (e.g. gb18030, cp1252).")
-def inspect_cmd(path: str, as_json: bool, sheet: str | None, encoding: str | None) -> None:
+@click.option("--head", "head", type=click.IntRange(0, 1000), default=0,
+              help="Also show the first N rows.")
+def inspect_cmd(path: str, as_json: bool, sheet: str | None, encoding: str | None,
+                head: int) -> None:
     """Show format, encoding, delimiter, sheets, rows and columns of PATH (file or folder)."""
     import json
 
@@ -110,11 +113,20 @@ def inspect_cmd(path: str, as_json: bool, sheet: str | None, encoding: str | Non
     with StderrProgress() as prog:
         ds = load_dataset(path, sheet=sheet, encoding=encoding,
                           reporter=Reporter("reading", callback=prog))
-        info = inspect_dataset(ds)
+        info = inspect_dataset(ds, preview_rows=head if as_json else 0)
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2, default=str))
     else:
         _print_inspect(info)
+        if head and ds.format != "folder":
+            # one record per block: survey exports are far too wide for a table
+            for i, row in enumerate(ds.frame.head(head).collect().iter_rows(named=True), 1):
+                click.echo(f"row {i}:")
+                width = min(40, max(len(k) for k in row))
+                for k, v in row.items():
+                    text = "null" if v is None else str(v).replace("\n", "\\n")
+                    text = text if len(text) <= 100 else text[:99] + "…"
+                    click.echo(f"  {k[:width]:<{width}}  {text}")
 
 
 @cli.command("convert")

@@ -243,3 +243,12 @@ def test_convert_big_file_completes(tmp_path, big_csv):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()
     assert pl.scan_parquet(out).select(pl.len()).collect().item() == 1_500_000
+
+
+def test_inspect_head_shows_first_rows(capsys, fk_home):
+    code, out, _ = run(capsys, "inspect", str(shared("messy", "csvkit_utf16be_bom.csv")), "--head", "2")
+    assert code == 0
+    assert out.endswith("row 1:\n  a  1\n  b  2\n  c  3\nrow 2:\n  a  4\n  b  5\n  c  ʤ\n")
+    code, out, _ = run(capsys, "inspect", str(shared("messy", "csvkit_utf16be_bom.csv")), "--head", "1",
+                       "--json")
+    assert json.loads(out)["preview"] == [{"a": 1, "b": 2, "c": "3"}]
