@@ -23,6 +23,7 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 META_NAME = "fieldkit-generator.json"
 MODEL_NAME = "model.onnx"
 TOKENIZER_NAME = "tokenizer.json"
+PREFILL_CHUNK = 1024  # tokens per prefill pass: bounds the wait before a cancel is seen
 DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 
 
@@ -206,6 +207,17 @@ class Generator:
             self._names = [o.name for o in self.session.get_outputs()]
         return self._names
 
+    def _prefill(self, ids: list[int], cancel: threading.Event | None = None) -> tuple[np.ndarray, dict]:
+        """The prompt in chunks of PREFILL_CHUNK tokens, so a long prompt can be cancelled midway."""
+        past = self._empty_past()
+        logits = None
+        for start in range(0, len(ids), PREFILL_CHUNK):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("generation cancelled")
+            chunk = ids[start:start + PREFILL_CHUNK]
+            logits, past = self._forward(chunk, past, start + len(chunk))
+        return logits, past
+
     def logits(self, ids: list[int]) -> np.ndarray:
         """Next-token logits after a full prompt (float32 [vocab]); used by parity tests."""
         out, _ = self._forward(list(ids), self._empty_past(), len(ids))
@@ -230,7 +242,7 @@ class Generator:
             stats.stop_reason = "length"
             return
         t0 = time.perf_counter()
-        logits, past = self._forward(list(prompt_ids), self._empty_past(), len(prompt_ids))
+        logits, past = self._prefill(list(prompt_ids), cancel)
         stats.prefill_seconds = time.perf_counter() - t0
         total = len(prompt_ids)
         t1 = time.perf_counter()

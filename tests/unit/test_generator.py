@@ -129,3 +129,16 @@ def test_count_tokens_and_roles(g):
         g.format_chat([{"role": "wizard", "content": "x"}])
     own_system = g.format_chat([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])
     assert own_system.count("<|im_start|>system") == 1 and "SmolLM" not in own_system
+
+
+def test_chunked_prefill_equals_one_pass(g, monkeypatch):
+    ids = g.encode(g.format_chat([{"role": "user", "content": "Summarize: " + "The river rose overnight. " * 40}]))
+    one, _ = g._forward(ids, g._empty_past(), len(ids))
+    monkeypatch.setattr(gen_mod, "PREFILL_CHUNK", 64)
+    chunked, past = g._prefill(ids)
+    assert past["past_key_values.0.key"].shape[2] == len(ids) > 3 * 64
+    np.testing.assert_allclose(chunked, one, rtol=0, atol=2e-3)
+    ev = threading.Event()
+    ev.set()
+    with pytest.raises(Cancelled):
+        g._prefill(ids, ev)
