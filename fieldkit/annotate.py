@@ -110,6 +110,7 @@ class ThemeState:
     labels: dict[int, str]
     scores: dict[int, float] = field(default_factory=dict)
     reviewed: set[int] = field(default_factory=set)
+    info: dict[int, dict[str, Any]] = field(default_factory=dict)  # keywords, examples per theme
 
     def sizes(self) -> dict[int, int]:
         out: dict[int, int] = {}
@@ -146,13 +147,15 @@ class Annotations:
             self._do({"op": "note", "row": row, "text": text})
 
     def set_themes(self, column: str, row_ids: dict[int, int], labels: dict[int, str],
-                   scores: dict[int, float] | None = None) -> None:
-        """Record a themes result (theme id per row, labels, scores) as annotation columns."""
+                   scores: dict[int, float] | None = None,
+                   info: dict[int, dict[str, Any]] | None = None) -> None:
+        """Record a themes result (theme id per row, labels, scores, keywords) as annotation columns."""
         self._do({
             "op": "themes", "column": column,
             "rows": {str(k): v for k, v in row_ids.items()},
             "labels": {str(k): v for k, v in labels.items()},
             "scores": {str(k): round(float(v), 4) for k, v in (scores or {}).items()},
+            "info": {str(k): v for k, v in (info or {}).items()},
         })
 
     def rename_theme(self, theme: int, label: str) -> None:
@@ -252,6 +255,7 @@ class Annotations:
                 "labels": {str(k): v for k, v in t.labels.items()},
                 "scores": {str(k): v for k, v in t.scores.items()},
                 "reviewed": sorted(t.reviewed),
+                "info": {str(k): v for k, v in t.info.items()},
             }
         if kind == "themes_clear":
             return self._inverse({"op": "themes"})
@@ -281,6 +285,7 @@ class Annotations:
                 labels={int(k): str(v) for k, v in op.get("labels", {}).items()},
                 scores={int(k): float(v) for k, v in op.get("scores", {}).items()},
                 reviewed=set(int(x) for x in op.get("reviewed", [])),
+                info={int(k): v for k, v in op.get("info", {}).items()},
             )
         elif kind == "themes_clear":
             self.themes = None

@@ -110,8 +110,10 @@ class ThemeInfo:
 class ThemesResult:
     column: str
     themes: list[ThemeInfo]
-    row_ids: dict[int, int]          # row -> theme id (rows with no text have none)
+    row_ids: dict[int, int]          # row -> theme id (-1 = other)
     scores: dict[int, float] = field(default_factory=dict)
+    model: str | None = None
+    model_sha256: str | None = None
 
 
 def themes(ds, column: str, reporter: Reporter, k: int | None = None) -> ThemesResult:
@@ -130,7 +132,10 @@ def themes(ds, column: str, reporter: Reporter, k: int | None = None) -> ThemesR
         if sc == sc:  # not NaN
             scores[r] = float(sc)
     infos = [ThemeInfo(t.id, t.label, t.size, list(t.keywords), list(t.examples)) for t in result.themes]
-    return ThemesResult(col, infos, row_ids, scores)
+    from fieldkit.inference.embedder import get_embedder
+
+    emb = get_embedder()
+    return ThemesResult(col, infos, row_ids, scores, emb.model_id, emb.sha256)
 
 
 def dupes(ds, column: str, reporter: Reporter) -> pl.DataFrame:

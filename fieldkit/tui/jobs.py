@@ -67,6 +67,11 @@ class JobScreen(Screen):
     def cancel_event(self) -> threading.Event | None:
         return self._cancel
 
+    def on_resize(self, event) -> None:
+        """Size classes for the stylesheet: -narrow below 100 columns, -wide from 140."""
+        self.set_class(event.size.width < 100, "-narrow")
+        self.set_class(event.size.width >= 140, "-wide")
+
     def action_cancel_job(self) -> None:
         bar = self.query_one(JobBar)
         if bar.running and self._cancel is not None:

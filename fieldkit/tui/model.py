@@ -252,7 +252,9 @@ def profile_column(frame: pl.DataFrame, name: str, top_n: int = 6, bins: int = 1
         distinct = -1
     top: list[tuple[str, int]] = []
     try:
-        vc = (key.drop_nulls().value_counts(sort=True).head(top_n))
+        vc = key.drop_nulls().value_counts(sort=True).head(top_n)
+        if dtype.is_temporal() and vc.height and vc.item(0, 1) == 1:
+            vc = vc.head(0)  # every timestamp is distinct: a "top" list says nothing
         top = [(format_value(v), int(c)) for v, c in vc.iter_rows()]
     except Exception:
         pass

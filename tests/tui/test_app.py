@@ -357,8 +357,12 @@ async def test_themes_filter_rename_review_and_save(survey_tsv, tmp_path, embedd
         await answer(pilot, "likes: ease of use")
         await pilot.press("v")
         assert themes.labels[tid] == "likes: ease of use" and tid in themes.reviewed
-        screen.query_one(VirtualTable).focus()
-        await pilot.press("1")
+        await pilot.press("tab")  # back to the table, which shows the theme's rows
+        assert screen.query_one(VirtualTable).has_focus
+        await pilot.press("1", "down", "1", "down", "1")
+        tagged = {screen.model.row_id(i) for i in range(3)}
+        assert set(screen.annotations.tags) == tagged
+        assert all(themes.row_ids[r] == tid for r in tagged)
         await pilot.press("ctrl+s")
         target = tmp_path / "themed.parquet"
         await answer(pilot, str(target))
@@ -366,7 +370,7 @@ async def test_themes_filter_rename_review_and_save(survey_tsv, tmp_path, embedd
         mine = saved.filter(pl.col("theme_id") == tid)
         assert mine.height == size
         assert set(mine["theme_label"]) == {"likes: ease of use"} and mine["theme_reviewed"].all()
-        assert saved.filter(pl.col("tags").list.len() > 0).height == 1
+        assert saved.with_row_index().filter(pl.col("tags").list.len() > 0)["index"].to_list() == sorted(tagged)
 
 
 async def test_semantic_search_and_duplicates(survey_tsv, embedder_ready):

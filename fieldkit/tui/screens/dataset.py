@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,23 @@ class ThemeList(OptionList):
         return int(oid.split("-", 1)[1]) if oid and oid.startswith("theme-") and oid != "theme-all" else None
 
 
+def match_column(columns: list[str], text: str) -> str | None:
+    """The column named `text`: exact, then case-insensitive, then containing it, then closest."""
+    import difflib
+
+    if text in columns:
+        return text
+    low = text.lower()
+    for c in columns:
+        if c.lower() == low:
+            return c
+    for c in columns:
+        if low in c.lower():
+            return c
+    close = difflib.get_close_matches(text, columns, n=1, cutoff=0.4)
+    return close[0] if close else None
+
+
 class DatasetScreen(JobScreen):
     """One dataset: browse, profile, filter, analyse and annotate it."""
 
@@ -82,11 +100,11 @@ class DatasetScreen(JobScreen):
         self.current_column: str | None = None
         self._profile_token = 0
         self._find: tuple[str, str] | None = None
-        self.theme_info: dict[int, Any] = {}
         self.last_summary = ""
         self.steps: list[dict[str, Any]] = []
         self.tag_names = {str(i): f"tag{i}" for i in range(1, 10)}
         self.load_started = time.monotonic()
+        self._painted = threading.Event()
 
     # ---- layout ----
 
@@ -133,6 +151,8 @@ class DatasetScreen(JobScreen):
             ds = load_dataset(self.path)
             head = ds.frame.head(PAGE * 2).collect()
             self.post_message(Loaded(head, complete=False, dataset=ds, seconds=time.monotonic() - start))
+            # let the first rows reach the screen before the full read takes both cores
+            self._painted.wait(2.0)
             full = ds.frame.collect()
             ann, notes = open_annotations(self.path, full)
         except BaseException as exc:
@@ -147,6 +167,7 @@ class DatasetScreen(JobScreen):
         if self.model is None:
             self.model = TableModel(message.frame, complete=message.complete)
             table.set_model(self.model)
+            self.call_after_refresh(self._painted.set)
         else:
             self.model.replace_base(message.frame, complete=message.complete)
             table.reload(keep_cursor=True)
@@ -351,6 +372,22 @@ class DatasetScreen(JobScreen):
             self.query_one(VirtualTable).move_to(n - 1)
 
         self.app.push_screen(PromptModal("Jump to row", "", f"1 - {self.model.row_count:,}"), done)
+
+    def action_goto_column(self) -> None:
+        if self.model is None:
+            return
+
+        def done(value: str | None) -> None:
+            if not value or not value.strip():
+                return
+            col = match_column(self.model.columns, value.strip())
+            if col is None:
+                self.app.show_error(UsageError(f"no column matches {value!r}",
+                                               "type part of the name, e.g. 'like best'"))
+                return
+            self.query_one(VirtualTable).move_to(col=self.model.columns.index(col))
+
+        self.app.push_screen(PromptModal("Go to column", "", "part of the column name"), done)
 
     def action_find(self) -> None:
         if not self._ready() or self.current_column is None:
@@ -577,9 +614,11 @@ class DatasetScreen(JobScreen):
 
         def done(r, elapsed):
             labels = {t.id: t.label for t in r.themes}
-            self.annotations.set_themes(r.column, r.row_ids, labels, r.scores)
-            self.theme_info = {t.id: t for t in r.themes}
-            self.steps.append({"operation": "themes", "parameters": {"column": r.column, "k": len(r.themes)}})
+            info = {t.id: {"keywords": t.keywords[:8], "examples": [x[:300] for x in t.samples[:3]],
+                           "size": t.size} for t in r.themes}
+            self.annotations.set_themes(r.column, r.row_ids, labels, r.scores, info)
+            self.steps.append({"operation": "themes", "parameters": {"column": r.column, "k": len(r.themes)},
+                               "model": r.model, "model_sha256": r.model_sha256})
             self._show_theme_list_from_state()
             self.query_one(ThemeList).focus()
             self._update_status(f"{len(r.themes)} themes in {elapsed:.1f} s — Enter shows a theme's rows")
@@ -598,16 +637,15 @@ class DatasetScreen(JobScreen):
         order = sorted(ann.themes.labels, key=lambda t: (t < 0, -sizes.get(t, 0)))  # "other" last
         options = [Option(Text.from_markup("[b]all rows[/b] [dim](x)[/dim]"), id="theme-all")]
         for t in order:
-            info = self.theme_info.get(t)
+            meta = ann.themes.info.get(t, {})
             done = "✓ " if t in ann.themes.reviewed else ""
-            body = Text()
+            body = Text(no_wrap=True, overflow="ellipsis")
             body.append(f"{done}{ann.themes.labels[t]}", style="bold green" if done else "bold")
             body.append(f"  {sizes.get(t, 0):,}", style="cyan")
-            if info is not None and info.keywords:
-                body.append("\n  " + ", ".join(info.keywords[:6]), style="dim")
-            if info is not None and info.samples:
-                for s in info.samples[:2]:
-                    body.append("\n  “" + s[:120].replace("\n", " ") + "”", style="italic")
+            if meta.get("keywords"):
+                body.append("\n  " + ", ".join(meta["keywords"][:6]), style="dim")
+            if meta.get("examples"):
+                body.append("\n  “" + meta["examples"][0][:200].replace("\n", " ") + "”", style="italic")
             options.append(Option(body, id=f"theme-{t}"))
         lst.add_options(options)
         if keep is not None and keep < len(options):
@@ -734,6 +772,16 @@ class DatasetScreen(JobScreen):
     def action_show_profile(self) -> None:
         self._side("profile")
         self._schedule_profile()
+
+    def action_focus_next(self) -> None:
+        """Tab: between the table and the themes list (when it is showing)."""
+        table = self.query_one(VirtualTable)
+        lst = self.query_one(ThemeList)
+        if table.has_focus and self.query_one("#side").display and \
+                self.query_one(ContentSwitcher).current == "themes":
+            lst.focus()
+        else:
+            table.focus()
 
     # palette entries for the themes list (work without focusing it first)
     def action_theme_select(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -10,28 +11,38 @@ from textual.widgets import Static
 from fieldkit.tui.model import ColumnProfile, fit_text, sparkline
 
 
-def render_profile(p: ColumnProfile, width: int = 30) -> Table:
-    """A compact Rich table for a column profile (fits a 30-cell panel)."""
+def render_profile(p: ColumnProfile, width: int = 30) -> Group:
+    """The column name (wrapped in full), then a compact table that fits a ~30-cell panel."""
     t = Table.grid(padding=(0, 1))
     t.add_column(style="bold", no_wrap=True)
     t.add_column(no_wrap=True, overflow="ellipsis")
-    t.add_row(Text(fit_text(p.name, width), style="bold underline"), "")
     t.add_row("type", p.dtype)
     t.add_row("rows", f"{p.rows:,}")
     pct = (p.nulls / p.rows * 100) if p.rows else 0.0
     t.add_row("nulls", f"{p.nulls:,} ({pct:.1f}%)")
     t.add_row("distinct", f"{p.distinct:,}" if p.distinct >= 0 else "?")
+    categorical = 0 <= p.distinct <= 12
     for k, v in p.stats.items():
+        if categorical and k.startswith("len"):
+            continue
         t.add_row(k.replace("_", " "), f"{v:.4g}" if isinstance(v, float) else escape(str(v)))
-    if p.histogram:
+    if p.histogram and not categorical:
         label = "lengths" if "len_min" in p.stats else "histogram"
         t.add_row(label, Text(sparkline(p.histogram), style="green"))
+        if p.hist_range:
+            lo, hi = p.hist_range
+            t.add_row("", Text(f"{lo:.4g} … {hi:.4g}", style="dim"))
+    parts = [Text(p.name, style="bold underline"), t]
     if p.top:
-        t.add_row("", "")
-        t.add_row("top values", "")
+        top = Table.grid(padding=(0, 1))
+        top.add_column(justify="right", style="cyan", no_wrap=True)
+        top.add_column(no_wrap=True, overflow="ellipsis")
+        most = max(c for _, c in p.top) or 1
         for value, count in p.top:
-            t.add_row(f"{count:,}", Text(fit_text(value or "(empty)", max(8, width - 8))))
-    return t
+            bar = "█" * max(1, round(count / most * 6))
+            top.add_row(f"{count:,}", Text.assemble((bar + " ", "green"), fit_text(value or "(empty)", max(8, width - 14))))
+        parts += [Text(""), Text("top values", style="bold"), top]
+    return Group(*parts)
 
 
 class ProfilePanel(Static):
@@ -41,4 +52,4 @@ class ProfilePanel(Static):
         if p is None:
             self.update(message)
         else:
-            self.update(render_profile(p, max(12, self.size.width - 10)))
+            self.update(render_profile(p, max(20, self.size.width)))

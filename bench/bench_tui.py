@@ -1,0 +1,255 @@
+"""TUI benchmarks: open-to-first-paint of a 1 GB CSV and scroll latency over 1M rows (headless).
+
+Each case runs in its own subprocess (clean imports, its own peak RSS). Compared with what a
+user would otherwise reach for in Textual: textual-fastdatatable's Arrow-backed DataTable,
+which needs the whole frame read first. The machine is shared with other engineers while
+this runs, so figures are noisy; ratios from one run are what to read.
+
+    python bench/bench_tui.py                 # uses /tmp/fieldkit_bench_1gb.csv (made if missing)
+    python bench/bench_tui.py --csv BIG.csv --presses 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_CSV = Path("/tmp/fieldkit_bench_1gb.csv")
+MILLION = Path("/tmp/fieldkit_bench_tui_1m.parquet")
+
+
+def make_csv(path: Path, target_bytes: int = 1 << 30) -> None:
+    """A 1 GB survey-like CSV (ids, timestamps, categories, numbers, short free text)."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(0)
+    words = np.array("water food clinic latrine market school road pump queue late far clean staff".split())
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("id,submitted,region,household_size,score,comment\n")
+        start, written = 0, 0
+        while written < target_bytes:
+            n = 200_000
+            df = pl.DataFrame({
+                "id": np.arange(start, start + n),
+                "submitted": (np.datetime64("2019-01-01") + rng.integers(0, 10**8, n).astype("timedelta64[s]")).astype(str),
+                "region": rng.choice(["north", "south", "east", "west", "centre"], n),
+                "household_size": rng.integers(1, 12, n),
+                "score": rng.normal(60, 12, n).round(3),
+                "comment": [" ".join(rng.choice(words, 6)) for _ in range(n)],
+            })
+            text = df.write_csv(include_header=False)
+            f.write(text)
+            written += len(text)
+            start += n
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------- cases (run in a subprocess)
+
+
+async def case_fieldkit_open(csv: str) -> dict:
+    from fieldkit.tui.app import FieldkitApp
+    from fieldkit.tui.screens.dataset import DatasetScreen
+
+    out: dict = {}
+    original = DatasetScreen.on_loaded
+
+    def on_loaded(self, message):
+        original(self, message)
+        if "first_paint_s" not in out:  # the first rows are on screen after this refresh
+            self.call_after_refresh(lambda: out.setdefault("first_paint_s", time.perf_counter() - t0))
+
+    DatasetScreen.on_loaded = on_loaded
+    t0 = time.perf_counter()
+    app = FieldkitApp(csv)
+    async with app.run_test(size=(120, 35)) as pilot:
+        while not (isinstance(app.screen, DatasetScreen) and app.screen.loaded):
+            await asyncio.sleep(0.02)
+        await pilot.pause()
+        out["all_rows_s"] = time.perf_counter() - t0
+        out["rows"] = app.screen.model.base.height
+    out["peak_rss_mb"] = rss_mb()
+    return out
+
+
+async def case_fastdt_open(csv: str) -> dict:
+    import polars as pl
+    from textual.app import App
+    from textual_fastdatatable import DataTable
+
+    t0 = time.perf_counter()
+    df = pl.read_csv(csv)  # the fast table needs the whole frame first
+
+    class Viewer(App):
+        def compose(self):
+            yield DataTable(data=df)
+
+    app = Viewer()
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        out = {"first_paint_s": time.perf_counter() - t0, "all_rows_s": time.perf_counter() - t0, "rows": df.height}
+    out["peak_rss_mb"] = rss_mb()
+    return out
+
+
+async def _press_times(pilot, keys: list[str]) -> list[float]:
+    times = []
+    for k in keys:
+        t = time.perf_counter()
+        await pilot.press(k)
+        await pilot.pause()
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def _work_times(widget, actions: list[tuple[str, tuple]]) -> list[float]:
+    """Time the work one key costs without Pilot's fixed sleeps: the action plus drawing every visible line."""
+    times = []
+    height = widget.size.height
+    for name, args in actions:
+        t = time.perf_counter()
+        getattr(widget, name)(*args)
+        for y in range(height):
+            widget.render_line(y)
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def _keys(presses: int) -> list[str]:
+    return ["pagedown"] * presses + ["down"] * presses + ["end", "home"] * 5
+
+
+async def case_fieldkit_scroll(parquet: str, presses: int) -> dict:
+    from fieldkit.tui.app import FieldkitApp
+    from fieldkit.tui.widgets.vtable import VirtualTable
+
+    app = FieldkitApp(parquet)
+    async with app.run_test(size=(120, 35)) as pilot:
+        while not getattr(app.screen, "loaded", False):
+            await asyncio.sleep(0.02)
+        await pilot.pause()
+        table = app.screen.query_one(VirtualTable)
+        table.focus()
+        times = await _press_times(pilot, _keys(presses))
+        rows = app.screen.model.row_count
+        table.move_to(0)
+        work = _work_times(table, [("action_page", (1,))] * presses + [("action_move", (1, 0))] * presses
+                           + [("action_edge", (1,)), ("action_edge", (-1,))] * 5)
+    return {"rows": rows, **_stats(times), **_stats(work, "work_"), "peak_rss_mb": rss_mb()}
+
+
+async def case_fastdt_scroll(parquet: str, presses: int) -> dict:
+    import polars as pl
+    from textual.app import App
+    from textual_fastdatatable import DataTable
+
+    df = pl.read_parquet(parquet)
+
+    class Viewer(App):
+        def compose(self):
+            yield DataTable(data=df)
+
+    app = Viewer()
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        dt = app.query_one(DataTable)
+        dt.focus()
+        times = await _press_times(pilot, _keys(presses))
+        dt.move_cursor(row=0, animate=False)
+        await pilot.pause()
+        work = _work_times(dt, [("action_page_down", ())] * presses + [("action_cursor_down", ())] * presses
+                           + [("action_cursor_table_end", ()), ("action_cursor_table_start", ())] * 5)
+    return {"rows": df.height, **_stats(times), **_stats(work, "work_"), "peak_rss_mb": rss_mb()}
+
+
+def _stats(times: list[float], prefix: str = "") -> dict:
+    s = sorted(times)
+    return {f"{prefix}presses": len(s), f"{prefix}median_ms": statistics.median(s),
+            f"{prefix}p95_ms": s[int(len(s) * 0.95) - 1], f"{prefix}max_ms": s[-1]}
+
+
+# ---------------------------------------------------------------- driver
+
+
+def run_case(name: str, *args: str, timeout: int = 600) -> dict:
+    cmd = [sys.executable, __file__, "--case", name, *args]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                             env={**os.environ, "FIELDKIT_HOME": os.environ.get("FIELDKIT_HOME", "/tmp/fk_bench_home")})
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--csv", default=str(DEFAULT_CSV))
+    ap.add_argument("--presses", type=int, default=100)
+    ap.add_argument("--case")
+    ap.add_argument("--skip-fastdt-1gb", action="store_true", help="skip the slow alternative on the 1 GB file")
+    ap.add_argument("args", nargs="*")
+    a = ap.parse_args()
+    if a.case:
+        fn = globals()[f"case_{a.case}"]
+        extra = [int(x) if x.isdigit() else x for x in a.args]
+        print(json.dumps(asyncio.run(fn(*extra))))
+        return
+
+    import polars as pl
+
+    csv = Path(a.csv)
+    if not csv.exists():
+        print(f"making {csv} (1 GB)…", flush=True)
+        make_csv(csv)
+    if not MILLION.exists():
+        pl.scan_csv(csv).head(1_000_000).sink_parquet(MILLION)
+    size_gb = csv.stat().st_size / 1e9
+    print(f"open-to-first-paint, {csv.name} ({size_gb:.2f} GB), 120x35 headless")
+    fk = run_case("fieldkit_open", str(csv))
+    alt = {"error": "skipped"} if a.skip_fastdt_1gb else run_case("fastdt_open", str(csv), timeout=900)
+    print(f"  {'':28}{'first paint':>12}{'all rows':>10}{'rows':>12}{'peak RSS':>10}")
+    for name, r in (("fieldkit (VirtualTable)", fk), ("fastdatatable (read_csv)", alt)):
+        if "error" in r:
+            print(f"  {name:28}{r['error']}")
+        else:
+            print(f"  {name:28}{r['first_paint_s']:>11.2f}s{r['all_rows_s']:>9.2f}s{r['rows']:>12,}{r['peak_rss_mb']:>8.0f}MB")
+    if "error" not in fk and "error" not in alt:
+        print(f"  first paint: fieldkit is {alt['first_paint_s'] / fk['first_paint_s']:.1f}x faster")
+
+    print(f"\nscroll latency, 1,000,000 rows ({MILLION.name}), {a.presses} PgDn + {a.presses} Down + 10 End/Home")
+    fk = run_case("fieldkit_scroll", str(MILLION), str(a.presses))
+    alt = run_case("fastdt_scroll", str(MILLION), str(a.presses))
+    for label, pre in (("work per key (action + draw all visible lines)", "work_"),
+                       ("Pilot round trip per key (includes Pilot's ~20 ms idle sleeps)", "")):
+        print(f"  {label}")
+        print(f"  {'':28}{'median':>9}{'p95':>9}{'max':>9}{'peak RSS':>10}")
+        for name, r in (("fieldkit (VirtualTable)", fk), ("fastdatatable", alt)):
+            if "error" in r:
+                print(f"  {name:28}{r['error']}")
+            else:
+                print(f"  {name:28}{r[pre + 'median_ms']:>7.2f}ms{r[pre + 'p95_ms']:>7.2f}ms{r[pre + 'max_ms']:>7.2f}ms"
+                      f"{r['peak_rss_mb']:>8.0f}MB")
+        if "error" not in fk and "error" not in alt:
+            print(f"  median: fastdatatable / fieldkit = {alt[pre + 'median_ms'] / fk[pre + 'median_ms']:.2f}x")
+    print("\n(shared 2-core machine, other jobs running: figures are noisy)")
+
+
+if __name__ == "__main__":
+    main()
