@@ -1,6 +1,6 @@
 """Benchmark: `fieldkit inspect` and `convert` on a ~1 GB generated CSV beside polars.read_csv.
 
-Run: python bench/bench_io.py [--size-mb 1024] [--path /tmp/fieldkit_bench_1gb.csv]
+Run: python bench/bench_io.py [--size-mb 1024] [--path /tmp/fieldkit_bench_1gb.csv] [--rounds 3]
 Each measured job runs in its own subprocess so its peak RSS is its own (psutil polling +
 ru_maxrss of the child). The machine is shared with other engineers: figures are noisy.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,12 +91,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--path", default="/tmp/fieldkit_bench_1gb.csv")
+    ap.add_argument("--rounds", type=int, default=3)
     ns = ap.parse_args()
     path = Path(ns.path)
     if not path.exists() or path.stat().st_size < ns.size_mb * 1024 * 1024 * 0.95:
         print(f"generating {path} (~{ns.size_mb} MB)...", flush=True)
         generate(path, ns.size_mb)
     size = path.stat().st_size
+    load0 = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"file: {path} {size / 1e6:,.0f} MB; cores: {os.cpu_count()}; shared machine, figures are noisy")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.parquet"
@@ -129,11 +133,16 @@ def main() -> None:
              [sys.executable, "-c", f"import polars as pl; lf = pl.scan_csv({str(cp)!r}, "
               "encoding='utf8-lossy'); lf.head(50).collect(); print(lf.select(pl.len()).collect().item())"]),
         ]
-        res = {}
-        for name, cmd in jobs:
-            t, rss, anon, rc, err = run_measured(cmd)
-            assert rc == 0, (name, err)
-            res[name] = (t, rss, anon)
+        runs: dict[str, list[tuple[float, int, int]]] = {name: [] for name, _ in jobs}
+        for _ in range(ns.rounds):  # interleaved rounds; medians damp the shared machine's noise
+            shutil.rmtree(env_home, ignore_errors=True)  # the cp1252 re-encode starts cold
+            for name, cmd in jobs:
+                t, rss, anon, rc, err = run_measured(cmd)
+                assert rc == 0, (name, err)
+                runs[name].append((t, rss, anon))
+        res = {name: tuple(statistics.median(x[i] for x in v) for i in range(3))
+               for name, v in runs.items()}
+        print(f"medians of {ns.rounds} interleaved round(s); load average before: {load0}")
         print(f"{'job':46s} {'seconds':>8s} {'peak RSS MB':>12s} {'peak anon MB':>13s}")
         for name, (t, r, a) in res.items():
             print(f"{name:46s} {t:8.2f} {r / 1e6:12,.0f} {a / 1e6:13,.0f}")
