@@ -223,7 +223,8 @@ def rope_tables(cfg: LlamaConfig, n_pos: int, freq_factors: np.ndarray | None) -
 class _G:
     """A tiny ONNX graph builder: nodes, initializers, unique names."""
 
-    def __init__(self):
+    def __init__(self, accuracy_level: int = 0):
+        self.accuracy_level = accuracy_level  # MatMulNBits: 0 = float activations, 4 = int8 blocks
         self.nodes = []
         self.inits = []
         self._n = 0
@@ -288,7 +289,7 @@ def _linear(g: _G, x: str, w: QWeight, prefix: str, bias: np.ndarray | None = No
         b = g.init(prefix + ".qweight", w.packed)
         sc = _f16_init(g, prefix + ".scales", w.scales.reshape(-1))
         y = g.op("MatMulNBits", [x, b, sc], domain="com.microsoft", K=w.k, N=w.n, bits=4,
-                 block_size=BLOCK, accuracy_level=0)
+                 block_size=BLOCK, accuracy_level=g.accuracy_level)
     else:
         codes = codes_init or g.init(prefix + ".qweight", w.packed.reshape(w.n, w.k))
         wf = g.op("Sub", [g.op("Cast", [codes], to=TensorProto.FLOAT), g.init(prefix + ".zp", np.array(128.0, np.float32))])
@@ -328,7 +329,8 @@ def _embedding(g: _G, ids: str, w: QWeight) -> str:
     return y
 
 
-def build_model(gguf_path: Path, reporter: Reporter | None = None, max_positions: int = 8192):
+def build_model(gguf_path: Path, reporter: Reporter | None = None, max_positions: int = 8192,
+                accuracy_level: int = 0):
     """Read the GGUF and return (onnx.ModelProto, LlamaConfig, n_ctx, info dict)."""
     import onnx
     from gguf import GGUFReader
@@ -345,7 +347,7 @@ def build_model(gguf_path: Path, reporter: Reporter | None = None, max_positions
     tensors = {t.name: t for t in reader.tensors}
     n_ctx = int(min(cfg.context_length, max_positions))
     reporter.total = cfg.n_layer + 2
-    g = _G()
+    g = _G(accuracy_level)
     exact = True
 
     def qw(name: str) -> QWeight:
@@ -455,14 +457,16 @@ def build_model(gguf_path: Path, reporter: Reporter | None = None, max_positions
     return model, cfg, n_ctx, info
 
 
-def convert(gguf_path: Path, out_path: Path, reporter: Reporter | None = None, max_positions: int = 8192) -> dict:
+def convert(gguf_path: Path, out_path: Path, reporter: Reporter | None = None, max_positions: int = 8192,
+            accuracy_level: int = 0) -> dict:
     """Convert and write model.onnx atomically; returns the info dict plus seconds."""
     import os
 
     import onnx
 
     t0 = time.perf_counter()
-    model, _cfg, _n_ctx, info = build_model(Path(gguf_path), reporter, max_positions)
+    model, _cfg, _n_ctx, info = build_model(Path(gguf_path), reporter, max_positions, accuracy_level)
+    info["accuracy_level"] = accuracy_level
     out_path = Path(out_path)
     tmp = out_path.with_name(out_path.name + ".tmp")
     with open(tmp, "wb") as f:
