@@ -122,8 +122,13 @@ def _pick_bucket(start: datetime | None, end: datetime | None) -> tuple[str, int
 
 
 def build_digest(lines: pl.LazyFrame, table: pl.DataFrame, sources: list[str],
-                 baseline_ids: set[int] | None = None, rare_max: int | None = None) -> Digest:
-    """Aggregate annotated lines (template_id, timestamp, level, message) into a Digest."""
+                 baseline_ids: set[int] | None = None, rare_max: int | None = None,
+                 examples: dict[int, str] | None = None) -> Digest:
+    """Aggregate annotated lines (template_id, timestamp, level[, message]) into a Digest.
+
+    With `examples` (template_id -> first message, gathered while mining) the message column
+    is not read at all, which keeps a multi-GB digest small.
+    """
     lvl = pl.col("level")
     is_err = lvl.is_in(list(ERROR_LEVELS))
     is_warn = lvl.is_in(list(WARN_LEVELS))
@@ -134,8 +139,13 @@ def build_digest(lines: pl.LazyFrame, table: pl.DataFrame, sources: list[str],
         lvl.drop_nulls().mode().first().alias("level"),
         is_err.sum().alias("errors"),
         is_warn.sum().alias("warns"),
-        pl.col("message").first().str.split("\n").list.first().alias("example"),
+        *([] if examples is not None else
+          [pl.col("message").first().str.split("\n").list.first().alias("example")]),
     ).collect())
+    if examples is not None:
+        per = per.with_columns(pl.col("template_id").replace_strict(
+            list(examples), [m.split("\n")[0] for m in examples.values()], default=None,
+            return_dtype=pl.String).alias("example"))
     total = int(per["count"].sum()) if per.height else 0
     tpl = (per.join(table.select("template_id", "template"), on="template_id", how="left")
            .with_columns((pl.col("count") / max(total, 1)).alias("share"))
@@ -379,10 +389,10 @@ class LogsResult:
 
 def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Path | None = None,
              summary_out: str | Path | None = None, templates_out: str | Path | None = None,
-             use_model: bool = True, reporter: Reporter | None = None, batch_bytes: int = 32 << 20,
+             use_model: bool = True, reporter: Reporter | None = None, batch_bytes: int = 16 << 20,
              miner: TemplateMiner | None = None) -> LogsResult:
     """Mine templates over the logs, write the annotated lines and the digest/summary outputs."""
-    from fieldkit.store import file_sha256, make_provenance, write_frame
+    from fieldkit.store import file_sha256, make_provenance, write_batches, write_frame
 
     files = resolve_log_paths(paths)
     out = Path(out)
@@ -400,12 +410,16 @@ def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Pa
     mining = rep.child("reading and mining", total_bytes)
     with tempfile.TemporaryDirectory(prefix="fieldkit-logs-") as tmp:
         parts: list[Path] = []
+        examples: dict[int, str] = {}
         done = 0
         for f in files:
             for batch in iter_log_batches(f, batch_bytes=batch_bytes):
                 mining.update(done)
                 ids = miner.add_messages(batch["message"])
                 batch = batch.with_columns(ids)
+                for tid, msg in batch.group_by("template_id", maintain_order=True).agg(
+                        pl.col("message").first()).iter_rows():
+                    examples.setdefault(tid, msg)
                 if several:
                     batch = batch.with_columns(pl.lit(f.name).alias("source"))
                 part = Path(tmp) / f"part-{len(parts):06d}.parquet"
@@ -422,21 +436,36 @@ def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Pa
             raise InputError("no lines found in the logs", "pass a non-empty text log")
         cols = (["source"] if several else []) + ["line_no", "timestamp", "level", "message",
                                                   "template_id", "template", "raw"]
-        annotated = lines.join(table.lazy().select("template_id", "template"), on="template_id", how="left",
-                               maintain_order="left")
+        # an element-wise lookup (not a join) keeps the final write streaming in bounded memory
+        annotated = lines.with_columns(pl.col("template_id").replace_strict(
+            table["template_id"], table["template"], default=None, return_dtype=pl.String).alias("template"))
         if several:  # merge by time; lines without a timestamp keep their place after the previous one
             annotated = (annotated.with_columns(pl.col("timestamp").forward_fill().over("source").alias("_t"))
                          .sort(["_t", "source", "line_no"], nulls_last=False, maintain_order=True).drop("_t"))
         annotated = annotated.select(cols)
         rep.check()
-        digest = build_digest(lines, table, [f.name for f in files], baseline_ids)
+        digest = build_digest(lines.select("template_id", "timestamp", "level"), table,
+                              [f.name for f in files], baseline_ids, examples=examples)
         steps = [{"operation": "logs", "parameters": {
             "files": [str(f) for f in files], "baseline": str(baseline) if baseline else None,
             "sim_threshold": miner.sim_threshold, "templates": table.height}}]
         source = {"path": str(files[0]) if not several else [str(f) for f in files],
                   "sha256": file_sha256(files[0]) if not several else None, "format": "log",
                   "encoding": "utf-8"}
-        write_frame(annotated, out, make_provenance(source, steps), reporter=rep.child("writing"))
+        rep.check()
+        if several:  # the merge by time needs a sort over everything
+            write_frame(annotated, out, make_provenance(source, steps))
+        else:  # one part at a time: memory stays at one batch whatever the log's size
+            writing = rep.child("writing", len(parts))
+
+            def batches():
+                for i, part in enumerate(parts):
+                    writing.update(i)
+                    yield pl.read_parquet(part).with_columns(pl.col("template_id").replace_strict(
+                        table["template_id"], table["template"], default=None,
+                        return_dtype=pl.String).alias("template")).select(cols)
+
+            write_batches(batches(), out, make_provenance(source, steps))
     summary, how = summarize_digest(digest, use_model=use_model, cancel=rep.cancel)
     if templates_out:
         miner.save(templates_out, make_provenance(source, steps))
