@@ -239,12 +239,12 @@ def main() -> None:
     for label, pre in (("work per key (action + draw all visible lines)", "work_"),
                        ("Pilot round trip per key (includes Pilot's ~20 ms idle sleeps)", "")):
         print(f"  {label}")
-        print(f"  {'':28}{'median':>9}{'p95':>9}{'max':>9}{'peak RSS':>10}")
+        print(f"  {'':28}{'median':>10}{'p95':>10}{'max':>10}{'peak RSS':>10}")
         for name, r in (("fieldkit (VirtualTable)", fk), ("fastdatatable", alt)):
             if "error" in r:
                 print(f"  {name:28}{r['error']}")
             else:
-                print(f"  {name:28}{r[pre + 'median_ms']:>7.2f}ms{r[pre + 'p95_ms']:>7.2f}ms{r[pre + 'max_ms']:>7.2f}ms"
+                print(f"  {name:28}{r[pre + 'median_ms']:>8.2f}ms{r[pre + 'p95_ms']:>8.2f}ms{r[pre + 'max_ms']:>8.2f}ms"
                       f"{r['peak_rss_mb']:>8.0f}MB")
         if "error" not in fk and "error" not in alt:
             print(f"  median: fastdatatable / fieldkit = {alt[pre + 'median_ms'] / fk[pre + 'median_ms']:.2f}x")

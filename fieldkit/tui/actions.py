@@ -51,6 +51,7 @@ DATASET_ACTIONS = [
     Action("t", "themes", "Find themes", "cluster the selected column into themes (list in the panel)", "Analyse"),
     Action("d", "dupes", "Find duplicates", "group near-duplicate answers of the selected column", "Analyse"),
     Action("z", "summarize", "Summarize column", "summarize the selected column over the rows in view", "Analyse"),
+    Action("A", "summarize_abstractive", "Summarize column with the model", "abstractive summary by the local model; streams in", "Analyse"),
     Action("Z", "summarize_groups", "Summarize per group", "one summary per value of a group column", "Analyse"),
     Action("escape", "cancel_job", "Cancel running job", "cancel the running analysis", "Analyse", "Esc"),
 ]

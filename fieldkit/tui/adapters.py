@@ -8,6 +8,7 @@ No Textual here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -208,6 +209,8 @@ class LogResult:
     templates: pl.DataFrame   # template_id, template, count, level, spark
     digest: str
     span: str
+    digest_obj: Any = None    # fieldkit.analysis.logs.Digest, when that module is present
+    digest_md: str = ""       # the full Markdown digest from fieldkit.analysis.logs
 
 
 def analyse_log(path, reporter: Reporter) -> LogResult:
@@ -247,7 +250,12 @@ def analyse_log(path, reporter: Reporter) -> LogResult:
                                .alias("spark"))
                  .sort("count", descending=True))
     reporter.check()
-    return LogResult(lines, templates, log_digest(lines, templates, span), span)
+    try:
+        from fieldkit.analysis.logs import build_digest, digest_markdown
+    except ImportError:
+        return LogResult(lines, templates, log_digest(lines, templates, span), span)
+    d = build_digest(lines.lazy(), table, [Path(path).name])
+    return LogResult(lines, templates, log_digest(lines, templates, span), span, d, digest_markdown(d))
 
 
 def log_digest(lines: pl.DataFrame, templates: pl.DataFrame, span: str) -> str:
@@ -278,13 +286,12 @@ def log_digest(lines: pl.DataFrame, templates: pl.DataFrame, span: str) -> str:
 def summarize_log(path, result: LogResult, reporter: Reporter,
                   on_token: Callable[[str], None] | None = None) -> str:
     """The log summary: the logs package's summarizer when present, else the templates summarized."""
-    try:
-        from fieldkit.analysis import logdigest  # type: ignore[attr-defined]
-    except ImportError:
-        logdigest = None
-    if logdigest is not None and hasattr(logdigest, "summarize_log"):
-        s = logdigest.summarize_log(result.lines, reporter=reporter, on_token=on_token)
-        return getattr(s, "text", s)
+    if result.digest_obj is not None:
+        from fieldkit.analysis.logs import summarize_digest
+
+        # model tokens stream in as a draft; the core keeps only sentences the digest supports
+        text, how = summarize_digest(result.digest_obj, use_model=True, on_token=on_token, cancel=reporter.cancel)
+        return f"{text}\n\n({how})"
     text = plain_log_summary(result)
     if on_token:
         on_token(text)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from rich.markup import escape
+from textual.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -709,7 +709,10 @@ class DatasetScreen(JobScreen):
 
         self.start_job("dupes", f"duplicates in {col}", lambda rep: adapters.dupes(self.dataset, col, rep), done)
 
-    def action_summarize(self) -> None:
+    def action_summarize_abstractive(self) -> None:
+        self.action_summarize(mode="abstractive")
+
+    def action_summarize(self, mode: str = "auto") -> None:
         col = self._text_column()
         if col is None:
             return
@@ -719,7 +722,8 @@ class DatasetScreen(JobScreen):
         scope = "rows in view" if (self.model.spec.where or self.model.spec.restrict is not None) else "all rows"
         self._begin_summary(f"summary of {col} ({scope}, {len(texts):,} texts)")
         self.start_job("summarize", f"summarizing {col}",
-                       lambda rep: adapters.summarize(texts, rep, on_token=self.token_callback("summarize", rep)),
+                       lambda rep: adapters.summarize(texts, rep, on_token=self.token_callback("summarize", rep),
+                                                     mode=mode),
                        self._summary_done, on_token=self._summary_token)
 
     def action_summarize_groups(self) -> None:
@@ -749,18 +753,19 @@ class DatasetScreen(JobScreen):
         self.last_summary = ""
         self._summary_title = title
         self._side("results", "summary")
-        self.query_one("#results", Static).update(f"[b]{escape(title)}[/b]\n\n[dim]working…[/dim]")
+        self.query_one("#results", Static).update(Text.assemble((title, "bold"), ("\n\nworking…", "dim")))
 
     def _summary_token(self, text: str) -> None:
         self.last_summary += text
-        self.query_one("#results", Static).update(f"[b]{escape(self._summary_title)}[/b]\n\n{escape(self.last_summary)}")
+        self.query_one("#results", Static).update(
+            Text.assemble((self._summary_title, "bold"), "\n\n", self.last_summary))
 
     def _summary_done(self, r, elapsed: float) -> None:
         if not r.groups:
             self.last_summary = r.text
         self.query_one("#results", Static).update(
-            f"[b]{escape(self._summary_title)}[/b]\n\n{escape(self.last_summary)}\n\n[dim]{r.mode}"
-            f"{' · ' + r.model if r.model else ''} · {elapsed:.1f} s[/dim]")
+            Text.assemble((self._summary_title, "bold"), "\n\n", self.last_summary,
+                          (f"\n\n{r.mode}{' · ' + r.model if r.model else ''} · {elapsed:.1f} s", "dim")))
         self._update_status(f"summary ready ({r.mode}, {elapsed:.1f} s)")
 
     def _side(self, which: str, title: str = "") -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from rich.markup import escape
+from textual.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -70,7 +70,7 @@ class LogScreen(JobScreen):
         self.query_one("#title", Static).update(
             f" [b]{escape(self.path.name)}[/b]  {result.lines.height:,} records  "
             f"{result.templates.height:,} templates  {escape(span)}  [dim]{elapsed:.1f} s[/dim]")
-        self.query_one("#log-digest", Static).update(escape(result.digest))
+        self.query_one("#log-digest", Static).update(Text(result.digest))
         self.query_one("#status", Static).update(
             f" {result.templates.height:,} templates │ Enter: lines of a template · a: all · D: digest · z: summary · F1 help")
 
@@ -92,10 +92,12 @@ class LogScreen(JobScreen):
         from fieldkit.tui.screens.modals import TextModal
 
         if self.result is not None:
-            body = self.result.digest
+            from rich.markdown import Markdown
+
+            body = self.result.digest_md or self.result.digest
             if self.summary_text:
-                body = "SUMMARY\n" + self.summary_text + "\n\n" + body
-            self.app.push_screen(TextModal(f"digest of {self.path.name}", escape(body)))
+                body = "## Summary\n\n" + self.summary_text + "\n\n" + body
+            self.app.push_screen(TextModal(f"digest of {self.path.name}", Markdown(body)))
 
     def action_summarize(self) -> None:
         if self.result is None:
@@ -110,12 +112,13 @@ class LogScreen(JobScreen):
 
         def token(text: str) -> None:
             self.summary_text += text
-            self.query_one("#log-digest", Static).update(escape(self.summary_text))
+            self.query_one("#log-digest", Static).update(Text.assemble(
+                ("draft (checked against the digest when done):\n", "dim"), self.summary_text))
 
         def done(text: str, elapsed: float) -> None:
             self.summary_text = text
             self.query_one("#log-digest", Static).update(
-                escape(text) + f"\n\n[dim]{elapsed:.1f} s · D shows the digest[/dim]")
+                Text.assemble(text, (f"\n\n{elapsed:.1f} s · D shows the digest", "dim")))
 
         self.start_job("log summary", "summarizing the log",
                        lambda rep: adapters.summarize_log(self.path, result, rep, self.token_callback("log summary", rep)), done, on_token=token)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
+from textual.markup import escape
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -32,9 +33,9 @@ class ErrorModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box", classes="modal-box"):
             yield Static(f"[b]{escape(self.title_text)}[/b]", classes="modal-title")
-            yield Static(escape(self.message), id="error-message")
+            yield Static(Text(self.message), id="error-message")
             if self.hint:
-                yield Static(f"[i]hint:[/i] {escape(self.hint)}", id="error-hint")
+                yield Static(Text.assemble(("hint: ", "italic"), self.hint), id="error-hint")
             yield Button("OK", variant="error", id="error-ok")
 
     def on_button_pressed(self) -> None:
@@ -55,7 +56,7 @@ class PromptModal(ModalScreen[str | None]):
             yield Static(f"[b]{escape(self.title_text)}[/b]", classes="modal-title")
             yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
             if self.help_text:
-                yield Static(escape(self.help_text), classes="modal-help")
+                yield Static(Text(self.help_text), classes="modal-help")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
@@ -80,7 +81,7 @@ class RowDetail(ModalScreen[str | None]):
         for k, v in self.record.items():
             if k.startswith("_fk_"):
                 continue
-            table.add_row(escape(str(k)), escape("" if v is None else str(v)))
+            table.add_row(Text(str(k)), Text("" if v is None else str(v)))
         with Vertical(classes="modal-box detail-box"):
             yield Static(f"[b]{escape(self.title_text)}[/b]  tags: {escape(self.tags) or '-'}", classes="modal-title")
             with VerticalScroll(id="detail-scroll"):

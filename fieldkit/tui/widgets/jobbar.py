@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from rich.markup import escape
+from textual.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar

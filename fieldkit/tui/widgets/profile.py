@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Group
-from rich.markup import escape
+from textual.markup import escape
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -25,7 +25,7 @@ def render_profile(p: ColumnProfile, width: int = 30) -> Group:
     for k, v in p.stats.items():
         if categorical and k.startswith("len"):
             continue
-        t.add_row(k.replace("_", " "), f"{v:.4g}" if isinstance(v, float) else escape(str(v)))
+        t.add_row(k.replace("_", " "), f"{v:.4g}" if isinstance(v, float) else Text(str(v)))
     if p.histogram and not categorical:
         label = "lengths" if "len_min" in p.stats else "histogram"
         t.add_row(label, Text(sparkline(p.histogram), style="green"))
