@@ -63,11 +63,11 @@ def test_greedy_answer_is_deterministic_and_sensible(g):
 
 
 def test_sampling_follows_the_seed(g):
-    kw = dict(max_new_tokens=12, temperature=1.0, top_p=0.95)
+    kw = dict(max_new_tokens=8, temperature=1.0, top_p=0.95)
     msgs = [{"role": "user", "content": "Write one sentence about rain."}]
     same = [g.chat(msgs, seed=7, **kw) for _ in range(2)]
     assert same[0] == same[1]
-    outs = {g.chat(msgs, seed=s, **kw) for s in (1, 2, 3, 4)}
+    outs = {g.chat(msgs, seed=s, **kw) for s in (1, 2, 3)}
     assert len(outs) >= 2
 
 
