@@ -8,7 +8,6 @@ each new token costs one small forward pass.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field

@@ -19,7 +19,7 @@ HF (rotate-half) layout.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -332,7 +332,6 @@ def _embedding(g: _G, ids: str, w: QWeight) -> str:
 def build_model(gguf_path: Path, reporter: Reporter | None = None, max_positions: int = 8192,
                 accuracy_level: int = 0):
     """Read the GGUF and return (onnx.ModelProto, LlamaConfig, n_ctx, info dict)."""
-    import onnx
     from gguf import GGUFReader
     from onnx import TensorProto, helper
 
@@ -453,7 +452,6 @@ def build_model(gguf_path: Path, reporter: Reporter | None = None, max_positions
     info = {"arch": cfg.arch, "n_layer": cfg.n_layer, "d_model": cfg.d_model, "n_head": cfg.n_head,
             "n_head_kv": kvh, "head_dim": hd, "vocab": cfg.vocab, "n_ctx": n_ctx, "rope_theta": cfg.rope_theta,
             "exact_blocks": exact, "tied_embeddings": "output.weight" not in tensors, "name": cfg.name}
-    del onnx
     return model, cfg, n_ctx, info
 
 
@@ -461,8 +459,6 @@ def convert(gguf_path: Path, out_path: Path, reporter: Reporter | None = None, m
             accuracy_level: int = 0) -> dict:
     """Convert and write model.onnx atomically; returns the info dict plus seconds."""
     import os
-
-    import onnx
 
     t0 = time.perf_counter()
     model, _cfg, _n_ctx, info = build_model(Path(gguf_path), reporter, max_positions, accuracy_level)
@@ -474,7 +470,6 @@ def convert(gguf_path: Path, out_path: Path, reporter: Reporter | None = None, m
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, out_path)
-    del onnx
     info["seconds"] = round(time.perf_counter() - t0, 2)
     return info
 
