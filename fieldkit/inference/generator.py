@@ -48,16 +48,13 @@ class GenerationStats:
 
 
 def _install_dir(model_id: str) -> Path:
-    try:
-        from fieldkit.inference.manifest import get_entry
+    from fieldkit.inference.manifest import get_entry
 
-        return get_entry(model_id).install_dir
-    except ModelError:
-        raise
-    except Exception:  # manifest not importable: fall back to the store layout
-        from fieldkit.config import models_home
-
-        return models_home() / model_id
+    entry = get_entry(model_id)
+    if entry.task != "generate":
+        raise ModelError(f"{entry.id} is a {entry.task} model, not a text generator",
+                         hint=f"use {DEFAULT_MODEL}; see `fieldkit models list`")
+    return entry.install_dir
 
 
 def _read_meta(d: Path) -> dict | None:

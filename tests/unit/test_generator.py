@@ -142,3 +142,11 @@ def test_chunked_prefill_equals_one_pass(g, monkeypatch):
     ev.set()
     with pytest.raises(Cancelled):
         g._prefill(ids, ev)
+
+
+def test_an_embedding_model_is_not_a_generator(fk_home):
+    with pytest.raises(ModelError, match="not a text generator"):
+        gen_mod.load_generator("all-minilm-l6-v2")
+    with pytest.raises(ModelError, match="unknown model"):
+        gen_mod.load_generator("no-such-model")
+    assert gen_mod.is_prepared("no-such-model") is False
