@@ -183,6 +183,41 @@ def _stats(times: list[float], prefix: str = "") -> dict:
             f"{prefix}p95_ms": s[int(len(s) * 0.95) - 1], f"{prefix}max_ms": s[-1]}
 
 
+async def case_first_screen(kind: str) -> dict:
+    """Print a line the moment the first screen is painted (the parent times spawn -> line)."""
+    if kind == "fieldkit":
+        from fieldkit.tui.app import FieldkitApp
+
+        app = FieldkitApp(None)
+    else:  # the floor: an empty Textual app with one label
+        from textual.app import App
+        from textual.widgets import Label
+
+        class Hello(App):
+            def compose(self):
+                yield Label("hello")
+
+        app = Hello()
+    async with app.run_test(size=(120, 35)) as pilot:
+        app.call_after_refresh(lambda: print("PAINTED", flush=True))
+        await pilot.pause()
+    return {"onnxruntime_imported": "onnxruntime" in sys.modules}
+
+
+def time_first_screen(kind: str, rounds: int = 3) -> float:
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        p = subprocess.Popen([sys.executable, __file__, "--case", "first_screen", kind], stdout=subprocess.PIPE,
+                             text=True, cwd=ROOT)
+        for line in p.stdout:
+            if line.startswith("PAINTED"):
+                times.append(time.perf_counter() - t)
+                break
+        p.wait()
+    return statistics.median(times)
+
+
 # ---------------------------------------------------------------- driver
 
 
@@ -220,6 +255,11 @@ def main() -> None:
         make_csv(csv)
     if not MILLION.exists():
         pl.scan_csv(csv).head(1_000_000).sink_parquet(MILLION)
+    fk_first = time_first_screen("fieldkit")
+    floor = time_first_screen("hello")
+    print("process start -> first screen painted (median of 3, headless 120x35)")
+    print(f"  fieldkit (file browser)     {fk_first:6.2f}s")
+    print(f"  empty Textual app (floor)   {floor:6.2f}s   fieldkit / floor = {fk_first / floor:.2f}x\n")
     size_gb = csv.stat().st_size / 1e9
     print(f"open-to-first-paint, {csv.name} ({size_gb:.2f} GB), 120x35 headless")
     fk = run_case("fieldkit_open", str(csv))

@@ -23,8 +23,8 @@ LOG_SUFFIXES = (".log", ".out")
 def help_table() -> Table:
     """Every key of every screen, from the same registry the bindings come from."""
     t = Table(show_header=True, header_style="bold", box=None, padding=(0, 2), expand=True)
-    t.add_column("key", style="bold cyan", no_wrap=True)
-    t.add_column("does")
+    t.add_column("key", style="bold cyan", max_width=14)
+    t.add_column("does", ratio=1)
     groups: dict[str, list[A.Action]] = {}
     for a in A.APP_ACTIONS + A.DATASET_ACTIONS + A.THEME_LIST_ACTIONS + A.LOG_ACTIONS + A.BROWSER_ACTIONS:
         groups.setdefault(a.group, []).append(a)
@@ -34,7 +34,7 @@ def help_table() -> Table:
             t.add_row(a.display or a.keys, a.help)
         t.add_row("", "")
     t.add_row(Text("Everywhere", style="bold underline"), "")
-    t.add_row("arrows, PgUp/PgDn, Home/End, g/G", "move in the table (mouse works too)")
+    t.add_row("arrows PgUp PgDn Home End g G", "move in the table (mouse works too)")
     t.add_row("Tab / Shift+Tab", "move between panes")
     return t
 

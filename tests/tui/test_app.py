@@ -421,6 +421,18 @@ async def test_summary_of_filtered_rows_streams_into_the_panel(survey_tsv, embed
         assert "all rows" not in text and "rows in view" in text
         assert screen.last_summary.strip()
         assert "extractive" in text
+        # per group, over all rows again; the group column can be given by part of its name
+        await pilot.press("x")
+        await pilot.press("Z")
+        await answer(pilot, "level of experience")
+        text = text_of(screen.query_one("#results"))
+        groups = screen.model.view[EXPERIENCE].drop_nulls().unique().to_list()
+        for g in ("Expert", "Intermediate", "Beginner"):
+            assert g in groups and f"= {g} (" in text
+        # embedding is cached: the embed key reports it at once
+        await pilot.press("e")
+        await wait_for_workers(pilot)
+        assert "embedded 1,838 rows" in text_of(screen.query_one("#status"), 300)
 
 
 def test_first_screen_does_not_import_models_or_onnxruntime(tmp_path):
@@ -439,3 +451,22 @@ def test_first_screen_does_not_import_models_or_onnxruntime(tmp_path):
                          env={**__import__('os').environ, "FIELDKIT_HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == ""
+
+
+async def test_large_views_are_built_off_the_ui_thread(kobo_csv, monkeypatch):
+    monkeypatch.setattr("fieldkit.tui.screens.dataset.ASYNC_VIEW_ROWS", 0)  # treat 300 rows as "large"
+    df = pl.read_csv(kobo_csv)
+    app = FieldkitApp(str(kobo_csv))
+    async with app.run_test() as pilot:
+        await wait_for_workers(pilot)
+        screen = app.screen
+        select_column(screen, "water/minutes_to_source")
+        await pilot.press("s")
+        await wait_for_workers(pilot)
+        assert screen.model.view["water/minutes_to_source"][0] == df["water/minutes_to_source"].min()
+        await pilot.press("f")
+        await answer(pilot, '"respondent/household_size" >= 6')
+        assert screen.model.row_count == df.filter(pl.col("respondent/household_size") >= 6).height
+        await pilot.press("f")
+        await answer(pilot, "nonsense ((")
+        assert isinstance(app.screen, ErrorModal)

@@ -50,6 +50,17 @@ class Profiled(Message):
         self.column, self.profile, self.token = column, profile, token
 
 
+class ViewReady(Message):
+    """A sorted/filtered view computed off the UI thread (or the error that stopped it)."""
+
+    def __init__(self, spec, view, keep_row, then, error: BaseException | None = None) -> None:
+        super().__init__()
+        self.spec, self.view, self.keep_row, self.then, self.error = spec, view, keep_row, then, error
+
+
+ASYNC_VIEW_ROWS = 200_000  # from this many rows, views are built in a thread
+
+
 class ThemeList(OptionList):
     """The themes of the last run; Enter filters the table, r renames, v marks reviewed."""
 
@@ -282,16 +293,42 @@ class DatasetScreen(JobScreen):
 
     # ---- view changes ----
 
-    def _apply_view(self, spec: ViewSpec, keep_row: bool = False) -> bool:
-        """Rebuild the view; a bad filter shows the error and leaves the view as it was."""
+    def _apply_view(self, spec: ViewSpec, keep_row: bool = False, then=None) -> None:
+        """Rebuild the view, then call `then()`; a bad filter shows the error and keeps the old view.
+
+        Large frames are sorted and filtered in a thread so the interface never freezes.
+        """
         m = self.model
         if m is None:
-            return False
+            return
+        if m.base.height >= ASYNC_VIEW_ROWS:
+            self._update_status("working on the view…")
+            self._build_view(spec, keep_row, then)
+            return
         try:
             view = m.build_view(spec)
         except FieldkitError as exc:
             self.app.show_error(exc)
-            return False
+            return
+        self._set_view(spec, view, keep_row, then)
+
+    @work(thread=True, exclusive=True, group="view")
+    def _build_view(self, spec: ViewSpec, keep_row: bool, then) -> None:
+        try:
+            view = self.model.build_view(spec)
+        except BaseException as exc:
+            self.post_message(ViewReady(spec, None, keep_row, then, exc))
+            return
+        self.post_message(ViewReady(spec, view, keep_row, then))
+
+    def on_view_ready(self, message: "ViewReady") -> None:
+        if message.error is not None:
+            self.app.show_error(message.error)
+            return
+        self._set_view(message.spec, message.view, message.keep_row, message.then)
+
+    def _set_view(self, spec: ViewSpec, view: pl.DataFrame, keep_row: bool, then) -> None:
+        m = self.model
         table = self.query_one(VirtualTable)
         row_id = m.row_id(table.cursor_row) if (keep_row and m.row_count) else None
         m.set_view(spec, view)
@@ -302,7 +339,8 @@ class DatasetScreen(JobScreen):
                 table.move_to(idx)
         self._update_title()
         self._schedule_profile()
-        return True
+        if then is not None:
+            then()
 
     def _spec(self, **changes) -> ViewSpec:
         s = self.model.spec
@@ -328,8 +366,8 @@ class DatasetScreen(JobScreen):
             spec = self._spec(sort_by=col, descending=True)
         else:
             spec = self._spec(sort_by=None, descending=False)
-        if self._apply_view(spec, keep_row=False):
-            self._update_status(f"sorted by {col}" + (" (descending)" if spec.descending else "") if spec.sort_by else "sort off")
+        self._apply_view(spec, then=lambda: self._update_status(
+            f"sorted by {col}" + (" (descending)" if spec.descending else "") if spec.sort_by else "sort off"))
 
     def action_filter(self) -> None:
         if not self._ready():
@@ -341,10 +379,13 @@ class DatasetScreen(JobScreen):
             if value is None:
                 return
             value = value.strip()
-            if self._apply_view(self._spec(where=value or None)):
+
+            def then() -> None:
                 n = self.model.row_count
                 self._update_status(f"filter: {n:,} rows match" if value else "filter cleared")
                 self.notify(f"{n:,} rows match" if value else "filter cleared", timeout=3)
+
+            self._apply_view(self._spec(where=value or None), then=then)
 
         self.app.push_screen(PromptModal(
             "Filter rows (SQL WHERE clause)", self.model.spec.where or "", example,
@@ -354,8 +395,7 @@ class DatasetScreen(JobScreen):
     def action_clear_view(self) -> None:
         if not self._ready():
             return
-        if self._apply_view(ViewSpec()):
-            self._update_status("showing all rows")
+        self._apply_view(ViewSpec(), then=lambda: self._update_status("showing all rows"))
 
     def action_jump(self) -> None:
         if not self._ready():
@@ -593,13 +633,16 @@ class DatasetScreen(JobScreen):
 
             def done(hits: pl.DataFrame, elapsed: float) -> None:
                 spec = ViewSpec(restrict=hits, restrict_label=f"search {query!r} in {col}")
-                if self._apply_view(spec):
+
+                def then() -> None:
                     self._side("results", f"search: {query}")
                     lines = [f"[b]{hits.height} rows ranked by meaning[/b] ({elapsed:.1f} s)", "x shows all rows", ""]
                     self.query_one("#results", Static).update("\n".join(lines))
                     self._update_status(f"search: best score {hits['score'][0]:.3f}" if hits.height else "no hits")
                     idx = self.model.columns.index(col) if col in self.model.columns else None
                     self.query_one(VirtualTable).move_to(0, idx)
+
+                self._apply_view(spec, then=then)
 
             self.start_job("search", f"searching {col}",
                            lambda rep: adapters.semantic_search(self.dataset, col, query, rep), done)
@@ -663,11 +706,13 @@ class DatasetScreen(JobScreen):
         ann = self.annotations
         rows = [r for r, t in ann.themes.row_ids.items() if t == tid]
         restrict = pl.DataFrame({ROW: pl.Series(sorted(rows), dtype=pl.Int64)})
-        if self._apply_view(ViewSpec(restrict=restrict, restrict_label=f"theme: {ann.themes.labels[tid]}")):
+        def then() -> None:
             col = ann.themes.column
             if col and col in self.model.columns:
                 self.query_one(VirtualTable).move_to(0, self.model.columns.index(col))
             self._update_status(f"{len(rows):,} rows in theme {ann.themes.labels[tid]!r}")
+
+        self._apply_view(ViewSpec(restrict=restrict, restrict_label=f"theme: {ann.themes.labels[tid]}"), then=then)
 
     def rename_theme(self, tid: int | None) -> None:
         if tid is None or self.annotations is None or self.annotations.themes is None:
@@ -700,12 +745,14 @@ class DatasetScreen(JobScreen):
                 self.notify(f"no duplicates in {col}", timeout=4)
                 return
             n_groups = groups["dup_group"].n_unique()
-            if self._apply_view(ViewSpec(restrict=groups, restrict_label=f"duplicates in {col}")):
+            def then() -> None:
                 self.steps.append({"operation": "dupes", "parameters": {"column": col}})
                 self._side("results", "duplicates")
                 self.query_one("#results", Static).update(
                     f"[b]{n_groups:,} groups[/b] of near-duplicates\n{groups.height:,} rows\n({elapsed:.1f} s)\n\nx shows all rows")
                 self._update_status(f"{n_groups:,} duplicate groups, {groups.height:,} rows")
+
+            self._apply_view(ViewSpec(restrict=groups, restrict_label=f"duplicates in {col}"), then=then)
 
         self.start_job("dupes", f"duplicates in {col}", lambda rep: adapters.dupes(self.dataset, col, rep), done)
 
@@ -735,10 +782,12 @@ class DatasetScreen(JobScreen):
         def asked(by: str | None) -> None:
             if not by:
                 return
-            try:
-                by_col = self.dataset.require_column(by.strip())
-            except FieldkitError as exc:
-                self.app.show_error(exc)
+            by_col = match_column(self.model.data_columns, by.strip())
+            if by_col is None:
+                try:
+                    self.dataset.require_column(by.strip())  # raises with "did you mean"
+                except FieldkitError as exc:
+                    self.app.show_error(exc)
                 return
             frame = self.model.view
             self._begin_summary(f"summary of {col} per {by_col}")
