@@ -168,17 +168,21 @@ def build_digest(lines: pl.LazyFrame, table: pl.DataFrame, sources: list[str],
     pick = _pick_bucket(start, end)
     bucket_name = None
     buckets = pl.DataFrame(schema={"bucket": pl.Datetime("us"), "count": pl.UInt32, "problems": pl.UInt32})
-    busiest = buckets
-    median = 0.0
+    busiest = worst = buckets
+    median = problem_median = 0.0
     if pick is not None:
         bucket_name, _ = pick
         prob_ids = problems["template_id"].to_list()
         buckets = (lines.filter(pl.col("timestamp").is_not_null())
                    .group_by(pl.col("timestamp").dt.truncate(bucket_name).alias("bucket"))
-                   .agg(pl.len().alias("count"), pl.col("template_id").is_in(prob_ids).sum().alias("problems"))
+                   .agg(pl.len().alias("count"),
+                        ((is_err | is_warn) if has_levels else pl.col("template_id").is_in(prob_ids))
+                        .sum().alias("problems"))
                    .sort("bucket").collect())
         median = float(buckets["count"].median() or 0.0)
         busiest = buckets.sort(["count", "bucket"], descending=[True, False]).head(3)
+        worst = buckets.sort(["problems", "bucket"], descending=[True, False]).head(3).filter(pl.col("problems") > 0)
+        problem_median = float(buckets["problems"].median() or 0.0)
     new = gone = None
     if baseline_ids is not None:
         new = tpl.filter(~pl.col("template_id").is_in(list(baseline_ids)))
@@ -189,7 +193,8 @@ def build_digest(lines: pl.LazyFrame, table: pl.DataFrame, sources: list[str],
     if not has_levels:
         err_lines = int(problems["count"].sum()) if problems.height else 0
     return Digest(sources, total, start, end, levels, tpl, problems, rare, bucket_name, buckets, busiest,
-                  median, new, gone, err_lines, warn_lines, {"has_levels": has_levels, "rare_max": rare_max})
+                  median, new, gone, err_lines, warn_lines,
+                  {"has_levels": has_levels, "rare_max": rare_max, "worst": worst, "problem_median": problem_median})
 
 
 # ----------------------------------------------------------------------------- text
@@ -241,8 +246,10 @@ def digest_markdown(d: Digest, top: int = 10) -> str:
     if d.problems.height == 0:
         out.append("None found.")
     for r in d.problems.head(top).iter_rows(named=True):
-        kind = f"{r['errors']:,} error" if r["errors"] else f"{r['warns']:,} warning"
-        out.append(f"- {kind} lines ({r['level'] or 'no level'}), {_ts(r['first_seen'])} to "
+        kind = " and ".join(x for x in (f"{r['errors']:,} error" if r["errors"] else "",
+                                        f"{r['warns']:,} warning" if r["warns"] else "") if x)
+        of = "" if (r["errors"] + r["warns"]) == r["count"] else f" of {r['count']:,}"
+        out.append(f"- {kind} lines{of}, {_ts(r['first_seen'])} to "
                    f"{_ts(r['last_seen'])}: {_short(r['template'])}")
     if d.problems.height > top:
         out.append(f"- … and {d.problems.height - top} more")
@@ -259,6 +266,10 @@ def digest_markdown(d: Digest, top: int = 10) -> str:
             ratio = r["count"] / d.median_bucket if d.median_bucket else float("inf")
             out.append(f"- busiest: {_ts(r['bucket'])}: {r['count']:,} lines ({ratio:.1f}× median), "
                        f"{r['problems']:,} error/warning lines")
+        pm = d.extra.get("problem_median", 0.0)
+        for r in d.extra["worst"].filter(pl.col("problems") >= max(5, 2 * pm)).iter_rows(named=True):
+            out.append(f"- most errors/warnings: {_ts(r['bucket'])}: {r['problems']:,} "
+                       f"(median {pm:,.0f} per bucket), of {r['count']:,} lines")
     if d.new is not None:
         out += ["", "### New since the baseline", ""]
         if d.new.height == 0:
@@ -306,6 +317,13 @@ def _fact_lines(d: Digest) -> list[str]:
                          f"({ratio:.1f}× the median), {b['problems']:,} of them errors or warnings.")
         else:
             facts.append(f"Activity was even: no {d.bucket} period above twice the median ({d.median_bucket:,.0f} lines).")
+    worst = d.extra.get("worst")
+    pm = d.extra.get("problem_median", 0.0)
+    if d.bucket and worst is not None and worst.height:
+        w = worst.row(0, named=True)
+        if w["problems"] >= max(5, 3 * pm):
+            facts.append(f"Errors and warnings peaked in the {d.bucket} period starting {_ts(w['bucket'])}: "
+                         f"{w['problems']:,} of its {w['count']:,} lines (median {pm:,.0f} per period).")
     if d.new is not None:
         if d.new.height:
             facts.append(f"New since the baseline: {_n(d.new.height, 'template')}, {int(d.new['count'].sum()):,} lines; "

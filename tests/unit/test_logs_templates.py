@@ -147,3 +147,15 @@ def test_summary_without_a_prepared_model_is_the_facts(tmp_path, fk_home):
     text, how = summarize_digest(res.digest, use_model=False)
     assert text == res.summary
     assert "395 error and 8 warning lines" in text and "data TLB error interrupt" in text
+
+
+def test_error_burst_is_called_out_on_the_sample_server_log(tmp_path):
+    from tests.conftest import ROOT
+
+    res = run_logs([ROOT / "sample_data" / "fieldsync_server.log"], tmp_path / "o.parquet", use_model=False)
+    d = res.digest
+    assert d.lines < 3200  # stack-trace lines joined to the entry that starts them
+    assert d.problems["template"][0] == "could not acquire connection within <*> (active=<*>, waiting=<*>)"
+    worst = d.extra["worst"].row(0, named=True)
+    assert worst["bucket"] == datetime(2024, 3, 5, 8, 30) and worst["problems"] > 3 * d.extra["problem_median"]
+    assert "Errors and warnings peaked in the 15m period starting 2024-03-05 08:30:00" in res.summary
