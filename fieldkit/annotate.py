@@ -27,14 +27,17 @@ SYNC_INTERVAL = 2.0  # seconds: the most work a power cut can take
 ANNOTATION_COLUMNS = ("tags", "note", "theme_id", "theme_label", "theme_score", "theme_reviewed")
 
 
-def journal_path_for(source: str | os.PathLike) -> Path:
-    """The sidecar journal for a data file: beside it if that folder is writable, else in FIELDKIT_HOME."""
+def journal_path_for(source: str | os.PathLike, part: str | None = None) -> Path:
+    """The sidecar journal for a data file (and sheet): beside it if writable, else in FIELDKIT_HOME."""
     source = Path(source).resolve()
-    beside = source.with_name(source.name + ".fieldkit-journal.jsonl")
+    name = source.name
+    if part:
+        name += "." + "".join(c if c.isalnum() or c in "-_" else "_" for c in part)
+    beside = source.with_name(name + ".fieldkit-journal.jsonl")
     if beside.exists() or os.access(source.parent, os.W_OK):
         return beside
     digest = hashlib.sha1(str(source).encode("utf-8")).hexdigest()[:16]
-    return fieldkit_home() / "journals" / f"{source.name}.{digest}.jsonl"
+    return fieldkit_home() / "journals" / f"{name}.{digest}.jsonl"
 
 
 def file_fingerprint(source: str | os.PathLike) -> dict[str, Any]:
@@ -355,14 +358,15 @@ class Annotations:
         }
 
 
-def open_annotations(source: str | os.PathLike, frame: pl.DataFrame | None = None) -> tuple[Annotations, list[str]]:
+def open_annotations(source: str | os.PathLike, frame: pl.DataFrame | None = None,
+                     part: str | None = None) -> tuple[Annotations, list[str]]:
     """Annotations for a data file: saved columns first, then the journal replayed on top.
 
     Returns the state (journaling to the sidecar from now on) and notes for the user, such as
     how many changes were restored or that the file changed since they were made.
     """
     notes: list[str] = []
-    jpath = journal_path_for(source)
+    jpath = journal_path_for(source, part)
     ops = read_journal(jpath)
     ann = Annotations()
     if frame is not None:

@@ -39,6 +39,7 @@ DATASET_ACTIONS = [
     Action("n", "find_next", "Find next", "next match of the last find", "Table"),
     Action("N", "find_prev", "Find previous", "previous match of the last find", "Table"),
     Action("enter", "detail", "Row detail and note", "show the whole row; edit its note", "Table", "Enter"),
+    Action("w", "choose_sheet", "Choose sheet", "open another sheet of a workbook", "Table"),
     Action("p", "toggle_panel", "Toggle side panel", "show or hide the side panel", "Table"),
     Action("tab", "focus_next", "Next pane", "move focus between the table and the themes list", "Table", "Tab"),
     Action("1,2,3,4,5,6,7,8,9", "tag", "Toggle tag N", "toggle tag N on the current row (several tags per row)", "Annotate", "1-9"),

@@ -470,3 +470,25 @@ async def test_large_views_are_built_off_the_ui_thread(kobo_csv, monkeypatch):
         await pilot.press("f")
         await answer(pilot, "nonsense ((")
         assert isinstance(app.screen, ErrorModal)
+
+
+async def test_workbook_sheets_can_be_switched_and_keep_separate_annotations(tmp_path):
+    src = copy_to(tmp_path, shared("messy", "csvkit_sheets_multisheet.xlsx"))
+    app = FieldkitApp(str(src))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_workers(pilot)
+        screen = app.screen
+        first = screen.dataset.sheet
+        assert len(screen.dataset.sheets) == 3 and first in screen.dataset.sheets
+        await pilot.press("1")
+        other = next(s for s in screen.dataset.sheets if s != first)
+        await pilot.press("w")
+        await answer(pilot, other)
+        await wait_for_workers(pilot)
+        assert app.screen is not screen and app.screen.dataset.sheet == other
+        assert app.screen.annotations.tags == {}
+        assert app.screen.default_output().name.startswith("csvkit_sheets_multisheet.")
+        await pilot.press("w")
+        await answer(pilot, first)
+        await wait_for_workers(pilot)
+        assert app.screen.annotations.tags == {0: {"tag1"}}

@@ -101,9 +101,10 @@ class DatasetScreen(JobScreen):
 
     BINDINGS = A.bindings(A.DATASET_ACTIONS)
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, sheet: str | None = None) -> None:
         super().__init__()
         self.path = Path(path)
+        self.sheet = sheet
         self.dataset = None
         self.model: TableModel | None = None
         self.annotations = None
@@ -159,13 +160,13 @@ class DatasetScreen(JobScreen):
 
         start = time.monotonic()
         try:
-            ds = load_dataset(self.path)
+            ds = load_dataset(self.path, sheet=self.sheet)
             head = ds.frame.head(PAGE * 2).collect()
             self.post_message(Loaded(head, complete=False, dataset=ds, seconds=time.monotonic() - start))
             # let the first rows reach the screen before the full read takes both cores
             self._painted.wait(2.0)
             full = ds.frame.collect()
-            ann, notes = open_annotations(self.path, full)
+            ann, notes = open_annotations(self.path, full, part=ds.sheet if len(ds.sheets) > 1 else None)
         except BaseException as exc:
             self.post_message(LoadFailed(exc))
             return
@@ -207,6 +208,8 @@ class DatasetScreen(JobScreen):
         parts = [f" [b]{escape(self.path.name)}[/b]"]
         if ds is not None:
             parts.append(f"[dim]{ds.format}{' ' + ds.encoding if ds.encoding else ''}[/dim]")
+            if len(ds.sheets) > 1:
+                parts.append(f"sheet [b]{escape(str(ds.sheet))}[/b] [dim]({len(ds.sheets)} sheets: w)[/dim]")
         total = m.base.height
         suffix = "" if m.complete else "+"
         if m.row_count != total or m.spec.where or m.spec.restrict is not None:
@@ -551,10 +554,31 @@ class DatasetScreen(JobScreen):
     # ---- save ----
 
     def default_output(self) -> Path:
-        stem = self.path.name.split(".")[0] if self.path.suffix != ".parquet" else self.path.stem
         if self.path.suffix == ".parquet":
             return self.path
+        stem = self.path.name.split(".")[0]
+        ds = self.dataset
+        if ds is not None and len(ds.sheets) > 1 and ds.sheet:
+            stem += "." + "".join(c if c.isalnum() or c in "-_" else "_" for c in ds.sheet)
         return self.path.with_name(stem + ".fieldkit.parquet")
+
+    def action_choose_sheet(self) -> None:
+        ds = self.dataset
+        if ds is None or len(ds.sheets) < 2:
+            self.notify("this file has one sheet", timeout=2)
+            return
+
+        def done(value: str | None) -> None:
+            if not value:
+                return
+            name = match_column(ds.sheets, value.strip())
+            if name is None:
+                self.app.show_error(UsageError(f"no sheet {value!r}", "sheets: " + ", ".join(ds.sheets)))
+                return
+            self.app.pop_screen()
+            self.app.push_screen(DatasetScreen(self.path, sheet=name))
+
+        self.app.push_screen(PromptModal("Open sheet", "", "sheet name", "sheets: " + ", ".join(ds.sheets)), done)
 
     def action_save(self) -> None:
         if not self._ready():
