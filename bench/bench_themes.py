@@ -200,25 +200,29 @@ def synthesise(n: int, path: Path, seed: int = 0) -> None:
     pl.DataFrame({"id": np.arange(n), "answer": texts}).write_csv(path)
 
 
-def scale(sizes: list[int]) -> None:
-    print("\n### scale (fresh subprocess each; embedding cache empty; 2 cores shared with other work)")
+def scale(sizes: list[int], workdir: str | None = None) -> None:
+    print("\n### scale (fresh subprocess each; 2 cores shared with other work)")
+    print("fieldkit runs twice: first with an empty embedding cache, then again from the cache "
+          "(themes + dupes alone)")
     print("| rows | method | embed s | themes s | dupes s | total s | peak RSS MB | k | dup groups |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         for n in sizes:
             path = Path(tmp) / f"answers_{n}.csv"
             synthesise(n, path)
-            for mode in ("fieldkit", "tfidf"):
-                env = {**os.environ, "FIELDKIT_HOME": str(Path(tmp) / f"home_{n}_{mode}")}
+            home = Path(tmp) / f"home_{n}"
+            for mode, label in (("fieldkit", "fieldkit themes+dupes (MiniLM), cache empty"),
+                                ("fieldkit", "fieldkit themes+dupes, embeddings cached"),
+                                ("tfidf", "TF-IDF + MiniBatchKMeans(8)")):
+                env = {**os.environ, "FIELDKIT_HOME": str(home)}
                 t0 = time.perf_counter()
                 proc = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT)), str(path), mode],
                                       capture_output=True, text=True, env=env)
                 wall = time.perf_counter() - t0
                 if proc.returncode != 0:
-                    print(f"| {n:,} | {mode} | failed: {proc.stderr.strip().splitlines()[-1:]} |")
+                    print(f"| {n:,} | {label} | failed: {proc.stderr.strip().splitlines()[-1:]} |")
                     continue
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
-                label = "fieldkit themes+dupes (MiniLM)" if mode == "fieldkit" else "TF-IDF + MiniBatchKMeans(8)"
                 print(f"| {n:,} | {label} | {r.get('embed_s', 0):.1f} | {r['themes_s']:.1f} | "
                       f"{r.get('dupes_s', 0):.1f} | {wall:.1f} | {r['peak_rss_mb']:.0f} | "
                       f"{r.get('k', '-')} | {r.get('dup_groups', '-')} |", flush=True)
@@ -229,6 +233,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--only-scale", action="store_true")
+    ap.add_argument("--workdir", default=None, help="where the synthetic files go (default /tmp)")
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit("../shared/data is missing")
@@ -236,7 +241,7 @@ def main() -> None:
         survey_themes()
         separation()
     if not args.skip_scale:
-        scale([int(s) for s in args.sizes.split(",")])
+        scale([int(s) for s in args.sizes.split(",")], args.workdir)
 
 
 if __name__ == "__main__":

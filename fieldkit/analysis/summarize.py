@@ -269,10 +269,16 @@ def _max_new_tokens(n: int) -> int:
     return 40 * n + 24
 
 
-def _clean_generation(text: str) -> str:
+def _clean_generation(text: str, n: int) -> str:
+    """Drop a "Summary:" preamble, keep at most n sentences, and cut a sentence left unfinished
+    by the token limit (a small model often runs long and stops mid-word)."""
     text = text.replace("<|im_end|>", "").strip()
     text = re.sub(r"^(here is|here's)?\s*(a|the)?\s*summary[^:\n]*:\s*", "", text, flags=re.I)
-    return text.strip()
+    sentences = split_sentences(text)
+    if len(sentences) > 1 and not re.search(r"[.!?。！？…\"'”’)]$", sentences[-1]):
+        sentences = sentences[:-1]
+    sentences = sentences[:n]
+    return _joiner(sentences).join(sentences).strip()
 
 
 def _budget(gen, n: int, instruction_text: str) -> int:
@@ -319,7 +325,7 @@ def _generate(gen, units, n, instruction, reporter, on_token) -> str:
         on_token=on_token,
         cancel=reporter.cancel,
     )
-    return _clean_generation(out)
+    return _clean_generation(out, n)
 
 
 def _abstractive(units, n, reporter, on_token, instruction, gen) -> Summary:

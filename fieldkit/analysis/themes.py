@@ -260,7 +260,8 @@ def label_with_generator(result: ThemesResult, generator, reporter: Reporter | N
         out = generator.chat([{"role": "user", "content": prompt}], max_new_tokens=16,
                              temperature=0.0, cancel=reporter.cancel)
         name = out.replace("<|im_end|>", "").strip().splitlines()[0].strip(" .\"'*:") if out.strip() else ""
-        name = re.sub(r"^(name|topic)\s*:\s*", "", name, flags=re.I)
+        name = re.sub(r"^(the )?(answer|name|topic)( is)?\s*:?\s*", "", name, flags=re.I)
+        name = name.strip(" .\"'*:“”")
         if 1 <= len(name.split()) <= 6 and len(name) <= 60:
             t.label = name
             t.generated_label = True

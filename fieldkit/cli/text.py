@@ -80,8 +80,11 @@ def _print_breakdown(table, by: str) -> None:
 @click.option("--k", "k", type=int, default=None, help="number of themes (default: chosen by silhouette, 3-10)")
 @click.option("--by", "by", default=None, help="print each theme's share per value of this column")
 @click.option("--model", "model_id", default=None, help="embedding model id (default all-minilm-l6-v2)")
-@click.option("--labels", type=click.Choice(["auto", "keywords", "generated"]), default="auto",
-              show_default=True, help="theme names: generated when the generative model is prepared")
+@click.option("--labels", type=click.Choice(["keywords", "generated", "auto"]), default="keywords",
+              show_default=True,
+              help="theme names: top keywords; `generated` asks the prepared generative model "
+                   "(SmolLM2-135M names read worse than keywords, so it is opt-in); "
+                   "`auto` = generated when prepared")
 @click.option("--sheet", default=None, help="sheet of a workbook")
 def themes_cmd(path, column, out, k, by, model_id, labels, sheet) -> None:
     """Group free-text answers into themes with keywords, examples and a label."""
