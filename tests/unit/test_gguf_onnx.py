@@ -105,7 +105,7 @@ def reference_logits(w: dict, ids: list[int], theta: float, eps: float, factors=
 
 
 def write_tiny_gguf(path, arch: str, wtype: str, tied: bool, bias: bool, theta: float, freq_factors=None,
-                    tokenizer: bool = False):
+                    tokenizer: bool = False, emb_type: str = "Q8_0"):
     """A random tiny model as GGUF; returns its weights as stored, dequantized, in HF layout.
 
     With `tokenizer`, a byte-level vocabulary of the 96 printable ASCII bytes (no merges).
@@ -156,7 +156,7 @@ def write_tiny_gguf(path, arch: str, wtype: str, tied: bool, bias: bool, theta: 
 
     perm = arch == "llama"
     w = {"layers": []}
-    w["emb"] = put("token_embd.weight", rng.standard_normal((V, D)) * 0.5, T.Q8_0)
+    w["emb"] = put("token_embd.weight", rng.standard_normal((V, D)) * 0.5, getattr(T, emb_type))
     for i in range(NL):
         p = f"blk.{i}"
         L = {"n1": 1 + 0.1 * rng.standard_normal(D), "n2": 1 + 0.1 * rng.standard_normal(D)}
@@ -177,7 +177,7 @@ def write_tiny_gguf(path, arch: str, wtype: str, tied: bool, bias: bool, theta: 
         w["layers"].append(L)
     w["nout"] = 1 + 0.1 * rng.standard_normal(D)
     wr.add_tensor("output_norm.weight", w["nout"].astype(np.float32))
-    w["out"] = w["emb"] if tied else put("output.weight", rng.standard_normal((V, D)) * 0.3, T.Q8_0)
+    w["out"] = w["emb"] if tied else put("output.weight", rng.standard_normal((V, D)) * 0.3, qtype)
     if freq_factors is not None:
         wr.add_tensor("rope_freqs.weight", freq_factors.astype(np.float32))
     wr.write_header_to_file()
@@ -212,19 +212,19 @@ def _run_cached(sess, ids: list[int], split: int) -> list[np.ndarray]:
 
 
 CASES = [
-    # arch, weight type, tied, q/k/v bias, rope theta, llama3 rope freq factors, atol
-    ("llama", "Q4_1", True, False, 10000.0, None, 2e-3),   # SmolLM2 / Llama layout
-    ("qwen2", "Q4_0", False, True, 1e6, None, 2e-3),      # Qwen2.5: biases, NEOX rope, own lm_head
-    ("llama", "Q8_0", False, False, 5e5, "factors", 2e-3),  # Llama 3.x: rope_freqs
-    ("llama", "F16", True, False, 1e4, None, None),       # re-quantized to 8-bit blocks
+    # arch, weight type, embedding type, tied, q/k/v bias, rope theta, llama3 rope freq factors, atol
+    ("llama", "Q4_1", "Q8_0", True, False, 10000.0, None, 2e-3),    # SmolLM2 / Llama layout
+    ("qwen2", "Q4_0", "Q4_1", False, True, 1e6, None, 2e-3),       # Qwen2.5: biases, NEOX rope, 4-bit lm_head
+    ("llama", "Q8_0", "Q4_1", True, False, 5e5, "factors", 2e-3),  # Llama 3.x rope_freqs; 4-bit tied embedding
+    ("llama", "F16", "Q8_0", True, False, 1e4, None, None),        # re-quantized to 8-bit blocks
 ]
 
 
-@pytest.mark.parametrize("arch,wtype,tied,bias,theta,factors,atol", CASES)
-def test_tiny_model_matches_numpy_forward_over_kv_cache(tmp_path, arch, wtype, tied, bias, theta, factors, atol):
+@pytest.mark.parametrize("arch,wtype,emb,tied,bias,theta,factors,atol", CASES)
+def test_tiny_model_matches_numpy_forward_over_kv_cache(tmp_path, arch, wtype, emb, tied, bias, theta, factors, atol):
     ff = np.linspace(1.0, 8.0, HD // 2) if factors else None
     path = tmp_path / f"tiny-{arch}-{wtype}.gguf"
-    w, eps = write_tiny_gguf(path, arch, wtype, tied, bias, theta, ff)
+    w, eps = write_tiny_gguf(path, arch, wtype, tied, bias, theta, ff, emb_type=emb)
     onnx_path = tmp_path / "model.onnx"
     info = gguf_onnx.convert(path, onnx_path)
     assert info["arch"] == arch and info["tied_embeddings"] == tied
