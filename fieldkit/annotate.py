@@ -74,6 +74,19 @@ class Journal:
             self._dirty = False
         self._last_sync = time.monotonic()
 
+    def reset(self, header: dict[str, Any] | None = None) -> None:
+        """Start over with only a header: used once the annotations are saved into the file itself."""
+        self.close()
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps({"op": "header", "version": JOURNAL_VERSION, **(header or {})},
+                               ensure_ascii=False, separators=(",", ":")) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        self._f = open(self.path, "a", encoding="utf-8")
+        self._dirty = False
+
     @property
     def dirty(self) -> bool:
         return self._dirty

@@ -138,3 +138,21 @@ def test_apply_on_real_survey_keeps_every_row_and_order(tmp_path):
     assert out.drop("tags", "note").equals(frame)
     assert out["tags"][0].to_list() == ["x"] and out["tags"][-1].to_list() == ["y"]
     assert tmp_path.exists()
+
+
+def test_saving_over_the_source_resets_its_journal(tmp_path):
+    frame = pl.DataFrame({"answer": ["a", "b", "c"]})
+    src = tmp_path / "answers.parquet"
+    frame.write_parquet(src)
+    ann, _ = open_annotations(src, frame)
+    ann.toggle_tag(1, "x")
+    write_frame(ann.apply(frame), src)
+    from fieldkit.annotate import file_fingerprint
+
+    ann.journal.reset({"source": str(src), **file_fingerprint(src)})
+    ann.journal.close()
+    saved = pl.read_parquet(src)
+    again, notes = open_annotations(src, saved)
+    assert again.tags == {1: {"x"}}
+    assert notes == []  # nothing replayed, no "file changed" warning
+    again.journal.close()

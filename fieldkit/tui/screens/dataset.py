@@ -618,6 +618,11 @@ class DatasetScreen(JobScreen):
 
         def finished(path, elapsed):
             ann.changes = max(0, ann.changes - changes)
+            if Path(path).resolve() == self.path.resolve() and ann.journal is not None:
+                # the file now holds every annotation: the journal starts over against the new file
+                from fieldkit.annotate import file_fingerprint
+
+                ann.journal.reset({"source": str(self.path.resolve()), **file_fingerprint(self.path)})
             self._update_status(f"saved {path} in {elapsed:.1f} s")
             self.notify(f"saved {Path(path).name}", timeout=4)
 
