@@ -230,7 +230,8 @@ def _short(template: str, n: int = 90) -> str:
 
 def digest_markdown(d: Digest, top: int = 10) -> str:
     """The digest as Markdown tables and lists (what the CLI prints and the summary file ends with)."""
-    out = [f"## Digest: {', '.join(d.sources)}", "",
+    names = ", ".join(d.sources[:5]) + (f" and {len(d.sources) - 5} more files" if len(d.sources) > 5 else "")
+    out = [f"## Digest: {names}", "",
            f"{d.lines:,} lines, {d.templates.height:,} templates, {_ts(d.start)} to {_ts(d.end)} "
            f"({_span(d.start, d.end)}).", ""]
     if d.levels:
