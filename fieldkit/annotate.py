@@ -47,21 +47,30 @@ def file_fingerprint(source: str | os.PathLike) -> dict[str, Any]:
 
 
 class Journal:
-    """Append-only JSONL writer: every op is flushed at once and fsynced within SYNC_INTERVAL."""
+    """Append-only JSONL writer: every op is flushed at once and fsynced within SYNC_INTERVAL.
+
+    The file is created at the first change, so merely looking at a dataset leaves nothing behind.
+    """
 
     def __init__(self, path: str | os.PathLike, header: dict[str, Any] | None = None):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self._f = open(self.path, "a", encoding="utf-8")
+        self.header = header or {}
+        self._f = None
         self._dirty = False
         self._last_sync = time.monotonic()
-        if new:
-            self.append({"op": "header", "version": JOURNAL_VERSION, **(header or {})})
-            self.sync()
+
+    def _open(self):
+        if self._f is None or self._f.closed:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists() or self.path.stat().st_size == 0
+            self._f = open(self.path, "a", encoding="utf-8")
+            if new:
+                self._f.write(json.dumps({"op": "header", "version": JOURNAL_VERSION, **self.header},
+                                         ensure_ascii=False, separators=(",", ":")) + "\n")
+        return self._f
 
     def append(self, op: dict[str, Any]) -> None:
-        self._f.write(json.dumps(op, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._open().write(json.dumps(op, ensure_ascii=False, separators=(",", ":")) + "\n")
         self._f.flush()
         self._dirty = True
         if time.monotonic() - self._last_sync >= SYNC_INTERVAL:
@@ -69,7 +78,7 @@ class Journal:
 
     def sync(self) -> None:
         """fsync pending lines; the UI calls this on a timer so idle periods are covered too."""
-        if self._dirty and not self._f.closed:
+        if self._dirty and self._f is not None and not self._f.closed:
             os.fsync(self._f.fileno())
             self._dirty = False
         self._last_sync = time.monotonic()
@@ -84,7 +93,8 @@ class Journal:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
-        self._f = open(self.path, "a", encoding="utf-8")
+        self.header = header or {}
+        self._f = None
         self._dirty = False
 
     @property
@@ -92,7 +102,7 @@ class Journal:
         return self._dirty
 
     def close(self) -> None:
-        if not self._f.closed:
+        if self._f is not None and not self._f.closed:
             self.sync()
             self._f.close()
 

@@ -436,11 +436,12 @@ async def test_summary_of_filtered_rows_streams_into_the_panel(survey_tsv, embed
 
 
 def test_first_screen_does_not_import_models_or_onnxruntime(tmp_path):
+    src = copy_to(tmp_path, SAMPLE_DATA / "kobo_water_survey.csv")
     code = (
         "import asyncio, sys\n"
         "from fieldkit.tui.app import FieldkitApp\n"
         "async def main():\n"
-        f"    app = FieldkitApp({str(SAMPLE_DATA / 'kobo_water_survey.csv')!r})\n"
+        f"    app = FieldkitApp({str(src)!r})\n"
         "    async with app.run_test() as pilot:\n"
         "        await pilot.pause()\n"
         "asyncio.run(main())\n"
@@ -451,6 +452,7 @@ def test_first_screen_does_not_import_models_or_onnxruntime(tmp_path):
                          env={**__import__('os').environ, "FIELDKIT_HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == ""
+    assert not journal_path_for(src).exists()  # viewing alone writes nothing beside the data
 
 
 async def test_large_views_are_built_off_the_ui_thread(kobo_csv, monkeypatch):

@@ -75,6 +75,7 @@ def test_journal_fsyncs_on_sync(tmp_path, monkeypatch):
     real = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
     j = Journal(tmp_path / "j.jsonl", {"source": "x"})
+    assert not (tmp_path / "j.jsonl").exists()  # nothing written until the first change
     n = len(synced)
     j.append({"op": "tag", "row": 1, "tag": "a", "on": True})
     assert j.dirty

@@ -34,7 +34,7 @@ class DataTree(DirectoryTree):
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         for p in paths:
-            if p.name.startswith("."):
+            if p.name.startswith(".") or p.name.endswith(".fieldkit-journal.jsonl"):
                 continue
             if p.is_dir() or p.suffix.lower() in DATA_SUFFIXES or ".log" in p.name.lower():
                 yield p
