@@ -121,7 +121,7 @@ class DatasetScreen(JobScreen):
     # ---- layout ----
 
     def compose(self) -> ComposeResult:
-        yield Static(f" {escape(self.path.name)}  [dim]loading…[/dim]", id="title")
+        yield Static(Text.assemble(" ", self.path.name, ("  loading…", "dim")), id="title")
         with Horizontal(id="main"):
             yield VirtualTable(id="table", marks=self._marks)
             with Vertical(id="side"):
@@ -195,52 +195,56 @@ class DatasetScreen(JobScreen):
         self._update_status(f"loaded in {message.seconds:.2f} s" if message.complete else "reading the rest…")
 
     def on_load_failed(self, message: LoadFailed) -> None:
-        self.query_one("#title", Static).update(f" {escape(self.path.name)}  [red]could not open[/red]")
+        self.query_one("#title", Static).update(Text.assemble(" ", self.path.name, ("  could not open", "red")))
         self.app.show_error(message.error, title=f"cannot open {self.path.name}")
 
     # ---- status ----
 
     def _update_title(self) -> None:
+        """Title line as plain Text (names and filters may hold any characters, never markup)."""
         m = self.model
         if m is None:
             return
         ds = self.dataset
-        parts = [f" [b]{escape(self.path.name)}[/b]"]
+        t = Text(" ")
+        t.append(self.path.name, "bold")
         if ds is not None:
-            parts.append(f"[dim]{ds.format}{' ' + ds.encoding if ds.encoding else ''}[/dim]")
+            t.append(f"  {ds.format}{' ' + ds.encoding if ds.encoding else ''}", "dim")
             if len(ds.sheets) > 1:
-                parts.append(f"sheet [b]{escape(str(ds.sheet))}[/b] [dim]({len(ds.sheets)} sheets: w)[/dim]")
+                t.append("  sheet ")
+                t.append(str(ds.sheet), "bold")
+                t.append(f" ({len(ds.sheets)} sheets: w)", "dim")
         total = m.base.height
         suffix = "" if m.complete else "+"
         if m.row_count != total or m.spec.where or m.spec.restrict is not None:
-            parts.append(f"{m.row_count:,} of {total:,}{suffix} rows")
+            t.append(f"  {m.row_count:,} of {total:,}{suffix} rows")
         else:
-            parts.append(f"{total:,}{suffix} rows")
-        parts.append(f"{len(m.data_columns)} cols")
+            t.append(f"  {total:,}{suffix} rows")
+        t.append(f"  {len(m.data_columns)} cols")
         if m.spec.restrict_label:
-            parts.append(f"[yellow]{escape(m.spec.restrict_label)}[/yellow]")
+            t.append(f"  {m.spec.restrict_label}", "yellow")
         if m.spec.where:
-            parts.append(f"[yellow]where {escape(m.spec.where)}[/yellow]")
-        self.query_one("#title", Static).update("  ".join(parts))
+            t.append(f"  where {m.spec.where}", "yellow")
+        self.query_one("#title", Static).update(t)
 
     def _update_status(self, text: str = "") -> None:
         m = self.model
-        bits = []
+        bits: list[Text] = []
         if m is not None and m.row_count:
-            t = self.query_one(VirtualTable)
-            bits.append(f"row {t.cursor_row + 1:,}/{m.row_count:,}")
+            table = self.query_one(VirtualTable)
+            bits.append(Text(f"row {table.cursor_row + 1:,}/{m.row_count:,}"))
             if self.current_column:
-                bits.append(escape(self.current_column[:30]))
+                bits.append(Text(self.current_column[:30]))
         if self.annotations is not None:
             s = self.annotations.summary()
             if s["tagged_rows"] or s["notes"]:
-                bits.append(f"{s['tagged_rows']} tagged · {s['notes']} notes")
+                bits.append(Text(f"{s['tagged_rows']} tagged · {s['notes']} notes"))
             if self.annotations.changes:
-                bits.append("[yellow]unsaved (journaled)[/yellow]")
+                bits.append(Text("unsaved (journaled)", "yellow"))
         if text:
-            bits.append(escape(text))
-        bits.append("[dim]F1 help · ^P commands[/dim]")
-        self.query_one("#status", Static).update(" " + "  │ ".join(bits))
+            bits.append(Text(text))
+        bits.append(Text("F1 help · ^P commands", "dim"))
+        self.query_one("#status", Static).update(Text(" ") + Text("  │ ").join(bits))
 
     def _marks(self, row_id: int) -> str:
         ann = self.annotations
@@ -850,7 +854,7 @@ class DatasetScreen(JobScreen):
         target = {"profile": "profile-scroll", "themes": "themes", "results": "results-scroll"}[which]
         self.query_one("#side").display = True
         self.query_one(ContentSwitcher).current = target
-        self.query_one("#side-title", Static).update(f"[b]{escape(title or which)}[/b]")
+        self.query_one("#side-title", Static).update(Text(title or which, "bold"))
 
     def action_show_profile(self) -> None:
         self._side("profile")
