@@ -83,6 +83,7 @@ class TableModel:
         self.view = base
         self._pages: OrderedDict[int, list[tuple[int, list[str]]]] = OrderedDict()
         self.extra_columns: list[str] = []
+        self._cache_schema()
 
     # ---- shape ----
 
@@ -99,7 +100,10 @@ class TableModel:
         return self.view.height
 
     def dtype(self, column: str) -> pl.DataType:
-        return self.view.schema[column]
+        return self._schema[column]
+
+    def is_numeric(self, column: str) -> bool:
+        return self._numeric.get(column, False)
 
     # ---- view ----
 
@@ -131,6 +135,12 @@ class TableModel:
         extra = [c for c in self.view.columns if c not in self.base.columns]
         self.extra_columns = extra
         self._pages.clear()
+        self._cache_schema()
+
+    def _cache_schema(self) -> None:
+        """Schema lookups cost a Python object each time in Polars; drawing asks for them per cell."""
+        self._schema = dict(self.view.schema)
+        self._numeric = {c: t.is_numeric() for c, t in self._schema.items()}
 
     def replace_base(self, base: pl.DataFrame, complete: bool = True) -> None:
         """Swap in the fully loaded frame, keeping the current view settings."""

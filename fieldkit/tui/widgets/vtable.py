@@ -90,6 +90,19 @@ class VirtualTable(ScrollView, can_focus=True):
         self.widths: list[int] = []
         self.left_col = 0
         self._gutter = 6
+        self._styles: dict[str, Style] = {}
+
+    def _style(self, name: str) -> Style:
+        """Component styles, cached: resolving them per line costs more than drawing it."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = (self.rich_style if name == "base"
+                                          else self.get_component_rich_style(name))
+        return style
+
+    def notify_style_update(self) -> None:
+        self._styles.clear()
+        super().notify_style_update()
 
     # ---- data ----
 
@@ -126,11 +139,11 @@ class VirtualTable(ScrollView, can_focus=True):
         return max(1, self.size.height - HEADER - (1 if self.show_horizontal_scrollbar else 0))
 
     def _visible_columns(self) -> list[int]:
-        cols, x = [], self._gutter + 1
+        cols, x, width = [], self._gutter + 1, self.size.width
         for j in range(self.left_col, len(self.widths)):
             cols.append(j)
             x += self.widths[j] + 1
-            if x >= self.size.width:
+            if x >= width:
                 break
         return cols
 
@@ -228,24 +241,24 @@ class VirtualTable(ScrollView, can_focus=True):
             return self._header(cols, width, dtype=True)
         index = int(self.scroll_offset.y) + y - HEADER
         if index >= m.row_count:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style("base"))
         row_id, cells = m.row(index)
-        base = self.rich_style
+        base = self._style("base")
         is_cursor_row = index == self.cursor_row
-        row_style = base + self.get_component_rich_style("vtable--rowcursor") if is_cursor_row else base
+        row_style = base + self._style("vtable--rowcursor") if is_cursor_row else base
         num_w = self._gutter - 4
         marks = self.marks(row_id)
         segs = [
-            Segment(fit(str(row_id + 1), num_w, right=True), row_style + self.get_component_rich_style("vtable--gutter")),
-            Segment(" " + fit(marks, 3), row_style + self.get_component_rich_style("vtable--mark")),
-            Segment("│", row_style + self.get_component_rich_style("vtable--gutter")),
+            Segment(fit(str(row_id + 1), num_w, right=True), row_style + self._style("vtable--gutter")),
+            Segment(" " + fit(marks, 3), row_style + self._style("vtable--mark")),
+            Segment("│", row_style + self._style("vtable--gutter")),
         ]
-        col_style = self.get_component_rich_style("vtable--column")
-        cur_style = self.get_component_rich_style("vtable--cursor")
+        col_style = self._style("vtable--column")
+        cur_style = self._style("vtable--cursor")
         widths = self._col_widths(cols, width)
         for j in cols:
             name = m.columns[j]
-            right = m.dtype(name).is_numeric()
+            right = m.is_numeric(name)
             style = row_style
             if j == self.cursor_col:
                 style = row_style + (cur_style if is_cursor_row else col_style)
@@ -255,10 +268,10 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def _header(self, cols: list[int], width: int, dtype: bool) -> Strip:
         m = self.model
-        style = self.get_component_rich_style("vtable--dtype" if dtype else "vtable--header")
+        style = self._style("vtable--dtype" if dtype else "vtable--header")
         left = "" if not dtype else fit(f"{m.row_count:,}" if m.row_count < 10**(self._gutter - 1) else "", self._gutter, right=True)
         segs = [Segment(fit(left, self._gutter) + "│", style)]
-        col_style = self.get_component_rich_style("vtable--cursor")
+        col_style = self._style("vtable--cursor")
         widths = self._col_widths(cols, width)
         for j in cols:
             name = m.columns[j]
