@@ -241,8 +241,14 @@ async def test_light_and_dark_theme_toggle_is_remembered(kobo_csv, tui_settings)
     async with app.run_test() as pilot:
         await wait_for_workers(pilot)
         first = app.theme
+        table = app.screen.query_one(VirtualTable)
+        table.render_line(3)
+        before = table._style("base").bgcolor
         await pilot.press("f2")
+        await pilot.pause()
         assert app.theme != first
+        table.render_line(3)
+        assert table._style("base").bgcolor != before  # cached styles follow the theme
         assert json.loads(tui_settings.read_text())["theme"] == app.theme
 
 
