@@ -68,6 +68,7 @@ LOG_ACTIONS = [
     Action("D", "digest", "Log digest", "show the digest (counts, levels, rare and new templates)", "Logs"),
     Action("z", "summarize", "Summarize log", "write the log summary (streams in)", "Logs"),
     Action("a", "all_lines", "Show all lines", "show every line again", "Logs"),
+    Action("ctrl+s", "save", "Save lines to Parquet", "save every line with its template_id and template", "Logs", "Ctrl+S"),
     Action("escape", "cancel_job", "Cancel running job", "cancel the running analysis", "Logs", "Esc"),
 ]
 

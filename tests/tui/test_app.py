@@ -327,6 +327,13 @@ async def test_log_screen_templates_lines_and_summary(tmp_path, monkeypatch):
         assert "final" in text_of(screen.query_one("#log-digest"))
         await pilot.press("D")
         assert isinstance(app.screen, TextModal)
+        await pilot.press("escape")
+        await pilot.press("ctrl+s")
+        await answer(pilot, str(tmp_path / "lines.parquet"))
+        saved = pl.read_parquet(tmp_path / "lines.parquet")
+        assert saved.height == truth.height
+        assert saved.filter(pl.col("level") == "WARN")["template"].n_unique() == 1
+        assert read_provenance(tmp_path / "lines.parquet")["steps"][0]["operation"] == "logs"
 
 
 async def test_cancel_stops_a_running_job_and_ui_stays_responsive(kobo_csv):

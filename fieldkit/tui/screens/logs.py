@@ -88,6 +88,40 @@ class LogScreen(JobScreen):
             self.model.set_view(ViewSpec())
             self.query_one("#log-lines", VirtualTable).reload()
 
+    def action_save(self) -> None:
+        if self.result is None:
+            self.notify("still reading the log…", timeout=2)
+            return
+        from fieldkit.tui.screens.modals import PromptModal
+
+        default = self.path.with_name(self.path.name.split(".")[0] + ".fieldkit.parquet")
+
+        def done(value: str | None) -> None:
+            if value:
+                self.save_to(Path(value).expanduser())
+
+        self.app.push_screen(PromptModal("Save log lines to Parquet", str(default), "path.parquet"), done)
+
+    def save_to(self, target: Path) -> None:
+        from fieldkit.errors import UsageError
+        from fieldkit.store import file_sha256, make_provenance, write_frame
+
+        if target.suffix.lower() != ".parquet":
+            self.app.show_error(UsageError(f"{target.name} does not end in .parquet", "give a name like lines.parquet"))
+            return
+        t = self.result.templates
+        lines = self.result.lines.with_columns(pl.col("template_id").replace_strict(
+            t["template_id"], t["template"], default=None, return_dtype=pl.String).alias("template"))
+        lines = lines.select("line_no", "timestamp", "level", "message", "template_id", "template")
+
+        def job(reporter):
+            source = {"path": str(self.path), "sha256": file_sha256(self.path), "format": "log", "encoding": "utf-8"}
+            steps = [{"operation": "logs", "parameters": {"templates": t.height}}]
+            return write_frame(lines, target, make_provenance(source, steps), reporter=reporter.child("saving"))
+
+        self.start_job("save", f"saving {target.name}", job,
+                       lambda path, elapsed: self.notify(f"saved {Path(path).name}", timeout=4))
+
     def action_digest(self) -> None:
         from fieldkit.tui.screens.modals import TextModal
 
