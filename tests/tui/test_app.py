@@ -512,3 +512,18 @@ async def test_workbook_sheets_can_be_switched_and_keep_separate_annotations(tmp
         await answer(pilot, first)
         await wait_for_workers(pilot)
         assert app.screen.annotations.tags == {0: {"tag1"}}
+
+
+async def test_unreadable_file_shows_the_loaders_error_and_hint(tmp_path):
+    bad = tmp_path / "broken.xlsx"
+    bad.write_bytes(bytes(range(256)) * 64)  # not a workbook
+    app = FieldkitApp(str(bad))
+    async with app.run_test() as pilot:
+        await wait_for_workers(pilot)
+        assert isinstance(app.screen, ErrorModal)
+        assert app.screen.hint and "internal error" not in app.screen.message
+        await pilot.press("escape")
+        assert isinstance(app.screen, DatasetScreen)
+        assert "could not open" in text_of(app.screen.query_one("#title"))
+        await pilot.press("s", "f", "t")  # keys on a failed screen do nothing harmful
+        assert isinstance(app.screen, DatasetScreen)

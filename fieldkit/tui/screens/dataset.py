@@ -195,6 +195,7 @@ class DatasetScreen(JobScreen):
         self._update_status(f"loaded in {message.seconds:.2f} s" if message.complete else "reading the rest…")
 
     def on_load_failed(self, message: LoadFailed) -> None:
+        self.load_failed = True
         self.query_one("#title", Static).update(Text.assemble(" ", self.path.name, ("  could not open", "red")))
         self.app.show_error(message.error, title=f"cannot open {self.path.name}")
 
@@ -358,7 +359,10 @@ class DatasetScreen(JobScreen):
 
     def _ready(self) -> bool:
         if self.model is None or not self.loaded:
-            self.notify("still loading…", timeout=2)
+            if getattr(self, "load_failed", False):
+                self.notify("nothing is loaded here; Ctrl+O opens another file", severity="warning", timeout=3)
+            else:
+                self.notify("still loading…", timeout=2)
             return False
         return True
 
