@@ -29,7 +29,7 @@ import numpy as np
 from fieldkit.config import cache_home
 from fieldkit.inference.manifest import ModelEntry
 
-RECIPE = "int8-dynamic-smooth-v1"
+RECIPE = "int8-dynamic-smooth-v2"
 DEFAULT_ALPHA = 0.65
 
 
@@ -83,7 +83,8 @@ def _weight_matmuls(model):
 
 
 def rewrite_int8(src: Path, dst: Path, amax: dict[str, np.ndarray],
-                 alphas: dict[str, float] | None = None) -> int:
+                 alphas: dict[str, float] | None = None,
+                 int8_ffn_out: frozenset[str] = frozenset()) -> int:
     """Write the smoothed int8 rewrite of `src` to `dst`; returns how many MatMuls changed."""
     import onnx
     from onnx import helper
@@ -93,8 +94,8 @@ def rewrite_int8(src: Path, dst: Path, amax: dict[str, np.ndarray],
     g = model.graph
     groups: dict[str, list] = {}
     for node, w in _weight_matmuls(model):
-        if w.shape[0] > w.shape[1]:  # FFN down-projection (GELU input): keep float
-            continue
+        if w.shape[0] > w.shape[1] and node.input[0] not in int8_ffn_out:
+            continue  # FFN down-projection (GELU input): float unless listed
         if node.input[0] in amax:
             groups.setdefault(node.input[0], []).append((node, w))
     changed = 0
@@ -127,6 +128,7 @@ def rewrite_int8(src: Path, dst: Path, amax: dict[str, np.ndarray],
             g.node.remove(node)
             g.node.insert(idx, new)
             changed += 1
+    simplify(g)
     _drop_dead(g)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
@@ -171,6 +173,83 @@ def smooth_float(src: Path, dst: Path, amax: dict[str, np.ndarray], alpha: float
     _drop_dead(g)
     onnx.save(model, str(dst))
     return keep_float
+
+
+def _const(g, name: str):
+    from onnx import numpy_helper as nh
+
+    for i in g.initializer:
+        if i.name == name:
+            return nh.to_array(i)
+    for n in g.node:
+        if n.op_type == "Constant" and n.output[0] == name and n.attribute:
+            return nh.to_array(n.attribute[0].t)
+    return None
+
+
+def _is_const(g, name: str, value: float) -> bool:
+    v = _const(g, name)
+    return v is not None and v.size == 1 and abs(float(v.reshape(-1)[0]) - value) < 1e-6
+
+
+def simplify(g) -> dict[str, int]:
+    """Exact simplifications onnxruntime does not make on this exported graph.
+
+    - erf GELU, x * 0.5 * (1 + erf(x / sqrt 2)), becomes one com.microsoft Gelu (same formula);
+    - Where(IsNaN(softmax), 0, softmax) guards become the softmax itself: NaN only arises
+      when every position of a row is masked, and every text we send has [CLS] and [SEP].
+    """
+    from onnx import helper
+
+    producer = {o: n for n in g.node for o in n.output}
+    consumers: dict[str, list] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+
+    def only(name):
+        c = consumers.get(name, [])
+        return c[0] if len(c) == 1 else None
+
+    def other(node, name):
+        rest = [i for i in node.input if i != name]
+        return rest[0] if len(rest) == 1 else None
+
+    done = {"gelu": 0, "nan_guard": 0}
+    for erf in [n for n in g.node if n.op_type == "Erf"]:
+        div = producer.get(erf.input[0])
+        if div is None or div.op_type != "Div" or not _is_const(g, div.input[1], 2 ** 0.5):
+            continue
+        x = div.input[0]
+        add = only(erf.output[0])
+        if add is None or add.op_type != "Add" or not _is_const(g, other(add, erf.output[0]) or "", 1.0):
+            continue
+        half = only(add.output[0])
+        if half is None or half.op_type != "Mul" or not _is_const(g, other(half, add.output[0]) or "", 0.5):
+            continue
+        last = only(half.output[0])
+        if last is None or last.op_type != "Mul" or other(last, half.output[0]) != x:
+            continue
+        idx = list(g.node).index(last)
+        g.node.insert(idx, helper.make_node("Gelu", [x], [last.output[0]], name=erf.name + "__gelu",
+                                            domain="com.microsoft"))
+        for n in (div, erf, add, half, last):
+            g.node.remove(n)
+        done["gelu"] += 1
+    for where in [n for n in g.node if n.op_type == "Where"]:
+        isnan = producer.get(where.input[0])
+        if isnan is None or isnan.op_type != "IsNaN" or isnan.input[0] != where.input[2]:
+            continue
+        soft = producer.get(where.input[2])
+        if soft is None or soft.op_type != "Softmax" or not _is_const(g, where.input[1], 0.0):
+            continue
+        for c in consumers.get(where.output[0], []):
+            for k, name in enumerate(c.input):
+                if name == where.output[0]:
+                    c.input[k] = soft.output[0]
+        g.node.remove(where)
+        done["nan_guard"] += 1
+    return done
 
 
 def _drop_dead(g) -> None:
