@@ -10,11 +10,13 @@ from fieldkit.errors import ModelError
 
 
 def create_session(model: str | os.PathLike | bytes, *, threads: int | None = None,
-                   custom_ops: bool = False, label: str = "model"):
+                   custom_ops: bool = False, label: str = "model",
+                   disabled_optimizers: list[str] | None = None):
     """An onnxruntime CPU session: intra-op threads = physical cores, full graph optimisation.
 
     Sequential execution with one inter-op thread: on 2-4 core laptops spreading work over
-    more threads than cores only adds contention.
+    more threads than cores only adds contention. `disabled_optimizers` names onnxruntime
+    fusions to skip where measurement showed the fused kernel slower.
     """
     import onnxruntime as ort
 
@@ -35,7 +37,8 @@ def create_session(model: str | os.PathLike | bytes, *, threads: int | None = No
         so.register_custom_ops_library(get_library_path())
     source = str(model) if isinstance(model, (str, Path, os.PathLike)) else model
     try:
-        return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"],
+                                    disabled_optimizers=disabled_optimizers or None)
     except Exception as e:  # onnxruntime raises its own exception types
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"cannot load {label}: {first}",
