@@ -356,7 +356,9 @@ async def test_cancel_stops_a_running_job_and_ui_stays_responsive(kobo_csv):
             return "done"
 
         screen.start_job("slow", "slow job", slow, lambda r, e: finished.append(r))
-        started.wait(5)
+        while not started.is_set():  # the worker starts once the event loop runs
+            await pilot.pause()
+        assert screen.query_one("#jobbar").running
         await pilot.press("down", "down")  # the UI still handles keys
         assert screen.query_one(VirtualTable).cursor_row == 2
         await pilot.press("escape")
