@@ -54,23 +54,24 @@ def load_cached(key: str, rows: int | None = None, mmap: bool = False) -> np.nda
 
 def save_cached(key: str, arr: np.ndarray, info: dict[str, Any]) -> None:
     """Write the array then its metadata atomically; a cache failure never fails the caller."""
-    npy, meta = _paths(key)
+    npy, _ = _paths(key)
     with contextlib.suppress(OSError):
         npy.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".npy", dir=npy.parent)
         with os.fdopen(fd, "wb") as f:
             np.save(f, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
         os.replace(tmp, npy)
-        fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".json", dir=npy.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({**info, "rows": int(arr.shape[0]), "dim": int(arr.shape[1])}, f)
-        os.replace(tmp, meta)
+        _write_meta(key, info, int(arr.shape[0]), int(arr.shape[1]))
 
 
 def embed_column(ds, column: str, model_id: str | None = None,
                  reporter: Reporter | None = None, mmap: bool = False,
                  batch_size: int = 32) -> np.ndarray:
-    """Embeddings of `column` (one row per dataset row), from the cache when the file is unchanged."""
+    """Embeddings of `column` (one row per dataset row), from the cache when the file is unchanged.
+
+    Vectors stream into a memory-mapped cache file as they are made, so a million rows do not
+    need their 1.5 GB of vectors in memory; `mmap=True` also returns them memory-mapped.
+    """
     col = ds.require_column(column)
     embedder = get_embedder(model_id)
     key = cache_key(ds.sha256, col, embedder)
@@ -80,17 +81,47 @@ def embed_column(ds, column: str, model_id: str | None = None,
             reporter.total = cached.shape[0]
             reporter.finish("from cache")
         return cached
-    texts = ds.text_column(col)
+    texts = ds.text_column(col).to_list()
     if reporter is not None:
         reporter.total = len(texts)
-    arr = embedder.embed_all(texts.to_list(), reporter=reporter, batch_size=batch_size)
-    save_cached(key, arr, {"source": str(ds.path), "sha256": ds.sha256, "column": col,
-                           **embedder.provenance(),
-                           "empty": embedder.last_stats.empty,
-                           "truncated": embedder.last_stats.truncated})
+    info = {"source": str(ds.path), "sha256": ds.sha256, "column": col, **embedder.provenance()}
+    npy, _ = _paths(key)
+    try:
+        npy.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".npy", dir=npy.parent)
+        os.close(fd)
+    except OSError:  # no writable cache: compute in memory
+        arr = embedder.embed_all(texts, reporter=reporter, batch_size=batch_size)
+        return arr
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                        shape=(len(texts), embedder.dim))
+        pos = 0
+        for batch in embedder.embed(texts, batch_size=batch_size, reporter=reporter):
+            out[pos:pos + len(batch)] = batch
+            pos += len(batch)
+        out.flush()
+        del out
+        os.replace(tmp, npy)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    stats = embedder.last_stats
+    _write_meta(key, {**info, "empty": stats.empty, "truncated": stats.truncated},
+                len(texts), embedder.dim)
     if reporter is not None:
-        reporter.finish(embedder.last_stats.message())
-    return arr
+        reporter.finish(stats.message())
+    result = load_cached(key, mmap=mmap)
+    return result if result is not None else np.load(npy, mmap_mode="r" if mmap else None)
+
+
+def _write_meta(key: str, info: dict[str, Any], rows: int, dim: int) -> None:
+    _, meta = _paths(key)
+    with contextlib.suppress(OSError):
+        fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".json", dir=meta.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({**info, "rows": rows, "dim": dim}, f)
+        os.replace(tmp, meta)
 
 
 # rows pulled from the input at a time: bounds memory for any row count (~25 MB of vectors)
