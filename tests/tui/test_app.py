@@ -489,6 +489,11 @@ async def test_large_views_are_built_off_the_ui_thread(kobo_csv, monkeypatch):
         await pilot.press("f")
         await answer(pilot, '"respondent/household_size" >= 6')
         assert screen.model.row_count == df.filter(pl.col("respondent/household_size") >= 6).height
+        select_column(screen, "feedback/comment")
+        await pilot.press("slash")
+        await answer(pilot, "pump")
+        row = screen.query_one(VirtualTable).cursor_row
+        assert "pump" in screen.model.view["feedback/comment"][row].lower()
         await pilot.press("f")
         await answer(pilot, "nonsense ((")
         assert isinstance(app.screen, ErrorModal)

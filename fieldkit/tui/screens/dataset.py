@@ -58,6 +58,12 @@ class ViewReady(Message):
         self.spec, self.view, self.keep_row, self.then, self.error = spec, view, keep_row, then, error
 
 
+class Found(Message):
+    def __init__(self, col: str, needle: str, hit: int | None) -> None:
+        super().__init__()
+        self.col, self.needle, self.hit = col, needle, hit
+
+
 ASYNC_VIEW_ROWS = 200_000  # from this many rows, views are built in a thread
 
 
@@ -460,7 +466,22 @@ class DatasetScreen(JobScreen):
         col, needle = self._find
         table = self.query_one(VirtualTable)
         start = table.cursor_row + direction if direction else table.cursor_row
-        hit = self.model.find(col, needle, max(0, start), backwards=direction < 0)
+        if self.model.row_count >= ASYNC_VIEW_ROWS:  # scanning millions of cells: off the UI thread
+            self._update_status(f"finding {needle!r}…")
+            self._find_worker(col, needle, max(0, start), direction < 0)
+            return
+        self._found(col, needle, self.model.find(col, needle, max(0, start), backwards=direction < 0))
+
+    @work(thread=True, exclusive=True, group="find")
+    def _find_worker(self, col: str, needle: str, start: int, backwards: bool) -> None:
+        hit = self.model.find(col, needle, start, backwards=backwards)
+        self.post_message(Found(col, needle, hit))
+
+    def on_found(self, message: "Found") -> None:
+        self._found(message.col, message.needle, message.hit)
+
+    def _found(self, col: str, needle: str, hit: int | None) -> None:
+        table = self.query_one(VirtualTable)
         if hit is None:
             self.notify(f"{needle!r} not found in {col}", severity="warning", timeout=3)
             return
