@@ -93,6 +93,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        # mkstemp makes the file owner-only; give the output the mode a user expects
+        os.chmod(tmp, _output_mode(target))
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -102,6 +104,15 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _output_mode(target: Path) -> int:
+    """Keep an existing output's permissions; otherwise the usual 0o666 less the umask."""
+    with contextlib.suppress(OSError):
+        return target.stat().st_mode & 0o777
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _metadata(provenance: dict[str, Any] | None) -> dict[str, str]:
