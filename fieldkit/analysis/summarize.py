@@ -266,7 +266,7 @@ def _prompt(units: Sequence[str], n: int, instruction: str | None) -> str:
 
 
 def _max_new_tokens(n: int) -> int:
-    return 40 * n + 24
+    return 48 * n + 32
 
 
 def _clean_generation(text: str, n: int) -> str:
@@ -317,14 +317,44 @@ def _chunks(pieces: Sequence[str], gen, budget: int) -> list[list[str]]:
 
 
 def _generate(gen, units, n, instruction, reporter, on_token) -> str:
+    """One generation that stops as soon as n sentences are complete; only those stream out."""
+    import threading
+
+    from fieldkit.errors import Cancelled
+
     reporter.check()
-    out = gen.chat(
-        [{"role": "user", "content": _prompt(units, n, instruction)}],
-        max_new_tokens=_max_new_tokens(n),
-        temperature=0.0,
-        on_token=on_token,
-        cancel=reporter.cancel,
-    )
+    stop = threading.Event()
+    state = {"text": "", "sent": 0, "user_cancel": False}
+
+    def gate(token: str) -> None:
+        if reporter.cancel is not None and reporter.cancel.is_set():
+            state["user_cancel"] = True
+            stop.set()
+            return
+        state["text"] += token
+        done = split_sentences(state["text"])
+        complete = len(done) - 1 if done and not re.search(r"[.!?。！？]['\"”’)]*\s*$", state["text"]) else len(done)
+        if complete >= n:
+            stop.set()  # enough sentences: stop generating
+        if on_token is not None:
+            limit = len(_clean_generation(state["text"], n)) if complete >= n else None
+            chunk = token if limit is None else token[: max(0, limit - state["sent"])]
+            if limit is None or state["sent"] < limit:
+                on_token(chunk)
+                state["sent"] += len(chunk)
+
+    try:
+        out = gen.chat(
+            [{"role": "user", "content": _prompt(units, n, instruction)}],
+            max_new_tokens=_max_new_tokens(n),
+            temperature=0.0,
+            on_token=gate,
+            cancel=stop,
+        )
+    except Cancelled:
+        if state["user_cancel"]:
+            raise
+        out = state["text"]
     return _clean_generation(out, n)
 
 
