@@ -312,6 +312,7 @@ def _install_file(path: Path, f: ModelFile, entry: ModelEntry, reporter: Reporte
     os.close(fd)
     try:
         shutil.copyfile(path, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; model files are not secrets
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
