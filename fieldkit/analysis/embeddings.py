@@ -161,7 +161,13 @@ def embed_file(ds, column: str, target, model_id: str | None = None, batch_size:
     def batches():
         for df in frame.collect_batches(chunk_size=STREAM_ROWS):
             texts = df.get_column(col).cast(pl.String).to_list()
-            vecs = embedder.embed_all(texts, batch_size=batch_size)
+            inner = None
+            if reporter is not None:  # per-batch progress and cancel inside the slice
+                base = count["rows"]
+                inner = Reporter(reporter.stage, None, max_per_second=1e9, cancel=reporter.cancel,
+                                 callback=lambda p, base=base: reporter.update(base + p.done,
+                                                                               totals.message()))
+            vecs = embedder.embed_all(texts, batch_size=batch_size, reporter=inner)
             s = embedder.last_stats
             totals.texts += s.texts
             totals.empty += s.empty

@@ -126,3 +126,28 @@ def test_multilingual_english_query_finds_chinese(capsys, fk_home):
     assert sum(("快" in h["text"]) for h in hits) >= 4  # 快 = fast/quick
     df = pl.read_csv(reviews)
     assert all(df["review"][h["row"]] == h["text"] for h in hits)
+
+
+def test_cancelled_embed_writes_nothing(survey, tmp_path, monkeypatch):
+    import threading
+
+    from fieldkit.analysis.embeddings import embed_file
+    from fieldkit.errors import Cancelled
+    from fieldkit.io import load_dataset
+    from fieldkit.progress import Reporter
+
+    monkeypatch.setattr(emb_mod, "STREAM_ROWS", 100)
+    cancel = threading.Event()
+    seen = []
+
+    def on_progress(p):
+        seen.append(p.done)
+        if p.done >= 150:
+            cancel.set()
+
+    out = tmp_path / "never.parquet"
+    with pytest.raises(Cancelled):
+        embed_file(load_dataset(survey), LIKE_BEST, out, batch_size=16,
+                   reporter=Reporter("embed", callback=on_progress, cancel=cancel, max_per_second=1e9))
+    assert 150 <= max(seen) < 300  # stopped inside the second slice, not at its end
+    assert not out.exists() and not list(tmp_path.glob(".fieldkit-tmp-*"))
