@@ -31,6 +31,8 @@ SORT_WINDOW = 2048
 # onnxruntime 1.32's fused SkipLayerNormalization ran slower than Add + LayerNormalization on
 # MiniLM here (1 thread: 817 -> 985 texts per CPU-second int8, 529 -> 610 as shipped)
 TOKEN_GRAPH_SKIP_FUSIONS = ["SkipLayerNormFusion"]
+# padded tokens per batch = batch_size x this; survey answers (~20 tokens) keep full batches
+TOKENS_PER_ROW = 64
 
 
 @dataclass
@@ -166,10 +168,10 @@ class TokenEmbedder(Embedder):
         stats.truncated += sum(1 for e in encs if e.overflowing)
         order = np.argsort(lengths, kind="stable")  # by token count: least padding
         out = np.empty((len(texts), self.dim), np.float32)
-        for start in range(0, len(order), batch_size):
+        for start, stop in _token_batches(lengths[order], batch_size, batch_size * TOKENS_PER_ROW):
             if reporter is not None:
                 reporter.check()
-            idx = order[start:start + batch_size]
+            idx = order[start:stop]
             width = int(lengths[idx].max())
             ids = np.zeros((len(idx), width), np.int64)
             mask = np.zeros((len(idx), width), np.int64)
@@ -181,6 +183,22 @@ class TokenEmbedder(Embedder):
             if reporter is not None:
                 reporter.update(done + start + len(idx), stats.message())
         return out
+
+
+def _token_batches(sorted_lengths: np.ndarray, max_rows: int, max_tokens: int):
+    """(start, stop) runs over ascending lengths: at most max_rows rows and max_tokens padded tokens.
+
+    Long texts then go in smaller batches, which bounds the attention buffers (rows x heads x
+    width^2) that onnxruntime's arena would otherwise keep at their largest size.
+    """
+    start, n = 0, len(sorted_lengths)
+    while start < n:
+        stop = start + 1
+        while (stop < n and stop - start < max_rows
+               and (stop - start + 1) * int(sorted_lengths[stop]) <= max_tokens):
+            stop += 1
+        yield start, stop
+        start = stop
 
 
 class StringEmbedder(Embedder):
