@@ -212,7 +212,9 @@ def search_timing(rows: int, texts: list[str], env: dict, tmp: Path) -> None:
     args = ["search", str(src), "--column", "answer", "--query", "helpful community", "--top", "5"]
     first, _, r1 = _fieldkit(args, env)
     second, _, r2 = _fieldkit(args, env)
-    third, _, _ = _fieldkit(args[:-3] + ["--query", "slow package installs", "--top", "5"], env)
+    third, _, r3 = _fieldkit(args[:-4] + ["--query", "slow package installs", "--top", "5"], env)
+    if r3.returncode:
+        print(r3.stderr)
     if r1.returncode or r2.returncode:
         print(r1.stderr, r2.stderr)
     code = ("import time;from fieldkit.io import load_dataset;from fieldkit.analysis.search import search;"
