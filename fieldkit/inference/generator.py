@@ -143,6 +143,22 @@ def format_chatml(messages: list[dict], system_prompt: str | None = DEFAULT_SYST
     return "".join(parts)
 
 
+def format_llama3(messages: list[dict], system_prompt: str | None = None) -> str:
+    """Llama 3 header-style turns for {role, content} messages, ending with the assistant's header."""
+    if not messages:
+        raise UsageError("no messages to send to the model")
+    parts = ["<|begin_of_text|>"]
+    if messages[0].get("role") != "system" and system_prompt:
+        messages = [{"role": "system", "content": system_prompt}] + list(messages)
+    for m in messages:
+        role, content = m.get("role", "user"), m.get("content", "")
+        if role not in ("system", "user", "assistant"):
+            raise UsageError(f"unknown chat role {role!r}", hint="use system, user or assistant")
+        parts.append(f"<|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>")
+    parts.append("<|start_header_id|>assistant<|end_header_id|>\n\n")
+    return "".join(parts)
+
+
 class Generator:
     """A loaded decoder plus tokenizer; not thread-safe (one generation at a time)."""
 
@@ -161,7 +177,10 @@ class Generator:
         self.stop_token_ids = set(int(i) for i in meta.get("stop_token_ids", []))
         self.bos_token_id = meta.get("bos_token_id")
         self.add_bos = bool(meta.get("add_bos_token", False))
-        self.system_prompt = meta.get("default_system", DEFAULT_SYSTEM)
+        template = meta.get("chat_template") or ""
+        # the GGUF's own chat template decides the turn markers; SmolLM2's adds a default system turn
+        self.chat_format = "llama3" if "<|start_header_id|>" in template else "chatml"
+        self.system_prompt = DEFAULT_SYSTEM if "SmolLM" in template else None
         self.last_stats = GenerationStats()
         self._lock = threading.Lock()
 
@@ -181,6 +200,8 @@ class Generator:
 
     def format_chat(self, messages: list[dict]) -> str:
         """ChatML, as SmolLM2's template writes it (a default system turn when none is given)."""
+        if self.chat_format == "llama3":
+            return format_llama3(messages, self.system_prompt)
         return format_chatml(messages, self.system_prompt)
 
     # ------------------------------------------------------------ model

@@ -150,3 +150,12 @@ def test_an_embedding_model_is_not_a_generator(fk_home):
     with pytest.raises(ModelError, match="unknown model"):
         gen_mod.load_generator("no-such-model")
     assert gen_mod.is_prepared("no-such-model") is False
+
+
+def test_chat_format_follows_the_gguf_template(g):
+    assert g.chat_format == "chatml" and g.system_prompt and "SmolLM" in g.system_prompt
+    text = gen_mod.format_llama3([{"role": "user", "content": "Hi"}])
+    assert text == ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\n")
+    assert gen_mod.format_chatml([{"role": "user", "content": "Hi"}], None) == (
+        "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
