@@ -164,11 +164,14 @@ def main() -> None:
         r, rss = run_child(["prepare", str(gguf), str(model_dir)])
         preps.append((r["seconds"], rss, r["size"]))
     gsize = gguf.stat().st_size
+    from gguf import GGUFReader
+
+    n_params = sum(int(t.n_elements) for t in GGUFReader(str(gguf)).tensors)
     print("\n## prepare (GGUF -> ONNX + tokenizer, no torch)")
     print(f"prepare seconds (median of {a.rounds}): {statistics.median(p[0] for p in preps):.2f}   "
           f"peak RSS: {max(p[1] for p in preps) / 1024:.0f} MB")
     print(f"size on disk: prepared {preps[0][2] / 1e6:.1f} MB (model.onnx + tokenizer.json) vs GGUF {gsize / 1e6:.1f} MB "
-          f"vs fp32 weights {134515008 * 4 / 1e6:.0f} MB")
+          f"vs fp32 weights {n_params * 4 / 1e6:.0f} MB ({n_params / 1e6:.1f}M parameters)")
 
     runs: dict[str, list] = {"onnx": [], "torch": []}
     rss: dict[str, int] = {"onnx": 0, "torch": 0}
