@@ -64,6 +64,19 @@ def save_cached(key: str, arr: np.ndarray, info: dict[str, Any]) -> None:
         _write_meta(key, info, int(arr.shape[0]), int(arr.shape[1]))
 
 
+def _dataset_sha256(ds) -> str:
+    """The file's sha256, from the stamp cache when the file is unchanged (folders: the loader's)."""
+    from fieldkit.inference.store import stamped_sha256
+
+    path = Path(ds.path)
+    if path.is_file():
+        try:
+            return stamped_sha256(path)
+        except OSError:
+            pass
+    return ds.sha256
+
+
 def embed_column(ds, column: str, model_id: str | None = None,
                  reporter: Reporter | None = None, mmap: bool = False,
                  batch_size: int = 32) -> np.ndarray:
@@ -74,7 +87,8 @@ def embed_column(ds, column: str, model_id: str | None = None,
     """
     col = ds.require_column(column)
     embedder = get_embedder(model_id)
-    key = cache_key(ds.sha256, col, embedder)
+    file_sha = _dataset_sha256(ds)
+    key = cache_key(file_sha, col, embedder)
     cached = load_cached(key, mmap=mmap)
     if cached is not None:
         if reporter is not None:
@@ -84,7 +98,7 @@ def embed_column(ds, column: str, model_id: str | None = None,
     texts = ds.text_column(col).to_list()
     if reporter is not None:
         reporter.total = len(texts)
-    info = {"source": str(ds.path), "sha256": ds.sha256, "column": col, **embedder.provenance()}
+    info = {"source": str(ds.path), "sha256": file_sha, "column": col, **embedder.provenance()}
     npy, _ = _paths(key)
     try:
         npy.parent.mkdir(parents=True, exist_ok=True)

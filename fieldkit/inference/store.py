@@ -82,6 +82,18 @@ def _save_stamp(path: Path, sha: str) -> None:
         os.replace(tmp, target)
 
 
+def stamped_sha256(path: Path) -> str:
+    """sha256 of any file, remembered by its stamp (size, mtime, ctime, inode) so unchanged files
+    are not rehashed: a second search over a 1 GB export should not reread it."""
+    key, sig = _stamp_key(path)
+    stamp = _load_stamps().get(key)
+    if stamp and stamp.get("sig") == sig and stamp.get("sha256"):
+        return stamp["sha256"]
+    digest = sha256_file(path)
+    _save_stamp(path, digest)
+    return digest
+
+
 def check_file(path: Path, expected: str, *, force: bool = False,
                reporter: Reporter | None = None, label: str | None = None) -> Path:
     """Return `path` if its sha256 is `expected`; ModelError naming the file and both hashes."""

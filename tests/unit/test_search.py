@@ -9,6 +9,7 @@ from fieldkit.analysis import embeddings as emb_mod
 from fieldkit.analysis.embeddings import embed_column
 from fieldkit.analysis.search import search, top_k
 from fieldkit.errors import UsageError
+from fieldkit.inference import store
 from fieldkit.inference.embedder import Embedder, get_embedder
 from fieldkit.io import load_dataset
 from tests.conftest import shared
@@ -52,6 +53,9 @@ def test_search_finds_answers_by_meaning_and_caches(survey, monkeypatch):
     assert all(texts[h.row] == h.text for h in hits)  # rows are 0-based dataset rows
     assert list(emb_mod.cache_dir().glob("*.npy"))
 
+    hashed = []
+    real_hash = store.sha256_file
+    monkeypatch.setattr(store, "sha256_file", lambda p, *a, **k: hashed.append(p) or real_hash(p, *a, **k))
     calls = []
     real = Embedder.embed_all
     monkeypatch.setattr(Embedder, "embed_all",
@@ -59,6 +63,7 @@ def test_search_finds_answers_by_meaning_and_caches(survey, monkeypatch):
     again = search(load_dataset(survey), LIKE_BEST, "friendly and helpful people", top=5)
     assert [h.row for h in again] == [h.row for h in hits]
     assert calls == [1]  # only the query was embedded; the column came from the cache
+    assert survey not in hashed  # the unchanged file was not rehashed (stamp)
 
 
 def test_cache_is_keyed_by_file_content(survey):
