@@ -83,6 +83,12 @@ def summarize_texts(
             return _extract_document(units[0], max_sentences, reporter, embedder)
         return _extract_collection(units, max_sentences, reporter, embeddings, embedder)
     gen = generator or _load_generator()
+    sentences = [s for u in units for s in split_sentences(u)]
+    if sentences and len(sentences) <= max_sentences:
+        # Nothing to condense: a small model asked to summarize a line or two invents a story.
+        return Summary(_joiner(sentences).join(sentences), "extractive", None,
+                       units=tuple(sentences),
+                       notes=("the input is no longer than the summary asked for; kept as it is",))
     if mode == "abstractive":
         return _abstractive(units, max_sentences, reporter, on_token, instruction, gen)
     return _hybrid(units, max_sentences, reporter, on_token, instruction, gen)

@@ -186,3 +186,18 @@ def test_rouge_undoes_ptb_escapes():
     assert normalise(ref) == "Kite's total length is 6 km (3.7 miles). It flew."
     assert rouge("Kite's total length is 6 km (3.7 miles). It flew.", ref).rouge1 == pytest.approx(1.0)
     assert rouge("Nothing alike here.", ref).rouge1 < 0.2
+
+
+@pytest.mark.parametrize("mode", ["abstractive", "hybrid"])
+def test_input_no_longer_than_the_summary_is_kept_not_rewritten(mode):
+    # Bug found by hand: abstractive mode on a one-word column produced an invented article summary.
+    gen = CountingGenerator()
+    s = S.summarize_texts(["1"], mode=mode, generator=gen)
+    assert gen.prompts == [] and s.text == "1" and s.model is None
+    answers = ["The pump is broken.", "We walk two hours for water."]
+    s = S.summarize_texts(answers, mode=mode, generator=gen, max_sentences=3)
+    assert gen.prompts == [] and s.text == " ".join(answers)
+    # one sentence more than asked for: the model is used
+    s = S.summarize_texts(answers + ["The clinic has no medicine."], mode=mode, generator=gen,
+                          max_sentences=2)
+    assert len(gen.prompts) == 1 and s.mode == mode
