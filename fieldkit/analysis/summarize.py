@@ -86,8 +86,10 @@ def summarize_texts(
     sentences = [s for u in units for s in split_sentences(u)]
     if sentences and len(sentences) <= max_sentences:
         # Nothing to condense: a small model asked to summarize a line or two invents a story.
-        return Summary(_joiner(sentences).join(sentences), "extractive", None,
-                       units=tuple(sentences),
+        kept = _joiner(sentences).join(sentences)
+        if on_token is not None:  # streaming callers show what is returned
+            on_token(kept)
+        return Summary(kept, "extractive", None, units=tuple(sentences),
                        notes=("the input is no longer than the summary asked for; kept as it is",))
     if mode == "abstractive":
         return _abstractive(units, max_sentences, reporter, on_token, instruction, gen)

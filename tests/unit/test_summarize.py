@@ -192,8 +192,9 @@ def test_rouge_undoes_ptb_escapes():
 def test_input_no_longer_than_the_summary_is_kept_not_rewritten(mode):
     # Bug found by hand: abstractive mode on a one-word column produced an invented article summary.
     gen = CountingGenerator()
-    s = S.summarize_texts(["1"], mode=mode, generator=gen)
-    assert gen.prompts == [] and s.text == "1" and s.model is None
+    streamed: list[str] = []
+    s = S.summarize_texts(["1"], mode=mode, generator=gen, on_token=streamed.append)
+    assert gen.prompts == [] and s.text == "1" and s.model is None and streamed == ["1"]
     answers = ["The pump is broken.", "We walk two hours for water."]
     s = S.summarize_texts(answers, mode=mode, generator=gen, max_sentences=3)
     assert gen.prompts == [] and s.text == " ".join(answers)
