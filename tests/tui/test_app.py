@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -534,3 +535,18 @@ async def test_unreadable_file_shows_the_loaders_error_and_hint(tmp_path):
         assert "could not open" in text_of(app.screen.query_one("#title"))
         await pilot.press("s", "f", "t")  # keys on a failed screen do nothing harmful
         assert isinstance(app.screen, DatasetScreen)
+
+
+async def test_profile_of_first_column_describes_every_row_after_full_load(kobo_csv):
+    # Bug found in tmux: the first column's profile said "rows 256" (the first painted rows)
+    # and stayed so after the whole file had loaded.
+    expected = load_dataset(kobo_csv).frame.collect()
+    assert expected.height > 256
+    app = FieldkitApp(str(kobo_csv))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for_workers(pilot)
+        screen = app.screen
+        assert screen.loaded and screen.current_column == expected.columns[0]
+        profile = text_of(screen.query_one("#profile"))
+        rows = re.search(r"rows\s+([\d,]+)", profile)
+        assert rows and rows.group(1) == f"{expected.height:,}"

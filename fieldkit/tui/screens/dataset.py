@@ -189,6 +189,8 @@ class DatasetScreen(JobScreen):
         else:
             self.model.replace_base(message.frame, complete=message.complete)
             table.reload(keep_cursor=True)
+            if self.current_column:  # the profile so far described only the first rows
+                self._schedule_profile()
         if message.complete:
             self.loaded = True
             self.annotations = message.annotations
