@@ -1,13 +1,14 @@
 """Class-based TF-IDF keywords per group of texts (BERTopic's c-TF-IDF), any script.
 
 Why c-TF-IDF: a theme's keywords should be frequent inside it and rare in the others, and
-answers are too short for per-document TF-IDF. Words for space-separated scripts (English
-stop words dropped, bigrams kept: "learning curve"); character bigrams and trigrams for
+answers are too short for per-document TF-IDF. Words for space-separated scripts (stop words of
+the languages present dropped, bigrams kept: "learning curve"); character bigrams and trigrams for
 Chinese/Japanese/Korean, which have no spaces (no segmentation dictionary needed).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Callable, Hashable, Sequence
 
@@ -28,11 +29,53 @@ EXTRA_STOP_WORDS = frozenset(
 # every theme, and distinct nouns name themes better.
 
 
-def _stop_words() -> frozenset[str]:
+def _stop_words(texts: Sequence[str] = ()) -> frozenset[str]:
+    """English stop words, plus those of every other language that enough of `texts` are in.
+
+    Field surveys mix languages; without this, French or Spanish themes get "est", "pas",
+    "para" as keywords. Each text votes for the language whose stop words it uses most
+    (a cheap language guess); languages with enough votes have their lists added.
+    """
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+    english = frozenset(ENGLISH_STOP_WORDS)
     # "nothing"/"none" are real answers to "what do you like least?", not filler
-    return (frozenset(ENGLISH_STOP_WORDS) - {"nothing", "none"}) | EXTRA_STOP_WORDS
+    base = (english - {"nothing", "none"}) | EXTRA_STOP_WORDS
+    others = _other_language_stop_words()
+    votes: dict[str, int] = {}
+    voters = 0
+    for text in texts[:2000]:
+        toks = [w.lower() for w in _WORD.findall(text or "")]
+        if len(toks) < 3:
+            continue
+        voters += 1
+        english_hits = sum(w in english for w in toks)
+        lang, hits = max(((lang, sum(w in words for w in toks)) for lang, words in others.items()),
+                         key=lambda lh: lh[1], default=("", 0))
+        if hits >= 2 and hits > english_hits:
+            votes[lang] = votes.get(lang, 0) + 1
+    extra = [others[lang] for lang, n in votes.items() if n >= max(3, 0.03 * voters)]
+    return base.union(*extra)
+
+
+@functools.lru_cache(maxsize=1)
+def _other_language_stop_words() -> dict[str, frozenset[str]]:
+    """Stop words of non-CJK languages (the `stop-words` package), minus English ones."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    english = frozenset(ENGLISH_STOP_WORDS)
+    try:
+        import stop_words
+    except ImportError:  # optional at run time: English-only keywords then
+        return {}
+    out = {}
+    for lang in stop_words.AVAILABLE_LANGUAGES:
+        if lang in ("english", "chinese", "japanese", "korean"):
+            continue
+        words = frozenset(w.lower() for w in stop_words.get_stop_words(lang)) - english
+        if words:
+            out[lang] = words
+    return out
 
 
 def make_analyzer(texts: Sequence[str]) -> Callable[[str], list[str]]:
@@ -48,7 +91,7 @@ def make_analyzer(texts: Sequence[str]) -> Callable[[str], list[str]]:
             return grams
 
         return cjk
-    stop = _stop_words()
+    stop = _stop_words(texts)
 
     def words(text: str) -> list[str]:
         toks = [w.lower() for w in _WORD.findall(text or "")]
