@@ -144,13 +144,11 @@ def convert_cmd(path: str, output: str, sheet: str | None, encoding: str | None,
     import polars as pl
 
     from fieldkit.cli.progress import StderrProgress
-    from fieldkit.errors import UsageError
     from fieldkit.io import convert_to_parquet
     from fieldkit.progress import Reporter
+    from fieldkit.store import check_parquet_output
 
-    if not output.lower().endswith((".parquet", ".pq")):
-        raise UsageError(f"output {output!r} does not end in .parquet",
-                         "give a file name ending in .parquet, e.g. -o out.parquet")
+    check_parquet_output(output)
     with StderrProgress(progress) as prog:
         reporter = Reporter("converting", callback=prog) if prog.enabled else None
         out, ds = convert_to_parquet(path, output, sheet=sheet, encoding=encoding, reporter=reporter)

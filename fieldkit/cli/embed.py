@@ -21,6 +21,9 @@ from fieldkit.progress import Reporter
 def embed_cmd(path: str, column: str, out: str, model_id: str | None, batch_size: int,
               sheet: str | None) -> None:
     """Add an `embedding` column (fixed-size list of float32) to every row of PATH."""
+    from fieldkit.store import check_parquet_output
+
+    check_parquet_output(out)  # before minutes of embedding, not after
     from fieldkit.analysis.embeddings import embed_file
     from fieldkit.io import load_dataset
 

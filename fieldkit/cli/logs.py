@@ -22,6 +22,9 @@ from fieldkit.cli import cli
 @click.option("--top", default=10, show_default=True, help="Rows per digest section.")
 def logs_cmd(paths, output, summary_out, baseline, templates_out, no_model, top) -> None:
     """Mine event templates in PATHS (log files or folders, merged by time) and summarize them."""
+    from fieldkit.store import check_parquet_output
+
+    check_parquet_output(output)
     from fieldkit.analysis.logs import digest_markdown, run_logs
     from fieldkit.cli.progress import StderrProgress
     from fieldkit.errors import UsageError

@@ -88,6 +88,10 @@ def _print_breakdown(table, by: str) -> None:
 @click.option("--sheet", default=None, help="sheet of a workbook")
 def themes_cmd(path, column, out, k, by, model_id, labels, sheet) -> None:
     """Group free-text answers into themes with keywords, examples and a label."""
+    if out:
+        from fieldkit.store import check_parquet_output
+
+        check_parquet_output(out)  # before minutes of embedding, not after
     from fieldkit.analysis.embeddings import embed_column
     from fieldkit.analysis.themes import OTHER_ID, find_themes
     from fieldkit.io import load_dataset
@@ -155,6 +159,10 @@ def _generator_for_labels(required: bool):
 @click.option("--sheet", default=None, help="sheet of a workbook")
 def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet) -> None:
     """Mark duplicate and near-duplicate answers: one dup_group per set (null = unique)."""
+    if out:
+        from fieldkit.store import check_parquet_output
+
+        check_parquet_output(out)
     from fieldkit.analysis.dupes import DEFAULT_THRESHOLD, NO_GROUP, find_duplicates
     from fieldkit.io import load_dataset
 

@@ -3,6 +3,7 @@
 from fieldkit.store.parquet import (
     PROVENANCE_KEY,
     atomic_path,
+    check_parquet_output,
     file_sha256,
     make_provenance,
     read_provenance,
@@ -13,6 +14,7 @@ from fieldkit.store.parquet import (
 __all__ = [
     "PROVENANCE_KEY",
     "atomic_path",
+    "check_parquet_output",
     "file_sha256",
     "make_provenance",
     "read_provenance",

@@ -70,6 +70,15 @@ def _check_target(path: Path) -> Path:
     return path
 
 
+def check_parquet_output(target: str | os.PathLike) -> Path:
+    """Refuse a bad output path before any long work: wrong suffix, missing or read-only folder."""
+    path = Path(target)
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        raise OutputError(f"output {str(target)!r} does not end in .parquet",
+                          "give a file name ending in .parquet, e.g. -o out.parquet")
+    return _check_target(path)
+
+
 def _fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)

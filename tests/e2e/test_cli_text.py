@@ -11,7 +11,7 @@ import pytest
 from fieldkit.cli import main
 from fieldkit.io import load_dataset
 from fieldkit.store import read_provenance
-from tests.conftest import shared
+from tests.conftest import SAMPLE_DATA, shared
 
 LEAST = "What do you like least about using R?"
 RECOMMEND = "How likely are you to recommend R to a colleague, friend, or family member?"
@@ -140,3 +140,29 @@ def test_summarize_dataset_without_column_and_bad_paths(capsys, answers_csv, tmp
     assert code == 2 and err.startswith("error: ") and "does not exist" in err
     code, _, err = run(capsys, "summarize", str(path), "--by", "score")
     assert code == 2 and err.startswith("error: --by needs --column")
+
+
+@pytest.mark.parametrize("argv", [
+    ["themes", "--column", "feedback/comment"],
+    ["dupes", "--column", "feedback/comment"],
+    ["embed", "--column", "feedback/comment"],
+])
+@pytest.mark.parametrize("bad_out, message", [
+    ("out.csv", "does not end in .parquet"),
+    ("no_such_dir/out.parquet", "does not exist"),
+])
+def test_bad_output_is_refused_before_any_work(argv, bad_out, message, capsys, tmp_path, monkeypatch):
+    # Review finding: `-o x.csv` silently wrote Parquet into x.csv, and a missing folder was
+    # only noticed after the whole column had been embedded.
+    import fieldkit.analysis.embeddings as emb
+
+    def no_work(*a, **k):
+        raise AssertionError("work started before the output path was checked")
+
+    monkeypatch.setattr(emb, "embed_column", no_work)
+    monkeypatch.setattr(emb, "embed_file", no_work)
+    sample = str(SAMPLE_DATA / "kobo_water_survey.csv")
+    target = tmp_path / bad_out
+    code, _, err = run(capsys, argv[0], sample, *argv[1:], "-o", str(target))
+    assert code == 2 and err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not target.exists()
