@@ -103,6 +103,10 @@ def load_generator(model_id: str = DEFAULT_MODEL, threads: int | None = None) ->
     if meta is None:
         raise ModelError(f"the generative model {model_id} is not prepared",
                          hint=f"fieldkit models prepare {model_id}")
+    from fieldkit.inference.store import check_file
+
+    for f in meta["files"]:  # never run an unverified file (stamps make this cheap when unchanged)
+        check_file(d / f["name"], f["sha256"], label=model_id)
     return Generator(d, meta, model_id, threads)
 
 

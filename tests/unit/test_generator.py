@@ -159,3 +159,24 @@ def test_chat_format_follows_the_gguf_template(g):
                     "<|start_header_id|>assistant<|end_header_id|>\n\n")
     assert gen_mod.format_chatml([{"role": "user", "content": "Hi"}], None) == (
         "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_tampered_prepared_file_is_refused_not_loaded(monkeypatch, tmp_path):
+    # Review finding: load_generator ran model.onnx/tokenizer.json without checking their sha256.
+    import shutil
+
+    src = prepared_home() / "models" / MODEL_ID
+    home = tmp_path / "home"
+    shutil.copytree(src, home / "models" / MODEL_ID)
+    monkeypatch.setenv("FIELDKIT_HOME", str(home))
+    tok = home / "models" / MODEL_ID / "tokenizer.json"
+    expected = file_sha256(tok)
+    tok.write_bytes(tok.read_bytes().replace(b'"the"', b'"teh"', 1))
+    with pytest.raises(ModelError) as e:
+        gen_mod.load_generator(MODEL_ID)
+    assert "tokenizer.json" in e.value.message and expected in e.value.message
+    assert file_sha256(tok) in e.value.message
+    tok.unlink()
+    with pytest.raises(ModelError) as e:
+        gen_mod.load_generator(MODEL_ID)
+    assert "not prepared" in e.value.message and e.value.hint == f"fieldkit models prepare {MODEL_ID}"
