@@ -550,3 +550,38 @@ async def test_profile_of_first_column_describes_every_row_after_full_load(kobo_
         profile = text_of(screen.query_one("#profile"))
         rows = re.search(r"rows\s+([\d,]+)", profile)
         assert rows and rows.group(1) == f"{expected.height:,}"
+
+
+async def test_tags_made_while_saving_over_the_source_survive(kobo_csv, monkeypatch):
+    # Review finding: saving over the source reset the journal after the write, dropping
+    # the annotations made while the file was being written.
+    import threading
+
+    import fieldkit.store as store
+    from fieldkit.annotate import open_annotations, read_journal
+
+    source = kobo_csv.with_suffix(".parquet")
+    load_dataset(kobo_csv).frame.collect().write_parquet(source)
+    release = threading.Event()
+    real_write = store.write_frame
+
+    def held_write(*args, **kwargs):
+        assert release.wait(30)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(store, "write_frame", held_write)
+    app = FieldkitApp(str(source))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for_workers(pilot)
+        screen = app.screen
+        await pilot.press("1")           # row 0: tag1, then save over the source
+        screen.save_to(source)
+        await pilot.pause()
+        await pilot.press("down", "2")   # row 1: tag2 while the write is held
+        release.set()
+        await wait_for_workers(pilot)
+        assert screen.annotations.tags == {0: {"tag1"}, 1: {"tag2"}}
+    ops = [o for o in read_journal(journal_path_for(source)) if o["op"] == "tag"]
+    assert {"row": 1, "tag": "tag2", "on": True}.items() <= ops[-1].items()
+    ann, _ = open_annotations(source, pl.read_parquet(source))
+    assert ann.tags == {0: {"tag1"}, 1: {"tag2"}}

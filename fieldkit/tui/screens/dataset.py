@@ -648,8 +648,12 @@ class DatasetScreen(JobScreen):
             return write_frame(frame, target, prov, reporter=reporter.child("saving", None))
 
         def finished(path, elapsed):
+            edited_meanwhile = ann.changes > changes
             ann.changes = max(0, ann.changes - changes)
-            if Path(path).resolve() == self.path.resolve() and ann.journal is not None:
+            # Keep the journal if rows were annotated while the file was written: those edits are
+            # not in the file yet, and replaying the older (idempotent) ops again is harmless.
+            if (Path(path).resolve() == self.path.resolve() and ann.journal is not None
+                    and not edited_meanwhile):
                 # the file now holds every annotation: the journal starts over against the new file
                 from fieldkit.annotate import file_fingerprint
 
