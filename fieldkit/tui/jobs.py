@@ -46,11 +46,11 @@ class JobScreen(Screen):
             if cancel.is_set():
                 raise Cancelled()
         except Cancelled as exc:
-            self.post_message(JobFailed(job, exc, cancelled=True))
+            self.post_message(JobFailed(job, exc, cancelled=True, run=cancel))
         except BaseException as exc:  # shown in a modal; never kills the UI
-            self.post_message(JobFailed(job, exc))
+            self.post_message(JobFailed(job, exc, run=cancel))
         else:
-            self.post_message(JobDone(job, result, time.monotonic() - start))
+            self.post_message(JobDone(job, result, time.monotonic() - start, run=cancel))
 
     def token_callback(self, job: str, reporter: Reporter) -> Callable[[str], None]:
         """An on_token callback for generators (called in the worker): posts text, honours cancel."""
@@ -88,7 +88,13 @@ class JobScreen(Screen):
         if cb is not None:
             cb(message.text)
 
+    def _stale(self, message: JobDone | JobFailed) -> bool:
+        """A run that a newer start_job replaced: its outcome must not touch the newer run."""
+        return message.run is not None and message.run is not self._cancel
+
     def on_job_done(self, message: JobDone) -> None:
+        if self._stale(message):
+            return
         bar = self.query_one(JobBar)
         if bar.job == message.job:
             bar.stop()
@@ -101,6 +107,8 @@ class JobScreen(Screen):
                 self.app.show_error(exc)
 
     def on_job_failed(self, message: JobFailed) -> None:
+        if self._stale(message):
+            return
         bar = self.query_one(JobBar)
         if bar.job == message.job:
             bar.stop()

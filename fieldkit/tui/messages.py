@@ -21,6 +21,7 @@ class JobDone(Message):
     job: str
     result: Any
     elapsed: float
+    run: Any = None  # the run's cancel Event: tells a replaced run's message from the current one
 
 
 @dataclass
@@ -28,6 +29,7 @@ class JobFailed(Message):
     job: str
     error: BaseException
     cancelled: bool = False
+    run: Any = None
 
 
 @dataclass
