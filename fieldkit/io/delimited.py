@@ -106,14 +106,7 @@ def load_delimited(
         # Only the encoding is wrong: a plain streamed re-encode (no CSV parsing) is ~10x
         # faster than the tolerant pass, and Polars then scans the UTF-8 copy lazily.
         target = _transcode_plain(path, enc, reporter)
-        frame = pl.scan_csv(
-            target,
-            separator=dialect.delimiter,
-            quote_char=None if dialect.quoting == csv.QUOTE_NONE else '"',
-            encoding="utf8-lossy",
-            infer_schema_length=10_000,
-            raise_if_empty=False,
-        )
+        frame = _scan_utf8(target, dialect)
         notes.append(
             f"large {enc} file re-encoded to UTF-8 in the cache; ragged rows checked on the first "
             f"{len(head) // 1024:,} KiB only (a later over-long row makes convert redo a full, "
@@ -122,14 +115,7 @@ def load_delimited(
         return TextLoad(frame, enc, how, dialect.delimiter, _quoting_name(dialect.quoting),
                         newline, "scan", None, False, notes)
     if not tolerant and size > SMALL_BYTES and clean_sample:
-        frame = pl.scan_csv(
-            path,
-            separator=dialect.delimiter,
-            quote_char=None if dialect.quoting == csv.QUOTE_NONE else '"',
-            encoding="utf8-lossy",
-            infer_schema_length=10_000,
-            raise_if_empty=False,
-        )
+        frame = _scan_utf8(path, dialect)
         notes.append(
             f"large file read in place; ragged rows checked on the first {len(head) // 1024:,} KiB "
             "only (a later over-long row makes convert redo a full, counted check; a later short "
@@ -369,3 +355,15 @@ def _describe(stats: TextStats, dialect: sniff.Dialect) -> list[str]:
     if dialect.quoting == csv.QUOTE_NONE:
         notes.append("quotes are kept as text (the file does not use CSV quoting)")
     return notes
+
+
+def _scan_utf8(path: Path, dialect) -> pl.LazyFrame:
+    """Lazy scan of a UTF-8 delimited file with the sniffed dialect (large files, read in place)."""
+    return pl.scan_csv(
+        path,
+        separator=dialect.delimiter,
+        quote_char=None if dialect.quoting == csv.QUOTE_NONE else '"',
+        encoding="utf8-lossy",
+        infer_schema_length=10_000,
+        raise_if_empty=False,
+    )
