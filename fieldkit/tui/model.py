@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from fieldkit.display import display_text, escape_controls
 from fieldkit.errors import UsageError
 
 ROW = "_fk_row"  # original 0-based row position; annotations are keyed by it
@@ -48,16 +49,14 @@ def short_dtype(dtype: pl.DataType) -> str:
 
 
 def format_value(v: Any) -> str:
+    """One value as one line of text, control characters escaped (line breaks as ⏎)."""
     if v is None:
         return ""
     if isinstance(v, float):
         if math.isnan(v):
             return "NaN"
         return f"{v:.6g}"
-    s = str(v)
-    if "\n" in s or "\r" in s or "\t" in s:
-        s = s.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
-    return s
+    return escape_controls(str(v))
 
 
 @dataclass
@@ -207,16 +206,45 @@ class TableModel:
         after = hits.filter(hits >= start)
         return int(after[0]) if len(after) else int(hits[0])
 
+    def view_lazy(self) -> pl.LazyFrame:
+        """The current view as a lazy frame (profiles and summaries select only the columns they need)."""
+        return self.view.lazy()
+
+    @property
+    def total_rows(self) -> int:
+        """Rows in the loaded file (or its first page while the rest is still loading)."""
+        return self.base.height
+
+    def numeric_widths(self) -> dict[str, int]:
+        """Cells the widest value of each numeric column takes over the whole view, so a number is never cut.
+
+        From the column's min and max (integers) plus the widest sampled float: a sample of the
+        first rows would size a year column by its empty first answers and cut `2019` to `20…`.
+        """
+        cols = [c for c, t in self._schema.items() if self._numeric.get(c) and t != pl.Boolean]
+        if not cols or self.row_count == 0:
+            return {}
+        exprs = [e for c in cols for e in (pl.col(c).min().alias(f"{c}\0min"), pl.col(c).max().alias(f"{c}\0max"))]
+        stats = self.view_lazy().select(exprs).collect().row(0)
+        out = {}
+        for i, c in enumerate(cols):
+            out[c] = max(len(format_value(stats[2 * i])), len(format_value(stats[2 * i + 1])))
+        return out
+
     def content_widths(self, sample: int = 200) -> list[int]:
-        """Column widths from the header and the first rows (capped), measured in cells."""
+        """Column widths from the header and the first rows (capped), measured in cells; numbers in full."""
         from rich.cells import cell_len
 
         widths = []
         n = min(sample, self.row_count)
         rows = [self.row(i)[1] for i in range(n)]
+        numbers = self.numeric_widths()
         for j, name in enumerate(self.columns):
-            head = max(cell_len(name), len(short_dtype(self.dtype(name))))
-            body = max((cell_len(r[j]) for r in rows), default=0)
+            head = max(cell_len(display_text(name)), len(short_dtype(self.dtype(name))))
+            body = max((cell_len(display_text(r[j])) for r in rows), default=0)
+            if name in numbers:  # the whole value, and the header beside it when it is short enough
+                widths.append(max(3, numbers[name], body, min(head, MAX_CELL // 2 + 4)))
+                continue
             widths.append(max(3, min(MAX_CELL, max(min(head, MAX_CELL // 2 + 4), body))))
         return widths
 
@@ -322,10 +350,5 @@ def sparkline(values: list[int] | list[float]) -> str:
 
 
 def fit_text(text: str, width: int) -> str:
-    """Cut text to `width` cells with an ellipsis (cell-aware: CJK counts twice)."""
-    from rich.cells import cell_len, set_cell_size
-
-    text = format_value(text)
-    if cell_len(text) <= width:
-        return text
-    return set_cell_size(text, max(0, width - 1)) + "…"
+    """Text cut to `width` cells with an ellipsis, in visual order (see fieldkit.display)."""
+    return display_text(format_value(text), width)

@@ -7,6 +7,7 @@ sorting or filtering a million rows costs what the screen shows, not what the fi
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 from rich.cells import cell_len, set_cell_size
@@ -19,19 +20,28 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from fieldkit.display import display_text, is_rtl
 from fieldkit.tui.model import TableModel, short_dtype
 
 HEADER = 2  # column name line + dtype line
 
 
-def fit(text: str, width: int, right: bool = False) -> str:
-    """Text padded or cut to exactly `width` cells (wide CJK characters count twice)."""
-    n = cell_len(text)
-    if n > width:
-        return set_cell_size(text, max(0, width - 1)) + "…" if width > 1 else set_cell_size(text, width)
-    if right:
-        return " " * (width - n) + text
-    return text + " " * (width - n)
+@lru_cache(maxsize=32768)
+def fit(text: str, width: int, right: bool = False, middle: bool = False) -> str:
+    """Text escaped, cut and padded to exactly `width` cells, in visual order.
+
+    Cut on grapheme boundaries in logical order (a wide CJK character or an emoji sequence is
+    never split, the start of an Arabic answer is what stays), then reordered by the bidi
+    algorithm; right-to-left text is aligned right like numbers. Cached: the same cells are
+    drawn on every scroll step.
+    """
+    shown = display_text(text, width, middle=middle)
+    n = cell_len(shown)
+    if n > width:  # only if Rich and wcwidth ever disagree: the row must keep its width
+        shown, n = set_cell_size(shown, width), width
+    if right or is_rtl(shown):
+        return " " * (width - n) + shown
+    return shown + " " * (width - n)
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -279,6 +289,7 @@ class VirtualTable(ScrollView, can_focus=True):
             if not dtype and m.spec.sort_by == name:
                 text = ("▼ " if m.spec.descending else "▲ ") + text
             s = style + col_style if (j == self.cursor_col and not dtype) else style
-            segs.append(Segment(fit(text, widths[j]), s))
+            # over numbers the header sits right like the values; long names keep both ends
+            segs.append(Segment(fit(text, widths[j], m.is_numeric(name), middle=not dtype), s))
             segs.append(Segment(" ", style))
         return Strip(segs).adjust_cell_length(width, style)
