@@ -51,7 +51,7 @@ def prompts() -> list[tuple[str, str]]:
 # ------------------------------------------------------------------ child processes
 
 def child_prepare(gguf: str, out: str) -> dict:
-    from fieldkit.inference.gguf_onnx import prepare_gguf_model
+    from fieldkit.inference.prepare import prepare_gguf_model
 
     t0 = time.perf_counter()
     res = prepare_gguf_model(None, gguf, out)
@@ -63,7 +63,8 @@ def child_run(engine: str, gguf: str, model_dir: str, n_new: int, threads: int) 
 
     from tokenizers import Tokenizer
 
-    from fieldkit.inference.generator import Generator, _read_meta, format_chatml
+    from fieldkit.inference.generator import Generator, format_chatml
+    from fieldkit.inference.model_store import read_prepared_meta
 
     tok = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
     ids_list = [tok.encode(format_chatml([{"role": "user", "content": p}]), add_special_tokens=False).ids
@@ -71,7 +72,7 @@ def child_run(engine: str, gguf: str, model_dir: str, n_new: int, threads: int) 
     res = {"prompt_tokens": [len(i) for i in ids_list], "prefill": [], "decode": [], "tokens": [], "logits": []}
     if engine == "onnx":
         t_load = time.perf_counter()
-        g = Generator(Path(model_dir), _read_meta(Path(model_dir)), threads=threads)
+        g = Generator(Path(model_dir), read_prepared_meta(Path(model_dir)), threads=threads)
         load_s = time.perf_counter() - t_load
         for k, ids in enumerate(ids_list):
             t0 = time.perf_counter()

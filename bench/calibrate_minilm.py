@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from fieldkit.inference.manifest import get_entry  # noqa: E402
 from fieldkit.inference.optimize import calibrate  # noqa: E402
-from fieldkit.inference.store import verified_file  # noqa: E402
+from fieldkit.inference.model_store import verified_file  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "summarization" / "cnndm_dev_100.jsonl"
 OUT = ROOT / "models" / "all-minilm-l6-v2" / "smoothing.npz"

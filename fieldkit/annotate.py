@@ -21,6 +21,7 @@ from typing import Any, Iterable
 import polars as pl
 
 from fieldkit.config import fieldkit_home
+from fieldkit.files import write_text_atomic
 
 JOURNAL_VERSION = 1
 SYNC_INTERVAL = 2.0  # seconds: the most work a power cut can take
@@ -86,13 +87,8 @@ class Journal:
     def reset(self, header: dict[str, Any] | None = None) -> None:
         """Start over with only a header: used once the annotations are saved into the file itself."""
         self.close()
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps({"op": "header", "version": JOURNAL_VERSION, **(header or {})},
-                               ensure_ascii=False, separators=(",", ":")) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, json.dumps({"op": "header", "version": JOURNAL_VERSION, **(header or {})},
+                                                ensure_ascii=False, separators=(",", ":")) + "\n")
         self.header = header or {}
         self._f = None
         self._dirty = False

@@ -10,13 +10,13 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fieldkit import files
 from fieldkit.config import cache_home
 from fieldkit.inference.embedder import Embedder, EmbedStats, get_embedder
 from fieldkit.progress import Reporter
@@ -57,23 +57,13 @@ def save_cached(key: str, arr: np.ndarray, info: dict[str, Any]) -> None:
     npy, _ = _paths(key)
     with contextlib.suppress(OSError):
         npy.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".npy", dir=npy.parent)
-        with os.fdopen(fd, "wb") as f:
+        with files.atomic_path(npy, durable=False) as tmp, open(tmp, "wb") as f:
             np.save(f, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
-        os.replace(tmp, npy)
         _write_meta(key, info, int(arr.shape[0]), int(arr.shape[1]))
 
 
 def _dataset_sha256(ds) -> str:
-    """The file's sha256, from the stamp cache when the file is unchanged (folders: the loader's)."""
-    from fieldkit.inference.store import stamped_sha256
-
-    path = Path(ds.path)
-    if path.is_file():
-        try:
-            return stamped_sha256(path)
-        except OSError:
-            pass
+    """The dataset's sha256 (one stamped hash per change of the file)."""
     return ds.sha256
 
 
@@ -102,12 +92,12 @@ def embed_column(ds, column: str, model_id: str | None = None,
     npy, _ = _paths(key)
     try:
         npy.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".npy", dir=npy.parent)
-        os.close(fd)
-    except OSError:  # no writable cache: compute in memory
-        arr = embedder.embed_all(texts, reporter=reporter, batch_size=batch_size)
-        return arr
-    try:
+        writable = os.access(npy.parent, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:  # no writable cache: compute in memory
+        return embedder.embed_all(texts, reporter=reporter, batch_size=batch_size)
+    with files.atomic_path(npy, durable=False) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
                                         shape=(len(texts), embedder.dim))
         pos = 0
@@ -116,10 +106,6 @@ def embed_column(ds, column: str, model_id: str | None = None,
             pos += len(batch)
         out.flush()
         del out
-        os.replace(tmp, npy)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
     stats = embedder.last_stats
     _write_meta(key, {**info, "empty": stats.empty, "truncated": stats.truncated},
                 len(texts), embedder.dim)
@@ -132,10 +118,7 @@ def embed_column(ds, column: str, model_id: str | None = None,
 def _write_meta(key: str, info: dict[str, Any], rows: int, dim: int) -> None:
     _, meta = _paths(key)
     with contextlib.suppress(OSError):
-        fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".json", dir=meta.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({**info, "rows": rows, "dim": dim}, f)
-        os.replace(tmp, meta)
+        files.write_text_atomic(meta, json.dumps({**info, "rows": rows, "dim": dim}), durable=False)
 
 
 # rows pulled from the input at a time: bounds memory for any row count (~25 MB of vectors)

@@ -11,23 +11,15 @@ import sys
 
 import click
 
-from fieldkit import __version__
+from fieldkit.cli.group import cli
 from fieldkit.errors import FieldkitError
-
-
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="fieldkit")
-@click.pass_context
-def cli(ctx: click.Context) -> None:
-    """Offline field data toolkit. Run without a command to open the terminal interface."""
-    if ctx.invoked_subcommand is None:
-        from fieldkit.cli.data import open_tui
-
-        open_tui(None)
 
 
 def _err(line: str) -> None:
     click.echo(line, err=True)
+
+
+__all__ = ["cli", "main"]
 
 
 def main(argv: list[str] | None = None) -> None:

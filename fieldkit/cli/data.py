@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fieldkit.cli import cli
+from fieldkit.cli.group import cli
 
 
 def open_tui(path: str | None) -> None:

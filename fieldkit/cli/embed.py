@@ -6,7 +6,7 @@ import json
 
 import click
 
-from fieldkit.cli import cli
+from fieldkit.cli.group import cli
 from fieldkit.cli.progress import StderrProgress
 from fieldkit.progress import Reporter
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from fieldkit.cli import cli
+from fieldkit.cli.group import cli
 
 
 @cli.command("logs")

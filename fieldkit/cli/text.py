@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from fieldkit.cli import cli
+from fieldkit.cli.group import cli
 from fieldkit.cli.progress import StderrProgress
 from fieldkit.errors import InputError, UsageError
 from fieldkit.progress import Reporter

@@ -23,7 +23,7 @@ import numpy as np
 from fieldkit.errors import ModelError
 from fieldkit.inference.manifest import ModelEntry, get_entry
 from fieldkit.inference.session import create_session
-from fieldkit.inference.store import verified_file
+from fieldkit.inference.model_store import verified_file
 from fieldkit.progress import Reporter
 
 # texts tokenized and sorted together; larger windows cut padding, smaller ones bound memory

@@ -7,7 +7,6 @@ each new token costs one small forward pass.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,11 +16,11 @@ from typing import Callable, Iterator
 import numpy as np
 
 from fieldkit.errors import Cancelled, ModelError, UsageError
+from fieldkit.inference.manifest import get_entry
+from fieldkit.inference.model_store import MODEL_NAME, TOKENIZER_NAME, check_file, read_prepared_meta
+from fieldkit.inference.session import create_session
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
-META_NAME = "fieldkit-generator.json"
-MODEL_NAME = "model.onnx"
-TOKENIZER_NAME = "tokenizer.json"
 PREFILL_CHUNK = 1024  # tokens per prefill pass: bounds the wait before a cancel is seen
 DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 
@@ -48,8 +47,6 @@ class GenerationStats:
 
 
 def _install_dir(model_id: str) -> Path:
-    from fieldkit.inference.manifest import get_entry
-
     entry = get_entry(model_id)
     if entry.task != "generate":
         raise ModelError(f"{entry.id} is a {entry.task} model, not a text generator",
@@ -57,62 +54,27 @@ def _install_dir(model_id: str) -> Path:
     return entry.install_dir
 
 
-def _read_meta(d: Path) -> dict | None:
-    p = d / META_NAME
-    if not p.exists():
-        return None
-    try:
-        meta = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    if all((d / f["name"]).exists() for f in meta.get("files", [])):
-        return meta
-    return None
-
-
 def is_prepared(model_id: str = DEFAULT_MODEL) -> bool:
     """True when `fieldkit models prepare MODEL` has produced a complete generator."""
     try:
-        return _read_meta(_install_dir(model_id)) is not None
+        return read_prepared_meta(_install_dir(model_id)) is not None
     except ModelError:
         return False
-
-
-def verify_prepared(entry, force: bool = False, reporter=None) -> dict[str, Path]:
-    """Check the prepared files against the sha256 recorded when they were made (for `models list/verify`)."""
-    from fieldkit.inference.store import check_file
-
-    d = Path(entry.install_dir)
-    meta = _read_meta(d)
-    if meta is None:
-        raise ModelError(f"the generative model {entry.id} is not prepared",
-                         hint=f"fieldkit models prepare {entry.id}")
-    out = {}
-    for f in meta["files"]:
-        p = d / f["name"]
-        out[f["name"]] = check_file(p, f["sha256"], force=force, label=entry.id,
-                                    reporter=reporter.child(f"verify {entry.id}/{f['name']}", p.stat().st_size)
-                                    if reporter is not None else None)
-    return out
 
 
 def load_generator(model_id: str = DEFAULT_MODEL, threads: int | None = None) -> "Generator":
     """The prepared generator, or ModelError with the command that prepares it."""
     d = _install_dir(model_id)
-    meta = _read_meta(d)
+    meta = read_prepared_meta(d)
     if meta is None:
         raise ModelError(f"the generative model {model_id} is not prepared",
                          hint=f"fieldkit models prepare {model_id}")
-    from fieldkit.inference.store import check_file
-
     for f in meta["files"]:  # never run an unverified file (stamps make this cheap when unchanged)
         check_file(d / f["name"], f["sha256"], label=model_id)
     return Generator(d, meta, model_id, threads)
 
 
 def _ort_session(path: Path, threads: int | None):
-    from fieldkit.inference.session import create_session
-
     return create_session(path, threads=threads, label=f"generator {path.parent.name}")
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from fieldkit.errors import ModelError
+from fieldkit.files import write_bytes_atomic
 from fieldkit.progress import Reporter
 
 SUPPORTED_ARCHS = ("llama", "qwen2")
@@ -458,121 +459,9 @@ def build_model(gguf_path: Path, reporter: Reporter | None = None, max_positions
 def convert(gguf_path: Path, out_path: Path, reporter: Reporter | None = None, max_positions: int = 8192,
             accuracy_level: int = 0) -> dict:
     """Convert and write model.onnx atomically; returns the info dict plus seconds."""
-    import os
-
     t0 = time.perf_counter()
     model, _cfg, _n_ctx, info = build_model(Path(gguf_path), reporter, max_positions, accuracy_level)
     info["accuracy_level"] = accuracy_level
-    out_path = Path(out_path)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(model.SerializeToString())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out_path)
+    write_bytes_atomic(out_path, model.SerializeToString())
     info["seconds"] = round(time.perf_counter() - t0, 2)
     return info
-
-
-# ---------------------------------------------------------------- model store entry point
-
-def prepare_gguf_model(entry, source_path, out_dir, reporter: Reporter | None = None) -> dict:
-    """Turn a verified GGUF into model.onnx + tokenizer.json + fieldkit-generator.json in out_dir.
-
-    Called by `fieldkit models prepare` for task "generate"; the metadata file is written last,
-    so a generator is only seen as prepared once every file is complete.
-    """
-    import hashlib
-    import json
-    import os
-
-    from gguf import GGUFReader
-
-    from fieldkit.inference.generator import META_NAME, MODEL_NAME, TOKENIZER_NAME
-    from fieldkit.inference.gguf_tokenizer import build_tokenizer, tokenizer_metadata
-
-    t0 = time.perf_counter()
-    src = Path(source_path)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rep = reporter.child("convert gguf") if reporter is not None else Reporter("convert gguf")
-    old_meta = out / META_NAME
-    if old_meta.exists():
-        old_meta.unlink()  # from here on the folder is not a usable generator until we finish
-    reader = GGUFReader(str(src))
-    tok = build_tokenizer(reader)
-    tok_meta = tokenizer_metadata(reader)
-    tmp_tok = out / (TOKENIZER_NAME + ".tmp")
-    tok.save(str(tmp_tok))
-    os.replace(tmp_tok, out / TOKENIZER_NAME)
-    del reader
-    info = convert(src, out / MODEL_NAME, rep)
-
-    def sha(p: Path) -> str:
-        h = hashlib.sha256()
-        with open(p, "rb") as f:
-            while b := f.read(1 << 20):
-                h.update(b)
-        return h.hexdigest()
-
-    files = [{"name": n, "sha256": sha(out / n), "size": (out / n).stat().st_size}
-             for n in (MODEL_NAME, TOKENIZER_NAME)]
-    src_sha = ""
-    if entry is not None and getattr(entry, "files", None):
-        src_sha = entry.files[0].sha256
-    meta = dict(info)
-    meta.update({
-        "model_id": getattr(entry, "id", src.stem),
-        "source": src.name,
-        "source_sha256": src_sha or sha(src),
-        "converter": "fieldkit.gguf_onnx/1",
-        "files": files,
-        "bos_token_id": tok_meta["bos_token_id"],
-        "eos_token_id": tok_meta["eos_token_id"],
-        "add_bos_token": tok_meta["add_bos_token"],
-        "stop_token_ids": tok_meta["stop_token_ids"],
-        "chat_template": tok_meta["chat_template"],
-    })
-    meta["seconds"] = round(time.perf_counter() - t0, 2)
-    meta["size"] = sum(f["size"] for f in files)
-    tmp = out / (META_NAME + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    os.replace(tmp, out / META_NAME)
-    rep.finish()
-    return {"files": files, "seconds": meta["seconds"], "size": meta["size"]}
-
-
-def register_gguf(path, model_id: str | None = None) -> str:
-    """Register a carried-in Llama-family GGUF as a user model (sha256 of the file); returns its id.
-
-    Why: `fieldkit models prepare --from other.gguf` must work for models fieldkit does not list,
-    and fails here, before any work, when the architecture or tokenizer is not supported.
-    """
-    import hashlib
-    import re
-
-    from gguf import GGUFReader
-
-    from fieldkit.inference.gguf_tokenizer import build_tokenizer
-    from fieldkit.inference.manifest import save_user_entry
-
-    path = Path(path)
-    try:
-        reader = GGUFReader(str(path))
-    except Exception as e:  # the gguf reader raises assorted errors on damaged files
-        raise ModelError(f"cannot read {path} as GGUF: {e}", hint="check the file") from e
-    cfg = read_config(reader)
-    build_tokenizer(reader)
-    del reader
-    mid = model_id or re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(1 << 20):
-            h.update(b)
-    save_user_entry({
-        "id": mid, "task": "generate", "format": "gguf", "runtime": "gguf-llama-onnx",
-        "description": f"{cfg.name or path.stem} ({cfg.arch}, {cfg.n_layer} layers), imported from {path.name}",
-        "licence": "see the model's own licence", "max_tokens": cfg.context_length,
-        "files": [{"name": path.name, "role": "model", "sha256": h.hexdigest(), "size": path.stat().st_size}],
-    })
-    return mid

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from fieldkit import files
 from fieldkit.config import models_home
 from fieldkit.errors import ModelError, UsageError
 from fieldkit.inference.manifest import FOLDER_ENTRY_NAME, ModelEntry, all_entries
 from fieldkit.inference.optimize import DEFAULT_ALPHA, calibrate, smooth_float
-from fieldkit.inference.store import install_model_folder, sha256_file
+from fieldkit.inference.model_store import install_model_folder
 from fieldkit.progress import Reporter
 
 
@@ -169,7 +170,7 @@ def import_sentence_transformer(path: str | Path, model_id: str | None = None,
             "licence": "see the source model's licence", "dim": info["dim"],
             "max_tokens": info["max_tokens"], "pooling": "mean", "normalize": True,
             "files": [
-                {"name": n, "role": r, "sha256": sha256_file(tmpdir / n),
+                {"name": n, "role": r, "sha256": files.sha256(tmpdir / n, force=True),
                  "size": (tmpdir / n).stat().st_size}
                 for n, r in (("model.onnx", "model"), ("tokenizer.json", "tokenizer"))
             ],

@@ -15,6 +15,7 @@ from typing import Any
 
 from fieldkit.config import manifest_dir, models_home
 from fieldkit.errors import ModelError
+from fieldkit.files import write_text_atomic
 
 USER_MANIFEST_NAME = "manifest.json"
 FOLDER_ENTRY_NAME = "fieldkit-model.json"  # an imported model folder describes itself with this
@@ -151,9 +152,4 @@ def save_user_entry(entry: dict[str, Any]) -> None:
     data["models"] = [d for d in data.get("models", []) if d.get("id") != entry["id"]] + [entry]
     p = user_manifest_path()
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, p)
+    write_text_atomic(p, json.dumps(data, indent=2))

@@ -26,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from fieldkit import files
 from fieldkit.config import cache_home
 from fieldkit.inference.manifest import ModelEntry
+from fieldkit.inference.model_store import check_file, verified_file
 
 RECIPE = "int8-dynamic-smooth-v2"
 DEFAULT_ALPHA = 0.65
@@ -316,8 +318,6 @@ def derived_graph(entry: ModelEntry, model_path: Path, sha256: str):
         return None
     if not int8_matmul_is_fast():
         return None
-    from fieldkit.inference.store import check_file, verified_file
-
     calib_file = entry.file("calibration")
     if calib_file is None:
         return None
@@ -333,20 +333,11 @@ def derived_graph(entry: ModelEntry, model_path: Path, sha256: str):
     try:
         folder.mkdir(parents=True, exist_ok=True)
         amax, alphas = load_calibration(calib_path)
-        fd, tmp = tempfile.mkstemp(prefix=".graph-", suffix=".onnx", dir=folder)
-        os.close(fd)
-        try:
-            rewrite_int8(model_path, Path(tmp), amax, alphas)
-            from fieldkit.inference.store import sha256_file
-
-            digest = sha256_file(Path(tmp))
-            os.replace(tmp, graph)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        meta.write_text(json.dumps({"sha256": digest, "source_sha256": sha256, "recipe": RECIPE,
-                                    "calibration_sha256": calib_file.sha256}), encoding="utf-8")
-        check_file(graph, digest)
+        with files.atomic_path(graph, durable=False) as tmp:
+            rewrite_int8(model_path, tmp, amax, alphas)
+        digest = files.sha256(graph, force=True)
+        files.write_text_atomic(meta, json.dumps({"sha256": digest, "source_sha256": sha256, "recipe": RECIPE,
+                                                  "calibration_sha256": calib_file.sha256}), durable=False)
         return graph, digest, RECIPE
     except OSError:
         return None  # read-only cache: run the shipped graph, which is correct, only slower

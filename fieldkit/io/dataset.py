@@ -7,10 +7,8 @@ before any real work starts.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import gzip
-import hashlib
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from fieldkit import files
 from fieldkit.errors import InputError, UsageError
 from fieldkit.io import sniff
 from fieldkit.progress import Reporter
@@ -54,24 +53,8 @@ class Dataset:
 
     @cached_property
     def sha256(self) -> str:
-        """sha256 of the source file, remembered per (path, size, mtime): hashing 1 GB takes ~1.5 s."""
-        from fieldkit.config import cache_home
-        from fieldkit.store import file_sha256
-
-        st = self.path.stat()
-        ident = f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-        memo = cache_home() / "io" / "sha256" / hashlib.sha256(ident.encode()).hexdigest()[:32]
-        with contextlib.suppress(OSError):
-            known = memo.read_text().strip()
-            if len(known) == 64:
-                return known
-        digest = file_sha256(self.path)
-        with contextlib.suppress(OSError):
-            memo.parent.mkdir(parents=True, exist_ok=True)
-            tmp = memo.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(digest)
-            os.replace(tmp, memo)
-        return digest
+        """sha256 of the source file, computed once per change of the file (`fieldkit.files` stamps)."""
+        return files.sha256(self.path)
 
     def source_info(self) -> dict[str, Any]:
         return {
@@ -305,19 +288,12 @@ def _first(e: BaseException) -> str:
 
 
 def _gunzip(path: Path, reporter: Reporter | None) -> Path:
-    """Decompress into the cache (keyed by path, size and mtime) once; reuse afterwards."""
-    from fieldkit.config import cache_home
+    """Decompress into the cache (keyed by the file's path and signature) once; reuse afterwards."""
+    target = files.derived_path("io", [files.source_id(path), "gz1"], _inner_suffix(path) or ".dat")
+    size = path.stat().st_size
+    rep = reporter.child("decompressing", size) if reporter else None
 
-    st = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|gz1".encode()).hexdigest()[:32]
-    folder = cache_home() / "io"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{key}{_inner_suffix(path) or '.dat'}"
-    if target.exists():
-        return target
-    tmp = folder / f".{key}.{os.getpid()}.tmp"
-    rep = reporter.child("decompressing", st.st_size) if reporter else None
-    try:
+    def build(tmp: Path) -> None:
         with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as gz, open(tmp, "wb") as out:
             while block := gz.read(1 << 20):
                 out.write(block)
@@ -325,14 +301,9 @@ def _gunzip(path: Path, reporter: Reporter | None) -> Path:
                     rep.update(raw.tell())
         if tmp.stat().st_size == 0:
             raise InputError(f"{path.name} is an empty gzip file", "check that the download finished")
-        os.replace(tmp, target)
+
+    try:
+        return files.cached_file(target, build)
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise InputError(f"{path.name} is a truncated or corrupt gzip file: {_first(e)}",
                          "copy or download it again; `gzip -t` checks it") from e
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return target

@@ -14,13 +14,13 @@ import csv
 import hashlib
 import io
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import polars as pl
 
+from fieldkit import files
 from fieldkit.errors import InputError
 from fieldkit.io import sniff
 from fieldkit.progress import Reporter
@@ -151,25 +151,18 @@ def _transcode_plain(path: Path, enc: str, reporter: Reporter | None) -> Path:
     target = folder / f"{key}.utf8.csv"
     if target.exists():
         return target
-    tmp = folder / f".{key}.{os.getpid()}.tmp"
     rep = reporter.child("re-encoding", st.st_size) if reporter else None
     dec = codecs.getincrementaldecoder(enc)(errors="replace")
-    try:
-        with open(path, "rb") as src, open(tmp, "wb") as out:
-            first = True
-            while block := src.read(8 << 20):
-                text = dec.decode(block)
-                if first:
-                    text, first = text.lstrip("\ufeff"), False
-                out.write(text.encode("utf-8"))
-                if rep is not None:
-                    rep.update(src.tell())
-            out.write(dec.decode(b"", final=True).encode("utf-8"))
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with files.atomic_path(target, durable=False) as tmp, open(path, "rb") as src, open(tmp, "wb") as out:
+        first = True
+        while block := src.read(8 << 20):
+            text = dec.decode(block)
+            if first:
+                text, first = text.lstrip("\ufeff"), False
+            out.write(text.encode("utf-8"))
+            if rep is not None:
+                rep.update(src.tell())
+        out.write(dec.decode(b"", final=True).encode("utf-8"))
     return target
 
 
@@ -304,16 +297,10 @@ def _clean(path: Path, size: int, enc: str, dialect: sniff.Dialect,
         with contextlib.suppress(Exception):
             stats = TextStats(**json.loads(meta.read_text()))
             return _scan_clean(target), stats
-    tmp = folder / f".{key}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as out:
-            stats = _clean_rows(path, size, enc, dialect, out, reporter)
-        os.replace(tmp, target)
-        meta.write_text(json.dumps(asdict(stats)))
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with files.atomic_path(target, durable=False) as tmp, \
+            open(tmp, "w", encoding="utf-8", newline="") as out:
+        stats = _clean_rows(path, size, enc, dialect, out, reporter)
+    files.write_text_atomic(meta, json.dumps(asdict(stats)), durable=False)
     return _scan_clean(target), stats
 
 

@@ -1,4 +1,4 @@
-"""Atomic Parquet writing (tmp file in the target folder, fsync, os.replace) with provenance.
+"""Atomic Parquet writing (through `fieldkit.files.atomic_path`) with provenance.
 
 A failed, cancelled or killed run never leaves a half-written file at the output path and
 never damages an existing output: data goes to a hidden temporary file beside the target,
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -20,22 +18,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fieldkit import __version__
+from fieldkit import __version__, files
 from fieldkit.errors import InputError, OutputError
 from fieldkit.progress import Reporter
 
 PROVENANCE_KEY = "fieldkit"
 ROW_GROUP_SIZE = 64_000  # rows; small enough to stream, large enough to compress well
-TMP_PREFIX = ".fieldkit-tmp-"
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """sha256 of a file, read in chunks so large inputs do not load whole."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def make_provenance(
@@ -79,49 +67,11 @@ def check_parquet_output(target: str | os.PathLike) -> Path:
     return _check_target(path)
 
 
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; on success fsync it and move it into place.
-
-    On any exception (including KeyboardInterrupt and Cancelled) the temporary file is
-    removed and `target` is left exactly as it was.
-    """
-    target = _check_target(Path(target))
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=TMP_PREFIX + target.name + ".", dir=target.parent or "."
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        # mkstemp makes the file owner-only; give the output the mode a user expects
-        os.chmod(tmp, _output_mode(target))
+    """`fieldkit.files.atomic_path` after checking the output folder (clear errors before work)."""
+    with files.atomic_path(_check_target(Path(target))) as tmp:
         yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def _output_mode(target: Path) -> int:
-    """Keep an existing output's permissions; otherwise the usual 0o666 less the umask."""
-    with contextlib.suppress(OSError):
-        return target.stat().st_mode & 0o777
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _metadata(provenance: dict[str, Any] | None) -> dict[str, str]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from fieldkit.config import fieldkit_home
+from fieldkit.files import write_text_atomic
 
 MAX_RECENT = 12
 
@@ -32,9 +32,7 @@ def update(**changes: Any) -> dict[str, Any]:
     path = settings_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=1))
     except OSError:
         pass  # a read-only home must not stop the interface
     return data

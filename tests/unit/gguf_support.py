@@ -71,7 +71,7 @@ def smollm_gguf() -> Path:
 def _prepared_home() -> tuple[Path, float]:
     import time
 
-    from fieldkit.inference.store import prepare
+    from fieldkit.inference.prepare import prepare
 
     home = Path(tempfile.mkdtemp(prefix="fk-home-"))
     old = os.environ.get("FIELDKIT_HOME")
@@ -95,10 +95,11 @@ def prepared_home() -> Path:
 
 @lru_cache(maxsize=1)
 def _generator():
-    from fieldkit.inference.generator import Generator, _read_meta
+    from fieldkit.inference.generator import Generator
+    from fieldkit.inference.model_store import read_prepared_meta
 
     d = prepared_home() / "models" / MODEL_ID
-    return Generator(d, _read_meta(d), MODEL_ID)
+    return Generator(d, read_prepared_meta(d), MODEL_ID)
 
 
 def shared_generator():

@@ -10,7 +10,8 @@ import pytest
 
 from fieldkit.errors import Cancelled, ModelError, UsageError
 from fieldkit.inference import generator as gen_mod
-from fieldkit.store import file_sha256
+from fieldkit.files import sha256 as file_sha256
+from fieldkit.inference.model_store import META_NAME
 from tests.unit.gguf_support import MODEL_ID, prepared_home, shared_generator
 
 CAPITAL = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
@@ -33,7 +34,7 @@ def test_prepared_store_records_hashes(monkeypatch):
     monkeypatch.setenv("FIELDKIT_HOME", str(home))
     assert gen_mod.is_prepared(MODEL_ID)
     d = home / "models" / MODEL_ID
-    meta = json.loads((d / gen_mod.META_NAME).read_text())
+    meta = json.loads((d / META_NAME).read_text())
     for f in meta["files"]:
         assert file_sha256(d / f["name"]) == f["sha256"]
         assert (d / f["name"]).stat().st_size == f["size"]

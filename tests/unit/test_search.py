@@ -9,7 +9,7 @@ from fieldkit.analysis import embeddings as emb_mod
 from fieldkit.analysis.embeddings import embed_column
 from fieldkit.analysis.search import search, top_k
 from fieldkit.errors import UsageError
-from fieldkit.inference import store
+from fieldkit import files
 from fieldkit.inference.embedder import Embedder, get_embedder
 from fieldkit.io import load_dataset
 from tests.conftest import shared
@@ -54,8 +54,8 @@ def test_search_finds_answers_by_meaning_and_caches(survey, monkeypatch):
     assert list(emb_mod.cache_dir().glob("*.npy"))
 
     hashed = []
-    real_hash = store.sha256_file
-    monkeypatch.setattr(store, "sha256_file", lambda p, *a, **k: hashed.append(p) or real_hash(p, *a, **k))
+    real_hash = files._read_hash
+    monkeypatch.setattr(files, "_read_hash", lambda p, *a, **k: hashed.append(p) or real_hash(p, *a, **k))
     calls = []
     real = Embedder.embed_all
     monkeypatch.setattr(Embedder, "embed_all",
