@@ -150,8 +150,6 @@ def prepare(model_id: str | None, from_path: str | os.PathLike | None = None,
             if f.bundled:
                 verified_file(entry, f)
         if entry.task == "generate" or entry.format == "gguf":
-            from fieldkit.inference.gguf_onnx import prepare_gguf_model
-
             checked = {}
             for f in needed:
                 checked[f.name] = check_file(fetched[f.name], f.sha256, force=True, label=entry.id)
