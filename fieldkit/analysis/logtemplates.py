@@ -1,19 +1,24 @@
-"""Log template mining: mask variables with Polars regexes, then group lines with a Drain-style tree.
+"""Log template mining: mask the unambiguous variables with Polars, group with a Drain-style tree,
+then let token statistics decide the rest.
 
-Why not just drain3: masking first (tokens holding digits, IPs, paths, UUIDs, block ids,
-hex, durations, sizes, booleans) makes most lines of one event identical strings, so a
-batch is deduplicated in Polars and only its distinct masked lines go through the Python
-tree; and the similarity counts only a line's constant tokens, which keeps short,
-different events apart. Memory is bounded: the cluster table is capped (least recently
-used clusters are dropped) and so is the masked-line cache.
+Why not just drain3: masking first (IPs, UUIDs, hex ids, paths, URLs, numbers glued to units,
+and any token holding a digit) makes most lines of one event identical strings, so a batch is
+deduplicated in Polars and only its distinct masked lines go through the Python tree; the
+similarity counts only a line's constant tokens, which keeps short, different events apart.
+What masks cannot know is learnt from the file: a position whose value differs between lines
+of one group is a parameter (the Drain merge), and templates that are the same except at one
+position holding many different words (user names, program or host names) are one event with
+a parameter there (`merge_values`). Every threshold is chosen by leave-one-system-out over the
+shared loghub sets (bench/bench_logs.py), not fitted to one.
 
-The template table saves to Parquet and loads back, so tomorrow's log is matched against
-today's templates (`TemplateMiner.from_table`).
+Templates keep the message's own spacing, so each line's `params` (the strings that fill the
+`<*>` in order) put back into its template give the message's first line exactly.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import re
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -28,39 +33,61 @@ MASKS: tuple[tuple[str, str], ...] = (
     ("url", r"[A-Za-z][\w+.-]*://\S+"),
     ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
     ("path", r"(?:[\w.~-]+)?(?:/[\w.~$@+-]+){2,}/?"),
-    ("hdfs_block", r"blk_-?\d+"),
+    ("winpath", r"\b[A-Za-z]:\\[^\s\"'<>|]*"),
     ("ip_port", r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),
+    ("mac", r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b"),
     ("hex", r"\b0[xX][0-9a-fA-F]+\b"),
     ("size_or_duration", r"\b\d+(?:\.\d+)?\s?(?:[KMGT]i?B|B|bytes|ms|us|ns|sec|secs|seconds|s|min|mins|h)\b"),
     ("boolean", r"\b(?:true|false|True|False|null|None)\b"),
     # anything else holding a digit: ids, numbers, host-7, core.2275, 0:0:0:0 pieces ...
     ("has_digit", rf"[^{_DELIMS}]*\d[^{_DELIMS}]*"),
 )
+# Host names (two dots or more, a short last label): a rule the cross-validation may switch on.
+HOST_MASK = ("host", r"\b[A-Za-z][\w-]*(?:\.[\w-]+)+\.[A-Za-z]{2,4}\b")
+_RUN = r"<\*>(?:[\s,]+<\*>)+"
 
 
-def mask_expr(text: pl.Expr) -> pl.Expr:
-    """A Polars expression that replaces every variable in `text` with <*> (one line each)."""
-    out = text.str.split("\n").list.first().fill_null("")  # templates come from an entry's first line
-    out = out.str.replace_all(r"(\.{3,})", "$1 ")  # dot leaders: `depth.......0` is name + value
-    for _, pattern in MASKS:
+def mask_expr(text: pl.Expr, hosts: bool = False) -> pl.Expr:
+    """A Polars expression that replaces every unambiguous variable in `text` with <*>.
+
+    The first line only (templates describe an entry's first line) and the message's own
+    spacing is kept, so the template fits the message character for character.
+    """
+    out = text.str.split("\n").list.first().fill_null("")
+    out = out.str.replace_all(r"(\.{3,})\d+", "$1" + WILDCARD)  # dot leaders: `depth.......0`
+    rules = MASKS if not hosts else MASKS[:4] + (HOST_MASK,) + MASKS[4:]
+    for _, pattern in rules:
         out = out.str.replace_all(pattern, WILDCARD)
     # a run of variables is one variable: lists of ids or numbers vary in length
-    out = out.str.replace_all(r"<\*>(?:[\s,]+<\*>)+", WILDCARD)
-    return out.str.replace_all(r"\s+", " ").str.strip_chars()
+    return out.str.replace_all(_RUN, WILDCARD)
+
+
+_SPLIT = re.compile(r"(\s+)")
+
+
+def _tokens_and_seps(masked: str) -> tuple[list[str], list[str]]:
+    parts = _SPLIT.split(masked.strip())
+    return parts[0::2] if parts != [""] else [], parts[1::2]
 
 
 @dataclass
 class Cluster:
-    """One template: its tokens (with <*> where lines differed) and how many lines it took."""
+    """One template: its tokens (with <*> where lines differed), the spacing between them, its size."""
 
     cluster_id: int
     tokens: list[str]
     size: int = 0
     known: bool = False  # came from a saved table (baseline)
+    seps: list[str] = field(default_factory=list)
 
     @property
     def template(self) -> str:
-        return " ".join(self.tokens)
+        if len(self.seps) != len(self.tokens) - 1:
+            return " ".join(self.tokens)
+        out = [self.tokens[0]] if self.tokens else []
+        for sep, tok in zip(self.seps, self.tokens[1:]):
+            out += [sep, tok]
+        return "".join(out)
 
 
 @dataclass
@@ -70,19 +97,28 @@ class _Node:
 
 
 class TemplateMiner:
-    """Streaming template miner over masked lines (use `add_messages` for batches)."""
+    """Streaming template miner over masked lines (use `add_messages` for batches).
+
+    Ids returned while mining may later be merged (`merge_values`); `resolve` maps them to the
+    final ids, and `table()` lists the final templates.
+    """
 
     def __init__(self, sim_threshold: float = 0.8, depth: int = 2, max_children: int = 100,
-                 max_clusters: int = 50_000, cache_size: int = 200_000):
+                 max_clusters: int = 50_000, cache_size: int = 200_000, merge_values: int = 0,
+                 mask_hosts: bool = False):
         self.sim_threshold = sim_threshold
         self.depth = depth  # prefix tokens used to route after the token count
         self.max_children = max_children
         self.max_clusters = max_clusters
         self.cache_size = cache_size
+        self.merge_values = merge_values  # 0: off; else distinct words at one position that make it a parameter
+        self.mask_hosts = mask_hosts
         self.clusters: OrderedDict[int, Cluster] = OrderedDict()  # LRU order
         self.root = _Node()
         self.next_id = 1
         self._cache: dict[str, int] = {}
+        self._alias: dict[int, int] = {}
+        self._merged = True
 
     # --- the tree -------------------------------------------------------------------------
     def _leaf(self, tokens: Sequence[str], create: bool) -> _Node | None:
@@ -149,11 +185,11 @@ class TemplateMiner:
             c.size += count
             self.clusters.move_to_end(cid)
             return cid
-        tokens = masked.split()
+        tokens, seps = _tokens_and_seps(masked)
         leaf = self._leaf(tokens, create=True)
         c = self._best(leaf, tokens)
         if c is None:
-            c = Cluster(self.next_id, list(tokens))
+            c = Cluster(self.next_id, list(tokens), seps=seps)
             self.next_id += 1
             self.clusters[c.cluster_id] = c
             leaf.clusters.append(c.cluster_id)
@@ -162,6 +198,7 @@ class TemplateMiner:
             c.tokens = [t if t == w else WILDCARD for t, w in zip(c.tokens, tokens)]
             self.clusters.move_to_end(c.cluster_id)
         c.size += count
+        self._merged = False
         if len(self._cache) >= self.cache_size:
             self._cache.clear()
         self._cache[masked] = c.cluster_id
@@ -172,29 +209,80 @@ class TemplateMiner:
         cid = self._cache.get(masked)
         if cid is not None and cid in self.clusters:
             return cid
-        tokens = masked.split()
+        tokens, _ = _tokens_and_seps(masked)
         leaf = self._leaf(tokens, create=False)
         c = self._best(leaf, tokens) if leaf is not None else None
         return c.cluster_id if c else None
 
-    def add_messages(self, messages: pl.Series | Iterable[str]) -> pl.Series:
-        """Mine a batch of messages; returns the template id of each (Int64, in order)."""
-        s = messages if isinstance(messages, pl.Series) else pl.Series("message", list(messages), pl.String)
-        masked = pl.DataFrame({"m": s}).select(mask_expr(pl.col("m")).alias("m"))["m"]
-        counts = masked.value_counts(sort=False)
-        # Order distinct lines by first appearance, so ids follow the log's order.
-        firsts = (pl.DataFrame({"m": masked}).with_row_index("i").group_by("m", maintain_order=True)
-                  .agg(pl.col("i").first()))
-        counts = firsts.join(counts, on="m", how="left").sort("i")
-        ids = {m: self.add_masked(m, n) for m, n in zip(counts["m"], counts["count"])}
-        return masked.replace_strict(ids, return_dtype=pl.Int64).rename("template_id")
-
     def mask(self, messages: pl.Series) -> pl.Series:
-        return pl.DataFrame({"m": messages}).select(mask_expr(pl.col("m")))["m"]
+        return pl.DataFrame({"m": messages}).select(mask_expr(pl.col("m"), self.mask_hosts))["m"]
+
+    def add_messages(self, messages: pl.Series | Iterable[str]) -> pl.Series:
+        """Mine a batch of messages; returns the template id of each (Int64, in order, resolved)."""
+        s = messages if isinstance(messages, pl.Series) else pl.Series("message", list(messages), pl.String)
+        masked = self.mask(s)
+        # distinct lines by first appearance, so ids follow the log's order
+        counts = (pl.DataFrame({"m": masked}).group_by("m", maintain_order=True).len())
+        ids = {m: self.add_masked(m, n) for m, n in zip(counts["m"], counts["len"])}
+        raw = masked.replace_strict(ids, return_dtype=pl.Int64).rename("template_id")
+        return self.resolve(raw)
+
+    # --- statistics across templates --------------------------------------------------------
+    def _merge(self) -> None:
+        """Templates equal except at one position that holds >= merge_values different words: one event."""
+        self._merged = True
+        if self.merge_values <= 1:
+            return
+        changed = True
+        while changed:
+            changed = False
+            live = [c for c in self.clusters.values()]
+            groups: dict[tuple, list[Cluster]] = defaultdict(list)
+            for c in live:
+                for p in range(len(c.tokens)):
+                    groups[(len(c.tokens), p, tuple(c.tokens[:p]), tuple(c.tokens[p + 1:]))].append(c)
+            for (n, p, pre, post), members in groups.items():
+                alive = [c for c in members if c.cluster_id in self.clusters and len(c.tokens) == n
+                         and tuple(c.tokens[:p]) == pre and tuple(c.tokens[p + 1:]) == post]
+                words = {c.tokens[p] for c in alive if c.tokens[p] != WILDCARD}
+                opened = [c for c in alive if c.tokens[p] == WILDCARD]
+                if len(alive) < 2 or (not opened and len(words) < self.merge_values):
+                    continue
+                keep = min(opened or alive, key=lambda c: c.cluster_id)
+                keep.tokens = list(keep.tokens)
+                keep.tokens[p] = WILDCARD
+                for c in alive:
+                    if c is keep:
+                        continue
+                    keep.size += c.size
+                    self._alias[c.cluster_id] = keep.cluster_id
+                    del self.clusters[c.cluster_id]
+                    leaf = self._leaf(c.tokens, create=False)
+                    if leaf is not None and c.cluster_id in leaf.clusters:
+                        leaf.clusters.remove(c.cluster_id)
+                changed = True
+            if changed:
+                self._cache = {k: self._final(v) for k, v in self._cache.items()}
+
+    def _final(self, cid: int) -> int:
+        while cid in self._alias:
+            cid = self._alias[cid]
+        return cid
+
+    def resolve(self, ids: pl.Series) -> pl.Series:
+        """Map ids handed out earlier to the final templates (after the cross-template merge)."""
+        if not self._merged:
+            self._merge()
+        if not self._alias:
+            return ids
+        keys = list(self._alias)
+        return ids.replace(keys, [self._final(k) for k in keys])
 
     # --- the table ------------------------------------------------------------------------
     def table(self) -> pl.DataFrame:
         """The template table: template_id, template, count, known (from a baseline)."""
+        if not self._merged:
+            self._merge()
         cs = sorted(self.clusters.values(), key=lambda c: c.cluster_id)
         return pl.DataFrame({
             "template_id": [c.cluster_id for c in cs],
@@ -213,9 +301,9 @@ class TemplateMiner:
         """Seed a miner with saved templates; new lines are matched to them first."""
         miner = cls(**kwargs)
         for tid, template in table.select("template_id", "template").unique(maintain_order=True).iter_rows():
-            tokens = template.split()
+            tokens, seps = _tokens_and_seps(template)
             leaf = miner._leaf(tokens, create=True)
-            miner.clusters[int(tid)] = Cluster(int(tid), tokens, 0, known=True)
+            miner.clusters[int(tid)] = Cluster(int(tid), tokens, 0, known=True, seps=seps)
             leaf.clusters.append(int(tid))
             miner.next_id = max(miner.next_id, int(tid) + 1)
         return miner

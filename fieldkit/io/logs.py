@@ -1,34 +1,43 @@
-"""Plain-text log loader: one record per entry, with timestamp, level and message split out.
+"""Plain-text log loader: one record per entry, with timestamp, level, header columns and message.
 
 CONTRACT (other packages rely on it):
     scan_log(path, reporter=None) -> pl.LazyFrame with columns
         line_no (Int64, first physical line of the record), timestamp (Datetime[us] or null),
-        level (str, upper-cased, or null), message (str), raw (str)
+        level (str, upper-cased, or null), then the header columns the file has (of host,
+        process, pid, thread, component, context; all str), message (str), raw (str)
+    file_layout(path) -> Layout   (what was learnt about the header; `.columns`, `.describe()`)
     looks_like_log(path) -> bool
-    iter_log_batches(path, batch_bytes=..., reporter=None) -> Iterator[pl.DataFrame]
+    iter_log_batches(path, batch_bytes=..., reporter=None, layout=None) -> Iterator[pl.DataFrame]
         the same records in bounded-memory batches, for multi-GB logs.
 
-Everything is done with Polars string expressions (a small ordered set of anchored regexes),
-never a Python loop over rows, so a 2 GB log parses at Polars speed. Lines that start with
-whitespace, `at `, `Caused by:` or `...` (stack traces) are joined to the line that starts
-them. Timestamps with an offset are converted to UTC and stored naive; those without one are
-kept as written (local time). Syslog timestamps carry no year: the current year is assumed,
-or the previous one when that would put the line more than a day in the future.
+The header layout is inferred per file from a sample (fieldkit.io.log_header), then applied
+with Polars string expressions (one anchored regex with named groups), never a Python loop
+over rows. When most lines start with a timestamp, a line without one continues the record
+before it (stack traces, even an unindented `java.lang.Error: ...` line); otherwise lines that
+start with whitespace, `at `, `Caused by:` or `...` do. Timestamps with an offset are converted
+to UTC and stored naive; those without one are kept as written. A year-less timestamp takes
+its year from a date elsewhere in the file, else from the file's modification time (the layout
+says which). Compressed and UTF-16 files are read through fieldkit.io.log_files.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import polars as pl
 
 from fieldkit.errors import InputError
+from fieldkit.io.log_files import is_binary, iter_utf8_chunks, read_head
+from fieldkit.io.log_header import (HEADER_COLS, LEVEL_ALT, LEVEL_NORMAL, TIME_FORMS, Layout, TimeForm,
+                                    find_timestamps, infer_layout)
 from fieldkit.progress import Reporter
+
+__all__ = ["scan_log", "file_layout", "looks_like_log", "iter_log_batches", "parse_records", "TIME_FORMS",
+           "HEADER_COLS", "Layout"]
 
 # A byte that practically never occurs in text logs, used as the "separator" so that the CSV
 # scanner hands us whole lines (the CSV scanner tolerates invalid UTF-8; scan_lines does not).
@@ -37,158 +46,193 @@ _NO_SEP = "\x1f"
 CONTINUATION_RE = r"^(?:\s|at |Caused by:|\.\.\.)"
 _CONT_PY = re.compile(CONTINUATION_RE)
 
-# The timestamp may follow up to five header fields (BGL, HPC put ids and hosts first).
-_PREFIX = r"^(?:\S+\s+){0,5}?"
-_END = r"([\s\]|,;]|$)"  # captured, and put back, so `|comp|` headers stay visible
-
-
-@dataclass(frozen=True)
-class TimeForm:
-    """One timestamp form: regex (group 1 = the timestamp text) and how to parse it."""
-
-    name: str
-    pattern: str  # matched after _PREFIX; group 1 is the timestamp text
-    fmt: str | None  # strptime format, or None for a special case handled in code
-
-
-# Tried in order; the first that matches a line decides its timestamp and where its header ends.
-TIME_FORMS: tuple[TimeForm, ...] = (
-    TimeForm("iso8601_offset",
-             r"\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2}))\]?" + _END,
-             "%Y-%m-%d %H:%M:%S%.f%z"),
-    TimeForm("iso8601", r"\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?)\]?" + _END,
-             "%Y-%m-%d %H:%M:%S%.f"),
-    TimeForm("bgl", r"(\d{4}-\d{2}-\d{2}-\d{2}\.\d{2}\.\d{2}(?:\.\d{1,9})?)" + _END, "%Y-%m-%d-%H.%M.%S%.f"),
-    TimeForm("apache_error", r"\[(\w{3} \w{3} [ \d]?\d \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4})\]",
-             "%a %b %e %H:%M:%S%.f %Y"),
-    TimeForm("clf", r"\[(\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]", "%d/%b/%Y:%H:%M:%S %z"),
-    TimeForm("compact_ms", r"(\d{8}-\d{1,2}:\d{1,2}:\d{1,2}:\d{1,3})" + _END, None),  # ms not zero-padded
-    TimeForm("slash_ymd", r"\[?(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?)\]?" + _END,
-             "%Y/%m/%d %H:%M:%S%.f"),
-    TimeForm("slash_yy", r"(\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2})" + _END, "%y/%m/%d %H:%M:%S"),
-    TimeForm("yymmdd_hhmmss", r"(\d{6} \d{6})" + _END, "%y%m%d %H%M%S"),
-    TimeForm("syslog", r"([A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2})" + _END, None),
-    TimeForm("epoch", r"(1\d{9}(?:\.\d{1,6})?)" + _END, None),
-)
-
-LEVEL_WORDS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "WARN", "ERROR", "ERR", "SEVERE",
-               "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "FAILURE")
-_LEVEL_ALT = "|".join(LEVEL_WORDS)
-# Upper-case level words count anywhere in the first few header fields; other casings only
-# when bracketed (`[notice]`, `<error>`), so the word "error" inside a message is not a level.
-_LEVEL_RE = (r"^\s*(?:\S+\s+){0,4}?(?:[\[<]\s*((?i:" + _LEVEL_ALT + r"))\s*[\]>]|(" + _LEVEL_ALT
+# Level words for records the layout does not match: upper-case anywhere in the first few
+# tokens, other casings only when bracketed (`[notice]`), so "error" in a message is not a level.
+_LEVEL_RE = (r"^\s*(?:\S+\s+){0,4}?(?:[\[<]\s*((?i:" + LEVEL_ALT + r"))\s*[\]>]|(" + LEVEL_ALT
              + r")):?(?:\s+|$)")
-_LEVEL_NORMAL = {"WARNING": "WARN", "ERR": "ERROR", "CRIT": "CRITICAL"}
-
-# After the level: Log4j/Zookeeper `[thread...] - `, `[thread] dotted.Logger: `, or `- `.
 _AFTER_LEVEL = (
     r"^\[[^\n]*?\]\s+-\s+",
     r"^(?:\[[^\]]*\]\s+)?[A-Za-z_][\w$]*(?:\.[\w$]+)+(?:\[[^\]]*\])?:\s+",
     r"^-\s+",
 )
-# Without a level: `|component|pid|` fields (HealthApp-style), syslog `host tag[pid]: `,
-# and the one-digit flag that follows an epoch timestamp in cluster event logs (HPC).
-_PIPE_HEADER = r"^\s*\|(?:[^|\s]*\|){1,2}"
-_SYSLOG_HEADER = r"^\s*\S+\s+[\w./()-]+(?:\[\d+\])?:\s+"
-_EPOCH_FLAG = r"^\s*-?\d\s+"
-
-SCHEMA = {"line_no": pl.Int64, "timestamp": pl.Datetime("us"), "level": pl.String,
-          "message": pl.String, "raw": pl.String}
+BASE_COLS = ("line_no", "timestamp", "level")
+SAMPLE_BYTES = 256 << 10
+SAMPLE_LINES = 2000
 
 
-def _parse_time(text: pl.Expr, form: TimeForm) -> pl.Expr:
+def schema_for(layout: Layout | None) -> dict:
+    """The record schema for a file with this layout (header columns only where the file has them)."""
+    cols = set(layout.columns) if layout is not None else set()
+    out = {"line_no": pl.Int64, "timestamp": pl.Datetime("us"), "level": pl.String}
+    out.update({c: pl.String for c in HEADER_COLS if c in cols})
+    out.update({"message": pl.String, "raw": pl.String})
+    return out
+
+
+SCHEMA = schema_for(None)
+
+
+def _parse_time(text: pl.Expr, form: TimeForm, layout: Layout) -> pl.Expr:
     dt = pl.Datetime("us")
-    if form.name == "epoch":
+    text = text.str.strip_chars()
+    if form.fmt == "epoch":
         secs = text.cast(pl.Float64, strict=False)
+        secs = pl.when(secs > 1e11).then(secs / 1000).otherwise(secs)
         return (secs * 1_000_000).cast(pl.Int64).cast(dt)
-    if form.name == "syslog":
-        now = datetime.now()
-        this_year = (pl.lit(str(now.year)) + " " + text).str.strptime(dt, "%Y %b %e %H:%M:%S", strict=False)
-        return pl.when(this_year > pl.lit(now).dt.offset_by("1d")).then(
-            this_year.dt.offset_by("-1y")).otherwise(this_year)
-    if form.name == "compact_ms":
+    if form.fmt == "compact_ms":
         base = text.str.extract(r"^(.*):\d{1,3}$").str.strptime(dt, "%Y%m%d-%H:%M:%S", strict=False)
         return base + pl.duration(milliseconds=text.str.extract(r":(\d{1,3})$").cast(pl.Int64))
-    if form.name.startswith("iso8601"):
-        text = text.str.replace("T", " ", literal=True).str.replace(",", ".", literal=True)
-        if form.name == "iso8601_offset":
-            text = text.str.replace(r"Z$", "+0000").str.replace(r"([+-]\d{2}):(\d{2})$", "$1$2")
-    parsed = text.str.strptime(dt, form.fmt, strict=False)
-    if "%z" in (form.fmt or ""):
-        parsed = parsed.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    zone = text.str.extract(r"\s?(Z|[+-]\d{2}:?\d{2}|UTC|GMT)$")
+    base = text.str.replace(r"\s?(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)$", "")
+    base = base.str.replace(",", ".", literal=True) if form.name not in ("mon_year",) else base.str.replace_all(",", "")
+    fmt = form.fmt
+    if form.name in ("iso", "ymd_slash"):
+        base = base.str.replace("T", " ", literal=True)
+    if form.name == "glog":
+        base = base.str.slice(1)
+    if form.name == "time":  # a time of day alone: the date is the file's
+        day = (layout.mtime or datetime.now()).strftime("%Y-%m-%d")
+        base, fmt = pl.lit(day) + " " + base, "%Y-%m-%d " + fmt
+    elif not form.has_year:
+        base = pl.lit(str(layout.year or datetime.now().year)) + " " + base
+        fmt = "%Y " + fmt
+    parsed = base.str.strptime(dt, fmt, strict=False)
+    if form.name == "mdy_slash":  # day first when month first cannot be a date
+        parsed = pl.coalesce(parsed, base.str.strptime(dt, "%d/%m/%Y %H:%M:%S%.f", strict=False))
+    sign = pl.when(zone.str.starts_with("-")).then(-1).otherwise(1)
+    digits = zone.str.replace_all(r"[^0-9]", "")
+    offset_min = sign * (digits.str.slice(0, 2).cast(pl.Int64, strict=False) * 60
+                         + digits.str.slice(2, 2).cast(pl.Int64, strict=False))
+    offset_min = pl.when(zone.is_in(["Z", "UTC", "GMT"])).then(0).otherwise(offset_min).fill_null(0)
+    parsed = parsed - pl.duration(minutes=offset_min)
+    if not form.has_year and form.name != "time" and layout.year_source.startswith("the file") and layout.mtime is not None:
+        limit = layout.mtime + timedelta(days=1)  # a year-less stamp after the file was written is last year's
+        parsed = pl.when(parsed > pl.lit(limit)).then(parsed.dt.offset_by("-1y")).otherwise(parsed)
     return parsed
 
 
-def _header_re(form: TimeForm) -> str:
-    return _PREFIX + form.pattern
+def _level_expr(e: pl.Expr) -> pl.Expr:
+    return e.str.to_uppercase().replace(LEVEL_NORMAL)
 
 
-def parse_records(lines: pl.LazyFrame, forms: Sequence[int] | None = None) -> pl.LazyFrame:
-    """Turn a frame of (line_no, raw) physical lines into log records (the contract columns).
+def _header_columns(layout: Layout) -> dict[str, pl.Expr]:
+    """Column expressions from the full-regex groups (several groups naming one column are joined)."""
+    groups: dict[str, list[str]] = {}
+    for i, name in enumerate(layout.prefix_names):
+        if name:
+            groups.setdefault(name, []).append(f"p{i}")
+    for i, ((shape, _), name) in enumerate(zip(layout.fields, layout.names)):
+        if name:
+            groups.setdefault(name, []).append(f"f{i}")
+        if shape in ("procpid", "colon"):
+            groups.setdefault("pid", []).append(f"f{i}pid")
+    out: dict[str, pl.Expr] = {}
+    for name, keys in groups.items():
+        cols = [pl.col("_g").struct.field(k).str.strip_chars() for k in keys]
+        cols = [pl.when(c == "").then(None).otherwise(c) for c in cols]
+        if len(cols) == 1:
+            out[name] = cols[0]
+        else:  # context blocks add up; a host or component named twice is the same one
+            out[name] = (pl.concat_str(cols, separator=" ", ignore_nulls=True) if name == "context"
+                         else pl.coalesce(cols))
+    return out
 
-    `forms` limits the timestamp forms tried to those indexes (all by default); callers that know
-    which forms occur in the batch pass them, which gives the same result faster.
-    """
-    use = list(range(len(TIME_FORMS))) if forms is None else sorted(forms)
+
+def parse_records(lines: pl.LazyFrame, layout: Layout | None = None) -> pl.LazyFrame:
+    """Turn a frame of (line_no, raw) physical lines into log records (the contract columns)."""
+    layout = layout or Layout()
     raw = pl.col("raw")
     lines = lines.with_columns(raw.fill_null("").str.strip_suffix("\r").alias("raw"))
-    nonblank = raw.str.len_bytes() > 0
-    cont = raw.str.contains(CONTINUATION_RE)
-    lines = lines.with_columns(
-        (nonblank & (~cont | (nonblank.cast(pl.Int64).cum_sum() == 1))).alias("_start"))
+    nonblank = raw.str.strip_chars().str.len_bytes() > 0
+    ts_re = layout.ts_regex()
+    if layout.ts_mode:
+        start = raw.str.contains(ts_re)  # a line without the file's timestamp continues the record
+    else:
+        start = ~raw.str.contains(CONTINUATION_RE)
+    lines = lines.with_columns((nonblank & (start | (nonblank.cast(pl.Int64).cum_sum() == 1))).alias("_start"))
     lines = lines.with_columns(pl.col("_start").cast(pl.Int64).cum_sum().alias("_rec"))
     starts = lines.filter(pl.col("_start"))
-    tails = (lines.filter(~pl.col("_start") & nonblank)
+    tails = (lines.filter(~pl.col("_start") & nonblank & (pl.col("_rec") > 0))
              .group_by("_rec").agg(raw.str.join("\n").alias("_tail")))
     recs = starts.join(tails, on="_rec", how="left", maintain_order="left")
 
-    # Which timestamp form, if any, each record's first line has (first match wins).
-    form_idx = pl.lit(None, dtype=pl.Int8)
-    for i in reversed(use):
-        form = TIME_FORMS[i]
-        form_idx = pl.when(raw.str.contains(_header_re(form))).then(pl.lit(i, pl.Int8)).otherwise(form_idx)
-    recs = recs.with_columns(form_idx.alias("_form")).cache()
-
-    # Each form's regexes run only on its own rows (cheaper than when/then over every row).
-    parts = [recs.filter(pl.col("_form").is_null()).with_columns(
-        pl.lit(None, dtype=pl.Datetime("us")).alias("timestamp"), raw.alias("_rest"))]
-    for i in use:
-        form = TIME_FORMS[i]
-        keep_end = "$2" if form.pattern.endswith(_END) else ""
-        parts.append(recs.filter(pl.col("_form") == i).with_columns(
-            _parse_time(raw.str.extract(_header_re(form), 1), form).alias("timestamp"),
-            raw.str.replace(_header_re(form), keep_end).alias("_rest")))
-    recs = pl.concat(parts, how="vertical").sort("line_no")
-
+    cols = [c for c in HEADER_COLS if c in layout.columns]
+    has_header = layout.form is not None or bool(layout.fields)
+    null_s = pl.lit(None, dtype=pl.String)
+    parts = []
+    if has_header:
+        recs = recs.with_columns(raw.str.extract_groups(layout.full_regex()).alias("_g"))
+        matched = pl.col("_g").struct.field("msg").is_not_null()
+        heads = _header_columns(layout)
+        level_keys = [f"f{i}" for i, n in enumerate(layout.names) if n == "level"]
+        level = _level_expr(pl.col("_g").struct.field(level_keys[0])) if level_keys else null_s
+        ts = (_parse_time(pl.col("_g").struct.field("ts"), layout.form, layout) if layout.form is not None
+              else pl.lit(None, dtype=pl.Datetime("us")))
+        parts.append(recs.filter(matched).with_columns(
+            ts.alias("timestamp"), level.alias("level"),
+            *[heads.get(c, null_s).alias(c) for c in cols],
+            pl.col("_g").struct.field("msg").str.strip_chars().alias("_first")).drop("_g"))
+        recs = recs.filter(~matched).drop("_g")
+    # Records the layout does not fit: the timestamp if it is there, then a level word.
+    if layout.form is not None:
+        g = raw.str.extract_groups(ts_re)
+        rest_ts = pl.when(g.struct.field("ts").is_not_null()).then(raw.str.replace(ts_re, "")).otherwise(raw)
+        recs = recs.with_columns(
+            _parse_time(g.struct.field("ts"), layout.form, layout).alias("timestamp"), rest_ts.alias("_rest"))
+    else:
+        recs = recs.with_columns(pl.lit(None, dtype=pl.Datetime("us")).alias("timestamp"), raw.alias("_rest"))
     rest = pl.col("_rest")
-    groups = rest.str.extract_groups(_LEVEL_RE)
-    level = pl.coalesce(groups.struct.field("1").str.to_uppercase(), groups.struct.field("2"))
-    recs = recs.with_columns(level.replace(_LEVEL_NORMAL).alias("level")).cache()
-
-    after_level = rest.str.replace(_LEVEL_RE, "")
+    lv = rest.str.extract_groups(_LEVEL_RE)
+    recs = recs.with_columns(_level_expr(pl.coalesce(lv.struct.field("1"), lv.struct.field("2"))).alias("level"))
+    after = rest.str.replace(_LEVEL_RE, "")
     for pat in _AFTER_LEVEL:
-        after_level = after_level.str.replace(pat, "")
-    form = pl.col("_form")
-    names = [f.name for f in TIME_FORMS]
-    no_level = (pl.when(rest.str.contains(_PIPE_HEADER)).then(rest.str.replace(_PIPE_HEADER, ""))
-                .when(form == names.index("syslog")).then(rest.str.replace(_SYSLOG_HEADER, ""))
-                .when(form == names.index("epoch")).then(rest.str.replace(_EPOCH_FLAG, ""))
-                .otherwise(rest))
-    has_level = pl.col("level").is_not_null()
-    recs = pl.concat([recs.filter(has_level).with_columns(after_level.str.strip_chars().alias("_first")),
-                      recs.filter(~has_level).with_columns(no_level.str.strip_chars().alias("_first"))],
-                     how="vertical").sort("line_no")
+        after = after.str.replace(pat, "")
+    first = pl.when(pl.col("level").is_not_null()).then(after).otherwise(rest)
+    parts.append(recs.with_columns(*[null_s.alias(c) for c in cols],
+                                   first.str.strip_chars(" ,|").alias("_first")).drop("_rest"))
+    recs = pl.concat(parts, how="diagonal").sort("line_no")
     first = pl.col("_first")
     tail = pl.col("_tail")
     message = pl.when(tail.is_null()).then(first).otherwise(first + "\n" + tail)
     full_raw = pl.when(tail.is_null()).then(raw).otherwise(raw + "\n" + tail)
-    return recs.select(
-        pl.col("line_no").cast(pl.Int64),
-        pl.col("timestamp"),
-        pl.col("level"),
-        message.alias("message"),
-        full_raw.alias("raw"),
-    )
+    return recs.select(pl.col("line_no").cast(pl.Int64), pl.col("timestamp"), pl.col("level"),
+                       *[pl.col(c) for c in cols], message.alias("message"), full_raw.alias("raw"))
+
+
+def _sample_lines(head: bytes, complete: bool) -> list[str]:
+    lines = head.decode("utf-8", "replace").splitlines()
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut
+    return lines[:SAMPLE_LINES]
+
+
+def layout_from_sample(lines: list[str], mtime: datetime | None = None) -> Layout:
+    """Infer the layout from sample lines and settle the year of year-less timestamps."""
+    starts = [ln for ln in lines if ln.strip() and not _CONT_PY.match(ln)]
+    lay = infer_layout(starts)
+    lay.mtime = mtime
+    if lay.form is not None and not lay.form.has_year:
+        m = re.search(r"(?<!\d)((?:19|20)\d{2})[-/._]\d{2}[-/._]\d{2}(?!\d)", "\n".join(lines[:200]))
+        if m:
+            lay.year, lay.year_source = int(m.group(1)), "a date written in the file"
+            if lay.form.name == "time":
+                lay.year_source = "the file's modification time"  # a time of day needs a whole date
+        elif mtime is not None:
+            lay.year, lay.year_source = mtime.year, "the file's modification time"
+        else:
+            lay.year, lay.year_source = datetime.now().year, "the current year"
+    return lay
+
+
+def file_layout(path: str | Path) -> Layout:
+    """The header layout of one log file, learnt from its first lines."""
+    p = _check_path(path)
+    head = read_head(p, SAMPLE_BYTES)
+    try:
+        mtime = datetime.fromtimestamp(p.stat().st_mtime)
+    except OSError:
+        mtime = None
+    return layout_from_sample(_sample_lines(head, len(head) < SAMPLE_BYTES), mtime)
 
 
 def _check_path(path: str | Path) -> Path:
@@ -213,7 +257,7 @@ def _lines_from_csv(source, offset: int = 1) -> pl.LazyFrame:
 
 
 def scan_log(path: str | Path, reporter: Reporter | None = None) -> pl.LazyFrame:
-    """Lazily read a text log as records (line_no, timestamp, level, message, raw).
+    """Lazily read a text log as records (line_no, timestamp, level, header columns, message, raw).
 
     The frame is a Polars IO source fed by `iter_log_batches`, so sinks stream in bounded
     memory and `head(n)` reads only the start of the file.
@@ -223,11 +267,14 @@ def scan_log(path: str | Path, reporter: Reporter | None = None) -> pl.LazyFrame
     p = _check_path(path)
     if reporter is not None:
         reporter.check()
+    layout = file_layout(p)
+    schema = schema_for(layout)
 
     def source(with_columns, predicate, n_rows, batch_size):
         remaining = n_rows
         small = n_rows is not None and n_rows < 10_000
-        for df in iter_log_batches(p, batch_bytes=(1 << 20) if small else (16 << 20), reporter=reporter):
+        for df in iter_log_batches(p, batch_bytes=(1 << 20) if small else (16 << 20), reporter=reporter,
+                                   layout=layout):
             if predicate is not None:
                 df = df.filter(predicate)
             if with_columns is not None:
@@ -239,81 +286,92 @@ def scan_log(path: str | Path, reporter: Reporter | None = None) -> pl.LazyFrame
             if remaining is not None and remaining <= 0:
                 break
 
-    return register_io_source(source, schema=SCHEMA, is_pure=True, explain_name="fieldkit log",
+    return register_io_source(source, schema=schema, is_pure=True, explain_name="fieldkit log",
                               explain_detail=str(p))
 
 
-def _cut_point(block: bytes) -> int:
+def _starts_record(layout: Layout):
+    """A Python predicate saying whether a line starts a record (the same rule as parse_records)."""
+    if layout.ts_mode:
+        rx = re.compile(layout.ts_regex())
+        return lambda line: bool(rx.match(line))
+    return lambda line: bool(line.strip()) and not _CONT_PY.match(line)
+
+
+def _cut_point(block: bytes, starts=None) -> int:
     """Offset just after the last newline that is followed by a record start (not a continuation)."""
+    starts = starts or _starts_record(Layout())
     end = len(block)
     while True:
         i = block.rfind(b"\n", 0, end)
         if i < 0:
             return -1
-        nxt = block[i + 1: i + 64].decode("utf-8", "replace")
-        if i + 1 < len(block) and nxt and not _CONT_PY.match(nxt):
-            return i + 1
+        j = block.find(b"\n", i + 1)
+        if j > 0:  # only a whole next line can say whether it starts a record
+            nxt = block[i + 1: min(j, i + 1 + 400)].decode("utf-8", "replace").rstrip("\r")
+            if starts(nxt):
+                return i + 1
         end = i
 
 
-def _parse_batch(block: bytes, line_base: int) -> pl.DataFrame:
-    """Parse one in-memory block, trying only the timestamp forms that occur in it (same result, faster)."""
-    lines = _lines_from_csv(block, line_base).collect()
-    raw = pl.col("raw").fill_null("")
-    present = lines.select([raw.str.contains(_header_re(f)).any().alias(str(i))
-                            for i, f in enumerate(TIME_FORMS)]).row(0)
-    forms = [i for i, hit in enumerate(present) if hit]
-    return parse_records(lines.lazy(), forms).collect(engine="in-memory")
+def _parse_batch(block: bytes, line_base: int, layout: Layout) -> pl.DataFrame:
+    lines = _lines_from_csv(block, line_base)
+    return parse_records(lines, layout).collect(engine="in-memory")
 
 
-def iter_log_batches(path: str | Path, batch_bytes: int = 32 << 20,
-                     reporter: Reporter | None = None) -> Iterator[pl.DataFrame]:
+def iter_log_batches(path: str | Path, batch_bytes: int = 32 << 20, reporter: Reporter | None = None,
+                     layout: Layout | None = None) -> Iterator[pl.DataFrame]:
     """Yield the log's records in DataFrames of about batch_bytes of text, for bounded memory."""
     p = _check_path(path)
+    layout = layout if layout is not None else file_layout(p)
+    starts = _starts_record(layout)
     size = p.stat().st_size
     line_base = 1
     done = 0
     carry = b""
-    with open(p, "rb") as fh:
-        while True:
-            if reporter is not None:
-                reporter.update(done)
-            chunk = fh.read(batch_bytes)
-            block = carry + chunk
-            if not chunk:
-                if block:
-                    yield _parse_batch(block, line_base)
-                break
-            cut = _cut_point(block)
-            if cut <= 0:
-                carry = block
-                continue
-            head, carry = block[:cut], block[cut:]
-            yield _parse_batch(head, line_base)
-            line_base += head.count(b"\n")
-            done += len(head)
+    for chunk in _rechunk(iter_utf8_chunks(p, size=batch_bytes), batch_bytes):
+        if reporter is not None:
+            reporter.update(min(done, size))
+        block = carry + chunk
+        cut = _cut_point(block, starts)
+        if cut <= 0:
+            carry = block
+            continue
+        head, carry = block[:cut], block[cut:]
+        yield _parse_batch(head, line_base, layout)
+        line_base += head.count(b"\n")
+        done += len(head)
+    if carry:
+        yield _parse_batch(carry, line_base, layout)
     if reporter is not None:
         reporter.update(size)
 
 
-_PY_TIME = [re.compile(_header_re(f)) for f in TIME_FORMS]
+def _rechunk(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
+    buf = b""
+    for c in chunks:
+        buf = buf + c if buf else c
+        if len(buf) >= size:
+            yield buf
+            buf = b""
+    if buf:
+        yield buf
+
+
 _PY_LEVEL = re.compile(_LEVEL_RE)
 
 
 def looks_like_log(path: str | Path, sample_bytes: int = 64 << 10) -> bool:
-    """True when most of the first lines carry a known timestamp or a level word (cheap sniff)."""
+    """True when most of the first lines carry a timestamp or a level word (cheap sniff)."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(sample_bytes)
-    except OSError:
+        head = read_head(path, sample_bytes)
+    except (InputError, OSError):
         return False
-    if not head or b"\x00" in head:
+    if not head or is_binary(head):
         return False
-    text = head.decode("utf-8", "replace")
-    lines = [ln for ln in text.splitlines()[:200] if ln.strip() and not _CONT_PY.match(ln)]
-    if len(head) == sample_bytes and len(lines) > 1:
-        lines = lines[:-1]  # the last line may be cut
+    lines = [ln for ln in _sample_lines(head, len(head) < sample_bytes)[:200]
+             if ln.strip() and not _CONT_PY.match(ln)]
     if not lines:
         return False
-    hits = sum(1 for ln in lines if any(r.search(ln) for r in _PY_TIME) or _PY_LEVEL.search(ln))
+    hits = sum(1 for ln in lines if find_timestamps(ln) or _PY_LEVEL.search(ln))
     return hits / len(lines) >= 0.6
