@@ -13,14 +13,17 @@ from fieldkit.cli.group import cli
 @cli.command("logs")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", "output", required=True, type=click.Path(),
-              help="Parquet file for the annotated lines (line_no, timestamp, level, message, template_id, template).")
+              help="Parquet file for the annotated lines (line_no, timestamp, level, header columns, message, "
+                   "template_id, template, params).")
 @click.option("--summary-out", type=click.Path(), help="Write the summary and digest as Markdown here.")
 @click.option("--baseline", type=click.Path(),
               help="A previous `fieldkit logs` output or --templates-out table: report templates new since then.")
 @click.option("--templates-out", type=click.Path(), help="Save the template table (Parquet) for a later --baseline.")
-@click.option("--no-model", is_flag=True, help="Do not use the generative model; summarize from the digest facts.")
+@click.option("--model-summary", is_flag=True,
+              help="Also word the summary with the generative model (when prepared); the default is the digest facts.")
+@click.option("--no-model", is_flag=True, hidden=True, help="Accepted for old scripts; the model is off by default.")
 @click.option("--top", default=10, show_default=True, help="Rows per digest section.")
-def logs_cmd(paths, output, summary_out, baseline, templates_out, no_model, top) -> None:
+def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top) -> None:
     """Mine event templates in PATHS (log files or folders, merged by time) and summarize them."""
     from fieldkit.store import check_parquet_output
 
@@ -38,7 +41,7 @@ def logs_cmd(paths, output, summary_out, baseline, templates_out, no_model, top)
         rep = Reporter("logs", callback=progress, cancel=cancel)
         try:
             res = run_logs(paths, output, baseline=baseline, summary_out=summary_out,
-                           templates_out=templates_out, use_model=not no_model, reporter=rep)
+                           templates_out=templates_out, use_model=model_summary and not no_model, reporter=rep)
         except KeyboardInterrupt:
             cancel.set()
             raise

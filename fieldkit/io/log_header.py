@@ -293,7 +293,12 @@ def _infer_fields(lay: Layout, rests: list[str], min_share: float) -> None:
             c = Counter(_shape(v, False) for v in vals).most_common(1)[0][0]
             shapes.append((c if c in ("level", "num", "dotted") else "word", ""))
         lay.fields = [("pipe", "")] * k
-        lay.names = _name_fields(shapes)
+        # delimited headers name their own fields: words are components, numbers pids, levels levels
+        names: list[str | None] = []
+        for shape, _ in shapes:
+            want = {"level": "level", "num": "pid"}.get(shape, "component")
+            names.append(want if want not in names else "context")
+        lay.names = names
         return
     toks = [_tokens(r) for r in rests]
     letters = all(len(t) > 2 and t[2][0] in _LETTERS for t in toks[:50]) or \

@@ -60,6 +60,10 @@ SAMPLE_BYTES = 256 << 10
 SAMPLE_LINES = 2000
 
 
+# Any timestamp form at the very start of a line (another writer in the same file starts a record too).
+_ANY_START = r"^(?:\S+\s+){0,3}?[\[(]?(?:" + "|".join(f.pattern for f in TIME_FORMS if f.name not in ("epoch", "time")) + r")"
+
+
 def schema_for(layout: Layout | None) -> dict:
     """The record schema for a file with this layout (header columns only where the file has them)."""
     cols = set(layout.columns) if layout is not None else set()
@@ -138,6 +142,11 @@ def _header_columns(layout: Layout) -> dict[str, pl.Expr]:
     return out
 
 
+def _any_form_re(form: TimeForm) -> str:
+    """A timestamp of this form after at most a few header tokens, possibly bracketed (group 1)."""
+    return r"^(?:\S+\s+){0,5}?[\[(]?(" + form.pattern + r")[\])]?(?:[\s,|:\]]+|$)"
+
+
 def parse_records(lines: pl.LazyFrame, layout: Layout | None = None) -> pl.LazyFrame:
     """Turn a frame of (line_no, raw) physical lines into log records (the contract columns)."""
     layout = layout or Layout()
@@ -145,8 +154,8 @@ def parse_records(lines: pl.LazyFrame, layout: Layout | None = None) -> pl.LazyF
     lines = lines.with_columns(raw.fill_null("").str.strip_suffix("\r").alias("raw"))
     nonblank = raw.str.strip_chars().str.len_bytes() > 0
     ts_re = layout.ts_regex()
-    if layout.ts_mode:
-        start = raw.str.contains(ts_re)  # a line without the file's timestamp continues the record
+    if layout.ts_mode:  # a line without a timestamp at its start continues the record before it
+        start = raw.str.contains(ts_re) | raw.str.contains(_ANY_START)
     else:
         start = ~raw.str.contains(CONTINUATION_RE)
     lines = lines.with_columns((nonblank & (start | (nonblank.cast(pl.Int64).cum_sum() == 1))).alias("_start"))
@@ -157,7 +166,7 @@ def parse_records(lines: pl.LazyFrame, layout: Layout | None = None) -> pl.LazyF
     recs = starts.join(tails, on="_rec", how="left", maintain_order="left")
 
     cols = [c for c in HEADER_COLS if c in layout.columns]
-    has_header = layout.form is not None or bool(layout.fields)
+    has_header = bool(layout.fields)  # a bare timestamp is handled below, with the level-word rules
     null_s = pl.lit(None, dtype=pl.String)
     parts = []
     if has_header:
@@ -168,19 +177,32 @@ def parse_records(lines: pl.LazyFrame, layout: Layout | None = None) -> pl.LazyF
         level = _level_expr(pl.col("_g").struct.field(level_keys[0])) if level_keys else null_s
         ts = (_parse_time(pl.col("_g").struct.field("ts"), layout.form, layout) if layout.form is not None
               else pl.lit(None, dtype=pl.Datetime("us")))
+        msg = pl.col("_g").struct.field("msg")
+        if layout.fields[-1][0] in ("level", "letter"):  # the sample said no more; a `[thread] a.b.Logger:` may follow
+            for pat in _AFTER_LEVEL[1:]:
+                msg = msg.str.replace(pat, "")
         parts.append(recs.filter(matched).with_columns(
             ts.alias("timestamp"), level.alias("level"),
             *[heads.get(c, null_s).alias(c) for c in cols],
-            pl.col("_g").struct.field("msg").str.strip_chars().alias("_first")).drop("_g"))
+            msg.str.strip_chars().alias("_first")).drop("_g"))
         recs = recs.filter(~matched).drop("_g")
-    # Records the layout does not fit: the timestamp if it is there, then a level word.
-    if layout.form is not None:
-        g = raw.str.extract_groups(ts_re)
-        rest_ts = pl.when(g.struct.field("ts").is_not_null()).then(raw.str.replace(ts_re, "")).otherwise(raw)
-        recs = recs.with_columns(
-            _parse_time(g.struct.field("ts"), layout.form, layout).alias("timestamp"), rest_ts.alias("_rest"))
-    else:
-        recs = recs.with_columns(pl.lit(None, dtype=pl.Datetime("us")).alias("timestamp"), raw.alias("_rest"))
+    # Records the layout does not fit (other writers in the same file): the first timestamp form
+    # that starts the line (the file's own first), then a level word.
+    forms = ([layout.form] if layout.form is not None else []) + [f for f in TIME_FORMS if f is not layout.form]
+    form_at = pl.lit(None, dtype=pl.Int8)
+    for i in reversed(range(len(forms))):
+        form_at = pl.when(raw.str.contains(_any_form_re(forms[i]))).then(pl.lit(i, pl.Int8)).otherwise(form_at)
+    recs = recs.with_columns(form_at.alias("_form"))
+    fixed = [recs.filter(pl.col("_form").is_null()).with_columns(
+        pl.lit(None, dtype=pl.Datetime("us")).alias("timestamp"), raw.alias("_rest"))]
+    for i, form in enumerate(forms):
+        rx = _any_form_re(form)
+        rest = raw.str.replace(rx, "")
+        if form.name == "syslog":  # `host tag[pid]: ` follows a syslog timestamp
+            rest = rest.str.replace(r"^\S+\s+[\w./()@-]+(?:\[\d+\])?:\s+", "")
+        fixed.append(recs.filter(pl.col("_form") == i).with_columns(
+            _parse_time(raw.str.extract(rx, 1), form, layout).alias("timestamp"), rest.alias("_rest")))
+    recs = pl.concat(fixed, how="vertical").drop("_form")
     rest = pl.col("_rest")
     lv = rest.str.extract_groups(_LEVEL_RE)
     recs = recs.with_columns(_level_expr(pl.coalesce(lv.struct.field("1"), lv.struct.field("2"))).alias("level"))
@@ -293,8 +315,8 @@ def scan_log(path: str | Path, reporter: Reporter | None = None) -> pl.LazyFrame
 def _starts_record(layout: Layout):
     """A Python predicate saying whether a line starts a record (the same rule as parse_records)."""
     if layout.ts_mode:
-        rx = re.compile(layout.ts_regex())
-        return lambda line: bool(rx.match(line))
+        rx, other = re.compile(layout.ts_regex()), re.compile(_ANY_START)
+        return lambda line: bool(rx.match(line) or other.match(line))
     return lambda line: bool(line.strip()) and not _CONT_PY.match(line)
 
 

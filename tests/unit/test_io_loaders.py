@@ -301,7 +301,8 @@ def test_logs_are_dispatched_to_the_log_reader(fk_home):
     sample = SAMPLE_DATA / "fieldsync_server.log"
     ds = load_dataset(sample)
     df = ds.frame.collect()
-    assert ds.format == "log" and df.columns == ["line_no", "timestamp", "level", "message", "raw"]
+    assert ds.format == "log" and df.columns == ["line_no", "timestamp", "level", "component", "message", "raw"]
+    assert df["component"][:2].to_list() == ["api.http", "scheduler"]
     headers = [ln for ln in sample.read_text().splitlines() if ln[:4].isdigit()]
     assert df.height == len(headers) == 3144  # stack-trace lines joined to their record
     assert df["timestamp"].null_count() == 0

@@ -11,6 +11,10 @@ from fieldkit.io.logs import iter_log_batches, looks_like_log, scan_log
 from tests.conftest import shared
 
 SETS = ["Apache", "BGL", "HDFS", "HPC", "Hadoop", "HealthApp", "Spark", "Zookeeper"]
+HEADER_TRUTH = {"Apache": {}, "BGL": {"host": "Node"}, "HDFS": {"pid": "Pid", "component": "Component"},
+                "HPC": {"host": "Node"}, "Hadoop": {"thread": "Process", "component": "Component"},
+                "HealthApp": {"component": "Component", "pid": "Pid"}, "Spark": {"component": "Component"},
+                "Zookeeper": {}}
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -18,7 +22,10 @@ def test_loghub_sample_loads_2000_records_with_timestamps(name):
     path = shared("logs", f"{name}_2k.log")
     df = scan_log(path).collect()
     truth = pl.read_csv(shared("logs", f"{name}_2k.log_structured.csv"), infer_schema=False)
-    assert df.columns == ["line_no", "timestamp", "level", "message", "raw"]
+    assert df.columns[:3] == ["line_no", "timestamp", "level"] and df.columns[-2:] == ["message", "raw"]
+    # the header fields the layout inference split out are loghub's own header columns
+    for ours, theirs in HEADER_TRUTH[name].items():
+        assert (df[ours] == truth[theirs]).mean() >= 0.99, (ours, theirs)
     assert df.height == 2000
     assert df["line_no"].to_list() == list(range(1, 2001))
     assert df["timestamp"].null_count() == 0
@@ -69,7 +76,8 @@ def test_stack_traces_join_and_other_forms(tmp_path):
         b'127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326\n'
         b"plain line \xff\n"))
     df = scan_log(p).collect()
-    assert df["line_no"].to_list() == [1, 6, 7, 8, 9]
+    # each writer's timestamp starts a record; the plain line after the access-log line continues it
+    assert df["line_no"].to_list() == [1, 6, 7, 8]
     first = df.row(0, named=True)
     assert first["timestamp"] == datetime(2024, 3, 1, 8, 0, 0)  # offset converted to UTC
     assert first["level"] == "ERROR"
@@ -80,8 +88,7 @@ def test_stack_traces_join_and_other_forms(tmp_path):
     assert df["message"][2] == "Accepted password for bob"
     assert df["timestamp"][2].month == 6 and df["timestamp"][2] <= datetime.now()
     assert df["timestamp"][3] == datetime(2000, 10, 10, 20, 55, 36)
-    assert df.row(4)[1:3] == (None, None)
-    assert df["message"][4].startswith("plain line")
+    assert df["message"][3].endswith("\nplain line \ufffd")
 
 
 def test_batches_equal_whole_scan_with_cut_inside_stack_trace(tmp_path):
@@ -94,7 +101,9 @@ def test_batches_equal_whole_scan_with_cut_inside_stack_trace(tmp_path):
     whole = scan_log(p).collect()
     batched = pl.concat(list(iter_log_batches(p, batch_bytes=500)))
     assert whole.equals(batched)
-    assert whole.height == 300 + 43  # "java.lang.Error" lines start records; `at` lines join
+    # the unindented "java.lang.Error" line has no timestamp, so it continues the record too
+    assert whole.height == 300
+    assert whole["message"][0] == "step 0\njava.lang.Error: x\n    at a.b.C.f(C.java:0)\n    at a.b.D.g(D.java:1)"
 
 
 def test_empty_file_and_non_log(tmp_path):

@@ -39,7 +39,7 @@ def test_masking_rules():
         "Received block <*> of size <*> from /<*>",
         "Connection from <*> uuid <*> took <*>",
         "Opening <*> at <*> and retry=<*>",
-        "depth.................... <*> ids <*> done",
+        "depth....................<*> ids <*> done",
         "onExtend:<*>",
     ]
 
@@ -108,7 +108,8 @@ def test_digest_facts_on_hdfs(tmp_path):
     text = fallback_summary(d)
     assert "2,000 log lines" in text and "80 warning lines" in text and "Got exception while serving" in text
     out = pl.read_parquet(tmp_path / "out.parquet")
-    assert out.columns == ["line_no", "timestamp", "level", "message", "template_id", "template", "raw"]
+    assert out.columns == ["line_no", "timestamp", "level", "pid", "component", "message", "template_id", "template",
+                           "params", "raw"]
     assert out.height == 2000 and out["template"].null_count() == 0
 
 
