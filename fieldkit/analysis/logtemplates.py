@@ -45,6 +45,7 @@ MASKS: tuple[tuple[str, str], ...] = (
 # Host names (two dots or more, a short last label): a rule the cross-validation may switch on.
 HOST_MASK = ("host", r"\b[A-Za-z][\w-]*(?:\.[\w-]+)+\.[A-Za-z]{2,4}\b")
 _RUN = r"<\*>(?:[\s,]+<\*>)+"
+MERGE_MIN_CONSTANTS = 3
 
 
 def mask_expr(text: pl.Expr, hosts: bool = False) -> pl.Expr:
@@ -248,6 +249,8 @@ class TemplateMiner:
                 opened = [c for c in alive if c.tokens[p] == WILDCARD]
                 if len(alive) < 2 or (not opened and len(words) < self.merge_values):
                     continue
+                if sum(t != WILDCARD for t in pre + post) < MERGE_MIN_CONSTANTS:
+                    continue  # too little left in common to call them one event
                 keep = min(opened or alive, key=lambda c: c.cluster_id)
                 keep.tokens = list(keep.tokens)
                 keep.tokens[p] = WILDCARD
