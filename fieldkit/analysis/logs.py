@@ -347,22 +347,13 @@ def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Pa
             mining.update(done)
         table = miner.table()
         templates = dict(zip(table["template_id"].to_list(), table["template"].to_list()))
-        examples = {miner.resolve(pl.Series([k]))[0]: v for k, v in reversed(list(examples.items()))}
+        final_ids = miner.resolve(pl.Series(list(examples), dtype=pl.Int64)).to_list()
+        examples = {k: v for k, v in reversed(list(zip(final_ids, examples.values())))}
         if not parts:
             raise InputError("no lines found in the logs", "pass a non-empty text log")
         cols = (["source"] if several else []) + ["line_no", "timestamp", "level", *header_cols, "message",
                                                   "template_id", "template", "params", "raw"]
-        # final ids, templates and params, one part at a time (memory stays at one batch)
-        writing = rep.child("writing", len(parts))
-        final: list[Path] = []
-        for i, part in enumerate(parts):
-            writing.update(i)
-            rep.check()
-            done_part = Path(tmp) / f"final-{i:06d}.parquet"
-            annotate(pl.read_parquet(part), miner, templates).select(cols).write_parquet(done_part, compression="lz4")
-            part.unlink()
-            final.append(done_part)
-        lines = pl.scan_parquet([str(p) for p in final])
+        lines = pl.scan_parquet([str(p) for p in parts]).with_columns(miner.resolve_expr("template_id"))
         rep.check()
         digest = build_digest(lines.select("template_id", "timestamp", "level"), table,
                               [f.name for f in files], baseline_ids, examples=examples)
@@ -377,12 +368,25 @@ def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Pa
                   "sha256": file_sha256(files[0]) if not several else None, "format": "log",
                   "encoding": "utf-8"}
         rep.check()
+        writing = rep.child("writing", len(parts))
+
+        def final_parts():  # final ids, templates and params, one part at a time (memory stays at one batch)
+            for i, part in enumerate(parts):
+                writing.update(i)
+                rep.check()
+                yield annotate(pl.read_parquet(part), miner, templates).select(cols)
+
         if several:  # merge by time; lines without a timestamp keep their place after the previous one
-            annotated = (lines.with_columns(pl.col("timestamp").forward_fill().over("source").alias("_t"))
+            final = []
+            for i, df in enumerate(final_parts()):
+                final.append(Path(tmp) / f"final-{i:06d}.parquet")
+                df.write_parquet(final[-1], compression="lz4")
+            annotated = (pl.scan_parquet([str(p) for p in final])
+                         .with_columns(pl.col("timestamp").forward_fill().over("source").alias("_t"))
                          .sort(["_t", "source", "line_no"], nulls_last=False, maintain_order=True).drop("_t"))
             write_frame(annotated, out, make_provenance(source, steps))
         else:
-            write_batches((pl.read_parquet(p) for p in final), out, make_provenance(source, steps))
+            write_batches(final_parts(), out, make_provenance(source, steps))
     summary, how = summarize_digest(digest, use_model=use_model, cancel=rep.cancel)
     if templates_out:
         miner.save(templates_out, make_provenance(source, steps))

@@ -281,6 +281,13 @@ class TemplateMiner:
         keys = list(self._alias)
         return ids.replace(keys, [self._final(k) for k in keys])
 
+    def resolve_expr(self, column: str = "template_id") -> pl.Expr:
+        """`resolve` as a Polars expression (for lazy frames of ids written while mining)."""
+        if not self._merged:
+            self._merge()
+        keys = list(self._alias)
+        return pl.col(column).replace(keys, [self._final(k) for k in keys]) if keys else pl.col(column)
+
     # --- the table ------------------------------------------------------------------------
     def table(self) -> pl.DataFrame:
         """The template table: template_id, template, count, known (from a baseline)."""

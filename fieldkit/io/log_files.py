@@ -72,7 +72,35 @@ class _Damaged(Exception):
     pass
 
 
+def _zstd_chunks(path: Path, size: int) -> Iterator[bytes]:
+    """zstd frames one after another; input that ends inside a frame is an error (the reader would say nothing)."""
+    import zstandard
+
+    with open(path, "rb") as fh:
+        dobj, fed = zstandard.ZstdDecompressor().decompressobj(), False
+        while chunk := fh.read(size):
+            while chunk:
+                fed = True
+                out = dobj.decompress(chunk)
+                if out:
+                    yield out
+                if not dobj.eof:
+                    break
+                chunk = dobj.unused_data  # the next frame starts here
+                dobj, fed = zstandard.ZstdDecompressor().decompressobj(), False
+        if fed and not dobj.eof:
+            raise _Damaged("the zstd stream ends inside a frame")
+
+
 def _chunks(path: Path, size: int) -> Iterator[bytes]:
+    if compression_of(path) == ".zst":
+        try:
+            yield from _zstd_chunks(path, size)
+        except _Damaged:
+            raise
+        except Exception as e:  # zstandard.ZstdError
+            raise _Damaged(str(e)) from e
+        return
     try:
         with _raw_stream(path) as fh:
             while True:

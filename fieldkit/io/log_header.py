@@ -131,6 +131,7 @@ class Layout:
     sep: str = "|"
     ts_share: float = 0.0  # share of sampled lines whose timestamp was found
     first_ts: bool = False  # the file's first line has it
+    has_pid: bool = False  # a `name[pid]:` field carries pids on some lines
     year: int | None = None  # for year-less timestamps
     year_source: str = ""  # where that year came from (said in the digest)
     mtime: datetime | None = None
@@ -142,7 +143,10 @@ class Layout:
 
     @property
     def columns(self) -> list[str]:
-        return [n for n in self.prefix_names + self.names if n]
+        names = [n for n in self.prefix_names + self.names if n]
+        if self.has_pid or any(s == "procpid" for s, _ in self.fields):
+            names.append("pid")
+        return names
 
     def describe(self) -> str:
         parts = [f"timestamp {self.form.name}" if self.form else "no timestamp"]
@@ -335,6 +339,7 @@ def _infer_fields(lay: Layout, rests: list[str], min_share: float) -> None:
             continue
         if s == "colon":
             lay.fields.append((s, lit))
+            lay.has_pid = any(len(t) > i and _PROCPID.match(t[i][0]) for t in toks)
             break
         if s == "word":
             # a word is a header field when a header shape follows soon, or when it is padded into a column

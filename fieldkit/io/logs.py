@@ -154,7 +154,9 @@ def parse_records(lines: pl.LazyFrame, layout: Layout | None = None) -> pl.LazyF
     lines = lines.with_columns(raw.fill_null("").str.strip_suffix("\r").alias("raw"))
     nonblank = raw.str.strip_chars().str.len_bytes() > 0
     ts_re = layout.ts_regex()
-    if layout.ts_mode:  # a line without a timestamp at its start continues the record before it
+    if "_ts" in lines.collect_schema().names():  # computed by the caller (see _record_starts)
+        start = pl.col("_ts")
+    elif layout.ts_mode:  # a line without a timestamp at its start continues the record before it
         start = raw.str.contains(ts_re) | raw.str.contains(_ANY_START)
     else:
         start = ~raw.str.contains(CONTINUATION_RE)
@@ -336,9 +338,21 @@ def _cut_point(block: bytes, starts=None) -> int:
         end = i
 
 
+def _record_starts(raw: pl.Series, layout: Layout) -> pl.Series:
+    """The same start rule as parse_records, with the any-form regex run only on lines the file's own misses."""
+    hit = raw.str.contains(layout.ts_regex())
+    miss = (~hit).arg_true()
+    if miss.len():
+        hit = hit.scatter(miss, raw.gather(miss).str.contains(_ANY_START))
+    return hit
+
+
 def _parse_batch(block: bytes, line_base: int, layout: Layout) -> pl.DataFrame:
-    lines = _lines_from_csv(block, line_base)
-    return parse_records(lines, layout).collect(engine="in-memory")
+    lines = _lines_from_csv(block, line_base).collect()
+    if layout.ts_mode:
+        raw = lines["raw"].fill_null("").str.strip_suffix("\r")
+        lines = lines.with_columns(_record_starts(raw, layout).alias("_ts"))
+    return parse_records(lines.lazy(), layout).drop("_ts", strict=False).collect(engine="in-memory")
 
 
 def iter_log_batches(path: str | Path, batch_bytes: int = 32 << 20, reporter: Reporter | None = None,

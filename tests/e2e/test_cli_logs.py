@@ -79,7 +79,8 @@ def test_logs_several_files_merged_by_time_and_folder(capsys, tmp_path, fk_home)
     assert "a.log, b.log" in stdout
 
 
-@pytest.mark.parametrize("case", ["missing", "binary", "no_folder", "bad_baseline"])
+@pytest.mark.parametrize("case", ["missing", "binary", "no_folder", "bad_baseline", "empty_gz", "truncated_zst",
+                                  "binary_in_gz"])
 def test_logs_bad_input_is_one_clean_error(capsys, tmp_path, fk_home, case):
     log = tmp_path / "x.log"
     log.write_text("2024-01-01 10:00:00 INFO hello 1\n")
@@ -92,6 +93,22 @@ def test_logs_bad_input_is_one_clean_error(capsys, tmp_path, fk_home, case):
         log.write_bytes(b"\x00\x01\x02binary\x00" * 10)
     elif case == "no_folder":
         args[3] = str(tmp_path / "no" / "out.parquet")
+    elif case == "empty_gz":
+        import gzip
+
+        args[1] = str(tmp_path / "x.log.gz")
+        (tmp_path / "x.log.gz").write_bytes(gzip.compress(b""))
+    elif case == "truncated_zst":
+        import zstandard
+
+        blob = zstandard.ZstdCompressor().compress(b"2024-01-01 10:00:00 INFO hello 1\n" * 5000)
+        args[1] = str(tmp_path / "x.log.zst")
+        (tmp_path / "x.log.zst").write_bytes(blob[: len(blob) // 2])
+    elif case == "binary_in_gz":
+        import gzip
+
+        args[1] = str(tmp_path / "x.log.gz")
+        (tmp_path / "x.log.gz").write_bytes(gzip.compress(bytes(range(256)) * 50))
     else:
         (tmp_path / "b.parquet").write_text("not parquet")
         args += ["--baseline", str(tmp_path / "b.parquet")]
@@ -99,7 +116,7 @@ def test_logs_bad_input_is_one_clean_error(capsys, tmp_path, fk_home, case):
     assert code == 2
     lines = err.strip().splitlines()
     assert lines[0].startswith("error: ") and lines[1].startswith("hint: ")
-    assert "Traceback" not in err
+    assert "Traceback" not in err and len(lines) == 2
     assert out.read_bytes() == b"previous output"
 
 
