@@ -9,15 +9,37 @@ sentences are kept only when every number and content word comes from the digest
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import polars as pl
 
-if TYPE_CHECKING:
-    from fieldkit.analysis.logs import Digest
-
 GENERATOR_ID = "smollm2-135m-instruct"
+
+
+@dataclass
+class Digest:
+    """The facts a reader needs, as plain data (also what the summary is written from)."""
+
+    sources: list[str]
+    lines: int
+    start: datetime | None
+    end: datetime | None
+    levels: dict[str, int]
+    templates: pl.DataFrame  # template_id, template, count, share, first_seen, last_seen, level, errors, warns, example
+    problems: pl.DataFrame  # error templates then warning templates (same columns)
+    rare: pl.DataFrame
+    bucket: str | None
+    buckets: pl.DataFrame  # bucket, count, problems
+    busiest: pl.DataFrame
+    median_bucket: float
+    new: pl.DataFrame | None  # templates absent from the baseline (None without a baseline)
+    gone: pl.DataFrame | None  # baseline templates not seen in this run
+    error_lines: int = 0
+    warn_lines: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
 
 
 def _ts(t: datetime | None) -> str:

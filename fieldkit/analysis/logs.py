@@ -13,13 +13,16 @@ from __future__ import annotations
 import math
 import re
 import tempfile
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import polars as pl
 
+# the digest's wording lives in log_summary; these names are re-exported for callers of this module
+from fieldkit.analysis.log_summary import (GENERATOR_ID, Digest, _fact_lines, _grounded, _short,  # noqa: F401
+                                           _ts, digest_markdown, fallback_summary, summarize_digest)
 from fieldkit.analysis.logtemplates import TemplateMiner
 from fieldkit.errors import InputError, UsageError
 from fieldkit.io.log_header import HEADER_COLS
@@ -125,29 +128,6 @@ def read_baseline(path: str | Path) -> pl.DataFrame:
 
 # ----------------------------------------------------------------------------- digest
 
-@dataclass
-class Digest:
-    """The facts a reader needs, as plain data (also what the summary is written from)."""
-
-    sources: list[str]
-    lines: int
-    start: datetime | None
-    end: datetime | None
-    levels: dict[str, int]
-    templates: pl.DataFrame  # template_id, template, count, share, first_seen, last_seen, level, errors, warns, example
-    problems: pl.DataFrame  # error templates then warning templates (same columns)
-    rare: pl.DataFrame
-    bucket: str | None
-    buckets: pl.DataFrame  # bucket, count, problems
-    busiest: pl.DataFrame
-    median_bucket: float
-    new: pl.DataFrame | None  # templates absent from the baseline (None without a baseline)
-    gone: pl.DataFrame | None  # baseline templates not seen in this run
-    error_lines: int = 0
-    warn_lines: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def _pick_bucket(start: datetime | None, end: datetime | None) -> tuple[str, int] | None:
     if start is None or end is None:
         return None
@@ -252,12 +232,6 @@ def find_bursts(lines: pl.LazyFrame, is_problem: pl.Expr, tpl: pl.DataFrame, sta
     win = win.join(tpl.select("template_id", "template"), on="template_id", how="left")
     return (win.sort(["lines", "first"], descending=[True, False])
             .select("template_id", "template", pl.col("lines").cast(pl.UInt32), "first", "last", "rate_ratio"))
-
-
-# ----------------------------------------------------------------------------- text (re-exported)
-
-from fieldkit.analysis.log_summary import (GENERATOR_ID, _fact_lines, _grounded, _short, _ts,  # noqa: E402,F401
-                                           digest_markdown, fallback_summary, summarize_digest)
 
 
 # ----------------------------------------------------------------------------- the run
