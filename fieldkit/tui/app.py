@@ -10,6 +10,8 @@ from typing import Iterable
 from rich.table import Table
 from rich.text import Text
 from textual.app import App, SystemCommand
+from textual.binding import Binding
+from fieldkit.tui.text import escape
 from textual.screen import Screen
 
 from fieldkit.errors import InputError
@@ -44,7 +46,8 @@ class FieldkitApp(App):
 
     TITLE = "fieldkit"
     CSS_PATH = "app.tcss"
-    BINDINGS = A.bindings(A.APP_ACTIONS)
+    BINDINGS = A.bindings(A.APP_ACTIONS) + [Binding("ctrl+c", "interrupt", "Cancel job / quit", show=False,
+                                                   priority=True)]
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
@@ -105,6 +108,34 @@ class FieldkitApp(App):
     def remember_recent(self, path: str | os.PathLike) -> None:
         settings.add_recent(path)
 
+    # ---- quitting: jobs never hold the process ----
+
+    def job_screens(self):
+        from fieldkit.tui.jobs import JobScreen
+
+        return [s for s in self.screen_stack if isinstance(s, JobScreen)]
+
+    async def action_quit(self) -> None:
+        """Cancel every running job (their threads stop at the next check), then exit."""
+        for screen in self.job_screens():
+            screen.cancel_all_jobs()
+        self.exit()
+
+    async def action_interrupt(self) -> None:
+        """Ctrl+C as in any terminal tool: cancel the running job; with none running, quit."""
+        running = [s for s in self.job_screens() if s.job_running]
+        if running:
+            for screen in running:
+                screen.cancel_all_jobs()
+            self.notify("cancelling… (Ctrl+C again quits)", timeout=2)
+            return
+        await self.action_quit()
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Notifications carry names from the data (columns, files): never parsed as markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     # ---- errors, help, theme ----
 
     def show_error(self, error: BaseException, title: str = "Error") -> None:
@@ -128,8 +159,8 @@ class FieldkitApp(App):
         yield from super().get_system_commands(screen)
         for a in A.APP_ACTIONS:
             if a.action not in ("app.command_palette", "app.quit"):
-                yield SystemCommand(a.title, f"{a.help} [{a.display or a.keys}]",
-                                    partial(self.call_later, self.run_action, a.action))
+                yield command(a.title, f"{a.help} [{a.display or a.keys}]",
+                              partial(self.call_later, self.run_action, a.action))
         target = screen
         acts: list[A.Action] = []
         if isinstance(screen, DatasetScreen):
@@ -144,16 +175,22 @@ class FieldkitApp(App):
         for a in acts:
             if a.action == "tag":
                 for k in range(1, 10):
-                    yield SystemCommand(f"Toggle tag {k}", f"toggle tag {k} on the current row [{k}]",
-                                        partial(self.call_later, target.run_action, f"tag('{k}')"))
+                    yield command(f"Toggle tag {k}", f"toggle tag {k} on the current row [{k}]",
+                                  partial(self.call_later, target.run_action, f"tag('{k}')"))
                 continue
             if a.group == "Themes list":
-                yield SystemCommand(a.title, f"{a.help} [{a.display or a.keys} in the themes list]",
-                                    partial(self.call_later, target.run_action, f"theme_{a.action}"))
+                yield command(a.title, f"{a.help} [{a.display or a.keys} in the themes list]",
+                              partial(self.call_later, target.run_action, f"theme_{a.action}"))
                 continue
             if a.action in ("focus_next",):
                 continue
-            yield SystemCommand(a.title, f"{a.help} [{a.display or a.keys}]", partial(self.call_later, target.run_action, a.action))
+            yield command(a.title, f"{a.help} [{a.display or a.keys}]",
+                          partial(self.call_later, target.run_action, a.action))
+
+
+def command(title: str, help_text: str, callback) -> SystemCommand:
+    """A palette entry; the palette parses both strings as markup, so they are escaped here."""
+    return SystemCommand(escape(title), escape(help_text), callback)
 
 
 def is_log(path: Path) -> bool:
@@ -171,6 +208,30 @@ def is_log(path: Path) -> bool:
     return False
 
 
+QUIT_GRACE = 1.0  # seconds a cancelled job gets to reach its next cancel check
+
+
 def run_app(path: str | None) -> None:
-    """Entry point used by `fieldkit` and `fieldkit open PATH`."""
-    FieldkitApp(path).run()
+    """Entry point used by `fieldkit` and `fieldkit open PATH`.
+
+    A job thread stuck in one long native call (a model batch, a Polars collect) would keep
+    the interpreter alive at exit; after a short grace the process leaves without it. Nothing
+    is lost: annotations are journaled and fsynced on unmount, and outputs are written atomically.
+    """
+    import asyncio
+    import sys
+    import time
+
+    from fieldkit.tui.jobs import RUNNING_THREADS
+
+    # our own loop: asyncio.run() would wait, without limit, for the executor's job threads
+    loop = asyncio.new_event_loop()
+    FieldkitApp(path).run(loop=loop)
+    deadline = time.monotonic() + QUIT_GRACE
+    for thread in list(RUNNING_THREADS):
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in RUNNING_THREADS):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    loop.close()

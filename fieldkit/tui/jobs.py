@@ -14,6 +14,10 @@ from fieldkit.progress import Reporter
 from fieldkit.tui.messages import JobDone, JobFailed, JobProgress, JobToken
 from fieldkit.tui.widgets.jobbar import JobBar
 
+# Threads running a job right now: quitting waits for them briefly (they stop at their next
+# cancel check) and then leaves without them, so a job can never hold the process open.
+RUNNING_THREADS: set[threading.Thread] = set()
+
 
 class JobScreen(Screen):
     """A screen that runs at most one analysis at a time in a thread and stays responsive."""
@@ -21,6 +25,7 @@ class JobScreen(Screen):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._cancel: threading.Event | None = None
+        self._live: set[threading.Event] = set()  # every run not finished yet (replaced ones too)
         self._on_done: dict[str, Callable[[Any, float], None]] = {}
         self._on_token: dict[str, Callable[[str], None]] = {}
 
@@ -31,6 +36,7 @@ class JobScreen(Screen):
         if self._cancel is not None and self.query_one(JobBar).running:
             self._cancel.set()  # the exclusive worker replaces any running job
         self._cancel = threading.Event()
+        self._live.add(self._cancel)
         self._on_done[job] = on_done
         if on_token is not None:
             self._on_token[job] = on_token
@@ -41,6 +47,16 @@ class JobScreen(Screen):
     def _run(self, job: str, label: str, fn: Callable[[Reporter], Any], cancel: threading.Event) -> None:
         start = time.monotonic()
         reporter = Reporter(label, None, lambda p: self.post_message(JobProgress(job, p)), cancel)
+        me = threading.current_thread()
+        RUNNING_THREADS.add(me)
+        try:
+            self._run_fn(job, fn, reporter, cancel, start)
+        finally:
+            RUNNING_THREADS.discard(me)
+            self._live.discard(cancel)
+
+    def _run_fn(self, job: str, fn: Callable[[Reporter], Any], reporter: Reporter,
+                cancel: threading.Event, start: float) -> None:
         try:
             result = fn(reporter)
             if cancel.is_set():
@@ -71,6 +87,17 @@ class JobScreen(Screen):
         """Size classes for the stylesheet: -narrow below 100 columns, -wide from 140."""
         self.set_class(event.size.width < 100, "-narrow")
         self.set_class(event.size.width >= 140, "-wide")
+
+    def cancel_all_jobs(self) -> bool:
+        """Set the cancel Event of every unfinished run; True when one was running."""
+        live = list(self._live)
+        for event in live:
+            event.set()
+        return bool(live)
+
+    @property
+    def job_running(self) -> bool:
+        return any(not e.is_set() for e in self._live)
 
     def action_cancel_job(self) -> None:
         bar = self.query_one(JobBar)

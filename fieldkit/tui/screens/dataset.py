@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from textual.markup import escape
+from fieldkit.tui.text import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.markup import escape
+from fieldkit.tui.text import escape
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult

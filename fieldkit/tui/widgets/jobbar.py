@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from textual.markup import escape
+from fieldkit.tui.text import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
@@ -20,7 +20,7 @@ class JobBar(Horizontal):
     JobBar.running { display: block; }
     JobBar > #job-label { width: 1fr; padding: 0 1; }
     JobBar > ProgressBar { width: 36; }
-    JobBar > #job-elapsed { width: 22; padding: 0 1; color: $text-muted; }
+    JobBar > #job-elapsed { width: 26; padding: 0 1; color: $text-muted; }
     """
 
     def __init__(self, **kwargs) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Group
-from textual.markup import escape
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -50,6 +49,6 @@ class ProfilePanel(Static):
 
     def show(self, p: ColumnProfile | None, message: str = "") -> None:
         if p is None:
-            self.update(message)
+            self.update(Text(message))
         else:
             self.update(render_profile(p, max(20, self.size.width)))
