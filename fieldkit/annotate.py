@@ -53,9 +53,11 @@ class Journal:
     The file is created at the first change, so merely looking at a dataset leaves nothing behind.
     """
 
-    def __init__(self, path: str | os.PathLike, header: dict[str, Any] | None = None):
+    def __init__(self, path: str | os.PathLike, header: dict[str, Any] | None = None, beside: bool = True):
         self.path = Path(path)
         self.header = header or {}
+        self.beside = beside  # False: the data folder was not writable, the journal is in FIELDKIT_HOME
+        self.on_create: Any = None  # called with (path, beside) when the file is first created
         self._f = None
         self._dirty = False
         self._last_sync = time.monotonic()
@@ -68,6 +70,8 @@ class Journal:
             if new:
                 self._f.write(json.dumps({"op": "header", "version": JOURNAL_VERSION, **self.header},
                                          ensure_ascii=False, separators=(",", ":")) + "\n")
+                if self.on_create is not None:
+                    self.on_create(self.path, self.beside)
         return self._f
 
     def append(self, op: dict[str, Any]) -> None:
@@ -133,6 +137,7 @@ class ThemeState:
     scores: dict[int, float] = field(default_factory=dict)
     reviewed: set[int] = field(default_factory=set)
     info: dict[int, dict[str, Any]] = field(default_factory=dict)  # keywords, examples per theme
+    model: str | None = None  # the embedding model that found them
 
     def sizes(self) -> dict[int, int]:
         out: dict[int, int] = {}
@@ -150,7 +155,22 @@ class Annotations:
         self.themes: ThemeState | None = None
         self.journal = journal
         self._undo: list[dict[str, Any]] = []
+        self._pending: list[dict[str, Any]] = []  # job results held until the first annotation
         self.changes = 0  # edits since the last save
+
+    @property
+    def on_journal_created(self) -> Any:
+        return self.journal.on_create if self.journal is not None else None
+
+    @on_journal_created.setter
+    def on_journal_created(self, callback: Any) -> None:
+        if self.journal is not None:
+            self.journal.on_create = callback
+
+    def restart_journal(self, source: str | os.PathLike) -> None:
+        """The file now holds every annotation: the journal starts over against the new file."""
+        if self.journal is not None:
+            self.journal.reset({"source": str(Path(source).resolve()), **file_fingerprint(source)})
 
     # ---- changes (each returns nothing; records the inverse for undo) -------------------------
 
@@ -168,12 +188,17 @@ class Annotations:
         if self.notes.get(row, "") != text:
             self._do({"op": "note", "row": row, "text": text})
 
+    def rename_tag(self, old: str, new: str) -> None:
+        """Give a tag a name: every row tagged `old` is tagged `new` (what the Parquet `tags` hold)."""
+        if old != new and any(old in tags for tags in self.tags.values()):
+            self._do({"op": "tag_rename", "old": old, "new": new})
+
     def set_themes(self, column: str, row_ids: dict[int, int], labels: dict[int, str],
                    scores: dict[int, float] | None = None,
-                   info: dict[int, dict[str, Any]] | None = None) -> None:
+                   info: dict[int, dict[str, Any]] | None = None, model: str | None = None) -> None:
         """Record a themes result (theme id per row, labels, scores, keywords) as annotation columns."""
         self._do({
-            "op": "themes", "column": column,
+            "op": "themes", "column": column, "model": model,
             "rows": {str(k): v for k, v in row_ids.items()},
             "labels": {str(k): v for k, v in labels.items()},
             "scores": {str(k): round(float(v), 4) for k, v in (scores or {}).items()},
@@ -261,6 +286,8 @@ class Annotations:
         kind = op["op"]
         if kind == "tag":
             return {**op, "on": not op["on"]}
+        if kind == "tag_rename":
+            return {**op, "old": op["new"], "new": op["old"]}
         if kind == "note":
             return {**op, "text": self.notes.get(op["row"], "")}
         if kind == "theme_label":
@@ -272,7 +299,7 @@ class Annotations:
                 return {"op": "themes_clear"}
             t = self.themes
             return {
-                "op": "themes", "column": t.column,
+                "op": "themes", "column": t.column, "model": t.model,
                 "rows": {str(k): v for k, v in t.row_ids.items()},
                 "labels": {str(k): v for k, v in t.labels.items()},
                 "scores": {str(k): v for k, v in t.scores.items()},
@@ -294,6 +321,12 @@ class Annotations:
                 current.discard(tag)
                 if not current:
                     del self.tags[row]
+        elif kind == "tag_rename":
+            old, new = str(op["old"]), str(op["new"])
+            for tags in self.tags.values():
+                if old in tags:
+                    tags.discard(old)
+                    tags.add(new)
         elif kind == "note":
             row = int(op["row"])
             if op["text"]:
@@ -308,6 +341,7 @@ class Annotations:
                 scores={int(k): float(v) for k, v in op.get("scores", {}).items()},
                 reviewed=set(int(x) for x in op.get("reviewed", [])),
                 info={int(k): v for k, v in op.get("info", {}).items()},
+                model=op.get("model"),
             )
         elif kind == "themes_clear":
             self.themes = None
@@ -325,8 +359,15 @@ class Annotations:
             return  # unknown ops from a newer version are ignored, not fatal
         if record:
             self.changes += 1
-            if self.journal is not None:
-                self.journal.append(op)
+            if self.journal is None:
+                return
+            if kind in ("themes", "themes_clear") and not self.journal.path.exists():
+                self._pending.append(op)  # a job's result alone does not create the journal
+                return
+            for held in self._pending:
+                self.journal.append(held)
+            self._pending.clear()
+            self.journal.append(op)
 
     # ---- output -------------------------------------------------------------------------------
 
@@ -406,5 +447,5 @@ def open_annotations(source: str | os.PathLike, frame: pl.DataFrame | None = Non
         header.update(file_fingerprint(source))
     except OSError:
         pass
-    ann.journal = Journal(jpath, header)
+    ann.journal = Journal(jpath, header, beside=jpath.parent == Path(source).resolve().parent)
     return ann, notes

@@ -34,8 +34,10 @@ DATASET_ACTIONS = [
     Action("f", "filter", "Filter rows (SQL WHERE)", 'filter with a SQL WHERE clause, e.g. "Age" > 30', "Table"),
     Action("x", "clear_view", "Clear filter / results view", "show all rows again (drops filter, theme, search view)", "Table"),
     Action("colon", "jump", "Jump to row", "go to a row number", "Table", ":"),
-    Action("semicolon", "goto_column", "Go to column", "go to a column by (part of) its name", "Table", ";"),
-    Action("slash", "find", "Find text in column", "find text in the selected column", "Table", "/"),
+    Action("semicolon", "goto_column", "Go to column", "column picker: names, types, survey roles; type to search",
+           "Table", ";"),
+    Action("slash", "find", "Find text in column", "find text in the selected column (case and accents ignored)",
+           "Table", "/"),
     Action("n", "find_next", "Find next", "next match of the last find", "Table"),
     Action("N", "find_prev", "Find previous", "previous match of the last find", "Table"),
     Action("enter", "detail", "Row detail and note", "show the whole row; edit its note", "Table", "Enter"),
@@ -54,7 +56,9 @@ DATASET_ACTIONS = [
     Action("z", "summarize", "Summarize column", "summarize the selected column over the rows in view", "Analyse"),
     Action("A", "summarize_abstractive", "Summarize column with the model", "abstractive summary by the local model; streams in", "Analyse"),
     Action("Z", "summarize_groups", "Summarize per group", "one summary per value of a group column", "Analyse"),
-    Action("escape", "cancel_job", "Cancel running job", "cancel the running analysis", "Analyse", "Esc"),
+    Action("M", "choose_model", "Choose embedding model", "pick the embedding model (auto: multilingual "
+           "when the column is not English)", "Analyse"),
+    Action("escape", "cancel_job", "Cancel running job", "cancel the running analysis (Ctrl+C too)", "Analyse", "Esc"),
 ]
 
 THEME_LIST_ACTIONS = [
@@ -67,7 +71,9 @@ LOG_ACTIONS = [
     Action("enter", "select", "Show template's lines", "show the lines of the highlighted template", "Logs", "Enter"),
     Action("D", "digest", "Log digest", "show the digest (counts, levels, rare and new templates)", "Logs"),
     Action("z", "summarize", "Summarize log", "write the log summary (streams in)", "Logs"),
-    Action("a", "all_lines", "Show all lines", "show every line again", "Logs"),
+    Action("f", "filter", "Filter lines", "filter lines by level, text, time, host, process, component or "
+           "a parameter value", "Logs"),
+    Action("a", "all_lines", "Show all lines", "show every line again (drops the filter)", "Logs"),
     Action("ctrl+s", "save", "Save lines to Parquet", "save every line with its template_id and template", "Logs", "Ctrl+S"),
     Action("escape", "cancel_job", "Cancel running job", "cancel the running analysis", "Logs", "Esc"),
 ]

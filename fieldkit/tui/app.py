@@ -50,9 +50,12 @@ class FieldkitApp(App):
                                                    priority=True)]
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, backend=None) -> None:
+        from fieldkit.tui.backend import Backend
+
         super().__init__()
         self.start_path = Path(path) if path else None
+        self.backend = backend if backend is not None else Backend()  # tests pass a fake
         theme = settings.load().get("theme")
         if theme in ("textual-dark", "textual-light"):
             self.theme = theme

@@ -38,3 +38,68 @@ class JobToken(Message):
 
     job: str
     text: str
+
+
+# ---- the dataset screen's own workers and widgets ------------------------------------------------
+
+
+@dataclass
+class Loaded(Message):
+    """The loader finished: the first rows (complete=False) or the whole file."""
+
+    frame: Any
+    complete: bool
+    dataset: Any = None
+    annotations: Any = None
+    notes: list = None  # type: ignore[assignment]
+    seconds: float = 0.0
+
+
+@dataclass
+class LoadFailed(Message):
+    error: BaseException
+
+
+@dataclass
+class Profiled(Message):
+    """A column profile computed off the UI thread (or the text saying why there is none)."""
+
+    column: str
+    profile: Any
+    token: int
+
+
+@dataclass
+class ViewReady(Message):
+    """A sorted/filtered view computed off the UI thread (or the error that stopped it)."""
+
+    spec: Any
+    view: Any
+    keep_row: bool
+    then: Any
+    error: BaseException | None = None
+    on_error: Any = None
+
+
+@dataclass
+class Found(Message):
+    col: str
+    needle: str
+    hit: int | None
+
+
+@dataclass
+class ThemeChosen(Message):
+    """Enter in the themes list: show a theme's rows (None: all rows)."""
+
+    theme: int | None
+
+
+@dataclass
+class ThemeRename(Message):
+    theme: int | None
+
+
+@dataclass
+class ThemeReviewed(Message):
+    theme: int | None

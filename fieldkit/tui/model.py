@@ -194,9 +194,9 @@ class TableModel:
 
     def find(self, column: str, needle: str, start: int, backwards: bool = False) -> int | None:
         """Next view row at or after `start` (before, if backwards) whose `column` contains `needle`."""
-        expr = pl.col(column).cast(pl.String).str.contains(needle, literal=True)
-        if needle.lower() == needle:
-            expr = pl.col(column).cast(pl.String).str.to_lowercase().str.contains(needle, literal=True)
+        from fieldkit.tui.text import fold, fold_text
+
+        expr = fold(pl.col(column)).str.contains(fold_text(needle), literal=True)  # case and accents ignored
         hits = self.view.select(pl.arg_where(expr.fill_null(False))).to_series()
         if not len(hits):
             return None

@@ -18,7 +18,8 @@ from fieldkit.store import read_provenance
 from fieldkit.tui import actions as A
 from fieldkit.tui.app import FieldkitApp
 from fieldkit.tui.screens.browser import BrowserScreen, DataTree
-from fieldkit.tui.screens.dataset import DatasetScreen, ThemeList
+from fieldkit.tui.screens.dataset import DatasetScreen
+from fieldkit.tui.widgets.side import ThemeList
 from fieldkit.tui.screens.logs import LogScreen
 from fieldkit.tui.screens.modals import ErrorModal, PromptModal, RowDetail, TextModal
 from fieldkit.tui.widgets.vtable import VirtualTable
@@ -143,9 +144,12 @@ async def test_bad_filter_is_an_error_modal_and_keeps_the_view(kobo_csv):
         screen = app.screen
         before = screen.model.row_count
         await pilot.press("f")
-        await answer(pilot, '"no such column" > 3')
-        assert isinstance(app.screen, ErrorModal)
-        assert app.screen.hint
+        await answer(pilot, '"no such colum" > 3')
+        # the prompt comes back with the text as typed and the error in the user's terms
+        assert isinstance(app.screen, PromptModal)
+        assert app.screen.query_one(Input).value == '"no such colum" > 3'
+        error = text_of(app.screen.query_one("#prompt-error"), 300)
+        assert "no such colum" in error and "_fk_row" not in error
         await pilot.press("escape")
         assert screen.model.row_count == before and screen.model.spec.where is None
         # markup-like text in a filter is shown as typed (a crash here once came from markup)
@@ -204,6 +208,13 @@ async def test_row_detail_shows_whole_record_and_sets_note(survey_tsv):
         await pilot.press("enter")
         assert isinstance(app.screen, RowDetail)
         assert app.screen.record[EXPERIENCE] == screen.model.view[EXPERIENCE][0]
+        # a wide row is read first: focus starts on the fields and the arrows scroll them
+        scroll = app.screen.query_one("#detail-scroll")
+        assert scroll.has_focus
+        await pilot.press("down", "down", "down")
+        assert scroll.scroll_y > 0
+        await pilot.press("tab")  # then the note
+        assert app.screen.query_one(Input).has_focus
         await answer(pilot, "check this one")
         assert screen.annotations.notes == {0: "check this one"}
 
@@ -317,11 +328,11 @@ async def test_log_screen_templates_lines_and_summary(tmp_path, monkeypatch):
         summary = screen.summary_text
         assert "2,000" in summary and "WARN" in summary
         # model text streams in as generated: markup-like characters show as text, never crash
-        def fake_summary(path, result, rep, on_token):
+        def fake_summary(result, rep, on_token):
             on_token("odd \\[/] [b]text")
             return "final"
 
-        monkeypatch.setattr("fieldkit.tui.adapters.summarize_log", fake_summary)
+        monkeypatch.setattr(app.backend, "summarize_log", fake_summary)
         await pilot.press("z")
         await wait_for_workers(pilot)
         assert screen.summary_text == "final"
@@ -497,7 +508,7 @@ async def test_large_views_are_built_off_the_ui_thread(kobo_csv, monkeypatch):
         assert "pump" in screen.model.view["feedback/comment"][row].lower()
         await pilot.press("f")
         await answer(pilot, "nonsense ((")
-        assert isinstance(app.screen, ErrorModal)
+        assert isinstance(app.screen, PromptModal) and app.screen.error  # worked out in a thread, same dialog
 
 
 async def test_workbook_sheets_can_be_switched_and_keep_separate_annotations(tmp_path):

@@ -47,13 +47,17 @@ class PromptModal(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, value: str = "", placeholder: str = "", help_text: str = "") -> None:
+    def __init__(self, title: str, value: str = "", placeholder: str = "", help_text: str = "",
+                 error: str = "") -> None:
         super().__init__()
         self.title_text, self.value, self.placeholder, self.help_text = title, value, placeholder, help_text
+        self.error = error  # shown above the input when the prompt comes back after a mistake
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box prompt-box"):
             yield Static(f"[b]{escape(self.title_text)}[/b]", classes="modal-title")
+            if self.error:
+                yield Static(Text(self.error), id="prompt-error")
             yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
             if self.help_text:
                 yield Static(Text(self.help_text), classes="modal-help")
@@ -89,7 +93,8 @@ class RowDetail(ModalScreen[str | None]):
             yield Input(value=self.note, placeholder="note for this row (Enter saves, Esc closes)", id="note-input")
 
     def on_mount(self) -> None:
-        self.query_one("#note-input", Input).focus()
+        # a wide row is read first: the fields scroll with the arrows; Tab reaches the note
+        self.query_one("#detail-scroll").focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)

@@ -27,6 +27,8 @@ class JobBar(Horizontal):
         super().__init__(**kwargs)
         self.started = 0.0
         self.job = ""
+        self.label = ""
+        self.model: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("", id="job-label")
@@ -38,6 +40,8 @@ class JobBar(Horizontal):
 
     def start(self, job: str, label: str) -> None:
         self.job = job
+        self.label = label
+        self.model = None
         self.started = time.monotonic()
         self.query_one("#job-label", Label).update(escape(label))
         bar = self.query_one(ProgressBar)
@@ -45,10 +49,19 @@ class JobBar(Horizontal):
         self.add_class("running")
         self._tick()
 
+    def set_model(self, model: str | None) -> None:
+        """Name the model the running job uses (shown until the job ends)."""
+        self.model = model
+        self.query_one("#job-label", Label).update(escape(self.label + self._model_text()))
+
+    def _model_text(self) -> str:
+        return f"  · model {self.model}" if self.model else ""
+
     def report(self, p: Progress) -> None:
         text = p.stage + (f": {p.message}" if p.message else "")
         if p.total:
             text += f"  {p.done:,}/{p.total:,}"
+        text += self._model_text()
         self.query_one("#job-label", Label).update(escape(text))
         self.query_one(ProgressBar).update(total=p.total or None, progress=p.done)
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from fieldkit.tui.model import ColumnProfile, fit_text, sparkline
+from fieldkit.tui.roles import display_name
 
 
-def render_profile(p: ColumnProfile, width: int = 30) -> Group:
-    """The column name (wrapped in full), then a compact table that fits a ~30-cell panel."""
+def render_profile(p: ColumnProfile, width: int = 30, extra: Any = None) -> Group:
+    """The column name (wrapped in full), then a compact table that fits a ~30-cell panel.
+
+    `extra` (from `fieldkit.tui.roles.column_facts`) adds the survey role, the options of a
+    select_multiple question counted one by one, and hints such as values with end spaces.
+    """
     t = Table.grid(padding=(0, 1))
     t.add_column(style="bold", no_wrap=True)
     t.add_column(no_wrap=True, overflow="ellipsis")
@@ -31,8 +38,20 @@ def render_profile(p: ColumnProfile, width: int = 30) -> Group:
         if p.hist_range:
             lo, hi = p.hist_range
             t.add_row("", Text(f"{lo:.4g} … {hi:.4g}", style="dim"))
-    parts = [Text(p.name, style="bold underline"), t]
-    if p.top:
+    parts = [Text(display_name(p.name), style="bold underline")]
+    if extra is not None and extra.role:
+        parts.append(Text(extra.role, style="magenta"))
+    parts.append(t)
+    if extra is not None and extra.options:
+        opts = Table.grid(padding=(0, 1))
+        opts.add_column(justify="right", style="cyan", no_wrap=True)
+        opts.add_column(no_wrap=True, overflow="ellipsis")
+        most = max((c for _, c in extra.options), default=0) or 1
+        for name, count in extra.options:
+            bar = "█" * max(1 if count else 0, round(count / most * 6))
+            opts.add_row(f"{count:,}", Text.assemble((bar + " ", "green"), fit_text(name, max(8, width - 14))))
+        parts += [Text(""), Text(f"options chosen ({extra.answered:,} answered)", style="bold"), opts]
+    elif p.top:
         top = Table.grid(padding=(0, 1))
         top.add_column(justify="right", style="cyan", no_wrap=True)
         top.add_column(no_wrap=True, overflow="ellipsis")
@@ -41,14 +60,16 @@ def render_profile(p: ColumnProfile, width: int = 30) -> Group:
             bar = "█" * max(1, round(count / most * 6))
             top.add_row(f"{count:,}", Text.assemble((bar + " ", "green"), fit_text(value or "(empty)", max(8, width - 14))))
         parts += [Text(""), Text("top values", style="bold"), top]
+    for hint in (extra.hints if extra is not None else ()):
+        parts += [Text(""), Text(hint, style="yellow")]
     return Group(*parts)
 
 
 class ProfilePanel(Static):
     """Shows the profile of the selected column (computed off the UI thread)."""
 
-    def show(self, p: ColumnProfile | None, message: str = "") -> None:
+    def show(self, p: ColumnProfile | None, message: str = "", extra: Any = None) -> None:
         if p is None:
             self.update(Text(message))
         else:
-            self.update(render_profile(p, max(20, self.size.width)))
+            self.update(render_profile(p, max(20, self.size.width), extra))

@@ -36,66 +36,32 @@ class EmbedResult:
     model: str
 
 
-def embed(ds, column: str, reporter: Reporter) -> EmbedResult:
-    from fieldkit.analysis.embeddings import embed_column
-
-    col = _require_text(ds, column)
-    vecs = embed_column(ds, col, reporter=reporter)
-    return EmbedResult(col, int(vecs.shape[0]), int(vecs.shape[1]), _model_id())
-
-
-def _model_id() -> str:
-    try:
-        from fieldkit.inference.embedder import get_embedder
-
-        return get_embedder().model_id
-    except Exception:
-        return "default"
-
-
-def semantic_search(ds, column: str, query: str, reporter: Reporter, top: int = 50) -> pl.DataFrame:
-    """Rows ranked by cosine similarity to the query: ROW, score (best first)."""
-    col = _require_text(ds, column)
-    try:
-        from fieldkit.analysis.search import search as core_search  # type: ignore[attr-defined]
-    except ImportError:
-        core_search = None
-    if core_search is not None:
-        try:
-            hits = core_search(ds, col, query, top=top, reporter=reporter)
-            return _hits_frame(hits)
-        except TypeError:
-            pass
+def embed(ds, column: str, reporter: Reporter, model: str | None = None) -> EmbedResult:
     from fieldkit.analysis.embeddings import embed_column
     from fieldkit.inference.embedder import get_embedder
 
-    vecs = embed_column(ds, col, reporter=reporter)
-    q = get_embedder().embed_all([query])[0]
-    scores = vecs @ q
-    k = min(top, len(scores))
-    idx = np.argpartition(-scores, k - 1)[:k] if k else np.array([], dtype=np.int64)
-    idx = idx[np.argsort(-scores[idx], kind="stable")]
-    return pl.DataFrame({ROW: idx.astype(np.int64), "score": scores[idx].astype(np.float32)})
+    col = _require_text(ds, column)
+    vecs = embed_column(ds, col, model, reporter=reporter)
+    return EmbedResult(col, int(vecs.shape[0]), int(vecs.shape[1]), get_embedder(model).model_id)
 
 
-def _hits_frame(hits: Any) -> pl.DataFrame:
-    if isinstance(hits, pl.DataFrame):
-        row = next((c for c in ("row", "row_index", "index", ROW) if c in hits.columns), None)
-        score = next((c for c in ("score", "similarity", "cosine") if c in hits.columns), None)
-        if row and score:
-            return hits.select(pl.col(row).cast(pl.Int64).alias(ROW), pl.col(score).cast(pl.Float32).alias("score"))
-    rows, scores = [], []
-    for h in hits:
-        if isinstance(h, dict):
-            rows.append(int(h.get("row", h.get("index"))))
-            scores.append(float(h.get("score")))
-        elif isinstance(h, tuple):
-            rows.append(int(h[0]))
-            scores.append(float(h[1]))
-        else:
-            rows.append(int(getattr(h, "row", getattr(h, "index", 0))))
-            scores.append(float(getattr(h, "score")))
-    return pl.DataFrame({ROW: pl.Series(rows, dtype=pl.Int64), "score": pl.Series(scores, dtype=pl.Float32)})
+@dataclass
+class SearchResult:
+    hits: pl.DataFrame  # ROW, score (best first)
+    model: str
+
+
+def semantic_search(ds, column: str, query: str, reporter: Reporter, top: int = 50,
+                    model: str | None = None) -> SearchResult:
+    """Rows ranked by cosine similarity to the query, with the model that ranked them."""
+    from fieldkit.analysis.search import search
+    from fieldkit.inference.embedder import get_embedder
+
+    col = _require_text(ds, column)
+    hits = search(ds, col, query, top=top, model_id=model, reporter=reporter)
+    frame = pl.DataFrame({ROW: pl.Series([h.row for h in hits], dtype=pl.Int64),
+                          "score": pl.Series([h.score for h in hits], dtype=pl.Float32)})
+    return SearchResult(frame, get_embedder(model).model_id)
 
 
 @dataclass
@@ -115,16 +81,17 @@ class ThemesResult:
     scores: dict[int, float] = field(default_factory=dict)
     model: str | None = None
     model_sha256: str | None = None
+    k: int | None = None  # the number of clusters (as the CLI records it; "other" not counted)
 
 
-def themes(ds, column: str, reporter: Reporter, k: int | None = None) -> ThemesResult:
+def themes(ds, column: str, reporter: Reporter, k: int | None = None, model: str | None = None) -> ThemesResult:
     """Embed the column (cached), cluster it, and return themes with sizes, keywords and samples."""
     from fieldkit.analysis.embeddings import embed_column
     from fieldkit.analysis.themes import find_themes
 
     col = _require_text(ds, column)
     texts = ds.text_column(col).to_list()
-    vecs = embed_column(ds, col, reporter=reporter.child(f"embedding {col}"))
+    vecs = embed_column(ds, col, model, reporter=reporter.child(f"embedding {col}"))
     result = find_themes(texts, vecs, k=k, reporter=reporter.child("themes"))
     row_ids: dict[int, int] = {}
     scores: dict[int, float] = {}
@@ -135,18 +102,18 @@ def themes(ds, column: str, reporter: Reporter, k: int | None = None) -> ThemesR
     infos = [ThemeInfo(t.id, t.label, t.size, list(t.keywords), list(t.examples)) for t in result.themes]
     from fieldkit.inference.embedder import get_embedder
 
-    emb = get_embedder()
-    return ThemesResult(col, infos, row_ids, scores, emb.model_id, emb.sha256)
+    emb = get_embedder(model)
+    return ThemesResult(col, infos, row_ids, scores, emb.model_id, emb.sha256, result.k)
 
 
-def dupes(ds, column: str, reporter: Reporter) -> pl.DataFrame:
+def dupes(ds, column: str, reporter: Reporter, model: str | None = None) -> pl.DataFrame:
     """Rows that belong to a duplicate group: ROW, dup_group, dup_size (largest groups first)."""
     from fieldkit.analysis.dupes import find_duplicates
     from fieldkit.analysis.embeddings import embed_column
 
     col = _require_text(ds, column)
     texts = ds.text_column(col).to_list()
-    vecs = embed_column(ds, col, reporter=reporter.child(f"embedding {col}"))
+    vecs = embed_column(ds, col, model, reporter=reporter.child(f"embedding {col}"))
     r = find_duplicates(texts, vecs, reporter=reporter.child("duplicates"))
     g = pl.DataFrame({ROW: np.arange(len(texts), dtype=np.int64), "dup_group": r.dup_group,
                       "dup_size": r.dup_size})
@@ -205,16 +172,19 @@ SPARK_BINS = 24
 
 @dataclass
 class LogResult:
-    lines: pl.DataFrame       # line_no, timestamp, level, template_id, message
+    lines: pl.DataFrame       # line_no, timestamp, level, header columns found, template_id, message, params
     templates: pl.DataFrame   # template_id, template, count, level, spark
-    digest: str
     span: str
-    digest_obj: Any = None    # fieldkit.analysis.logs.Digest, when that module is present
-    digest_md: str = ""       # the full Markdown digest from fieldkit.analysis.logs
+    digest: Any               # fieldkit.analysis.logs.Digest
+    digest_md: str            # the Markdown digest the CLI prints
+
+
+LINE_COLUMNS = ("line_no", "timestamp", "level", "host", "process", "pid", "component")
 
 
 def analyse_log(path, reporter: Reporter) -> LogResult:
     """Read a log, mine its templates, and count each template over time (for sparklines)."""
+    from fieldkit.analysis.logs import build_digest, digest_markdown
     from fieldkit.analysis.logtemplates import TemplateMiner
     from fieldkit.io.logs import scan_log
     from fieldkit.tui.model import sparkline
@@ -224,8 +194,10 @@ def analyse_log(path, reporter: Reporter) -> LogResult:
     reporter.update(frame.height, "finding templates")
     miner = TemplateMiner()
     ids = miner.add_messages(frame.get_column("message"))
-    lines = frame.select("line_no", "timestamp", "level", "message").with_columns(ids.alias("template_id"))
-    lines = lines.select("line_no", "timestamp", "level", "template_id", "message")
+    header = [c for c in LINE_COLUMNS if c in frame.columns]
+    extra = [c for c in ("params",) if c in frame.columns]
+    lines = frame.select(*header, "message", *extra).with_columns(ids.alias("template_id"))
+    lines = lines.select(*header, "template_id", "message", *extra)
     table = miner.table()
     levels = (lines.group_by("template_id", "level").len().sort("len", descending=True)
               .group_by("template_id", maintain_order=True).first().select("template_id", "level"))
@@ -249,75 +221,94 @@ def analyse_log(path, reporter: Reporter) -> LogResult:
                  .with_columns(pl.col("template_id").replace_strict(spark, default="", return_dtype=pl.String)
                                .alias("spark"))
                  .sort("count", descending=True))
+    if "process" in lines.columns:  # the process most lines of a template come from, shown beside it
+        procs = (lines.filter(pl.col("process").is_not_null()).group_by("template_id", "process").len()
+                 .sort("len", descending=True).group_by("template_id", maintain_order=True)
+                 .agg(pl.col("process").first(), pl.col("process").n_unique().alias("processes")))
+        templates = templates.join(procs, on="template_id", how="left")
     reporter.check()
-    try:
-        from fieldkit.analysis.logs import build_digest, digest_markdown
-    except ImportError:
-        return LogResult(lines, templates, log_digest(lines, templates, span), span)
     d = build_digest(lines.lazy(), table, [Path(path).name])
-    return LogResult(lines, templates, log_digest(lines, templates, span), span, d, digest_markdown(d))
+    return LogResult(lines, templates, span, d, digest_markdown(d))
 
 
-def log_digest(lines: pl.DataFrame, templates: pl.DataFrame, span: str) -> str:
-    """A plain digest: size, span, levels, the most frequent and the rare templates, problems."""
-    out = [f"{lines.height:,} records, {templates.height:,} templates" + (f", {span}" if span else "")]
-    lv = lines.group_by("level").len().sort("len", descending=True)
-    if lv.height:
-        out.append("levels: " + ", ".join(f"{l or '-'} {n:,}" for l, n in lv.iter_rows()))
-    out.append("")
-    out.append("most frequent:")
-    for r in templates.head(5).iter_rows(named=True):
-        out.append(f"  {r['count']:>6,}  {r['template'][:90]}")
-    bad = templates.filter(pl.col("level").is_in(["ERROR", "FATAL", "CRITICAL", "SEVERE", "WARN", "WARNING"]))
-    if bad.height:
-        out.append("")
-        out.append("warnings and errors:")
-        for r in bad.head(8).iter_rows(named=True):
-            out.append(f"  {r['count']:>6,}  [{r['level']}] {r['template'][:80]}")
-    rare = templates.filter(pl.col("count") <= 2)
-    if rare.height:
-        out.append("")
-        out.append(f"rare ({rare.height:,} templates seen at most twice):")
-        for r in rare.head(5).iter_rows(named=True):
-            out.append(f"  {r['count']:>6,}  {r['template'][:90]}")
-    return "\n".join(out)
-
-
-def summarize_log(path, result: LogResult, reporter: Reporter,
+def summarize_log(result: LogResult, reporter: Reporter,
                   on_token: Callable[[str], None] | None = None) -> str:
-    """The log summary: the logs package's summarizer when present, else the templates summarized."""
-    if result.digest_obj is not None:
-        from fieldkit.analysis.logs import summarize_digest
+    """The log summary from the digest; model tokens stream in as a draft, checked against it."""
+    from fieldkit.analysis.logs import summarize_digest
 
-        # model tokens stream in as a draft; the core keeps only sentences the digest supports
-        text, how = summarize_digest(result.digest_obj, use_model=True, on_token=on_token, cancel=reporter.cancel)
-        return f"{text}\n\n({how})"
-    text = plain_log_summary(result)
-    if on_token:
-        on_token(text)
-    return text
+    text, how = summarize_digest(result.digest, use_model=True, on_token=on_token, cancel=reporter.cancel)
+    return f"{text}\n\n({how})"
 
 
-def plain_log_summary(result: LogResult) -> str:
-    """A few plain sentences from the counts: span, levels, main events, problems, rare events."""
-    lines, t = result.lines, result.templates
-    n = lines.height
-    if n == 0:
-        return "The log is empty."
-    out = [f"{n:,} records in {t.height:,} kinds of message" + (f", {result.span}." if result.span else ".")]
-    lv = lines.group_by("level").len().sort("len", descending=True)
-    if lv.height and lv["level"].null_count() < lv.height:
-        out.append("Levels: " + ", ".join(f"{l or 'none'} {c / n:.0%}" for l, c in lv.iter_rows()) + ".")
-    top = [f"“{r['template'][:70]}” ({r['count'] / n:.0%})" for r in t.head(3).iter_rows(named=True)]
-    out.append("Most lines are " + "; ".join(top) + ".")
-    bad = t.filter(pl.col("level").is_in(["ERROR", "FATAL", "CRITICAL", "SEVERE", "WARN", "WARNING"]))
-    if bad.height:
-        b = bad.row(0, named=True)
-        out.append(f"{int(bad['count'].sum()):,} warning/error lines in {bad.height} kind(s); the most common is "
-                   f"“{b['template'][:80]}” ({b['count']:,} lines, {b['level']}).")
-    else:
-        out.append("No warnings or errors.")
-    rare = t.filter(pl.col("count") == 1)
-    if rare.height:
-        out.append(f"{rare.height} message kind(s) occur only once, e.g. “{rare['template'][0][:70]}”.")
-    return " ".join(out)
+# ---- saving and models ----------------------------------------------------------------------------
+
+
+def save_annotated(dataset, frame, steps: list[dict[str, Any]], target: Path, reporter: Reporter) -> Path:
+    """Write data + annotations with provenance through the store (atomic; a Parquet source's steps kept)."""
+    from fieldkit.store import make_provenance, read_provenance, write_frame
+
+    previous = read_provenance(dataset.path) if dataset.format == "parquet" else None
+    prov = make_provenance(None if previous else dataset.source_info(), steps, previous)
+    return write_frame(frame, target, prov, reporter=reporter.child("saving", None))
+
+
+def embedding_models() -> list[str]:
+    """Ids of the embedding models installed here, the default first."""
+    from fieldkit.inference.manifest import all_entries, default_embedder_id
+    from fieldkit.inference.model_store import is_installed
+
+    default = default_embedder_id()
+    entries = [e for e in all_entries() if e.task == "embed"]
+    return [e.id for e in sorted(entries, key=lambda e: e.id != default) if is_installed(e)]
+
+
+def choose_model(texts: list[str], installed: list[str]) -> str | None:
+    """The model for these texts: multilingual when they are not mostly English and it is installed.
+
+    The one seam where the interface picks a model; None means the store's default.
+    """
+    if not installed:
+        return None
+    multi = next((m for m in installed if "multilingual" in m), None)
+    if multi is not None and english_share(texts) < 0.5:
+        return multi
+    return installed[0]
+
+
+def english_share(texts: list[str], sample: int = 400) -> float:
+    """Share of the texts (that show a language) written in English: script, then stop-word votes."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from fieldkit.analysis.keywords import _WORD, _other_language_stop_words
+
+    others = _other_language_stop_words()
+    english = other = 0
+    for text in texts[:sample]:
+        letters = [c for c in text or "" if c.isalpha()]
+        if not letters:
+            continue
+        if sum(c > "\u024f" for c in letters) > len(letters) / 2:  # beyond Latin: CJK, Arabic, Cyrillic...
+            other += 1
+            continue
+        toks = [w.lower() for w in _WORD.findall(text)]
+        en = sum(w in ENGLISH_STOP_WORDS for w in toks)
+        oth = max((sum(w in words for w in toks) for words in others.values()), default=0)
+        english += en > oth
+        other += oth > en
+    return english / (english + other) if english + other else 1.0
+
+
+class Backend:
+    """What the interface runs in its workers, one method per job; UI tests pass a fake with these methods."""
+
+    embed = staticmethod(embed)
+    search = staticmethod(semantic_search)
+    themes = staticmethod(themes)
+    dupes = staticmethod(dupes)
+    summarize = staticmethod(summarize)
+    summarize_groups = staticmethod(summarize_groups)
+    analyse_log = staticmethod(analyse_log)
+    summarize_log = staticmethod(summarize_log)
+    save = staticmethod(save_annotated)
+    embedding_models = staticmethod(embedding_models)
+    choose_model = staticmethod(choose_model)
