@@ -14,13 +14,16 @@ from tests.conftest import SAMPLE_DATA, shared
 async def wait_for_workers(pilot, rounds: int = 20) -> None:
     """Await every running worker except DirectoryTree's long-lived loader, until none are left.
 
-    Finished workers post messages that may start new workers (load -> profile), so loop.
+    Finished workers post messages that may start new workers (load -> profile), so loop; a
+    pending profile debounce timer counts as work to come.
     """
     from textual.widgets import DirectoryTree
 
     app = pilot.app
     for _ in range(rounds):
         await pilot.pause()
+        while any(getattr(s, "_profile_timer", None) is not None for s in app.screen_stack):
+            await pilot.pause(0.02)  # the profile's debounce timer starts a worker when it fires
         pending = [w for w in app.workers if not w.is_finished and not isinstance(w.node, DirectoryTree)]
         if not pending:
             await pilot.pause()

@@ -60,6 +60,7 @@ class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
         self.embed_model: str | None = None  # chosen by the user; None: chosen per column
         self.last_model: str | None = None   # the model the last job ran
         self.view_theme: tuple[int, pl.DataFrame] | None = None  # the theme shown, and its restriction
+        self._status_note = ""
         self.load_started = time.monotonic()
         self._painted = threading.Event()
 
@@ -196,7 +197,11 @@ class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
             return f"theme: {themes.labels.get(self.view_theme[0], '?')}"
         return spec.restrict_label
 
-    def _update_status(self, text: str = "") -> None:
+    def _update_status(self, text: str | None = None) -> None:
+        """The status line; `text` (the last thing done) stays until the next one replaces it."""
+        if text is None:
+            text = self._status_note
+        self._status_note = text
         m = self.model
         bits: list[Text] = []
         if m is not None and m.row_count:

@@ -12,20 +12,22 @@ from fieldkit.tui.model import ROW
 from fieldkit.tui.screens.modals import PromptModal, RowDetail
 
 
-def describe_op(op: dict[str, Any], tag_names: dict[str, str]) -> str:
-    """What an annotation change did, in words (for the undo message)."""
+def describe_undo(op: dict[str, Any]) -> str:
+    """What undoing did, in words, from the inverse op that undo applied."""
     kind = op.get("op")
     row = f"row {int(op['row']) + 1}" if "row" in op else ""
-    if kind == "tag":
-        return f"{'added' if op['on'] else 'removed'} tag {op['tag']!r} on {row}"
+    if kind == "tag":  # the inverse of adding is removing
+        return f"tag {op['tag']!r} " + ("put back on " if op["on"] else "taken off ") + row
     if kind == "note":
-        return f"note on {row} " + ("set back" if op.get("text") else "removed")
+        return f"note on {row} " + ("put back" if op.get("text") else "removed")
+    if kind == "tag_rename":
+        return f"tag name {op['old']!r} back to {op['new']!r}"
     if kind == "theme_label":
         return f"theme name back to {op['label']!r}"
     if kind == "theme_reviewed":
-        return "theme marked " + ("reviewed" if op["reviewed"] else "not reviewed")
+        return "theme marked " + ("reviewed" if op["reviewed"] else "not reviewed") + " again"
     if kind in ("themes", "themes_clear"):
-        return "themes result"
+        return "the last themes result"
     return str(kind)
 
 
@@ -104,6 +106,13 @@ class AnnotateActions(JobScreen):
         if op is None:
             self.notify("nothing to undo", timeout=2)
             return
+        if op["op"] == "tag_rename":  # the key goes back to its old name too
+            from fieldkit.tui import settings
+
+            for key, name in self.tag_names.items():
+                if name == op["old"]:
+                    self.tag_names[key] = op["new"]
+            settings.update(tag_names=self.tag_names)
         self.table.refresh()
         if op["op"].startswith("theme"):
             self.show_themes()
@@ -112,7 +121,7 @@ class AnnotateActions(JobScreen):
             idx = self.model.index_of_row_id(int(op["row"]))
             if idx is not None:
                 self.table.move_to(idx)
-        said = "undid: " + describe_op(op, self.tag_names)
+        said = "undone: " + describe_undo(op)
         self._update_status(said)
         self.notify(said, timeout=3)
 
