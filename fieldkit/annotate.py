@@ -4,8 +4,10 @@ The terminal interface records every change here as it is made: each change is o
 appended to a journal beside the data file (fsynced within a couple of seconds), so a crash or
 power cut loses at most a few seconds of work; replaying the journal on reopen restores the
 state. Saving applies the state to the frame as ordinary columns (`tags`, `note`, `theme_*`).
-Rows are identified by their position in the loaded file (0-based), which is stable as long as
-the file is unchanged; the journal header records size and mtime so a change can be noticed.
+Rows are identified by their position in the loaded file (0-based), and every row op also
+records the row's key (the survey's record id, else a hash of its values: `fieldkit.rowkeys`),
+so that after the file changed (re-sorted, re-exported, rows swapped) each annotation follows
+its record, and one whose record is gone is dropped with a note instead of landing elsewhere.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import polars as pl
 
 from fieldkit.config import fieldkit_home
 from fieldkit.files import write_text_atomic
+from fieldkit.rowkeys import RowKeys
 
 JOURNAL_VERSION = 1
 SYNC_INTERVAL = 2.0  # seconds: the most work a power cut can take
@@ -156,6 +159,7 @@ class Annotations:
         self.journal = journal
         self._undo: list[dict[str, Any]] = []
         self._pending: list[dict[str, Any]] = []  # job results held until the first annotation
+        self.keys: Any = None  # fieldkit.rowkeys.RowKeys: each row op also records its row's key
         self.changes = 0  # edits since the last save
 
     @property
@@ -278,6 +282,8 @@ class Annotations:
     # ---- internals ----------------------------------------------------------------------------
 
     def _do(self, op: dict[str, Any]) -> None:
+        if "row" in op and self.keys is not None:
+            op["key"] = self.keys.key(int(op["row"]))
         inverse = self._inverse(op)
         self._apply(op, record=True)
         self._undo.append(inverse)
@@ -439,6 +445,13 @@ def open_annotations(source: str | os.PathLike, frame: pl.DataFrame | None = Non
             now = {}
         if header and header.get("size") not in (None, now.get("size")):
             notes.append("the file changed since these annotations were made; check the rows")
+        if frame is not None:
+            ops, moved, lost = remap_ops(ops, RowKeys(frame))
+            if moved:
+                notes.append(f"the file changed: {moved} annotation change(s) moved to their rows (matched by "
+                             "record id or content)")
+            if lost:
+                notes.append(f"{lost} annotation change(s) not restored: their rows are no longer in the file")
         n = ann.replay(ops)
         if n:
             notes.append(f"restored {n} annotation change(s) from {jpath.name}")
@@ -448,4 +461,32 @@ def open_annotations(source: str | os.PathLike, frame: pl.DataFrame | None = Non
     except OSError:
         pass
     ann.journal = Journal(jpath, header, beside=jpath.parent == Path(source).resolve().parent)
+    if frame is not None:
+        ann.keys = RowKeys(frame)
     return ann, notes
+
+
+def remap_ops(ops: list[dict[str, Any]], keys: RowKeys) -> tuple[list[dict[str, Any]], int, int]:
+    """Ops with each row op pointed at the row that has its key now: (ops, moved, dropped).
+
+    A row whose key still matches stays; one that moved (re-sorted or re-exported file) follows
+    its key; one whose key is gone is dropped rather than put on the wrong row. Ops from older
+    journals (no key) keep their position.
+    """
+    out, moved, lost = [], 0, 0
+    for op in ops:
+        key = op.get("key")
+        if "row" not in op or key is None:
+            out.append(op)
+            continue
+        row = int(op["row"])
+        if row < keys.frame.height and keys.key(row) == key:
+            out.append(op)
+            continue
+        now = keys.row_of(key)
+        if now is None:
+            lost += 1
+            continue
+        moved += 1
+        out.append({**op, "row": now})
+    return out, moved, lost

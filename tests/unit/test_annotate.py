@@ -157,3 +157,51 @@ def test_saving_over_the_source_resets_its_journal(tmp_path):
     assert again.tags == {1: {"x"}}
     assert notes == []  # nothing replayed, no "file changed" warning
     again.journal.close()
+
+
+def _reopen(path, part=None):
+    from fieldkit.annotate import open_annotations
+    from fieldkit.io import load_dataset
+
+    return open_annotations(path, load_dataset(path).frame.collect(), part)
+
+
+def test_tags_follow_their_rows_when_two_same_size_rows_are_swapped(tmp_path):
+    # Review finding (issue 14 item 9): swapping two same-size rows put the tag on the wrong row.
+    src = tmp_path / "answers.csv"
+    rows = ["id,answer", "1,pump broken", "2,road closed", "3,water dirty"]
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ann, _ = _reopen(src)
+    ann.toggle_tag(1, "follow-up")  # "2,road closed"
+    ann.set_note(2, "check the filter")  # "3,water dirty"
+    ann.journal.close()
+    src.write_text("\n".join([rows[0], rows[1], rows[3], rows[2]]) + "\n", encoding="utf-8")  # same size
+    ann, notes = _reopen(src)
+    assert ann.tags == {2: {"follow-up"}} and ann.notes == {1: "check the filter"}
+    assert any("moved to their rows" in n for n in notes)
+    # a record that is gone takes its annotation with it, with a note (never onto another row)
+    src.write_text("\n".join([rows[0], rows[1], rows[3], rows[2]]).replace("road closed", "road open") + "\n",
+                   encoding="utf-8")
+    ann, notes = _reopen(src)
+    assert ann.tags == {} and ann.notes == {1: "check the filter"}
+    assert any("not restored" in n for n in notes)
+
+
+def test_survey_rows_are_matched_by_their_uuid_after_a_re_export(tmp_path):
+    import polars as pl
+
+    from tests.conftest import SAMPLE_DATA
+
+    src = tmp_path / "kobo.csv"
+    df = pl.read_csv(SAMPLE_DATA / "kobo_water_survey.csv")
+    df.write_csv(src)
+    ann, _ = _reopen(src)
+    ann.toggle_tag(5, "check")
+    ann.journal.close()
+    uuid = df["_uuid"][5]
+    # the re-export has the records in another order and one answer corrected
+    df.sort("_uuid").with_columns(pl.when(pl.col("_uuid") == uuid).then(pl.lit("fixed"))
+                                  .otherwise(pl.col("feedback/comment")).alias("feedback/comment")).write_csv(src)
+    ann, _ = _reopen(src)
+    now = pl.read_csv(src)["_uuid"].to_list().index(uuid)
+    assert ann.tags == {now: {"check"}}
