@@ -33,14 +33,22 @@ def _stop_words(texts: Sequence[str] = ()) -> frozenset[str]:
     """English stop words, plus those of every other language that enough of `texts` are in.
 
     Field surveys mix languages; without this, French or Spanish themes get "est", "pas",
-    "para" as keywords. Each text votes for the language whose stop words it uses most
-    (a cheap language guess); languages with enough votes have their lists added.
+    "para" as keywords.
     """
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     english = frozenset(ENGLISH_STOP_WORDS)
     # "nothing"/"none" are real answers to "what do you like least?", not filler
     base = (english - {"nothing", "none"}) | EXTRA_STOP_WORDS
+    others = _other_language_stop_words()
+    return base.union(*(others[lang] for lang in _languages(texts)))
+
+
+def _languages(texts: Sequence[str]) -> list[str]:
+    """Non-English languages enough of `texts` are in: each text votes for the language whose
+    stop words it uses most (a cheap language guess)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
     others = _other_language_stop_words()
     votes: dict[str, int] = {}
     voters = 0
@@ -49,13 +57,30 @@ def _stop_words(texts: Sequence[str] = ()) -> frozenset[str]:
         if len(toks) < 3:
             continue
         voters += 1
-        english_hits = sum(w in english for w in toks)
+        english_hits = sum(w in ENGLISH_STOP_WORDS for w in toks)
         lang, hits = max(((lang, sum(w in words for w in toks)) for lang, words in others.items()),
                          key=lambda lh: lh[1], default=("", 0))
         if hits >= 2 and hits > english_hits:
             votes[lang] = votes.get(lang, 0) + 1
-    extra = [others[lang] for lang, n in votes.items() if n >= max(3, 0.03 * voters)]
-    return base.union(*extra)
+    return sorted(lang for lang, n in votes.items() if n >= max(3, 0.03 * voters))
+
+
+def make_stemmer(texts: Sequence[str]) -> Callable[[str], frozenset[str]]:
+    """Word -> its Snowball stems in English and each language the texts are in.
+
+    Two words with a stem in common are forms of one word ("visualización", "visualizaciones",
+    "visualizar"), so a theme's keywords name an idea once.
+    """
+    import snowballstemmer
+
+    names = ["english", *(lang for lang in _languages(texts) if lang in snowballstemmer.algorithms())]
+    stemmers = [snowballstemmer.stemmer(n) for n in names]
+
+    @functools.lru_cache(maxsize=50_000)
+    def stems(word: str) -> frozenset[str]:
+        return frozenset(s.stemWord(word) for s in stemmers)
+
+    return stems
 
 
 @functools.lru_cache(maxsize=1)
@@ -136,21 +161,28 @@ def class_tfidf(
     for c, i in index.items():
         order = np.argsort(-weights[i])[: top_n * 3]
         out[c] = [(str(terms[j]), float(weights[i, j])) for j in order if weights[i, j] > 0][:top_n * 3]
-    return {c: distinct_terms(v, top_n) for c, v in out.items()}
+    stem = make_stemmer(texts)
+    return {c: distinct_terms(v, top_n, stem) for c, v in out.items()}
 
 
-def _stems(term: str) -> set[str]:
-    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in term.split()}
+def _plural_stems(word: str) -> frozenset[str]:
+    return frozenset({word[:-1] if len(word) > 3 and word.endswith("s") else word})
 
 
-def distinct_terms(terms: list[tuple[str, float]], n: int) -> list[tuple[str, float]]:
+def distinct_terms(terms: list[tuple[str, float]], n: int,
+                   stem: Callable[[str], frozenset[str]] = _plural_stems) -> list[tuple[str, float]]:
     """One entry per idea: a phrase replaces its words when at least half as strong
-    ("error messages" over "error" + "messages"); otherwise a term sharing a word (or, for
-    CJK n-grams, characters) with a stronger kept term is dropped."""
+    ("error messages" over "error" + "messages"); otherwise a term sharing a word form (`stem`)
+    or, for CJK n-grams, characters with a stronger kept term is dropped."""
+
+    def _stems(term: str) -> set[str]:
+        return {s for w in term.split() for s in stem(w)}
+
     kept: list[tuple[str, float]] = []
     for term, w in terms:
         stems = _stems(term)
-        inside = [i for i, (k, _) in enumerate(kept) if " " not in k and _stems(k) <= stems]
+        inside = [i for i, (k, _) in enumerate(kept) if " " not in k and _stems(k) & stems
+                  and _stems(k) <= stems]
         others = [k for i, (k, _) in enumerate(kept) if i not in inside]
         clash = any(term in k or k in term or stems & _stems(k) for k in others)
         if inside and " " in term and not clash and w >= 0.5 * max(kept[i][1] for i in inside):
@@ -168,3 +200,25 @@ def distinct_terms(terms: list[tuple[str, float]], n: int) -> list[tuple[str, fl
 def keyword_label(keywords: Sequence[str], n: int = 3) -> str:
     """A short label from the strongest keywords, e.g. "community / tidyverse / packages"."""
     return " / ".join(keywords[:n]) if keywords else "(no keywords)"
+
+
+def distinct_labels(keywords: Sequence[Sequence[str]], n: int = 3) -> list[str]:
+    """Labels for themes in order of size, each unlike the others.
+
+    A keyword already in a larger theme's label is passed over while the theme has others, so
+    two themes of one product are not both called "hotel / room / service"; a label that would
+    still repeat another gets its theme's next keyword.
+    """
+    used: set[str] = set()
+    labels: list[str] = []
+    for words in keywords:
+        fresh = [w for w in words if w not in used]
+        chosen = (fresh + [w for w in words if w in used])[:n]
+        label = keyword_label(chosen, n)
+        extra = [w for w in words if w not in chosen]
+        while label in labels and extra:
+            chosen = chosen[:-1] + [extra.pop(0)]
+            label = keyword_label(chosen, n)
+        used.update(chosen)
+        labels.append(label)
+    return labels

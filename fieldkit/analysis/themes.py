@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from fieldkit.analysis.keywords import class_tfidf, keyword_label
+from fieldkit.analysis.keywords import class_tfidf, distinct_labels
 from fieldkit.errors import UsageError
 from fieldkit.progress import Reporter
 
@@ -223,7 +223,8 @@ def find_themes(
     member_ids = theme_id[members_ok].tolist()
     kw = class_tfidf(member_texts, member_ids, top_n=n_keywords) if member_texts else {}
     themes: list[Theme] = []
-    for c, i in new_id.items():
+    labels = distinct_labels([[w for w, _ in kw.get(i, [])] for i in new_id.values()])
+    for (c, i), label in zip(new_id.items(), labels):
         rows = np.flatnonzero(theme_id == i)
         best = rows[np.argsort(-score[rows], kind="stable")]
         examples: list[str] = []
@@ -236,7 +237,7 @@ def find_themes(
             if len(examples) == n_examples:
                 break
         words = [w for w, _ in kw.get(i, [])]
-        themes.append(Theme(i, keyword_label(words), len(rows), len(rows) / n, words, examples))
+        themes.append(Theme(i, label, len(rows), len(rows) / n, words, examples))
     themes.append(_other_theme(texts, theme_id, n))
     return ThemesResult(themes, theme_id, score, k, chosen_by, silhouette)
 

@@ -213,7 +213,9 @@ class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
             if s["tagged_rows"] or s["notes"]:
                 bits.append(Text(f"{s['tagged_rows']} tagged · {s['notes']} notes"))
             if self.annotations.changes:
-                bits.append(Text("unsaved (journaled)", "yellow"))
+                journal = self.annotations.journal
+                kept = journal is not None and journal.path.exists()
+                bits.append(Text("unsaved (journaled)" if kept else "unsaved", "yellow"))
         if self.last_model:
             bits.append(Text(f"model {self.last_model}", "cyan"))
         if text:
