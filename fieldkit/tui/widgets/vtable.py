@@ -21,6 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from fieldkit.display import display_text, is_rtl
+from fieldkit.tui.roles import display_name
 from fieldkit.tui.model import TableModel, short_dtype
 
 HEADER = 2  # column name line + dtype line
@@ -285,7 +286,7 @@ class VirtualTable(ScrollView, can_focus=True):
         widths = self._col_widths(cols, width)
         for j in cols:
             name = m.columns[j]
-            text = short_dtype(m.dtype(name)) if dtype else name
+            text = short_dtype(m.dtype(name)) if dtype else display_name(name)
             if not dtype and m.spec.sort_by == name:
                 text = ("▼ " if m.spec.descending else "▲ ") + text
             s = style + col_style if (j == self.cursor_col and not dtype) else style
