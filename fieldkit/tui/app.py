@@ -211,7 +211,7 @@ def is_log(path: Path) -> bool:
     return False
 
 
-QUIT_GRACE = 1.0  # seconds a cancelled job gets to reach its next cancel check
+QUIT_GRACE = 0.25  # seconds a cancelled job gets to stop by itself (temp files of atomic writes are swept later)
 
 
 def run_app(path: str | None) -> None:
@@ -220,6 +220,7 @@ def run_app(path: str | None) -> None:
     A job thread stuck in one long native call (a model batch, a Polars collect) would keep
     the interpreter alive at exit; after a short grace the process leaves without it. Nothing
     is lost: annotations are journaled and fsynced on unmount, and outputs are written atomically.
+    Quitting takes effect within about a second (`bench/tui_tmux_quit.py` measures it).
     """
     import asyncio
     import sys
@@ -229,12 +230,13 @@ def run_app(path: str | None) -> None:
 
     # our own loop: asyncio.run() would wait, without limit, for the executor's job threads
     loop = asyncio.new_event_loop()
-    FieldkitApp(path).run(loop=loop)
+    app = FieldkitApp(path)
+    app.run(loop=loop)
     deadline = time.monotonic() + QUIT_GRACE
     for thread in list(RUNNING_THREADS):
         thread.join(max(0.0, deadline - time.monotonic()))
-    if any(t.is_alive() for t in RUNNING_THREADS):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
-    loop.close()
+    # The screen is restored and every journal closed (fsynced) on unmount; the interpreter's
+    # teardown of the loaded libraries (onnxruntime, scikit-learn) would add about a second.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(app.return_code or 0)

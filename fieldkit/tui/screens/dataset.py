@@ -299,7 +299,7 @@ class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
         m = self.model
         if m is None:
             return
-        if m.base.height >= ASYNC_VIEW_ROWS:
+        if self.large(m.base.height):
             self._update_status("working on the view…")
             self._build_view(spec, keep_row, then, on_error)
             return
@@ -347,6 +347,10 @@ class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
                     sort_by=s.sort_by, descending=s.descending)
         data.update(changes)
         return ViewSpec(**data)
+
+    def large(self, rows: int) -> bool:
+        """Whether work over this many rows goes to a thread (the interface never freezes)."""
+        return rows >= ASYNC_VIEW_ROWS
 
     def _ready(self) -> bool:
         if self.model is None or not self.loaded:

@@ -136,13 +136,11 @@ class TableActions(JobScreen):
             self._find_step(0)
 
     def _find_step(self, direction: int) -> None:
-        from fieldkit.tui.screens.dataset import ASYNC_VIEW_ROWS
-
         if self._find is None or self.model is None:
             return
         col, needle = self._find
         start = self.table.cursor_row + direction if direction else self.table.cursor_row
-        if self.model.row_count >= ASYNC_VIEW_ROWS:  # scanning millions of cells: off the UI thread
+        if self.large(self.model.row_count):  # scanning millions of cells: off the UI thread
             self._update_status(f"finding {needle!r}…")
             self._find_worker(col, needle, max(0, start), direction < 0)
             return
