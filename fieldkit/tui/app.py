@@ -201,7 +201,7 @@ def is_log(path: Path) -> bool:
     name = path.name.lower()
     if name.endswith(LOG_SUFFIXES) or ".log." in name:
         return True
-    if path.suffix.lower() in (".txt", "") and path.is_file():
+    if (path.suffix.lower() in (".txt", "") or path.suffix[1:].isdigit()) and path.is_file():  # rotated: x.0
         try:
             from fieldkit.io.logs import looks_like_log
 

@@ -184,7 +184,7 @@ LINE_COLUMNS = ("line_no", "timestamp", "level", "host", "process", "pid", "comp
 
 def analyse_log(path, reporter: Reporter) -> LogResult:
     """Read a log, mine its templates, and count each template over time (for sparklines)."""
-    from fieldkit.analysis.logs import build_digest, digest_markdown
+    from fieldkit.analysis.logs import annotate, build_digest, digest_markdown
     from fieldkit.analysis.logtemplates import TemplateMiner
     from fieldkit.io.logs import scan_log
     from fieldkit.tui.model import sparkline
@@ -194,11 +194,12 @@ def analyse_log(path, reporter: Reporter) -> LogResult:
     reporter.update(frame.height, "finding templates")
     miner = TemplateMiner()
     ids = miner.add_messages(frame.get_column("message"))
-    header = [c for c in LINE_COLUMNS if c in frame.columns]
-    extra = [c for c in ("params",) if c in frame.columns]
-    lines = frame.select(*header, "message", *extra).with_columns(ids.alias("template_id"))
-    lines = lines.select(*header, "template_id", "message", *extra)
     table = miner.table()
+    header = [c for c in LINE_COLUMNS if c in frame.columns]
+    # final ids (templates may have merged) and each line's params, as `fieldkit logs` writes them
+    lines = annotate(frame.select(*header, "message").with_columns(ids.alias("template_id")), miner,
+                     dict(zip(table["template_id"].to_list(), table["template"].to_list())))
+    lines = lines.select(*header, "template_id", "message", "params")
     levels = (lines.group_by("template_id", "level").len().sort("len", descending=True)
               .group_by("template_id", maintain_order=True).first().select("template_id", "level"))
     ts = lines.get_column("timestamp")

@@ -272,3 +272,26 @@ async def test_log_filter_by_level_text_time_and_template(tmp_path):
         assert "no host field" in text_of(app.screen.query_one("#prompt-error"), 300)
         await pilot.press("escape")
         assert screen.model.row_count == expected
+
+
+async def test_log_header_columns_show_and_filter_by_process_and_param(tmp_path):
+    # Process names used to vanish from templates; the filter now reaches header fields and params.
+    src = copy_to(tmp_path, shared("logs", "formats", "logfile_syslog.0"))
+    raw = src.read_text(encoding="utf-8").splitlines()
+    app = FieldkitApp(str(src))
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait_for_workers(pilot)
+        screen = app.screen
+        from textual.widgets import DataTable
+
+        table = screen.query_one("#templates", DataTable)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert "process" in labels
+        shown = {str(table.get_row_at(i)[labels.index("process")]) for i in range(table.row_count)}
+        assert {"automount", "sudo"} <= shown
+        await pilot.press("f")
+        await answer(pilot, "process:automount")
+        assert screen.model.row_count == sum(" automount[" in line for line in raw)
+        await pilot.press("f")
+        await answer(pilot, "param:opt")
+        assert screen.model.view["message"].to_list() == ["lookup(file): lookup for opt failed"]
