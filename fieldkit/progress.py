@@ -84,3 +84,18 @@ class Reporter:
 
 def null_reporter(stage: str = "") -> Reporter:
     return Reporter(stage)
+
+
+# An output that has been moved into place is finished work: an interrupt that arrives after
+# that (while the command prints its last lines) must not turn a success into "cancelled".
+_committed = threading.Event()
+
+
+def mark_output_committed() -> None:
+    """Called by the atomic writers right after the rename that publishes an output."""
+    _committed.set()
+
+
+def output_committed() -> bool:
+    """True once some output of this process has been published."""
+    return _committed.is_set()

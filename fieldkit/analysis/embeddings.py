@@ -72,10 +72,11 @@ def embed_column(ds, column: str, model_id: str | None = None,
                  batch_size: int = 32) -> np.ndarray:
     """Embeddings of `column` (one row per dataset row), from the cache when the file is unchanged.
 
-    Vectors stream into a memory-mapped cache file as they are made, so a million rows do not
-    need their 1.5 GB of vectors in memory; `mmap=True` also returns them memory-mapped.
+    Vectors stream into the cache file as they are made (plain writes, after a free-space
+    check), so a million rows do not need their 1.5 GB of vectors in memory; `mmap=True`
+    also returns them memory-mapped.
     """
-    col = ds.require_column(column)
+    col = ds.require_text_column(column)
     embedder = get_embedder(model_id)
     file_sha = _dataset_sha256(ds)
     key = cache_key(file_sha, col, embedder)
@@ -98,14 +99,8 @@ def embed_column(ds, column: str, model_id: str | None = None,
     if not writable:  # no writable cache: compute in memory
         return embedder.embed_all(texts, reporter=reporter, batch_size=batch_size)
     with files.atomic_path(npy, durable=False) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                        shape=(len(texts), embedder.dim))
-        pos = 0
-        for batch in embedder.embed(texts, batch_size=batch_size, reporter=reporter):
-            out[pos:pos + len(batch)] = batch
-            pos += len(batch)
-        out.flush()
-        del out
+        _stream_vectors(tmp, embedder.embed(texts, batch_size=batch_size, reporter=reporter),
+                        len(texts), embedder.dim)
     stats = embedder.last_stats
     _write_meta(key, {**info, "empty": stats.empty, "truncated": stats.truncated},
                 len(texts), embedder.dim)
@@ -113,6 +108,48 @@ def embed_column(ds, column: str, model_id: str | None = None,
         reporter.finish(stats.message())
     result = load_cached(key, mmap=mmap)
     return result if result is not None else np.load(npy, mmap_mode="r" if mmap else None)
+
+
+def _stream_vectors(tmp: Path, batches, rows: int, dim: int) -> None:
+    """Write a .npy of (rows, dim) float32 batch by batch with ordinary writes.
+
+    Not through mmap: on a full disk a memory-mapped write dies with SIGBUS and no message,
+    while a write() fails with ENOSPC that becomes one plain error naming the folder.
+    """
+    import shutil
+
+    folder = tmp.parent
+    need = rows * dim * 4 + 4096
+    free = None
+    with contextlib.suppress(OSError):
+        free = shutil.disk_usage(folder).free
+    if free is not None and free < need:
+        raise _no_space(folder, need, free)
+    try:
+        with open(tmp, "wb") as f:
+            np.lib.format.write_array_header_1_0(
+                f, {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)})
+            pos = 0
+            for batch in batches:
+                f.write(np.ascontiguousarray(batch, dtype="<f4").tobytes())
+                pos += len(batch)
+            if pos != rows:
+                raise RuntimeError(f"embedder returned {pos} vectors for {rows} texts")
+    except OSError as e:
+        import errno
+
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _no_space(folder, need, None) from e
+        raise
+
+
+def _no_space(folder: Path, need: int, free: int | None):
+    from fieldkit.errors import OutputError
+
+    have = f", {free / 2**20:,.1f} MB free" if free is not None else ""
+    return OutputError(f"no space left for the embedding cache in {folder} "
+                       f"(needs {need / 2**20:,.1f} MB{have})",
+                       "free some space there, or set FIELDKIT_HOME to a folder on a larger disk")
 
 
 def _write_meta(key: str, info: dict[str, Any], rows: int, dim: int) -> None:
@@ -144,7 +181,7 @@ def embed_file(ds, column: str, target, model_id: str | None = None, batch_size:
 
     from fieldkit.store import make_provenance, read_provenance, write_batches
 
-    col = ds.require_column(column)
+    col = ds.require_text_column(column)
     embedder = get_embedder(model_id)
     previous = read_provenance(ds.path) if ds.format == "parquet" else None
     step = {"operation": "embed", "column": col, "batch_size": batch_size, **embedder.provenance()}

@@ -47,7 +47,7 @@ def search(ds, column: str, query: str, top: int = 10, model_id: str | None = No
         raise UsageError("the query is empty", "give the words to search for with --query")
     if top < 1:
         raise UsageError("--top must be at least 1", "for example --top 10")
-    col = ds.require_column(column)
+    col = ds.require_text_column(column)
     matrix = embed_column(ds, col, model_id, reporter=reporter, mmap=True)
     q = get_embedder(model_id).embed_all([query])[0]
     rows, scores = top_k(matrix, q, top)

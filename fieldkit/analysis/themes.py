@@ -105,7 +105,11 @@ def _fit_kmeans(vectors: np.ndarray, n_clusters: int, seed: int):
     machine (measured 0.07 s vs 2.7 s for 1,450 answers, k=8), and the fit is small anyway."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1):
+    import warnings
+
+    with threadpool_limits(1), warnings.catch_warnings():
+        # fewer distinct points than clusters is handled by the caller (k is capped)
+        warnings.simplefilter("ignore")
         return _kmeans(n_clusters, len(vectors), seed).fit(vectors)
 
 
@@ -187,10 +191,12 @@ def find_themes(
         centres = centres_by_k[k]
         chosen_by = "silhouette"
     else:
-        k = min(k, len(idx))
+        asked = k
+        # k-means cannot make more clusters than there are distinct answers
+        k = min(k, len(idx), len(np.unique(fit_vecs.round(5), axis=0)))
         reporter.check()
         centres = _unit(_fit_kmeans(fit_vecs, k, seed).cluster_centers_.astype(np.float32))
-        chosen_by = "forced"
+        chosen_by = "forced" if k == asked else f"--k {asked} capped at {k} distinct answers"
 
     # Assign every row to its nearest centre, in chunks (bounded memory for any n).
     assign = reporter.child("assign themes", n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from fieldkit.cli.group import cli
+from fieldkit.cli.output import echo
 
 
 def open_tui(path: str | None) -> None:
@@ -42,7 +43,6 @@ def _short_dtype(dtype: str) -> str:
 
 
 def _print_inspect(info: dict) -> None:
-    echo = click.echo
     echo(f"path:      {info['path']}")
     if info["format"] == "folder":
         echo(f"format:    folder ({len(info['datasets'])} datasets, {_size(info['size_bytes'])})")
@@ -115,18 +115,18 @@ def inspect_cmd(path: str, as_json: bool, sheet: str | None, encoding: str | Non
                           reporter=Reporter("reading", callback=prog))
         info = inspect_dataset(ds, preview_rows=head if as_json else 0)
     if as_json:
-        click.echo(json.dumps(info, ensure_ascii=False, indent=2, default=str))
+        echo(json.dumps(info, ensure_ascii=False, indent=2, default=str), as_json=True)
     else:
         _print_inspect(info)
         if head and ds.format != "folder":
             # one record per block: survey exports are far too wide for a table
             for i, row in enumerate(ds.frame.head(head).collect().iter_rows(named=True), 1):
-                click.echo(f"row {i}:")
+                echo(f"row {i}:")
                 width = min(40, max(len(k) for k in row))
                 for k, v in row.items():
                     text = "null" if v is None else str(v).replace("\n", "\\n")
                     text = text if len(text) <= 100 else text[:99] + "…"
-                    click.echo(f"  {k[:width]:<{width}}  {text}")
+                    echo(f"  {k[:width]:<{width}}  {text}")
 
 
 @cli.command("convert")
@@ -155,6 +155,6 @@ def convert_cmd(path: str, output: str, sheet: str | None, encoding: str | None,
     rows = pl.scan_parquet(out).select(pl.len()).collect().item()
     ncols = len(pl.scan_parquet(out).collect_schema())
     what = ds.format + (f", sheet {ds.sheet!r}" if ds.sheet else "")
-    click.echo(f"wrote {out} ({rows:,} rows, {ncols} columns) from {ds.path.name} ({what})")
+    echo(f"wrote {out} ({rows:,} rows, {ncols} columns) from {ds.path.name} ({what})")
     for note in ds.notes:
-        click.echo(f"note: {note}", err=True)
+        echo(f"note: {note}", err=True)

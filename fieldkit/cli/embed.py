@@ -7,6 +7,7 @@ import json
 import click
 
 from fieldkit.cli.group import cli
+from fieldkit.cli.output import echo
 from fieldkit.cli.progress import StderrProgress
 from fieldkit.progress import Reporter
 
@@ -32,7 +33,7 @@ def embed_cmd(path: str, column: str, out: str, model_id: str | None, batch_size
         result = embed_file(ds, column, out, model_id=model_id, batch_size=batch_size,
                             reporter=Reporter("embed", callback=prog))
     extra = f" ({result.stats.message()})" if result.stats.message() else ""
-    click.echo(f"wrote {result.rows:,} rows with {result.dim}-d embeddings ({result.model_id}) "
+    echo(f"wrote {result.rows:,} rows with {result.dim}-d embeddings ({result.model_id}) "
                f"to {out}{extra}")
 
 
@@ -55,11 +56,11 @@ def search_cmd(path: str, column: str, query: str, top: int, model_id: str | Non
         hits = search(ds, column, query, top=top, model_id=model_id,
                       reporter=Reporter("embed", callback=prog))
     if as_json:
-        click.echo(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2))
+        echo(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2), as_json=True)
         return
     if not hits:
-        click.echo("no non-empty texts to search", err=True)
+        echo("no non-empty texts to search", err=True)
         return
     for h in hits:
         text = " ".join(h.text.split())
-        click.echo(f"{h.score:.3f}  row {h.row}  {text[:200]}")
+        echo(f"{h.score:.3f}  row {h.row}  {text[:200]}")

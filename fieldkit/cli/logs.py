@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from fieldkit.cli.group import cli
+from fieldkit.cli.output import echo
 
 
 @cli.command("logs")
@@ -36,6 +37,13 @@ def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary,
     for extra in (summary_out, templates_out):
         if extra and Path(extra).resolve() == Path(output).resolve():
             raise UsageError(f"{extra} is also the output path", "give each output its own file")
+    from fieldkit.errors import InputError
+    from fieldkit.io.sniff import check_input_path, only_blank
+
+    for p in paths:  # a FIFO, a device, a link loop or an unreachable file: one plain line
+        if check_input_path(Path(p)) is not None and only_blank(Path(p)):
+            raise InputError(f"{Path(p).name} has no log lines (only blank lines)",
+                             "check that the log was written completely")
     cancel = threading.Event()
     with StderrProgress() as progress:
         rep = Reporter("logs", callback=progress, cancel=cancel)
@@ -45,9 +53,9 @@ def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary,
         except KeyboardInterrupt:
             cancel.set()
             raise
-    click.echo(digest_markdown(res.digest, top=top))
-    click.echo(f"## Summary ({res.summary_model})\n")
-    click.echo(res.summary)
-    click.echo("")
-    click.echo(f"wrote {res.output} ({res.digest.lines:,} lines, {res.templates.height:,} templates)"
+    echo(digest_markdown(res.digest, top=top))
+    echo(f"## Summary ({res.summary_model})\n")
+    echo(res.summary)
+    echo("")
+    echo(f"wrote {res.output} ({res.digest.lines:,} lines, {res.templates.height:,} templates)"
                + (f", {summary_out}" if summary_out else "") + (f", {templates_out}" if templates_out else ""))

@@ -7,6 +7,7 @@ import json
 import click
 
 from fieldkit.cli.group import cli
+from fieldkit.cli.output import echo
 from fieldkit.cli.progress import StderrProgress
 from fieldkit.progress import Reporter
 
@@ -21,17 +22,17 @@ def _state(s) -> str:
 
 def _print_table(statuses, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps([s.as_dict() for s in statuses], indent=2))
+        echo(json.dumps([s.as_dict() for s in statuses], indent=2), as_json=True)
         return
     rows = [(s.entry.id, s.entry.task, str(s.entry.dim or "-"), _state(s),
              ", ".join(s.entry.packages) or s.entry.origin) for s in statuses]
     head = ("id", "task", "dim", "state", "source")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     for s in statuses:
         if s.problem:
-            click.echo(f"{s.entry.id}: {s.problem}", err=True)
+            echo(f"{s.entry.id}: {s.problem}", err=True)
 
 
 @cli.group("models")
@@ -74,7 +75,7 @@ def models_prepare(model_id: str | None, from_path: str | None) -> None:
 
     with StderrProgress() as prog:
         entry = prepare(model_id, from_path, Reporter("prepare", callback=prog))
-    click.echo(f"{entry.id}: installed and verified in {entry.install_dir}")
+    echo(f"{entry.id}: installed and verified in {entry.install_dir}")
 
 
 @models_group.command("import")
@@ -92,8 +93,8 @@ def models_import(path: str, model_id: str | None, out_dir: str | None, check_te
         result = import_sentence_transformer(path, model_id=model_id, out_dir=out_dir,
                                              check_texts=check_texts,
                                              reporter=Reporter("import", callback=prog))
-    click.echo(f"{result.entry_id}: exported to {result.folder}")
-    click.echo(f"int8 vs original on {result.checked} texts: min cosine {result.min_cosine:.4f}, "
+    echo(f"{result.entry_id}: exported to {result.folder}")
+    echo(f"int8 vs original on {result.checked} texts: min cosine {result.min_cosine:.4f}, "
                f"mean {result.mean_cosine:.4f}")
-    click.echo(f"registered; carry the folder and run `fieldkit models prepare {result.entry_id} "
+    echo(f"registered; carry the folder and run `fieldkit models prepare {result.entry_id} "
                f"--from {result.folder}` elsewhere")

@@ -8,6 +8,7 @@ import time
 import click
 
 from fieldkit.progress import Progress
+from fieldkit.cli.output import safe
 
 
 class StderrProgress:
@@ -28,7 +29,7 @@ class StderrProgress:
         line = f"{p.stage} {p.done:,}{total}{pct} {elapsed:.1f}s{msg}"
         pad = max(0, self._width - len(line))
         self._width = len(line)
-        click.echo("\r" + line + " " * pad, err=True, nl=False)
+        click.echo("\r" + safe(line) + " " * pad, err=True, nl=False)
 
     def close(self) -> None:
         if self.enabled and self._width:

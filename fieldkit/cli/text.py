@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from fieldkit.cli.group import cli
+from fieldkit.cli.output import echo
 from fieldkit.cli.progress import StderrProgress
 from fieldkit.errors import InputError, UsageError
 from fieldkit.progress import Reporter
@@ -18,6 +19,14 @@ TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst"}
 def _short(text: str, width: int = 100) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _require_some_text(texts: list, col: str, ds) -> None:
+    """An all-null or all-blank column has nothing to group: say so instead of failing later."""
+    if not any(t is not None and str(t).strip() for t in texts):
+        raise UsageError(f"column {col!r} of {ds.path.name} has no text "
+                         f"(all {len(texts):,} cells are empty)",
+                         f"give a column with answers; `fieldkit inspect {ds.path}` shows null counts")
 
 
 def _with_columns(ds, columns: dict, drop: list[str]):
@@ -50,27 +59,27 @@ def _model_step(model_id: str | None) -> dict:
 
 
 def _print_themes(result, n_rows: int) -> None:
-    click.echo(f"{len(result.themes) - 1} themes in {n_rows:,} rows "
+    echo(f"{len(result.themes) - 1} themes in {n_rows:,} rows "
                f"(k={result.k}, {result.chosen_by}"
                + (f", silhouette {result.silhouette[result.k]:.3f}" if result.silhouette else "")
                + ")")
-    click.echo(f"{'id':>3}  {'rows':>6}  {'share':>6}  label")
+    echo(f"{'id':>3}  {'rows':>6}  {'share':>6}  label")
     for t in result.themes:
-        click.echo(f"{t.id:>3}  {t.size:>6,}  {t.share:>6.1%}  {t.label}")
+        echo(f"{t.id:>3}  {t.size:>6,}  {t.share:>6.1%}  {t.label}")
         if t.keywords:
-            click.echo(f"{'':>19}keywords: {', '.join(t.keywords)}")
+            echo(f"{'':>19}keywords: {', '.join(t.keywords)}")
         for e in t.examples:
-            click.echo(f"{'':>19}\u201c{_short(e, 90)}\u201d")
+            echo(f"{'':>19}\u201c{_short(e, 90)}\u201d")
 
 
 def _print_breakdown(table, by: str) -> None:
-    click.echo(f"\nshare of each theme by {by}:")
+    echo(f"\nshare of each theme by {by}:")
     cols = [c for c in table.columns if c not in ("group", "n")]
     head = f"{by[:24]:<24} {'rows':>6}  " + "  ".join(f"{c[:18]:>18}" for c in cols)
-    click.echo(head)
+    echo(head)
     for row in table.iter_rows(named=True):
         cells = "  ".join(f"{row[c]:>18.1%}" for c in cols)
-        click.echo(f"{str(row['group'])[:24]:<24} {row['n']:>6,}  {cells}")
+        echo(f"{str(row['group'])[:24]:<24} {row['n']:>6,}  {cells}")
 
 
 @cli.command("themes")
@@ -100,9 +109,10 @@ def themes_cmd(path, column, out, k, by, model_id, labels, sheet) -> None:
         raise UsageError("--k must be at least 1", "for example --k 6, or leave it out")
     with StderrProgress() as prog:
         ds = load_dataset(path, sheet=sheet)
-        col = ds.require_column(column)
+        col = ds.require_text_column(column)
         by_col = ds.require_column(by) if by else None
         texts = ds.text_column(col).to_list()
+        _require_some_text(texts, col, ds)
         vectors = embed_column(ds, col, model_id, reporter=Reporter("embed", callback=prog))
         result = find_themes(texts, vectors, k=k, reporter=Reporter("themes", callback=prog))
         if labels != "keywords":
@@ -130,7 +140,7 @@ def themes_cmd(path, column, out, k, by, model_id, labels, sheet) -> None:
         groups = ds.frame.select(by_col).collect().to_series().to_list()
         _print_breakdown(result.breakdown(groups), by_col)
     if out:
-        click.echo(f"wrote {len(texts):,} rows with theme_id, theme_label, theme_score to {out}")
+        echo(f"wrote {len(texts):,} rows with theme_id, theme_label, theme_score to {out}")
 
 
 def _generator_for_labels(required: bool):
@@ -173,8 +183,9 @@ def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet) -> None
     exact_only = exact_only or threshold >= 1.0
     with StderrProgress() as prog:
         ds = load_dataset(path, sheet=sheet)
-        col = ds.require_column(column)
+        col = ds.require_text_column(column)
         texts = ds.text_column(col).to_list()
+        _require_some_text(texts, col, ds)
         vectors = None
         if not exact_only:
             from fieldkit.analysis.embeddings import embed_column
@@ -191,11 +202,11 @@ def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet) -> None
                     "exact_only": exact_only, **({} if exact_only else _model_step(model_id))}
             _write(df, out, ds, step)
     how = "exact" if exact_only else f"exact + near (cosine >= {threshold})"
-    click.echo(f"{result.groups:,} duplicate groups ({how}) covering {result.rows_in_groups:,} "
+    echo(f"{result.groups:,} duplicate groups ({how}) covering {result.rows_in_groups:,} "
                f"of {len(texts):,} rows")
     _print_top_groups(texts, result)
     if out:
-        click.echo(f"wrote {len(texts):,} rows with dup_group, dup_size to {out}")
+        echo(f"wrote {len(texts):,} rows with dup_group, dup_size to {out}")
 
 
 def _print_top_groups(texts, result, top: int = 10) -> None:
@@ -208,16 +219,16 @@ def _print_top_groups(texts, result, top: int = 10) -> None:
     for g, rows in sorted(members.items(), key=lambda kv: -len(kv[1]))[:top]:
         variants = list(dict.fromkeys(" ".join(str(texts[r]).split()) for r in rows))
         shown = " | ".join(_short(v, 50) for v in variants[:3])
-        click.echo(f"  group {g:>5}: {len(rows):>5} rows  {shown}")
+        echo(f"  group {g:>5}: {len(rows):>5} rows  {shown}")
 
 
 # ----------------------------------------------------------------------------- summarize
 
 
 def _read_text_file(path: Path) -> str:
-    if not path.exists():
-        raise InputError(f"{path} does not exist", "check the path and spelling")
-    if path.is_dir():
+    from fieldkit.io.sniff import check_input_path
+
+    if check_input_path(path) is None:
         raise InputError(f"{path} is a folder", "give a text or Markdown file, or a dataset with --column")
     raw = path.read_bytes()
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -253,14 +264,16 @@ def summarize_cmd(path, column, by, mode, n, out, sheet) -> None:
 
     p = Path(path)
     stream = mode in ("abstractive", "hybrid") and out is None and by is None
-    on_token = (lambda t: click.echo(t, nl=False)) if stream else None
+    on_token = (lambda t: echo(t, nl=False)) if stream else None
     rows: list[dict] = []
     with StderrProgress() as prog:
         rep = Reporter("summarize", callback=prog)
         if column is None:
             if by:
                 raise UsageError("--by needs --column", "for example --column answer --by region")
-            if p.suffix.lower() not in TEXT_SUFFIXES and p.exists() and p.is_file():
+            from fieldkit.io.sniff import check_input_path
+
+            if p.suffix.lower() not in TEXT_SUFFIXES and check_input_path(p) is not None:
                 _refuse_dataset_without_column(p, sheet)
             text = _read_text_file(p)
             s = summarize_texts([text], mode=mode, max_sentences=n, reporter=rep, on_token=on_token)
@@ -269,23 +282,23 @@ def summarize_cmd(path, column, by, mode, n, out, sheet) -> None:
         else:
             rows = _summarize_column(p, column, by, mode, n, sheet, rep, on_token)
     if stream:
-        click.echo()
+        echo()
         for r in rows:
             for note in r["notes"]:
-                click.echo(f"note: {note}", err=True)
+                echo(f"note: {note}", err=True)
     if out:
         _write_summaries(rows, out, p, column, by, mode, n, sheet)
-        click.echo(f"wrote {len(rows)} summar{'y' if len(rows) == 1 else 'ies'} to {out}")
+        echo(f"wrote {len(rows)} summar{'y' if len(rows) == 1 else 'ies'} to {out}")
         return
     if not stream:
         for r in rows:
             if by:
-                click.echo(f"## {by} = {r['group']} ({r['n_rows']:,} rows)")
-            click.echo(r["summary"] if r["summary"] else "(nothing to summarize)")
+                echo(f"## {by} = {r['group']} ({r['n_rows']:,} rows)")
+            echo(r["summary"] if r["summary"] else "(nothing to summarize)")
             if by:
-                click.echo()
+                echo()
             for note in r["notes"]:
-                click.echo(f"note: {note}", err=True)
+                echo(f"note: {note}", err=True)
 
 
 def _refuse_dataset_without_column(p: Path, sheet) -> None:
@@ -312,7 +325,7 @@ def _summarize_column(p, column, by, mode, n, sheet, rep, on_token) -> list[dict
     from fieldkit.io import load_dataset
 
     ds = load_dataset(p, sheet=sheet)
-    col = ds.require_column(column)
+    col = ds.require_text_column(column)
     by_col = ds.require_column(by) if by else None
     texts = ds.text_column(col).to_list()
     vectors = None

@@ -21,6 +21,7 @@ import polars as pl
 from fieldkit import files
 from fieldkit.errors import InputError, UsageError
 from fieldkit.io import sniff
+from fieldkit.io.limits import COMPRESSED_KINDS, DecompressionGuard, guarded_blocks, open_decompressed
 from fieldkit.progress import Reporter
 
 SURVEY_SAMPLE_ROWS = 500
@@ -79,8 +80,19 @@ class Dataset:
         )
         raise UsageError(f"column {name!r} is not in {self.path.name}", hint)
 
-    def text_column(self, name: str) -> pl.Series:
+    def require_text_column(self, name: str) -> str:
+        """require_column, also refusing a list/array/struct/binary column (e.g. `embedding`)."""
         col = self.require_column(name)
+        dtype = self.frame.collect_schema()[col]
+        if dtype.is_nested() or dtype in (pl.Binary, pl.Object, pl.Null):
+            what = "no values (every cell is null)" if dtype == pl.Null else f"{dtype} values"
+            raise UsageError(f"column {col!r} of {self.path.name} holds {what}, not text",
+                             f"give a text column; `fieldkit inspect {self.path}` lists the columns "
+                             "and their types")
+        return col
+
+    def text_column(self, name: str) -> pl.Series:
+        col = self.require_text_column(name)
         return self.frame.select(pl.col(col).cast(pl.String)).collect().to_series()
 
 
@@ -98,9 +110,9 @@ def load_dataset(
     (used when a lazy scan hits a bad row halfway through).
     """
     path = Path(path).expanduser()
-    if not path.exists():
-        raise InputError(f"{path} does not exist", "check the path and spelling")
-    if path.is_dir():
+    if encoding is not None:
+        encoding = sniff.check_encoding_name(encoding)
+    if sniff.check_input_path(path) is None:
         return _folder(path)
     if not os.access(path, os.R_OK):
         raise InputError(f"cannot read {path}: permission denied",
@@ -113,11 +125,12 @@ def load_dataset(
                                   or sniff.magic_kind(head) in ("zip", "ole")):
         raise UsageError(f"--sheet only applies to Excel workbooks; {path.name} is not one",
                          "drop --sheet")
-    if sniff.magic_kind(head) == "gzip":
-        inner = _gunzip(path, reporter)
+    kind = sniff.magic_kind(head)
+    if kind in COMPRESSED_KINDS:
+        inner = _decompress(path, kind, reporter)
         ds = _load_file(inner, _inner_suffix(path), head=sniff.read_head(inner, 65536), sheet=sheet,
                         encoding=encoding, reporter=reporter, tolerant=tolerant, display=path)
-        ds.path, ds.compression = path, "gzip"
+        ds.path, ds.compression = path, kind
         ds.extra["decompressed_to"] = str(inner)
         ds.size_bytes = size
         return ds
@@ -127,7 +140,7 @@ def load_dataset(
 
 def _inner_suffix(path: Path) -> str:
     suffixes = [s.lower() for s in path.suffixes]
-    if len(suffixes) >= 2 and suffixes[-1] in (".gz", ".gzip"):
+    if len(suffixes) >= 2 and suffixes[-1] in (".gz", ".gzip", ".bz2", ".xz", ".zst", ".zstd"):
         return suffixes[-2]
     return ""
 
@@ -157,7 +170,10 @@ def _load_file(path: Path, suffix: str, *, head: bytes, sheet, encoding, reporte
             raise InputError(f"{display.name} is not a readable Excel workbook (corrupt, truncated, "
                              "or not really Excel)", "open it in a spreadsheet program and save it again")
         from fieldkit.io.excel import load_excel
+        from fieldkit.io.limits import check_zip
 
+        if kind == "zip":
+            check_zip(path)
         xl = load_excel(path, sheet)
         fmt = "xls" if kind == "ole" else ("ods" if suffix == ".ods" else "xlsx")
         ds = Dataset(path, fmt, xl.frame, sheet=xl.sheet, sheets=xl.sheets, notes=xl.notes,
@@ -197,6 +213,7 @@ def _load_file(path: Path, suffix: str, *, head: bytes, sheet, encoding, reporte
             "long_rows": t.stats.long_rows, "short_rows": t.stats.short_rows,
             "trailing_empty_fields": t.stats.trailing_empty, "blank_lines": t.stats.blank_lines,
             "nul_bytes": t.stats.nul_bytes, "replaced_chars": t.stats.replaced_chars,
+            "repaired_lines": t.stats.repaired_lines,
         }
     return _finish(ds)
 
@@ -228,6 +245,9 @@ def _looks_like_log(path: Path) -> bool:
 
 
 def _log(path: Path, reporter: Reporter | None, size: int) -> Dataset:
+    if sniff.only_blank(path):
+        raise InputError(f"{path.name} has no log lines (only blank lines)",
+                         "check that the log was written completely")
     try:
         from fieldkit.io.logs import scan_log
     except ImportError as e:
@@ -287,23 +307,39 @@ def _first(e: BaseException) -> str:
     return lines[0][:160] if lines else type(e).__name__
 
 
-def _gunzip(path: Path, reporter: Reporter | None) -> Path:
-    """Decompress into the cache (keyed by the file's path and signature) once; reuse afterwards."""
-    target = files.derived_path("io", [files.source_id(path), "gz1"], _inner_suffix(path) or ".dat")
+def _decompress(path: Path, kind: str, reporter: Reporter | None) -> Path:
+    """Decompress into the cache (keyed by the file's path and signature) once, within the
+    decompression-bomb limits of fieldkit.io.limits; reuse afterwards."""
+    import lzma
+
+    corrupt: tuple = (EOFError, gzip.BadGzipFile, zlib.error, lzma.LZMAError)
+    try:
+        import zstandard
+
+        corrupt += (zstandard.ZstdError,)
+    except ImportError:  # pragma: no cover - a declared dependency
+        pass
+    target = files.derived_path("io", [files.source_id(path), f"{kind}1"], _inner_suffix(path) or ".dat")
     size = path.stat().st_size
     rep = reporter.child("decompressing", size) if reporter else None
+    guard = DecompressionGuard(path.name, size)
 
     def build(tmp: Path) -> None:
-        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as gz, open(tmp, "wb") as out:
-            while block := gz.read(1 << 20):
+        with open_decompressed(path, kind) as stream, open(tmp, "wb") as out:
+            for block in guarded_blocks(stream, guard):
                 out.write(block)
                 if rep is not None:
-                    rep.update(raw.tell())
+                    rep.update(min(size, guard.total // 4))
         if tmp.stat().st_size == 0:
-            raise InputError(f"{path.name} is an empty gzip file", "check that the download finished")
+            raise InputError(f"{path.name} is an empty {kind} file", "check that the download finished")
 
     try:
         return files.cached_file(target, build)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
-        raise InputError(f"{path.name} is a truncated or corrupt gzip file: {_first(e)}",
-                         "copy or download it again; `gzip -t` checks it") from e
+    except corrupt as e:
+        raise InputError(f"{path.name} is a truncated or corrupt {kind} file: {_first(e)}",
+                         f"copy or download it again; `{kind} -t` checks it") from e
+    except OSError as e:
+        if e.errno is not None:
+            raise  # a real I/O fault (disk full...), not a corrupt archive
+        raise InputError(f"{path.name} is a truncated or corrupt {kind} file: {_first(e)}",
+                         f"copy or download it again; `{kind} -t` checks it") from e

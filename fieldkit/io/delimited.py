@@ -41,6 +41,7 @@ class TextStats:
     blank_lines: int = 0  # skipped blank lines (before the header or between rows)
     nul_bytes: int = 0  # NUL characters removed
     replaced_chars: int = 0  # undecodable bytes shown as U+FFFD
+    repaired_lines: int = 0  # lines of a UTF-8 file whose bad bytes were read with a code page
     long_examples: list[int] = field(default_factory=list)  # physical line numbers
     short_examples: list[int] = field(default_factory=list)
     renamed_headers: dict[str, str] = field(default_factory=dict)
@@ -76,15 +77,17 @@ def load_delimited(
     head = sniff.read_head(path)
     whole = size <= len(head)
     tail = b"" if whole else sniff.read_tail(path)
+    repair = None
     if encoding:
         enc, how = sniff.check_encoding_name(encoding), "user"
+        sniff.check_forced_encoding(head, enc, whole, path.name)
     else:
         guess = sniff.detect_encoding(head, tail, whole)
-        enc, how = guess.encoding, guess.how
+        enc, how, repair = guess.encoding, guess.how, guess.repair
     dec = _decoder(enc)
     try:
         text_head = dec.decode(head, final=whole)
-    except UnicodeDecodeError:
+    except UnicodeError:
         text_head = head.decode(enc, errors="replace")
     if not text_head.strip(" \r\n\t\x00\ufeff"):
         raise InputError(f"{path.name} has no data (only blank lines)", "check that the export finished")
@@ -100,8 +103,9 @@ def load_delimited(
         and b"\x00" not in tail
         and dialect.consistency == 1.0
         and '"' != dialect.delimiter
+        and repair is None  # bad bytes must be repaired and counted, not lost in a lossy scan
     )
-    if not tolerant and size > SMALL_BYTES and not clean_sample and _clean_but_encoding(
+    if not tolerant and size > SMALL_BYTES and not clean_sample and repair is None and _clean_but_encoding(
             enc, newline, head, tail, dialect):
         # Only the encoding is wrong: a plain streamed re-encode (no CSV parsing) is ~10x
         # faster than the tolerant pass, and Polars then scans the UTF-8 copy lazily.
@@ -124,7 +128,7 @@ def load_delimited(
         return TextLoad(frame, enc, how, dialect.delimiter, _quoting_name(dialect.quoting),
                         newline, "scan", None, False, notes)
 
-    frame, stats = _clean(path, size, enc, dialect, reporter)
+    frame, stats = _clean(path, size, enc, dialect, reporter, repair)
     notes.extend(_describe(stats, dialect))
     return TextLoad(frame, enc, how, dialect.delimiter, _quoting_name(dialect.quoting),
                     newline, "clean", stats, True, notes)
@@ -189,7 +193,12 @@ class _CountingReader(io.RawIOBase):
 
 
 def _lines(text: io.TextIOBase, stats: TextStats, check_replaced: bool) -> Iterator[str]:
+    from fieldkit.io.encodings import REPAIR_MARK
+
     for line in text:
+        if REPAIR_MARK in line:
+            stats.repaired_lines += 1
+            line = line.replace(REPAIR_MARK, "")
         if "\x00" in line:
             stats.nul_bytes += line.count("\x00")
             line = line.replace("\x00", "")
@@ -217,7 +226,7 @@ def _dedupe(header: list[str], stats: TextStats) -> list[str]:
 
 
 def _clean_rows(path: Path, size: int, enc: str, dialect: sniff.Dialect, out: io.TextIOBase,
-                reporter: Reporter | None) -> TextStats:
+                reporter: Reporter | None, repair: str | None = None) -> TextStats:
     """Stream the file through csv.reader, writing normalized UTF-8 CSV rows to `out`."""
     stats = TextStats()
     writer = csv.writer(out, lineterminator="\n")
@@ -225,7 +234,10 @@ def _clean_rows(path: Path, size: int, enc: str, dialect: sniff.Dialect, out: io
     with open(path, "rb") as raw_file:
         counting = _CountingReader(raw_file)
         buffered = io.BufferedReader(counting, buffer_size=1 << 20)
-        text = io.TextIOWrapper(buffered, encoding=enc, errors="replace", newline="")
+        from fieldkit.io.encodings import repair_handler
+
+        errors = repair_handler(repair) if repair else "replace"
+        text = io.TextIOWrapper(buffered, encoding=enc, errors=errors, newline="")
         reader = csv.reader(_lines(text, stats, check_replaced=True), delimiter=dialect.delimiter,
                             quoting=dialect.quoting, strict=False)
         header: list[str] | None = None
@@ -268,19 +280,19 @@ def _clean_rows(path: Path, size: int, enc: str, dialect: sniff.Dialect, out: io
     return stats
 
 
-def _cache_key(path: Path, enc: str, dialect: sniff.Dialect) -> str:
+def _cache_key(path: Path, enc: str, dialect: sniff.Dialect, repair: str | None = None) -> str:
     st = path.stat()
-    ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{enc}|{dialect.delimiter}|" \
+    ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{enc}|{repair}|{dialect.delimiter}|" \
             f"{dialect.quoting}|{CACHE_VERSION}"
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
 def _clean(path: Path, size: int, enc: str, dialect: sniff.Dialect,
-           reporter: Reporter | None) -> tuple[pl.LazyFrame, TextStats]:
+           reporter: Reporter | None, repair: str | None = None) -> tuple[pl.LazyFrame, TextStats]:
     if size <= SMALL_BYTES:
         buf = io.BytesIO()
         text = io.TextIOWrapper(buf, encoding="utf-8", newline="")
-        stats = _clean_rows(path, size, enc, dialect, text, reporter)
+        stats = _clean_rows(path, size, enc, dialect, text, reporter, repair)
         text.flush()
         data = buf.getvalue()
         text.detach()
@@ -290,7 +302,7 @@ def _clean(path: Path, size: int, enc: str, dialect: sniff.Dialect,
 
     folder = cache_home() / "io"
     folder.mkdir(parents=True, exist_ok=True)
-    key = _cache_key(path, enc, dialect)
+    key = _cache_key(path, enc, dialect, repair)
     target = folder / f"{key}.csv"
     meta = folder / f"{key}.json"
     if target.exists() and meta.exists():
@@ -299,7 +311,7 @@ def _clean(path: Path, size: int, enc: str, dialect: sniff.Dialect,
             return _scan_clean(target), stats
     with files.atomic_path(target, durable=False) as tmp, \
             open(tmp, "w", encoding="utf-8", newline="") as out:
-        stats = _clean_rows(path, size, enc, dialect, out, reporter)
+        stats = _clean_rows(path, size, enc, dialect, out, reporter, repair)
     files.write_text_atomic(meta, json.dumps(asdict(stats)), durable=False)
     return _scan_clean(target), stats
 
@@ -334,6 +346,9 @@ def _describe(stats: TextStats, dialect: sniff.Dialect) -> list[str]:
         notes.append(f"{stats.blank_lines:,} blank line(s) skipped")
     if stats.nul_bytes:
         notes.append(f"{stats.nul_bytes:,} NUL byte(s) removed")
+    if stats.repaired_lines:
+        notes.append(f"{stats.repaired_lines:,} line(s) were not valid UTF-8; their bad bytes were "
+                     "read with the code page that fits them (the rest of the file is UTF-8)")
     if stats.replaced_chars:
         notes.append(f"{stats.replaced_chars:,} character(s) could not be decoded and show as U+FFFD;"
                      " try --encoding")

@@ -23,6 +23,9 @@ MAGIC_READ = [
     (b"PAR1", "parquet"),
     (b"ARROW1", "arrow"),
     (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
     (b"PK\x03\x04", "zip"),  # xlsx (checked further)
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),  # legacy .xls (or .doc)
 ]
@@ -36,9 +39,6 @@ MAGIC_BINARY = [
     (b"SQLite format 3\x00", "an SQLite database"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
     (b"Rar!", "a RAR archive"),
-    (b"BZh", "a bzip2 archive"),
-    (b"\xfd7zXZ\x00", "an xz archive"),
-    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
     (b"RIFF", "a media file"),
     (b"OggS", "an audio file"),
     (b"ID3", "an MP3 file"),
@@ -52,16 +52,55 @@ BOMS = [
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 ]
 
-# Encodings seen in field data, in order of preference when several decode the sample
-# to the same text. charset-normalizer is restricted to these so short samples do not
-# come back as an exotic code page (it guesses cp932 for a lone Latin-1 byte otherwise).
-# Other encodings (Shift-JIS, Big5, EUC-KR...) are read with --encoding.
-FIELD_ENCODINGS = [
-    "cp1252", "gb18030", "cp1251", "cp1256", "cp1250", "mac_roman", "cp1253", "cp1254",
-    "cp1255", "latin_1",
-]
-
 DELIMITERS = [",", "\t", ";", "|"]
+
+
+def check_input_path(path: Path) -> os.stat_result | None:
+    """stat() an input path, refusing with a plain reason what is not a regular file or folder.
+
+    Returns None for a folder's listing to handle; a FIFO or device would block or never end,
+    a symlink loop is not "missing", and a folder that cannot be entered is a permission issue.
+    """
+    import errno
+    import stat as st
+
+    try:
+        info = os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise InputError(f"{path} is a symbolic link loop", "point the link at a real file") from e
+        if e.errno == errno.EACCES:
+            raise InputError(f"cannot reach {path}: permission denied on a folder on the way",
+                             "check the folders' permissions (ls -ld on each) or copy the file") from e
+        if e.errno == errno.ENOTDIR:
+            raise InputError(f"{path} does not exist (a part of the path is a file, not a folder)",
+                             "check the path and spelling") from e
+        if e.errno == errno.ENAMETOOLONG:
+            raise InputError("the path is too long", "check the path") from e
+        if os.path.islink(path):
+            raise InputError(f"{path} is a symbolic link to something that does not exist",
+                             f"fix the link (ls -l {path})") from e
+        if e.errno == errno.ENOENT:
+            raise InputError(f"{path} does not exist", "check the path and spelling") from e
+        raise InputError(f"cannot read {path}: {e.strerror or e}", "check the disk and the path") from e
+    if st.S_ISDIR(info.st_mode):
+        return None
+    if not st.S_ISREG(info.st_mode):
+        what = ("a named pipe (FIFO)" if st.S_ISFIFO(info.st_mode) else
+                "a device" if st.S_ISCHR(info.st_mode) or st.S_ISBLK(info.st_mode) else
+                "a socket" if st.S_ISSOCK(info.st_mode) else "not a regular file")
+        raise InputError(f"{path} is {what}, not a file fieldkit can read",
+                         "save the data to a regular file first and give that")
+    return info
+
+
+def only_blank(path: Path) -> bool:
+    """True if the file holds nothing but whitespace (stops at the first other byte)."""
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            if block.strip(b" \t\r\n\x00\x0b\x0c"):
+                return False
+    return True
 
 
 def read_head(path: Path, n: int | None = None) -> bytes:
@@ -151,11 +190,13 @@ def _is_utf8(sample: bytes, final: bool) -> bool:
 class EncodingGuess:
     encoding: str  # a Python codec name
     confident: bool
-    how: str  # "bom", "utf-8", "charset-normalizer", "user"
+    how: str  # "bom", "utf-8", "mojibake score", "user", ...
+    repair: str | None = None  # UTF-8 whose few bad byte runs are read with this code page
 
 
 def detect_encoding(head: bytes, tail: bytes = b"", whole: bool = False) -> EncodingGuess:
-    """Encoding of a text sample: BOM, then strict UTF-8, then charset-normalizer.
+    """Encoding of a text sample: BOM, UTF-16 NUL pattern, UTF-8 (strict, or with a few bad
+    runs repaired), then the legacy encoding whose reading shows the least mojibake.
 
     `whole` says the head is the entire file (so a cut character at the end is an error).
     """
@@ -167,41 +208,30 @@ def detect_encoding(head: bytes, tail: bytes = b"", whole: bool = False) -> Enco
         return EncodingGuess(u16, False, "nul-pattern")
     if _is_utf8(head, final=whole) and (not tail or _utf8_tail(tail)):
         return EncodingGuess("utf-8", True, "utf-8")
-    from charset_normalizer import from_bytes
+    from fieldkit.io import encodings
 
+    newline = newline_style(head)
     sample = head[: 256 * 1024]
-    results = list(from_bytes(sample, cp_isolation=FIELD_ENCODINGS))
-    if not results:
-        return EncodingGuess("cp1252" if _decodes(sample, "cp1252") else "latin_1", False, "fallback")
-    # Among the near-equally clean readings, take the most common field encoding
-    # (charset-normalizer ranks cp1250 and cp1252 alike on short French text).
-    best_chaos = min(r.chaos for r in results)
-    near = [r for r in results if r.chaos <= best_chaos + 0.01]
-    best_coherence = max(r.coherence for r in near)
-    near = [r for r in near if r.coherence >= best_coherence - 0.05]
-    rank = {e: i for i, e in enumerate(FIELD_ENCODINGS)}
-
-    def best_name(r) -> tuple[int, str]:
-        # charset-normalizer merges encodings that give the same text (cp1252 into cp1250)
-        names = [r.encoding, *getattr(r, "could_be_from_charset", [])]
-        return min((rank.get(_py_name(n), 99), n) for n in names)
-
-    enc = _canonical(min(best_name(r) for r in near)[1])
-    text = sample.decode(enc, errors="replace")
-    for pref in FIELD_ENCODINGS:  # same text under a more common name: use that name
-        if _canonical(pref) == enc:
-            break
-        if _decodes(sample, pref) and sample.decode(pref) == text:
-            enc = _canonical(pref)
-            break
-    return EncodingGuess(enc, False, "charset-normalizer")
+    fallback = encodings.mixed_utf8_fallback(head, final=whole, newline=newline)
+    if fallback is None and tail and _is_utf8(head, final=whole) and \
+            encodings.utf8_evidence(head, final=False)[0] > 0:
+        # UTF-8 text in the head, a bad byte in the tail: still UTF-8, with that run repaired
+        fallback = encodings.mixed_utf8_fallback(tail[_continuations(tail):], final=True,
+                                                 newline=newline) or "cp1252"
+    if fallback is not None:
+        return EncodingGuess("utf-8", False, f"utf-8, bad bytes read as {fallback}", repair=fallback)
+    enc = encodings.choose_encoding(sample + b"\n" + tail[_continuations(tail):], newline)
+    if enc is None:
+        return EncodingGuess("latin_1", False, "fallback")
+    return EncodingGuess(_canonical(enc), False, "mojibake score")
 
 
-def _py_name(enc: str) -> str:
-    for pref in FIELD_ENCODINGS:
-        if _canonical(pref) == _canonical(enc):
-            return pref
-    return enc
+def _continuations(tail: bytes) -> int:
+    """How many UTF-8 continuation bytes open a tail sample cut inside a character."""
+    i = 0
+    while i < 3 and i < len(tail) and 0x80 <= tail[i] < 0xC0:
+        i += 1
+    return i
 
 
 def _utf8_tail(tail: bytes) -> bool:
@@ -227,21 +257,53 @@ def _canonical(enc: str) -> str:
         return enc
 
 
+# codecs Python knows that are not a way to store text in a file (or cannot decode a stream
+# with errors="replace"): refusing them early beats an internal error deep in a reader
+NOT_FILE_ENCODINGS = {"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape",
+                      "palmos", "mbcs", "oem"}
+
+
 def check_encoding_name(enc: str) -> str:
-    """Validate a user-given --encoding; UsageError-like InputError if Python lacks it."""
+    """Validate a user-given --encoding: a known codec that really stores text in files."""
     from fieldkit.errors import UsageError
 
     aliases = {"gbk": "gbk", "gb2312": "gb18030", "latin1": "latin_1", "latin-1": "latin_1",
                "macroman": "mac_roman", "mac-roman": "mac_roman", "utf8": "utf-8",
                "utf16": "utf-16"}
     name = aliases.get(enc.lower(), enc)
+    hint = "use a text encoding such as utf-8, utf-16, gb18030, cp1252, latin-1, mac_roman"
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError as e:
-        raise UsageError(
-            f"unknown encoding {enc!r}",
-            "use a Python codec name such as utf-8, utf-16, gb18030, cp1252, latin-1, mac_roman",
-        ) from e
+        raise UsageError(f"unknown encoding {enc!r}", hint) from e
+    if not getattr(info, "_is_text_encoding", True) or info.name in NOT_FILE_ENCODINGS:
+        raise UsageError(f"{enc!r} is not a text file encoding", hint)
+    return info.name
+
+
+def check_forced_encoding(head: bytes, enc: str, whole: bool, name: str) -> None:
+    """Refuse a user-given encoding that plainly does not fit the file (sample evidence).
+
+    Signs: the codec fails outright, more than 1% of the characters are undecodable (not for
+    UTF-8, whose few bad bytes are repaired and counted), or the
+    bytes hold line breaks the decoded text lacks (UTF-16/32 forced on a UTF-8 file).
+    """
+    from fieldkit.errors import InputError as _IE
+
+    sample = head[: 256 * 1024]
+    hint = "leave out --encoding to let fieldkit detect it (`fieldkit inspect` shows what it found)"
+    try:
+        text = codecs.getincrementaldecoder(enc)(errors="replace").decode(sample, final=whole)
+    except (UnicodeError, LookupError, TypeError, ValueError) as e:
+        raise _IE(f"{name} cannot be decoded as {enc}: {e}", hint) from e
+    bad = text.count("\ufffd")
+    if not enc.startswith("utf-8") and bad > max(8, 0.01 * len(text)):
+        raise _IE(f"{name} does not look like {enc} text "
+                  f"({text.count(chr(0xFFFD)):,} undecodable characters in the first "
+                  f"{len(sample) // 1024 or 1:,} KiB)", hint)
+    if (b"\n" in sample or b"\r" in sample) and "\n" not in text and "\r" not in text:
+        raise _IE(f"{name} does not look like {enc} text (its line breaks do not decode as such)",
+                  hint)
 
 
 @dataclass

@@ -15,6 +15,8 @@ import polars as pl
 from fieldkit.errors import InputError
 
 HINT_TRUNCATED = "the file looks incomplete; copy or download it again"
+MAX_JSON_DEPTH = 64  # real exports nest a few levels; deeper is an attack or a broken file
+INT64 = (-(2**63), 2**63 - 1)
 
 
 def _first(e: BaseException) -> str:
@@ -89,17 +91,51 @@ def load_ndjson(path: Path) -> tuple[pl.LazyFrame, list[str]]:
     return lf, []
 
 
+def _check_json(doc, name: str) -> int:
+    """Refuse nesting deeper than MAX_JSON_DEPTH; turn integers beyond int64 into text.
+
+    Iterative, so a hostile file cannot exhaust the stack; returns how many integers changed.
+    """
+    big = 0
+    stack = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InputError(f"{name} is JSON nested deeper than fieldkit reads "
+                             f"(more than {MAX_JSON_DEPTH} levels)", "flatten the records first")
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(
+            node, list) else ()
+        for k, v in items:
+            if isinstance(v, int) and not isinstance(v, bool) and not INT64[0] <= v <= INT64[1]:
+                node[k] = str(v)
+                big += 1
+            elif isinstance(v, (dict, list)):
+                stack.append((v, depth + 1))
+    return big
+
+
 def load_json(path: Path, encoding: str | None = None) -> tuple[pl.LazyFrame, list[str]]:
     raw = path.read_bytes()
     try:
         doc = json.loads(raw.decode(encoding or "utf-8-sig"))
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path.name} is not UTF-8 JSON", "pass --encoding to say how it is encoded") from e
+    except UnicodeError as e:
+        raise InputError(f"{path.name} is not {encoding or 'UTF-8'} JSON",
+                         "pass --encoding to say how it is encoded" if not encoding
+                         else "leave out --encoding, or give the encoding it was saved in") from e
     except json.JSONDecodeError as e:
         what = "truncated" if e.pos >= len(raw.rstrip()) - 1 else "not valid"
         raise InputError(f"{path.name} is {what} JSON: {e.msg} at line {e.lineno} column {e.colno}",
                          "check the file is complete and is JSON") from e
+    except RecursionError as e:
+        raise InputError(f"{path.name} is JSON nested deeper than fieldkit reads "
+                         f"(more than {MAX_JSON_DEPTH} levels)", "flatten the records first") from e
+    except ValueError as e:  # e.g. an integer of more than 4,300 digits
+        raise InputError(f"{path.name} is not JSON fieldkit can read: {_first(e)}",
+                         "check the file is complete and is JSON") from e
     notes: list[str] = []
+    big = _check_json(doc, path.name)
+    if big:
+        notes.append(f"{big:,} integer(s) too large for 64 bits kept as text")
     records = doc
     if isinstance(doc, dict):
         lists = [(k, v) for k, v in doc.items() if isinstance(v, list) and v and isinstance(v[0], dict)]
@@ -121,5 +157,9 @@ def load_json(path: Path, encoding: str | None = None) -> tuple[pl.LazyFrame, li
     try:
         df = pl.DataFrame(records, infer_schema_length=None)
     except Exception:
-        df = pl.read_json(io.BytesIO(json.dumps(records).encode()), infer_schema_length=None)
+        try:
+            df = pl.read_json(io.BytesIO(json.dumps(records).encode()), infer_schema_length=None)
+        except Exception as e:
+            raise InputError(f"{path.name}: its records cannot be made into a table: {_first(e)}",
+                             "check that each record has the same kind of value per field") from e
     return df.lazy(), notes

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from fieldkit import __version__, files
 from fieldkit.errors import InputError, OutputError
-from fieldkit.progress import Reporter
+from fieldkit.progress import Reporter, mark_output_committed
 
 PROVENANCE_KEY = "fieldkit"
 ROW_GROUP_SIZE = 64_000  # rows; small enough to stream, large enough to compress well
@@ -55,6 +55,11 @@ def _check_target(path: Path) -> Path:
         )
     if not os.access(parent, os.W_OK):
         raise OutputError(f"cannot write to folder {parent}", "choose a folder you can write to")
+    with contextlib.suppress(FileNotFoundError):
+        # a read-only output was protected on purpose (root's os.access ignores the mode bits)
+        if not os.stat(path).st_mode & 0o222 or not os.access(path, os.W_OK):
+            raise OutputError(f"output {path} is read-only",
+                              f"choose another name, or make it writable (chmod u+w {path})")
     return path
 
 
@@ -69,9 +74,38 @@ def check_parquet_output(target: str | os.PathLike) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """`fieldkit.files.atomic_path` after checking the output folder (clear errors before work)."""
-    with files.atomic_path(_check_target(Path(target))) as tmp:
-        yield tmp
+    """`fieldkit.files.atomic_path` after checking the output folder (clear errors before work).
+
+    A full disk becomes one OutputError naming the output's folder (not a blame on the input),
+    and once the output is in place an interrupt no longer turns the run into a failure.
+    """
+    target = _check_target(Path(target))
+    try:
+        with files.atomic_path(target) as tmp:
+            yield tmp
+    except BaseException as e:
+        if _is_disk_full(e):
+            raise OutputError(f"no space left on the output disk: {target} was not written "
+                              f"(folder {target.parent.resolve()})",
+                              "free some space there or write to another disk; "
+                              "any earlier file at that path is untouched") from e
+        raise
+    mark_output_committed()
+
+
+def _is_disk_full(e: BaseException | None) -> bool:
+    """ENOSPC/EDQUOT as an OSError, or inside the text of a Polars/Arrow error."""
+    import errno
+
+    seen = 0
+    while e is not None and seen < 10:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(e)
+        if "No space left on device" in text or "Disk quota exceeded" in text:
+            return True
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
 
 
 def _metadata(provenance: dict[str, Any] | None) -> dict[str, str]:
@@ -101,6 +135,8 @@ def write_frame(
                     metadata=_metadata(provenance),
                 )
             except pl.exceptions.ComputeError as e:  # bad data found while streaming
+                if _is_disk_full(e):
+                    raise
                 raise InputError(f"could not read the input: {_first_line(e)}",
                                  "run `fieldkit inspect` on it to see what is wrong") from e
         else:

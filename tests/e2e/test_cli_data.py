@@ -38,9 +38,9 @@ def test_inspect_json_exact_fields(capsys, fk_home):
                     {"name": "b", "dtype": "Int64", "nulls": 0},
                     {"name": "c", "dtype": "String", "nulls": 0}],
         "nulls_exact": True, "ragged_rows": 0, "notes": [], "survey": None,
-        "quoting": "minimal", "newline": "LF", "encoding_detected_by": "charset-normalizer",
+        "quoting": "minimal", "newline": "LF", "encoding_detected_by": "mojibake score",
         "repairs": {"long_rows": 0, "short_rows": 0, "trailing_empty_fields": 0, "blank_lines": 0,
-                    "nul_bytes": 0, "replaced_chars": 0},
+                    "nul_bytes": 0, "replaced_chars": 0, "repaired_lines": 0},
     }
 
 
