@@ -89,8 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 2
     except FieldkitError as e:
         _err(f"error: {e.message}")
-        if e.hint:
-            _err(f"hint: {e.hint}")
+        _err(f"hint: {e.hint or _default_hint(e)}")  # every error gets a next step
         code = e.exit_code
         if code == 130 and _signal_seen:  # cancelled by a signal: 143 for SIGTERM
             code = 128 + _signal_seen[-1]
@@ -114,6 +113,18 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGINT, previous[0] or signal.SIG_DFL)
         signal.signal(signal.SIGTERM, previous[1] or signal.SIG_DFL)
     sys.exit(code)
+
+
+def _default_hint(e: FieldkitError) -> str:
+    from fieldkit.errors import InputError, ModelError, OutputError
+
+    if isinstance(e, ModelError):
+        return "check the model file; `fieldkit models list` shows what is installed and supported"
+    if isinstance(e, InputError):
+        return "run `fieldkit inspect` on the input to see what fieldkit makes of it"
+    if isinstance(e, OutputError):
+        return "choose another output path"
+    return "see `fieldkit --help`"
 
 
 def _disk_full(e: OSError) -> str | None:

@@ -172,7 +172,8 @@ def load_qweight(tensor) -> QWeight:
     n = int(np.prod(tensor.shape[1:]))
     raw = np.asarray(tensor.data)
     if k % BLOCK:
-        raise ModelError(f"tensor {tensor.name} has K={k}, not a multiple of {BLOCK}")
+        raise ModelError(f"tensor {tensor.name} has K={k}, not a multiple of {BLOCK}",
+                         hint="this GGUF's layout is not supported; use a Llama-family model")
     nb = k // BLOCK
     if qt == T.Q4_1:
         blk = raw.reshape(n, nb, 20)
@@ -343,7 +344,8 @@ def build_model(gguf_path: Path, reporter: Reporter | None = None, max_positions
         raise ModelError(f"cannot read {gguf_path} as GGUF: {e}", hint="check the file; its sha256 is in models/") from e
     cfg = read_config(reader)
     if cfg.rope_dim != cfg.head_dim:
-        raise ModelError(f"partial rotary (rope dim {cfg.rope_dim} < head dim {cfg.head_dim}) is not supported")
+        raise ModelError(f"partial rotary (rope dim {cfg.rope_dim} < head dim {cfg.head_dim}) is not supported",
+                         hint="see the README section on generative models for the supported families")
     tensors = {t.name: t for t in reader.tensors}
     n_ctx = int(min(cfg.context_length, max_positions))
     reporter.total = cfg.n_layer + 2

@@ -102,5 +102,6 @@ def build_tokenizer(reader):
     if user:
         tok.add_tokens(user)
     if tok.get_vocab_size() != len(tokens):
-        raise ModelError(f"tokenizer built with {tok.get_vocab_size()} tokens, GGUF has {len(tokens)}")
+        raise ModelError(f"tokenizer built with {tok.get_vocab_size()} tokens, GGUF has {len(tokens)}",
+                         "the GGUF's tokenizer metadata may be damaged; get the file again")
     return tok

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,19 @@ from fieldkit.errors import ModelError
 from fieldkit.files import write_text_atomic
 
 USER_MANIFEST_NAME = "manifest.json"
+# a model id or file name is one plain name: it becomes a folder or file under the store, so a
+# slash, `..`, a leading dot or a control character could write outside it or hide a file
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def plain_name(value: Any, what: str) -> str:
+    """`value` if it is a plain file or folder name (letters, digits, . _ + -); ModelError otherwise."""
+    if not isinstance(value, str) or not _PLAIN_NAME.fullmatch(value) or ".." in value:
+        raise ModelError(f"{what} {value!r} is not a plain name",
+                         "a model id or file name may hold letters, digits and . _ + - only "
+                         "(no folders, no `..`); the model description may have been tampered with")
+    return value
 FOLDER_ENTRY_NAME = "fieldkit-model.json"  # an imported model folder describes itself with this
 
 
@@ -36,8 +50,12 @@ class ModelFile:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelFile":
         src = d.get("source") or {}
+        sha = str(d.get("sha256", "")).lower()
+        if not _SHA256.fullmatch(sha):
+            raise ModelError(f"model file {d.get('name')!r} has no valid sha256 in its description",
+                             "the model description may have been tampered with; get it again")
         return cls(
-            name=d["name"], sha256=d["sha256"].lower(), size=d.get("size"),
+            name=plain_name(d.get("name"), "model file name"), sha256=sha, size=d.get("size"),
             role=d.get("role", "model"), package=src.get("package"),
             package_path=src.get("path"), bundled=d.get("bundled"),
         )
@@ -71,7 +89,7 @@ class ModelEntry:
     @classmethod
     def from_dict(cls, d: dict[str, Any], origin: str = "fieldkit") -> "ModelEntry":
         return cls(
-            id=d["id"], task=d.get("task", "embed"), format=d.get("format", "onnx"),
+            id=plain_name(d.get("id"), "model id"), task=d.get("task", "embed"), format=d.get("format", "onnx"),
             files=tuple(ModelFile.from_dict(f) for f in d.get("files", [])),
             runtime=d.get("runtime", ""), description=d.get("description", ""),
             licence=d.get("licence", ""), dim=d.get("dim"), max_tokens=d.get("max_tokens"),
@@ -94,7 +112,12 @@ class ModelEntry:
 
     @property
     def install_dir(self) -> Path:
-        return models_home() / self.id
+        home = models_home()
+        d = home / plain_name(self.id, "model id")
+        if d.is_symlink() or not d.resolve().is_relative_to(home.resolve()):
+            raise ModelError(f"the store folder of {self.id!r} points outside {home}",
+                             f"remove {d} and prepare the model again")
+        return d
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -125,7 +148,10 @@ def all_entries() -> list[ModelEntry]:
     known = {e.id for e in entries}
     for d in user_manifest().get("models", []):
         if d.get("id") not in known:
-            entries.append(ModelEntry.from_dict(d, origin="user"))
+            try:
+                entries.append(ModelEntry.from_dict(d, origin="user"))
+            except (ModelError, KeyError, TypeError, AttributeError):
+                continue  # a tampered or broken entry is never usable; the others still are
     return entries
 
 
@@ -146,8 +172,18 @@ def get_entry(model_id: str | None) -> ModelEntry:
     raise ModelError(f"unknown model {model_id!r}", f"known models: {ids}; see `fieldkit models list`")
 
 
+def remove_user_entry(model_id: str) -> None:
+    """Forget an imported model (a failed install must leave nothing registered)."""
+    data = user_manifest()
+    kept = [d for d in data.get("models", []) if d.get("id") != model_id]
+    if len(kept) != len(data.get("models", [])):
+        data["models"] = kept
+        write_text_atomic(user_manifest_path(), json.dumps(data, indent=2))
+
+
 def save_user_entry(entry: dict[str, Any]) -> None:
-    """Add or replace an imported model in the user manifest (atomic write)."""
+    """Add or replace an imported model in the user manifest (atomic write), validated first."""
+    ModelEntry.from_dict(entry, origin="user")  # ids and file names must be plain names
     data = user_manifest()
     data["models"] = [d for d in data.get("models", []) if d.get("id") != entry["id"]] + [entry]
     p = user_manifest_path()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,6 +18,7 @@ from fieldkit import files
 from fieldkit.config import manifest_dir
 from fieldkit.errors import ModelError, UsageError
 from fieldkit.inference.manifest import (
+    plain_name,
     FOLDER_ENTRY_NAME,
     ModelEntry,
     ModelFile,
@@ -202,22 +204,42 @@ def verify_all(reporter: Reporter | None = None) -> list[ModelStatus]:
 
 # ---------------------------------------------------------------- installing
 
+def _store_target(entry: ModelEntry, name: str) -> Path:
+    """`install_dir / name`, checked to stay inside the model's store folder."""
+    folder = entry.install_dir
+    target = folder / plain_name(name, "model file name")
+    if target.parent.resolve() != folder.resolve():
+        raise ModelError(f"{name!r} would be written outside {folder}", "get the model again")
+    return target
+
+
 def install_file(path: Path, f: ModelFile, entry: ModelEntry, reporter: Reporter | None = None) -> Path:
     """Check a fetched file's hash, then copy it atomically into the store."""
+    if Path(path).is_symlink():
+        raise ModelError(f"{path} is a symbolic link; model files must be real files",
+                         "copy the real file into the folder (cp -L) and try again")
     check_file(path, f.sha256, force=True, label=entry.id,
                reporter=reporter.child(f"verify {f.name}", path.stat().st_size) if reporter else None)
     entry.install_dir.mkdir(parents=True, exist_ok=True)
-    target = files.copy_atomic(path, entry.install_dir / f.name)
+    target = files.copy_atomic(path, _store_target(entry, f.name))
     # re-check the installed copy so a bad disk cannot slip through; this also stamps it
     return check_file(target, f.sha256, force=True, label=entry.id)
 
 
 def install_model_folder(folder: Path, model_id: str | None = None,
                          reporter: Reporter | None = None) -> ModelEntry:
-    """Install a carried model folder (from `models import`): check every hash, register it."""
-    with open(folder / FOLDER_ENTRY_NAME, encoding="utf-8") as fh:
-        data = json.load(fh)
-    entry = ModelEntry.from_dict(data, origin="user")
+    """Install a carried model folder (from `models import`): check every hash, register it.
+
+    Every id and file name must be a plain name, no file may be a symbolic link, and a failed
+    install removes what it copied and registers nothing.
+    """
+    try:
+        with open(folder / FOLDER_ENTRY_NAME, encoding="utf-8") as fh:
+            data = json.load(fh)
+        entry = ModelEntry.from_dict(data, origin="user")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ModelError(f"{folder / FOLDER_ENTRY_NAME} is not a readable model description: {e}",
+                         "export the model again with `fieldkit models import`") from e
     if model_id and model_id.lower() != entry.id.lower():
         raise UsageError(f"{folder} holds model {entry.id!r}, not {model_id!r}",
                          f"run `fieldkit models prepare {entry.id} --from {folder}`")
@@ -226,12 +248,21 @@ def install_model_folder(folder: Path, model_id: str | None = None,
         raise UsageError(f"{entry.id!r} is a built-in model id", "import it under another name")
     for f in entry.files:
         p = folder / f.name
+        if p.is_symlink():
+            raise ModelError(f"{p} is a symbolic link; model files must be real files",
+                             "copy the real file into the folder (cp -L) and try again")
         if not p.is_file():
             raise ModelError(f"{p} is missing", "copy the whole model folder again")
         check_file(p, f.sha256, force=True, label=entry.id)
-    for f in entry.files:
-        install_file(folder / f.name, f, entry, reporter)
-    save_user_entry(data)
+    existed = entry.install_dir.exists()
+    try:
+        for f in entry.files:
+            install_file(folder / f.name, f, entry, reporter)
+        save_user_entry(data)
+    except BaseException:
+        if not existed:
+            shutil.rmtree(entry.install_dir, ignore_errors=True)
+        raise
     return entry
 
 

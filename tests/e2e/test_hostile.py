@@ -428,3 +428,182 @@ def test_xlsx_bomb_is_refused_before_reading(fk_home, tmp_path):
     r = fk("inspect", str(p), home=fk_home)
     assert_clean_error(r.returncode, r.stderr)
     assert "decompression bomb" in r.stderr
+
+
+# ----------------------------------------------------------------------------- 1. model store
+
+
+def _model_folder(folder: Path, model_id: str, files: dict[str, bytes | Path]) -> Path:
+    import hashlib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    described = []
+    for name, content in files.items():
+        if isinstance(content, Path):  # a symbolic link to `content`
+            (folder / name).symlink_to(content)
+            data = content.read_bytes()
+        else:
+            if "/" not in name:
+                (folder / name).write_bytes(content)
+            data = content
+        described.append({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "role": "model"})
+    (folder / "fieldkit-model.json").write_text(json.dumps(
+        {"id": model_id, "task": "embed", "format": "onnx", "files": described}))
+    return folder
+
+
+def _nothing_registered(home: Path, model_id: str) -> None:
+    manifest = home / "models" / "manifest.json"
+    if manifest.exists():
+        assert model_id not in manifest.read_text()
+
+
+def test_model_id_with_dot_dot_cannot_write_outside_the_store(capsys, fk_home, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / ".bashrc").write_text("original\n")
+    src = _model_folder(tmp_path / "evil", "../../../victim", {".bashrc": b"pwned\n"})
+    # the id would resolve to tmp_path/victim from FIELDKIT_HOME/models
+    code, _, err = run(capsys, "models", "prepare", "--from", str(src))
+    assert_clean_error(code, err)
+    assert "not a plain name" in err
+    assert (victim / ".bashrc").read_text() == "original\n"
+    _nothing_registered(fk_home, "victim")
+
+
+def test_model_file_name_with_a_folder_part_is_refused(capsys, fk_home, tmp_path):
+    src = _model_folder(tmp_path / "evil", "evil-model", {"../outside.onnx": b"x" * 10})
+    code, _, err = run(capsys, "models", "prepare", "--from", str(src))
+    assert_clean_error(code, err)
+    assert not (fk_home / "outside.onnx").exists() and not (fk_home / "models" / "evil-model").exists()
+    _nothing_registered(fk_home, "evil-model")
+
+
+def test_model_file_that_is_a_symlink_is_refused(capsys, fk_home, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0\n")
+    src = _model_folder(tmp_path / "evil", "linky", {"model.onnx": secret})
+    code, _, err = run(capsys, "models", "prepare", "--from", str(src))
+    assert_clean_error(code, err)
+    assert "symbolic link" in err
+    assert not (fk_home / "models" / "linky").exists()
+    _nothing_registered(fk_home, "linky")
+
+
+def test_failed_install_leaves_nothing_registered(capsys, fk_home, tmp_path, monkeypatch):
+    import fieldkit.inference.model_store as store
+
+    src = _model_folder(tmp_path / "ok", "two-files", {"a.onnx": b"a" * 100, "b.json": b"{}"})
+    real = store.install_file
+    calls = []
+
+    def fail_second(path, f, entry, reporter=None):
+        calls.append(f.name)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(path, f, entry, reporter)
+
+    monkeypatch.setattr(store, "install_file", fail_second)
+    code, _, err = run(capsys, "models", "prepare", "--from", str(src))
+    assert code == 2 and "Traceback" not in err
+    assert not (fk_home / "models" / "two-files").exists()
+    _nothing_registered(fk_home, "two-files")
+
+
+def test_tampered_user_manifest_entry_is_ignored_not_followed(capsys, fk_home):
+    (fk_home / "models").mkdir(parents=True)
+    (fk_home / "models" / "manifest.json").write_text(json.dumps({"format_version": 1, "models": [
+        {"id": "../../etc", "task": "embed", "format": "onnx",
+         "files": [{"name": "passwd", "sha256": "0" * 64}]}]}))
+    code, out, err = run(capsys, "models", "list")
+    assert code == 0, err
+    assert "etc" not in out
+
+
+def test_failed_gguf_prepare_has_a_hint_and_registers_nothing(fk_home, tmp_path):
+    for content in (b"GGUF\x03\x00\x00\x00", b"\x00" * 64):
+        p = tmp_path / "tiny.gguf"
+        p.write_bytes(content)
+        r = fk("models", "prepare", "--from", str(p), home=fk_home)
+        assert_clean_error(r.returncode, r.stderr)
+        _nothing_registered(fk_home, "tiny")
+
+
+# ----------------------------------------------------------------------------- 2. forged integrity
+
+
+def _derived_graph_or_skip(home: Path, csv: Path):
+    from fieldkit.inference import embedder
+    from fieldkit.inference.optimize import int8_matmul_is_fast
+
+    if not int8_matmul_is_fast():
+        pytest.skip("this CPU runs the shipped graph (no int8 rewrite is derived)")
+    embedder._CACHE.clear()
+    r = fk("search", str(csv), "-c", "text", "-q", "title", home=home)
+    assert r.returncode == 0, r.stderr
+    graphs = list((home / "cache" / "graphs").glob("*.onnx"))
+    assert len(graphs) == 1
+    return graphs[0]
+
+
+def test_forged_derived_graph_in_the_cache_is_rebuilt_not_run(fk_home, esc_csv, tmp_path):
+    import hashlib
+
+    graph = _derived_graph_or_skip(fk_home, esc_csv)
+    record = json.loads((fk_home / "models" / "derived-graphs.json").read_text())
+    good = next(iter(record.values()))["sha256"]
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2] ^= 1
+    graph.write_bytes(bytes(data))
+    # the attacker also writes the new hash where the cache kept it before
+    graph.with_suffix(".json").write_text(json.dumps({"sha256": hashlib.sha256(data).hexdigest()}))
+    out = tmp_path / "e.parquet"
+    r = fk("embed", str(esc_csv), "-c", "text", "-o", str(out), home=fk_home)
+    assert r.returncode == 0, r.stderr
+    from fieldkit.store import read_provenance
+
+    step = read_provenance(out)["steps"][-1]
+    assert step.get("graph_sha256", good) == good
+    assert hashlib.sha256(graph.read_bytes()).hexdigest() == good  # rebuilt from the source
+
+
+def test_models_verify_checks_derived_graphs_against_their_source(fk_home, esc_csv):
+    import hashlib
+
+    graph = _derived_graph_or_skip(fk_home, esc_csv)
+    ok = fk("models", "verify", home=fk_home)
+    assert ok.returncode == 0, ok.stderr
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 3] ^= 1
+    graph.write_bytes(bytes(data))
+    bad = fk("models", "verify", home=fk_home)
+    assert_clean_error(bad.returncode, bad.stderr)
+    # even with the store's record forged to match, a fresh derivation gives it away
+    rec_path = fk_home / "models" / "derived-graphs.json"
+    rec = json.loads(rec_path.read_text())
+    for v in rec.values():
+        v["sha256"] = hashlib.sha256(data).hexdigest()
+    rec_path.write_text(json.dumps(rec))
+    forged = fk("models", "verify", home=fk_home)
+    assert_clean_error(forged.returncode, forged.stderr)
+    assert "derives to" in forged.stderr
+
+
+def test_forged_stamp_does_not_skip_the_rehash_of_a_changed_model_file(fk_home, tmp_path):
+    from fieldkit import files
+    from fieldkit.errors import ModelError
+    from fieldkit.inference.model_store import check_file
+
+    p = tmp_path / "model.onnx"
+    p.write_bytes(b"A" * 4096)
+    good = files.sha256(p)
+    st = p.stat()
+    time.sleep(0.05)
+    p.write_bytes(b"B" * 4096)  # same size; mtime set back, as an attacker can
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    record = files._stamp_file(p.resolve())
+    stamp = json.loads(record.read_text())
+    stamp["sha256"] = good  # forged: claims the old content
+    record.write_text(json.dumps(stamp))
+    with pytest.raises(ModelError, match="sha256 is"):
+        check_file(p, good)
