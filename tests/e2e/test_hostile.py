@@ -607,3 +607,28 @@ def test_forged_stamp_does_not_skip_the_rehash_of_a_changed_model_file(fk_home, 
     record.write_text(json.dumps(stamp))
     with pytest.raises(ModelError, match="sha256 is"):
         check_file(p, good)
+
+
+# ----------------------------------------------------------------------------- 8. kill -9 leftovers
+
+
+def test_temp_file_of_a_killed_convert_is_removed_by_the_next_write(tmp_path, mid_csv):
+    out = tmp_path / "out.parquet"
+    env = {**os.environ, "FIELDKIT_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "fieldkit", "convert", str(mid_csv), "-o", str(out),
+                             "--progress"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".fieldkit-tmp-") and p.stat().st_size > 0 for p in tmp_path.iterdir()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail("convert ended before it could be killed")
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait(timeout=60)
+    stale = [p for p in tmp_path.iterdir() if p.name.startswith(".fieldkit-tmp-")]
+    assert stale, "kill -9 should leave the writer's temp file (nothing can clean it up then)"
+    small = tmp_path / "small.csv"
+    small.write_text("a,b\n1,2\n")
+    r = fk("convert", str(small), "-o", str(tmp_path / "other.parquet"), home=tmp_path / "home")
+    assert r.returncode == 0, r.stderr
+    assert leftovers(tmp_path) == [] and not out.exists()
