@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _err("error: cancelled; nothing was written")
         code = 128 + (_signal_seen[-1] if _signal_seen else signal.SIGINT)
+    except BrokenPipeError:  # before OSError: `fieldkit ... | head` is not a failure
+        # Python's own flush at exit would fail again and exit 1: point stdout at /dev/null
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
     except OSError as e:
         disk = _disk_full(e)
         if disk is None:
@@ -104,8 +108,6 @@ def main(argv: list[str] | None = None) -> None:
             _err(f"error: {disk}")
             _err("hint: free some space there (or point FIELDKIT_HOME / -o elsewhere) and run again")
             code = 2
-    except BrokenPipeError:
-        code = 0
     except Exception as e:  # an internal fault: say so plainly; details on request
         code = _internal(e)
     if not _IS_COMMAND:

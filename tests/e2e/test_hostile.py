@@ -632,3 +632,15 @@ def test_temp_file_of_a_killed_convert_is_removed_by_the_next_write(tmp_path, mi
     r = fk("convert", str(small), "-o", str(tmp_path / "other.parquet"), home=tmp_path / "home")
     assert r.returncode == 0, r.stderr
     assert leftovers(tmp_path) == [] and not out.exists()
+
+
+def test_output_cut_short_by_a_closed_pipe_is_not_a_failure(fk_home, answers_csv):
+    """`fieldkit inspect big.csv --head 1000 | head -2` exited 1 (Python's flush at exit)."""
+    env = {**os.environ, "FIELDKIT_HOME": str(fk_home), "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen([sys.executable, "-m", "fieldkit", "inspect", str(answers_csv), "--head", "1000"],
+                         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read()
+    p.wait(timeout=120)
+    assert p.returncode == 0 and b"Traceback" not in err and b"internal error" not in err, err
