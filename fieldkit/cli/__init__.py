@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
         # Python's own flush at exit would fail again and exit 1: point stdout at /dev/null
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
+    except SystemExit as e:  # click turns EPIPE into sys.exit(1) itself (stdout already pacified)
+        code = 0 if e.code == 1 else e.code
     except OSError as e:
         disk = _disk_full(e)
         if disk is None:
