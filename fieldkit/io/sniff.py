@@ -236,10 +236,7 @@ def _continuations(tail: bytes) -> int:
 
 def _utf8_tail(tail: bytes) -> bool:
     # the tail sample may start inside a character: skip up to 3 continuation bytes
-    i = 0
-    while i < 3 and i < len(tail) and 0x80 <= tail[i] < 0xC0:
-        i += 1
-    return _is_utf8(tail[i:], final=True)
+    return _is_utf8(tail[_continuations(tail):], final=True)
 
 
 def _decodes(data: bytes, enc: str) -> bool:
