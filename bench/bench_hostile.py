@@ -101,6 +101,8 @@ def make_inputs(d: Path) -> None:
     import zstandard
 
     w("bomb.csv.zst", zstandard.ZstdCompressor().compress(big))
+    shutil.copy(d / "bomb.csv.gz", d / "bomb.log.gz")
+    shutil.copy(d / "bomb.csv.zst", d / "bomb.log.zst")
     line = b"1," + b"a" * 100 + b"\n"
     with gzip.open(d / "ratio_bomb.csv.gz", "wb", compresslevel=6) as g, \
             zstandard.ZstdCompressor().stream_writer(open(d / "ratio_bomb.csv.zst", "wb")) as z:
@@ -199,6 +201,8 @@ def cases(d: Path, full: Path | None) -> list[Case]:
     add("bomb real.csv.zst by ratio (default limits)", "inspect", "ratio_bomb.csv.zst")
     for name in ("bomb.xlsx", "bomb.ods"):
         add(f"bomb {name}", "inspect", name, env={"FIELDKIT_MAX_DECOMPRESSED": "1M"})
+    for name in ("bomb.log.gz", "bomb.log.zst"):
+        add(f"logs {name}", "logs", name, "-o", OUT, env={"FIELDKIT_MAX_DECOMPRESSED": "1M"})
     # terminal escapes from data
     for args in (["inspect", "esc.csv", "--head", "4"], ["inspect", "esc.csv", "--json", "--head", "4"],
                  ["dupes", "esc.csv", "-c", "text", "--exact"], ["search", "esc.csv", "-c", "text", "-q", "x"],

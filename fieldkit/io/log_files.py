@@ -78,7 +78,9 @@ def _zstd_chunks(path: Path, size: int) -> Iterator[bytes]:
 
     with open(path, "rb") as fh:
         dobj, fed = zstandard.ZstdDecompressor().decompressobj(), False
-        while chunk := fh.read(size):
+        # small compressed reads keep each decompress() output bounded, so the bomb guard
+        # sees a hostile frame before it fills memory
+        while chunk := fh.read(min(size, 1 << 16)):
             while chunk:
                 fed = True
                 out = dobj.decompress(chunk)
@@ -93,6 +95,19 @@ def _zstd_chunks(path: Path, size: int) -> Iterator[bytes]:
 
 
 def _chunks(path: Path, size: int) -> Iterator[bytes]:
+    """Decompressed chunks, stopped by the shared decompression-bomb guard (fieldkit.io.limits)."""
+    if compression_of(path) is None:
+        yield from _inflate(path, size)
+        return
+    from fieldkit.io.limits import DecompressionGuard
+
+    guard = DecompressionGuard(path.name, path.stat().st_size)
+    for chunk in _inflate(path, size):
+        guard.add(len(chunk))
+        yield chunk
+
+
+def _inflate(path: Path, size: int) -> Iterator[bytes]:
     if compression_of(path) == ".zst":
         try:
             yield from _zstd_chunks(path, size)

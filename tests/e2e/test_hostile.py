@@ -644,3 +644,16 @@ def test_output_cut_short_by_a_closed_pipe_is_not_a_failure(fk_home, answers_csv
     err = p.stderr.read()
     p.wait(timeout=120)
     assert p.returncode == 0 and b"Traceback" not in err and b"internal error" not in err, err
+
+
+def test_compressed_log_bombs_use_the_same_guard(fk_home, tmp_path):
+    import zstandard
+
+    big = b"".join(b"2024-01-01 00:00:%02d INFO worker %d started\n" % (i % 60, i) for i in range(60_000))
+    for name, data in (("a.log.gz", gzip.compress(big)), ("a.log.zst", zstandard.ZstdCompressor().compress(big))):
+        p = tmp_path / name
+        p.write_bytes(data)
+        r = fk("logs", str(p), "-o", str(tmp_path / "out.parquet"), home=fk_home,
+               env={"FIELDKIT_MAX_DECOMPRESSED": "1M"})
+        assert_clean_error(r.returncode, r.stderr)
+        assert "decompression bomb" in r.stderr and not (tmp_path / "out.parquet").exists()
