@@ -12,6 +12,7 @@ CONTRACT (the pipeline and the TUI rely on it):
     Coder.predict(vectors) -> Prediction; Coder.save(path); Coder.load(path)
     code_rows(vectors, row_codes, coder) -> CodingResult  (human rows kept, others predicted)
     suggest_rows(result, n, texts) -> row indices whose coding would teach the model most
+    suggest_tags(vectors, tags, model_id) -> Suggestions  (the TUI's "suggest tags")
 """
 
 from __future__ import annotations
@@ -533,3 +534,35 @@ def suggest_rows(result: CodingResult, n: int, texts: Sequence[Any] | None = Non
         if len(out) >= n:
             break
     return out
+
+
+@dataclass
+class Suggestions:
+    """Suggested tags for the TUI: per row a code (None where tagged), its score, rows to ask next."""
+
+    code: list[str | None]
+    score: np.ndarray
+    needs_review: np.ndarray
+    ask_next: list[int]
+    model: str
+
+
+def suggest_tags(vectors: np.ndarray, tags: Sequence[Sequence[str] | None], model_id: str,
+                 n_next: int = 20, texts: Sequence[Any] | None = None,
+                 reporter: Reporter | None = None) -> Suggestions:
+    """Fit on the tagged rows and suggest a tag for the others (tags on one row only are left out).
+
+    One example teaches a code too little to suggest it elsewhere, so a tag needs two rows.
+    """
+    row_codes = [split_codes(list(t) if t else None) for t in tags]
+    counts: dict[str, int] = {}
+    for codes in row_codes:
+        for c in codes:
+            counts[c] = counts.get(c, 0) + 1
+    taught = [[c for c in codes if counts[c] >= 2] for codes in row_codes]
+    coder = fit_coder(np.asarray(vectors, dtype=np.float32), taught, model_id, reporter=reporter)
+    result = code_rows(vectors, taught, coder)
+    code = [None if result.human[i] else result.code[i] for i in range(len(taught))]
+    return Suggestions(code, np.where(result.human, np.nan, result.score),
+                       result.needs_review & ~result.human,
+                       suggest_rows(result, n_next, texts), coder.model_id)
