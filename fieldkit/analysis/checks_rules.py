@@ -1,0 +1,346 @@
+"""The checks themselves: each takes the survey context and returns a frame of findings.
+
+Every check is a handful of Polars expressions over the whole table (robust statistics are
+median/MAD computed by Polars, comparisons vectorised), so 1M submissions x 300 columns is
+a matter of seconds; only near-duplicate candidates are verified pair by pair, and those are
+few by construction (rows must share an identical band of answers to become candidates).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from fieldkit.analysis.checks import Context
+
+ROW = "__row"
+FINDING_SCHEMA = {"row": pl.UInt32, "enumerator": pl.String, "check": pl.String,
+                  "column": pl.String, "value": pl.String, "detail": pl.String,
+                  "severity": pl.String}
+MAD_SCALE = 0.6745  # modified z = 0.6745 (x - median) / MAD (Iglewicz & Hoaglin)
+MEANAD_SCALE = 0.7979  # the same with the mean absolute deviation when MAD is 0
+
+
+def fmt(template: str, *args: pl.Expr) -> pl.Expr:
+    """`pl.format` built from concat_str (pl.format panics on some filtered scans in Polars 2.1)."""
+    parts = template.split("{}")
+    exprs: list[pl.Expr] = []
+    for i, text in enumerate(parts):
+        if text:
+            exprs.append(pl.lit(text))
+        if i < len(args):
+            exprs.append(args[i].cast(pl.String))
+    return pl.concat_str(exprs)
+
+
+def empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=FINDING_SCHEMA)
+
+
+def findings(lf: pl.LazyFrame, check: str, column: str | pl.Expr, value: pl.Expr,
+             detail: str | pl.Expr, severity: str) -> pl.LazyFrame:
+    """Shape rows of `lf` (already filtered to the flagged ones) into findings."""
+    def lit(x):
+        return pl.lit(x) if isinstance(x, str) else x
+
+    return lf.select(
+        pl.col(ROW).cast(pl.UInt32).alias("row"), pl.lit(None, pl.String).alias("enumerator"),
+        pl.lit(check).alias("check"), lit(column).cast(pl.String).alias("column"),
+        value.cast(pl.String).alias("value"), lit(detail).cast(pl.String).alias("detail"),
+        pl.lit(severity).alias("severity"))
+
+
+def answered(col: str) -> pl.Expr:
+    """True where the cell holds an answer (not null, not blank)."""
+    return pl.col(col).cast(pl.String).str.strip_chars().fill_null("").str.len_chars() > 0
+
+
+def robust_z(x: pl.Expr) -> pl.Expr:
+    """Modified z-score of x against its column: MAD, or the mean absolute deviation if MAD is 0."""
+    med = x.median()
+    mad = (x - med).abs().median()
+    meanad = (x - med).abs().mean()
+    return (pl.when(mad > 0).then(MAD_SCALE * (x - med) / mad)
+            .when(meanad > 0).then(MEANAD_SCALE * (x - med) / meanad)
+            .otherwise(0.0))
+
+
+# ---- duplicate ids and near-duplicate submissions ----------------------------------------------
+
+def duplicate_ids(ctx: Context) -> list[pl.LazyFrame]:
+    out = []
+    for col in ctx.id_columns:
+        key = pl.col(col).cast(pl.String)
+        n = pl.len().over(key)
+        flagged = ctx.lf.filter(key.is_not_null() & (key.str.strip_chars() != "") & (n > 1))
+        out.append(findings(flagged.with_columns(n.alias("__n")), "duplicate_id", col, key,
+                            fmt("id appears {} times", pl.col("__n")), "error"))
+    return out
+
+
+def near_duplicates(ctx: Context) -> pl.DataFrame:
+    """Pairs of submissions whose answered questions are (almost) all equal, via banded hashing.
+
+    With b bands over the compared columns, two rows differing in fewer than b columns share
+    at least one band exactly, so grouping rows by each band's hash finds every such pair as
+    a candidate; candidates are then verified on the real values. Groups larger than
+    `max_group` (bands of common answers such as all-skipped sections) are not expanded.
+    """
+    cfg = ctx.cfg["duplicates"]
+    cols = ctx.answer_columns
+    if len(cols) < 2:
+        return empty()
+    thr = float(cfg["near_threshold"])
+    n_bands = max(2, min(len(cols), int(math.floor((1.0 - thr) * len(cols) + 1e-9)) + 1))
+    bands = [cols[i::n_bands] for i in range(n_bands)]
+    hashes = ctx.lf.select(pl.col(ROW), *[
+        pl.struct([pl.col(c).cast(pl.String) for c in band]).hash(seed=7).alias(f"b{i}")
+        for i, band in enumerate(bands)]).collect()
+    pairs = []
+    cap = int(cfg["max_group"])
+    for i in range(n_bands):
+        h = hashes.select(pl.col(ROW), pl.col(f"b{i}").alias("h"))
+        h = h.filter(pl.len().over("h").is_between(2, cap))
+        if h.height:
+            p = h.join(h, on="h", suffix="_b").filter(pl.col(ROW) < pl.col(f"{ROW}_b"))
+            pairs.append(p.select(pl.col(ROW).alias("a"), pl.col(f"{ROW}_b").alias("b")))
+    if not pairs:
+        return empty()
+    cand = pl.concat(pairs).unique()
+    if ctx.reporter is not None:
+        ctx.reporter.check()
+    rows = pl.concat([cand["a"], cand["b"]]).unique()
+    sub = (ctx.lf.filter(pl.col(ROW).is_in(rows.implode()))
+           .select(pl.col(ROW), *[pl.col(c).cast(pl.String) for c in cols]).collect())
+    a = cand.join(sub, left_on="a", right_on=ROW, how="left")
+    b = cand.join(sub, left_on="b", right_on=ROW, how="left").select(cols)
+    both = a.with_columns(b.rename({c: f"{c}\x00b" for c in cols}))
+    eq = pl.sum_horizontal([(pl.col(c) == pl.col(f"{c}\x00b")).fill_null(False) for c in cols])
+    ans = pl.sum_horizontal([pl.col(c).is_not_null() | pl.col(f"{c}\x00b").is_not_null() for c in cols])
+    scored = (both.select("a", "b", eq.alias("eq"), ans.alias("ans"))
+              .filter((pl.col("ans") >= int(cfg["min_answers"]))
+                      & (pl.col("eq") >= thr * pl.col("ans"))))
+    if not scored.height:
+        return empty()
+    keys = ctx.keys.select(pl.col(ROW), pl.col("uuid"))
+    scored = (scored.join(keys, left_on="a", right_on=ROW).rename({"uuid": "uuid_a"})
+              .join(keys, left_on="b", right_on=ROW).rename({"uuid": "uuid_b"}))
+    detail = fmt("{} of {} answers equal to submission {}", pl.col("eq"), pl.col("ans"),
+                       pl.col("other"))
+    halves = [scored.select(pl.col(x).alias(ROW), pl.col(f"uuid_{y}").alias("other"), "eq", "ans")
+              for x, y in (("a", "b"), ("b", "a"))]
+    flagged = pl.concat(halves).lazy()
+    return findings(flagged, "near_duplicate", "", pl.col("other"), detail, "warning").collect()
+
+
+# ---- interview duration ----------------------------------------------------------------------
+
+def _scale(med: float | None, mad: float | None, meanad: float | None) -> float | None:
+    """The robust spread: MAD / 0.6745, or the mean absolute deviation / 0.7979 when MAD is 0."""
+    if med is None:
+        return None
+    if mad:
+        return mad / MAD_SCALE
+    if meanad:
+        return meanad / MEANAD_SCALE
+    return None
+
+
+def _spread(lf: pl.LazyFrame, exprs: dict[str, pl.Expr]) -> dict[str, tuple]:
+    """(median, robust spread) of each named expression, computed in one pass over the data."""
+    sel = []
+    for name, x in exprs.items():
+        med = x.median()
+        sel += [med.alias(f"med\x00{name}"), (x - med).abs().median().alias(f"mad\x00{name}"),
+                (x - med).abs().mean().alias(f"mean\x00{name}")]
+    row = lf.select(sel).collect().row(0, named=True) if sel else {}
+    return {n: (row[f"med\x00{n}"], _scale(row[f"med\x00{n}"], row[f"mad\x00{n}"],
+                                          row[f"mean\x00{n}"])) for n in exprs}
+
+
+def duration(ctx: Context) -> list[pl.LazyFrame]:
+    if not ctx.start or not ctx.end:
+        return []
+    cfg = ctx.cfg["duration"]
+    minutes = ((pl.col(ctx.end) - pl.col(ctx.start)).dt.total_milliseconds() / 60_000.0)
+    lf = ctx.lf.with_columns(minutes.alias("__min"))
+    m = pl.col("__min")
+    lo_min = float(cfg["min_minutes"])
+    # the typical length is learnt from interviews above the absolute minimum only, so a
+    # cluster of aborted 2-minute interviews does not make every real one look long
+    pos = m.filter((m > 0) & (m >= lo_min)).log()
+    med = pos.median()
+    # double MAD: durations are skewed (a long tail of interrupted interviews), so each side
+    # of the median gets its own spread
+    st = lf.select(med.alias("med"),
+                   (pos - med).abs().filter(pos <= med).median().alias("lo"),
+                   (pos - med).abs().filter(pos >= med).median().alias("hi"),
+                   pos.exp().median().alias("minutes")).collect().row(0, named=True)
+    value = m.round(1)
+    out = [
+        findings(lf.filter(m < 0), "duration", ctx.end, value,
+                 "the interview ends before it starts", "error"),
+        findings(lf.filter((m >= 0) & (m < lo_min)), "duration", ctx.end, value,
+                 fmt("{} minutes, under the minimum of {} minutes", value, pl.lit(lo_min)),
+                 "error"),
+    ]
+    thr = float(cfg["z"])
+    typical = f"{st['minutes']:.1f}" if st["minutes"] is not None else "?"
+    for side, spread, op in (("shorter", st["lo"], -1), ("longer", st["hi"], 1)):
+        if not spread:
+            continue
+        z = MAD_SCALE * (m.log() - st["med"]) / spread
+        flag = (z < -thr) if op < 0 else (z > thr)
+        out.append(findings(lf.filter((m >= lo_min) & (m > 0) & flag), "duration", ctx.end, value,
+                            fmt("{} minutes: much " + side + " than most (median {})", value,
+                                pl.lit(typical)), "warning"))
+    return out
+
+
+# ---- enumerators -----------------------------------------------------------------------------
+
+def enumerators(ctx: Context) -> pl.DataFrame:
+    """Per enumerator: shares of don't-know/refuse, of skipped questions, median duration; outliers."""
+    if not ctx.enumerator or not ctx.answer_columns:
+        return empty()
+    cfg = ctx.cfg["enumerators"]
+    cols = ctx.answer_columns
+    dk = [str(v).strip().lower() for v in ctx.cfg["dont_know"]]
+    dk_count = pl.sum_horizontal([
+        pl.col(c).cast(pl.String).str.strip_chars().str.to_lowercase().is_in(dk).fill_null(False)
+        for c in cols])
+    ans_count = pl.sum_horizontal([answered(c) for c in cols])
+    per_row = [dk_count.alias("dk"), ans_count.alias("ans")]
+    if ctx.start and ctx.end:
+        per_row.append(((pl.col(ctx.end) - pl.col(ctx.start)).dt.total_milliseconds() / 60_000.0)
+                       .alias("minutes"))
+    enum = pl.col(ctx.enumerator).cast(pl.String)
+    rows = ctx.lf.select(enum.alias("enumerator"), *per_row).collect()
+    aggs = [pl.len().alias("n"), (pl.col("dk").sum() / pl.col("ans").sum().clip(1)).alias("dk_share"),
+            (1.0 - pl.col("ans").sum() / (pl.len() * len(cols))).alias("skip_share")]
+    if "minutes" in rows.columns:
+        aggs.append(pl.col("minutes").filter(pl.col("minutes") > 0).median().alias("median_minutes"))
+    stats = (rows.filter(pl.col("enumerator").is_not_null()).group_by("enumerator").agg(aggs)
+             .filter(pl.col("n") >= int(cfg["min_submissions"])))
+    if stats.height < 3:
+        return empty()
+    thr = float(cfg["z"])
+    out = []
+    metrics = [("dk_share", "share of don't know / refuse answers", "{:.1%}"),
+               ("skip_share", "share of skipped questions", "{:.1%}"),
+               ("median_minutes", "median interview minutes", "{:.1f}")]
+    for metric, what, fmt in metrics:
+        if metric not in stats.columns:
+            continue
+        s = stats.with_columns(robust_z(pl.col(metric)).alias("z"),
+                               pl.col(metric).median().alias("med"))
+        # a share of 0 everywhere but one enumerator is the case to catch, so no MAD floor here
+        for r in s.filter(pl.col("z").abs() > thr).iter_rows(named=True):
+            side = "higher" if r["z"] > 0 else "lower"
+            out.append({"row": None, "enumerator": r["enumerator"], "check": "enumerator",
+                        "column": ctx.enumerator, "value": fmt.format(r[metric]),
+                        "detail": f"{what} {fmt.format(r[metric])} is far {side} than the others' "
+                                  f"(median {fmt.format(r['med'])}; {r['n']} submissions)",
+                        "severity": "warning"})
+    return pl.DataFrame(out, schema=FINDING_SCHEMA) if out else empty()
+
+
+# ---- form logic: constraints and relevant ---------------------------------------------------------
+
+def form_rules(ctx: Context) -> list[pl.LazyFrame]:
+    """Constraint violations and answers the skip logic should have hidden."""
+    from fieldkit.analysis.checks_expr import Column, ExprUnsupported
+
+    form, match = ctx.form, ctx.match
+    if form is None or match is None:
+        return []
+    out = []
+    for q in form.questions:
+        col = match.columns.get(q.name)
+        if col is None or q.in_repeat or not q.has_data:
+            continue
+        cur = Column(col, ctx.schema[col], match.options.get(q.name))
+        has = answered(col)
+        if q.constraint and ctx.cfg["constraints"]["enabled"]:
+            try:
+                ok = ctx.compiler.compile(q.constraint, cur)
+            except ExprUnsupported as e:
+                ctx.skipped.append(f"constraint of {q.name}: {e}")
+            else:
+                msg = _pick_msg(q.constraint_message, ctx.lang, form.default_language)
+                detail = f"constraint {q.constraint}" + (f" ({msg})" if msg else "")
+                out.append(findings(ctx.lf.filter(has & ~ok), "constraint", col, pl.col(col),
+                                    detail, "error"))
+        rel = [r for r in q.group_relevants + [q.relevant] if r]
+        if rel and ctx.cfg["relevant"]["enabled"]:
+            try:
+                shown = pl.all_horizontal([ctx.compiler.compile(r, cur) for r in rel])
+            except ExprUnsupported as e:
+                ctx.skipped.append(f"relevant of {q.name}: {e}")
+            else:
+                detail = "answered although the form hides it: relevant " + " and ".join(
+                    f"({r})" for r in rel)
+                out.append(findings(ctx.lf.filter(has & ~shown), "relevant", col, pl.col(col),
+                                    detail, "error"))
+    return out
+
+
+def _pick_msg(msgs: dict[str, str], lang: str | None, default: str) -> str:
+    if not msgs:
+        return ""
+    return msgs.get(lang or default) or msgs.get(default) or next(iter(msgs.values()))
+
+
+# ---- GPS and numeric outliers -------------------------------------------------------------------
+
+def gps(ctx: Context) -> list[pl.LazyFrame]:
+    if not ctx.gps:
+        return []
+    lat_c, lon_c = ctx.gps
+    lat = pl.col(lat_c).cast(pl.Float64, strict=False)
+    lon = pl.col(lon_c).cast(pl.Float64, strict=False)
+    value = fmt("{}, {}", lat, lon)
+    out = [findings(ctx.lf.filter(lat.is_null() | lon.is_null()), "gps", lat_c,
+                    value.fill_null(""), "GPS position missing", "warning"),
+           findings(ctx.lf.filter((lat.abs() > 90) | (lon.abs() > 180)), "gps", lat_c, value,
+                    "not a position on Earth", "error")]
+    bbox = ctx.cfg["gps"]["bbox"]
+    if bbox:
+        x0, y0, x1, y1 = (float(v) for v in bbox)
+        outside = ~(lon.is_between(x0, x1) & lat.is_between(y0, y1))
+        out.append(findings(ctx.lf.filter(lat.is_not_null() & lon.is_not_null() & outside), "gps",
+                            lat_c, value, f"outside the survey area [{x0}, {y0}, {x1}, {y1}]", "error"))
+    return out
+
+
+def outliers(ctx: Context) -> list[pl.LazyFrame]:
+    """Values far from the rest of their question: modified z on log1p for non-negative columns."""
+    cfg = ctx.cfg["outliers"]
+    thr, min_values = float(cfg["z"]), int(cfg["min_values"])
+    cols = ctx.numeric_columns
+    if not cols:
+        return []
+    x = {c: pl.col(c).cast(pl.Float64, strict=False) for c in cols}
+    first = ctx.lf.select(
+        *[x[c].min().alias(f"min\x00{c}") for c in cols],
+        *[x[c].count().alias(f"n\x00{c}") for c in cols]).collect().row(0, named=True)
+    keep = [c for c in cols if (first[f"n\x00{c}"] or 0) >= min_values]
+    logged = {c: first[f"min\x00{c}"] is not None and first[f"min\x00{c}"] >= 0 for c in keep}
+    t = {c: (x[c] + 1.0).log() if logged[c] else x[c] for c in keep}
+    spread = _spread(ctx.lf, t)
+    medians = ctx.lf.select([x[c].median().alias(c) for c in keep]).collect().row(0, named=True) \
+        if keep else {}
+    out = []
+    for c in keep:
+        med, scale = spread[c]
+        if not scale:
+            continue
+        z = (t[c] - med) / scale
+        flagged = ctx.lf.filter(x[c].is_not_null() & (z.abs() > thr))
+        out.append(findings(flagged, "outlier", c, pl.col(c),
+                            fmt("far from the other answers (median {}, robust z {})",
+                                      pl.lit(f"{medians[c]:g}"), z.round(1)), "warning"))
+    return out
