@@ -26,8 +26,10 @@ DEFAULTS: dict[str, Any] = {
     "duplicates": {"enabled": True, "near": True, "near_threshold": 0.95, "min_answers": 10,
                    "max_group": 200},
     "duration": {"enabled": True, "start": "", "end": "", "min_minutes": 5.0, "z": 6.0},
-    "enumerators": {"enabled": True, "min_submissions": 5, "z": 3.5},
-    "other": {"enabled": True, "columns": [], "threshold": 0.85, "model": ""},
+    "enumerators": {"enabled": True, "min_submissions": 5, "z": 3.5, "min_share_difference": 0.05,
+                    "min_minutes_difference": 10.0},
+    "other": {"enabled": True, "columns": [], "threshold": 0.85, "spelling_threshold": 0.8,
+              "model": ""},
     "constraints": {"enabled": True},
     "relevant": {"enabled": True},
     "gps": {"enabled": True, "latitude": "", "longitude": "", "bbox": []},
@@ -111,6 +113,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
                        "order: [min_lon, min_lat, max_lon, max_lat]")
     if not 0.0 < cfg["duplicates"]["near_threshold"] <= 1.0:
         raise _err("duplicates.near_threshold must be in (0, 1]", "the share of equal answers, e.g. 0.95")
+    if not 0.0 < cfg["other"]["spelling_threshold"] <= 1.0:
+        raise _err("other.spelling_threshold must be in (0, 1]", "character n-gram cosine, e.g. 0.8")
     if not 0.0 < cfg["other"]["threshold"] <= 1.0:
         raise _err("other.threshold must be in (0, 1]", "cosine similarity, e.g. 0.85")
     return cfg

@@ -303,18 +303,18 @@ class Compiler:
             x, y = _num(a), _num(b)
             expr = {"+": x + y, "-": x - y, "*": x * y, "div": x / y,
                     "mod": x - y * (x / y).cast(pl.Int64, strict=False).cast(pl.Float64)}[op]
-            return Val(expr, "num")
+            return Val(expr.fill_null(NAN), "num")
         # comparisons: XPath 1.0 conversion rules
         if op in ("=", "!="):
             if "bool" in (a.kind, b.kind):
                 x, y = _bool(a), _bool(b)
             elif "num" in (a.kind, b.kind) or (_is_num_node(a) and _is_num_node(b)):
                 x, y = _num(a), _num(b)
-                eq = (x == y) & x.is_not_nan() & y.is_not_nan()
+                eq = ((x == y) & x.is_not_nan() & y.is_not_nan()).fill_null(False)
                 return Val(eq if op == "=" else ~eq, "bool")
             else:
                 x, y = _text(a), _text(b)
-            return Val(x == y if op == "=" else x != y, "bool")
+            return Val((x == y if op == "=" else x != y).fill_null(op == "!="), "bool")
         x, y = _num(a), _num(b)
         cmp = {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
         return Val(cmp.fill_null(False) & x.is_not_nan() & y.is_not_nan(), "bool")

@@ -1,9 +1,11 @@
 """'Other (specify)' answers to recode, grouped by meaning so that one decision covers many spellings.
 
 Each distinct answer (after Unicode/case/punctuation normalisation) is embedded once with
-fieldkit's embedder, and answers whose cosine similarity reaches the threshold are joined
-(connected components, as `fieldkit dupes` does). Without a usable model the grouping falls
-back to the normalised spelling, and the summary says so.
+fieldkit's embedder, and answers are joined (connected components, as `fieldkit dupes`
+does) when their embeddings are close in meaning OR their character 1-3-grams are close in
+spelling: the English default model does not see that 'botled watter' is 'bottled water',
+and it knows no Arabic at all, while character n-grams catch typos in any script. Without
+a usable model only the spelling links are used, and the summary says so.
 """
 
 from __future__ import annotations
@@ -63,8 +65,51 @@ def _embed(texts: list[str], ctx: Context) -> np.ndarray | None:
         return None
 
 
+def _spelling_pairs(texts: list[str], threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j), i < j, whose character 1-3-gram TF-IDF vectors have cosine >= threshold."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    x = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True).fit_transform(texts)
+    n = x.shape[0]
+    block = max(64, min(n, 16_000_000 // max(n, 1)))
+    rows, cols = [], []
+    for s in range(0, n, block):
+        sims = (x[s:s + block] @ x[s:].T).toarray()
+        r, c = np.nonzero(sims >= threshold)
+        keep = c > r
+        rows.append(r[keep] + s)
+        cols.append(c[keep] + s)
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def _groups(uniq: list[str], ctx: Context) -> np.ndarray:
+    """A group id per distinct normalised answer (connected components of meaning + spelling links)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from fieldkit.analysis.dupes import near_pairs
+
+    n = len(uniq)
+    present = [i for i, t in enumerate(uniq) if t]
+    if len(present) < 2:
+        return np.arange(n)
+    texts = [uniq[i] for i in present]
+    idx = np.array(present)
+    i1, j1 = _spelling_pairs(texts, float(ctx.cfg["other"]["spelling_threshold"]))
+    links = [(idx[i1], idx[j1])]
+    vecs = _embed(texts, ctx)
+    if vecs is not None:
+        v = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        i2, j2 = near_pairs(v, float(ctx.cfg["other"]["threshold"]))
+        links.append((idx[i2], idx[j2]))
+    i = np.concatenate([a for a, _ in links])
+    j = np.concatenate([b for _, b in links])
+    graph = coo_matrix((np.ones(len(i), np.int8), (i, j)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
 def other_specify(ctx: Context) -> pl.DataFrame:
-    from fieldkit.analysis.dupes import find_duplicates, normalise
+    from fieldkit.analysis.dupes import normalise
 
     cols = [c for c in other_columns(ctx) if c in ctx.schema]
     if not cols:
@@ -83,14 +128,12 @@ def other_specify(ctx: Context) -> pl.DataFrame:
                                         schema={"value": pl.String, "norm": pl.String}),
                            on="value", how="left")
     uniq = answers.select("norm").unique(maintain_order=True)["norm"].to_list()
-    vecs = _embed(uniq, ctx) if len(uniq) > 1 else None
-    res = find_duplicates(uniq, vecs, threshold=float(ctx.cfg["other"]["threshold"]))
-    ids = np.where(res.dup_group >= 0, res.dup_group, -(np.arange(len(uniq)) + 1))
+    ids = _groups(uniq, ctx)
     groups = pl.DataFrame({"norm": uniq, "group": ids})
     a = answers.join(groups, on="norm", how="left")
     # group per column: the same words under two questions are two decisions
     stats = (a.group_by("column", "group")
-             .agg(pl.len().alias("n"), pl.col("norm").n_unique().alias("spellings"),
+             .agg(pl.len().alias("n"), pl.col("value").n_unique().alias("spellings"),
                   pl.col("value").mode().first().alias("typical")))
     a = a.join(stats, on=["column", "group"], how="left")
     gid = a.select(pl.struct("column", "group").rank("dense").alias("gid"))["gid"]

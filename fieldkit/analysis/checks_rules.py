@@ -229,21 +229,23 @@ def enumerators(ctx: Context) -> pl.DataFrame:
         return empty()
     thr = float(cfg["z"])
     out = []
-    metrics = [("dk_share", "share of don't know / refuse answers", "{:.1%}"),
-               ("skip_share", "share of skipped questions", "{:.1%}"),
-               ("median_minutes", "median interview minutes", "{:.1f}")]
-    for metric, what, fmt in metrics:
+    # a z-score alone flags 2.3% against a median of 1.6% when most shares sit close together,
+    # so a difference must also be large enough to act on (config: min_*_difference)
+    metrics = [("dk_share", "share of don't know / refuse answers", "{:.1%}", cfg["min_share_difference"]),
+               ("skip_share", "share of skipped questions", "{:.1%}", cfg["min_share_difference"]),
+               ("median_minutes", "median interview minutes", "{:.1f}", cfg["min_minutes_difference"])]
+    for metric, what, fmt_, floor in metrics:
         if metric not in stats.columns:
             continue
         s = stats.with_columns(robust_z(pl.col(metric)).alias("z"),
                                pl.col(metric).median().alias("med"))
-        # a share of 0 everywhere but one enumerator is the case to catch, so no MAD floor here
-        for r in s.filter(pl.col("z").abs() > thr).iter_rows(named=True):
+        s = s.filter((pl.col("z").abs() > thr) & ((pl.col(metric) - pl.col("med")).abs() >= floor))
+        for r in s.iter_rows(named=True):
             side = "higher" if r["z"] > 0 else "lower"
             out.append({"row": None, "enumerator": r["enumerator"], "check": "enumerator",
-                        "column": ctx.enumerator, "value": fmt.format(r[metric]),
-                        "detail": f"{what} {fmt.format(r[metric])} is far {side} than the others' "
-                                  f"(median {fmt.format(r['med'])}; {r['n']} submissions)",
+                        "column": ctx.enumerator, "value": fmt_.format(r[metric]),
+                        "detail": f"{what} {fmt_.format(r[metric])} is far {side} than the others' "
+                                  f"(median {fmt_.format(r['med'])}; {r['n']} submissions)",
                         "severity": "warning"})
     return pl.DataFrame(out, schema=FINDING_SCHEMA) if out else empty()
 
