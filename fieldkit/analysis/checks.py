@@ -236,18 +236,18 @@ def run_checks(frame: pl.LazyFrame, *, survey: Any = None, form: Any = None,
     cfg = config if config is not None else load_config()
     ctx = build_context(frame, cfg, survey, form, lang, reporter)
     enabled = [c for c in CHECKS if cfg[c]["enabled"]]
-    lazy: list[pl.LazyFrame] = []
+    specs: list = []  # row-level rules (checks_rules.Spec), run together in two passes
     eager: list[pl.DataFrame] = []
     rep = reporter.child("checking", len(enabled)) if reporter else None
     for i, name in enumerate(enabled):
         if rep is not None:
             rep.update(i, name)
         if name == "duplicates":
-            lazy += rules.duplicate_ids(ctx)
+            eager.append(rules.duplicate_ids(ctx))
             if cfg["duplicates"]["near"]:
                 eager.append(rules.near_duplicates(ctx))
         elif name == "duration":
-            lazy += rules.duration(ctx)
+            specs += rules.duration(ctx)
             if not (ctx.start and ctx.end):
                 ctx.skipped.append("duration: no start/end timestamp columns found")
         elif name == "enumerators":
@@ -258,17 +258,17 @@ def run_checks(frame: pl.LazyFrame, *, survey: Any = None, form: Any = None,
             eager.append(checks_other.other_specify(ctx))
         elif name in ("constraints", "relevant"):
             if name == "constraints" or not cfg["constraints"]["enabled"]:
-                lazy += rules.form_rules(ctx)
+                specs += rules.form_rules(ctx)
             if form is None and name == "constraints":
                 ctx.skipped.append("constraints and relevant: need the form (--form)")
         elif name == "gps":
-            lazy += rules.gps(ctx)
+            specs += rules.gps(ctx)
         elif name == "outliers":
-            lazy += rules.outliers(ctx)
+            specs += rules.outliers(ctx)
     if rep is not None:
         rep.update(len(enabled), "collecting")
-    parts = [f for f in pl.collect_all(lazy)] if lazy else []
-    allf = pl.concat([p.cast(FINDING_SCHEMA) for p in parts + eager] or [rules.empty()])
+    parts = [rules.run_specs(ctx, specs)]
+    allf = pl.concat([p.cast(FINDING_SCHEMA) for p in parts + eager])
     order = {c: i for i, c in enumerate(["duplicate_id", "near_duplicate", "duration", "enumerator",
                                          "other_specify", "constraint", "relevant", "gps", "outlier"])}
     out = (allf.join(ctx.keys.with_columns(pl.col(ROW).cast(pl.UInt32)), left_on="row",

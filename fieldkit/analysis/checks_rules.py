@@ -9,6 +9,7 @@ few by construction (rows must share an identical band of answers to become cand
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -40,22 +41,62 @@ def empty() -> pl.DataFrame:
     return pl.DataFrame(schema=FINDING_SCHEMA)
 
 
-def findings(lf: pl.LazyFrame, check: str, column: str | pl.Expr, value: pl.Expr,
-             detail: str | pl.Expr, severity: str) -> pl.LazyFrame:
-    """Shape rows of `lf` (already filtered to the flagged ones) into findings."""
+@dataclass
+class Spec:
+    """One row-level rule: rows where `mask` holds become findings with `value` and `detail`.
+
+    `value` and `detail` must be row-local (literals or expressions of the row's own cells):
+    they are evaluated only on the flagged rows, in a second pass.
+    """
+
+    check: str
+    column: str
+    mask: pl.Expr
+    value: pl.Expr
+    detail: str | pl.Expr
+    severity: str
+
+
+def run_specs(ctx: Context, specs: list[Spec]) -> pl.DataFrame:
+    """All rules in two passes over the data: every mask at once, then values of the flagged rows."""
+    if not specs:
+        return empty()
+    masks = ctx.lf.select(pl.col(ROW), *[s.mask.fill_null(False).alias(f"__m{i}")
+                                         for i, s in enumerate(specs)])
+    names = [f"__m{i}" for i in range(len(specs))]
+    hit = masks.filter(pl.any_horizontal(names)).collect(engine="streaming")
+    if ctx.reporter is not None:
+        ctx.reporter.check()
+    if not hit.height:
+        return empty()
+    sums = hit.select(pl.col(names).sum()).row(0)
+    live = [i for i, n in enumerate(sums) if n]
+
     def lit(x):
         return pl.lit(x) if isinstance(x, str) else x
 
-    return lf.select(
-        pl.col(ROW).cast(pl.UInt32).alias("row"), pl.lit(None, pl.String).alias("enumerator"),
-        pl.lit(check).alias("check"), lit(column).cast(pl.String).alias("column"),
-        value.cast(pl.String).alias("value"), lit(detail).cast(pl.String).alias("detail"),
-        pl.lit(severity).alias("severity"))
+    vals = (ctx.lf.filter(pl.col(ROW).is_in(hit[ROW].implode()))
+            .select(pl.col(ROW), *[e for i in live for e in (
+                specs[i].value.cast(pl.String).alias(f"__v{i}"),
+                lit(specs[i].detail).cast(pl.String).alias(f"__d{i}"))])
+            .collect())
+    hit = hit.join(vals, on=ROW, how="left")
+    parts = []
+    for i in live:
+        s = specs[i]
+        parts.append(hit.filter(pl.col(f"__m{i}")).select(
+            pl.col(ROW).cast(pl.UInt32).alias("row"), pl.lit(None, pl.String).alias("enumerator"),
+            pl.lit(s.check).alias("check"), pl.lit(s.column).alias("column"),
+            pl.col(f"__v{i}").alias("value"), pl.col(f"__d{i}").alias("detail"),
+            pl.lit(s.severity).alias("severity")))
+    return pl.concat(parts)
 
 
-def answered(col: str) -> pl.Expr:
-    """True where the cell holds an answer (not null, not blank)."""
-    return pl.col(col).cast(pl.String).str.strip_chars().fill_null("").str.len_chars() > 0
+def answered(col: str, dtype: pl.DataType | None = None) -> pl.Expr:
+    """True where the cell holds an answer (not null, not an empty string)."""
+    if dtype is not None and dtype != pl.String:
+        return pl.col(col).is_not_null()
+    return (pl.col(col).cast(pl.String).str.len_bytes() > 0).fill_null(False)
 
 
 def robust_z(x: pl.Expr) -> pl.Expr:
@@ -70,15 +111,20 @@ def robust_z(x: pl.Expr) -> pl.Expr:
 
 # ---- duplicate ids and near-duplicate submissions ----------------------------------------------
 
-def duplicate_ids(ctx: Context) -> list[pl.LazyFrame]:
+def duplicate_ids(ctx: Context) -> pl.DataFrame:
     out = []
     for col in ctx.id_columns:
         key = pl.col(col).cast(pl.String)
-        n = pl.len().over(key)
-        flagged = ctx.lf.filter(key.is_not_null() & (key.str.strip_chars() != "") & (n > 1))
-        out.append(findings(flagged.with_columns(n.alias("__n")), "duplicate_id", col, key,
-                            fmt("id appears {} times", pl.col("__n")), "error"))
-    return out
+        dup = (ctx.lf.select(pl.col(ROW), key.alias("key"))
+               .filter(pl.col("key").is_not_null() & (pl.col("key").str.strip_chars() != ""))
+               .group_by("key").agg(pl.col(ROW), pl.len().alias("n"))
+               .filter(pl.col("n") > 1).explode(ROW).collect())
+        out.append(dup.select(
+            pl.col(ROW).cast(pl.UInt32).alias("row"), pl.lit(None, pl.String).alias("enumerator"),
+            pl.lit("duplicate_id").alias("check"), pl.lit(col).alias("column"),
+            pl.col("key").alias("value"), fmt("id appears {} times", pl.col("n")).alias("detail"),
+            pl.lit("error").alias("severity")))
+    return pl.concat(out) if out else empty()
 
 
 def near_duplicates(ctx: Context) -> pl.DataFrame:
@@ -97,8 +143,8 @@ def near_duplicates(ctx: Context) -> pl.DataFrame:
     n_bands = max(2, min(len(cols), int(math.floor((1.0 - thr) * len(cols) + 1e-9)) + 1))
     bands = [cols[i::n_bands] for i in range(n_bands)]
     hashes = ctx.lf.select(pl.col(ROW), *[
-        pl.struct([pl.col(c).cast(pl.String) for c in band]).hash(seed=7).alias(f"b{i}")
-        for i, band in enumerate(bands)]).collect()
+        pl.struct(band).hash(seed=7).alias(f"b{i}")
+        for i, band in enumerate(bands)]).collect(engine="streaming")
     pairs = []
     cap = int(cfg["max_group"])
     for i in range(n_bands):
@@ -132,8 +178,10 @@ def near_duplicates(ctx: Context) -> pl.DataFrame:
                        pl.col("other"))
     halves = [scored.select(pl.col(x).alias(ROW), pl.col(f"uuid_{y}").alias("other"), "eq", "ans")
               for x, y in (("a", "b"), ("b", "a"))]
-    flagged = pl.concat(halves).lazy()
-    return findings(flagged, "near_duplicate", "", pl.col("other"), detail, "warning").collect()
+    return pl.concat(halves).select(
+        pl.col(ROW).cast(pl.UInt32).alias("row"), pl.lit(None, pl.String).alias("enumerator"),
+        pl.lit("near_duplicate").alias("check"), pl.lit("").alias("column"),
+        pl.col("other").alias("value"), detail.alias("detail"), pl.lit("warning").alias("severity"))
 
 
 # ---- interview duration ----------------------------------------------------------------------
@@ -161,13 +209,11 @@ def _spread(lf: pl.LazyFrame, exprs: dict[str, pl.Expr]) -> dict[str, tuple]:
                                           row[f"mean\x00{n}"])) for n in exprs}
 
 
-def duration(ctx: Context) -> list[pl.LazyFrame]:
+def duration(ctx: Context) -> list[Spec]:
     if not ctx.start or not ctx.end:
         return []
     cfg = ctx.cfg["duration"]
-    minutes = ((pl.col(ctx.end) - pl.col(ctx.start)).dt.total_milliseconds() / 60_000.0)
-    lf = ctx.lf.with_columns(minutes.alias("__min"))
-    m = pl.col("__min")
+    m = ((pl.col(ctx.end) - pl.col(ctx.start)).dt.total_milliseconds() / 60_000.0)
     lo_min = float(cfg["min_minutes"])
     # the typical length is learnt from interviews above the absolute minimum only, so a
     # cluster of aborted 2-minute interviews does not make every real one look long
@@ -175,17 +221,15 @@ def duration(ctx: Context) -> list[pl.LazyFrame]:
     med = pos.median()
     # double MAD: durations are skewed (a long tail of interrupted interviews), so each side
     # of the median gets its own spread
-    st = lf.select(med.alias("med"),
-                   (pos - med).abs().filter(pos <= med).median().alias("lo"),
-                   (pos - med).abs().filter(pos >= med).median().alias("hi"),
-                   pos.exp().median().alias("minutes")).collect().row(0, named=True)
+    st = ctx.lf.select(med.alias("med"),
+                       (pos - med).abs().filter(pos <= med).median().alias("lo"),
+                       (pos - med).abs().filter(pos >= med).median().alias("hi"),
+                       pos.exp().median().alias("minutes")).collect().row(0, named=True)
     value = m.round(1)
     out = [
-        findings(lf.filter(m < 0), "duration", ctx.end, value,
-                 "the interview ends before it starts", "error"),
-        findings(lf.filter((m >= 0) & (m < lo_min)), "duration", ctx.end, value,
-                 fmt("{} minutes, under the minimum of {} minutes", value, pl.lit(lo_min)),
-                 "error"),
+        Spec("duration", ctx.end, m < 0, value, "the interview ends before it starts", "error"),
+        Spec("duration", ctx.end, (m >= 0) & (m < lo_min), value,
+             fmt("{} minutes, under the minimum of {} minutes", value, pl.lit(lo_min)), "error"),
     ]
     thr = float(cfg["z"])
     typical = f"{st['minutes']:.1f}" if st["minutes"] is not None else "?"
@@ -194,9 +238,9 @@ def duration(ctx: Context) -> list[pl.LazyFrame]:
             continue
         z = MAD_SCALE * (m.log() - st["med"]) / spread
         flag = (z < -thr) if op < 0 else (z > thr)
-        out.append(findings(lf.filter((m >= lo_min) & (m > 0) & flag), "duration", ctx.end, value,
-                            fmt("{} minutes: much " + side + " than most (median {})", value,
-                                pl.lit(typical)), "warning"))
+        out.append(Spec("duration", ctx.end, (m >= lo_min) & (m > 0) & flag, value,
+                        fmt("{} minutes: much " + side + " than most (median {})", value,
+                            pl.lit(typical)), "warning"))
     return out
 
 
@@ -209,16 +253,16 @@ def enumerators(ctx: Context) -> pl.DataFrame:
     cfg = ctx.cfg["enumerators"]
     cols = ctx.answer_columns
     dk = [str(v).strip().lower() for v in ctx.cfg["dont_know"]]
-    dk_count = pl.sum_horizontal([
-        pl.col(c).cast(pl.String).str.strip_chars().str.to_lowercase().is_in(dk).fill_null(False)
-        for c in cols])
-    ans_count = pl.sum_horizontal([answered(c) for c in cols])
+    # export codes are exact ('dont_know'), so a plain is_in on the text columns is enough
+    dk_count = pl.sum_horizontal([pl.col(c).is_in(dk).fill_null(False) for c in cols
+                                  if ctx.schema[c] == pl.String] or [pl.lit(0)])
+    ans_count = pl.sum_horizontal([answered(c, ctx.schema[c]) for c in cols])
     per_row = [dk_count.alias("dk"), ans_count.alias("ans")]
     if ctx.start and ctx.end:
         per_row.append(((pl.col(ctx.end) - pl.col(ctx.start)).dt.total_milliseconds() / 60_000.0)
                        .alias("minutes"))
     enum = pl.col(ctx.enumerator).cast(pl.String)
-    rows = ctx.lf.select(enum.alias("enumerator"), *per_row).collect()
+    rows = ctx.lf.select(enum.alias("enumerator"), *per_row).collect(engine="streaming")
     aggs = [pl.len().alias("n"), (pl.col("dk").sum() / pl.col("ans").sum().clip(1)).alias("dk_share"),
             (1.0 - pl.col("ans").sum() / (pl.len() * len(cols))).alias("skip_share")]
     if "minutes" in rows.columns:
@@ -252,7 +296,7 @@ def enumerators(ctx: Context) -> pl.DataFrame:
 
 # ---- form logic: constraints and relevant ---------------------------------------------------------
 
-def form_rules(ctx: Context) -> list[pl.LazyFrame]:
+def form_rules(ctx: Context) -> list[Spec]:
     """Constraint violations and answers the skip logic should have hidden."""
     from fieldkit.analysis.checks_expr import Column, ExprUnsupported
 
@@ -265,7 +309,7 @@ def form_rules(ctx: Context) -> list[pl.LazyFrame]:
         if col is None or q.in_repeat or not q.has_data:
             continue
         cur = Column(col, ctx.schema[col], match.options.get(q.name))
-        has = answered(col)
+        has = answered(col, ctx.schema[col])
         if q.constraint and ctx.cfg["constraints"]["enabled"]:
             try:
                 ok = ctx.compiler.compile(q.constraint, cur)
@@ -274,8 +318,7 @@ def form_rules(ctx: Context) -> list[pl.LazyFrame]:
             else:
                 msg = _pick_msg(q.constraint_message, ctx.lang, form.default_language)
                 detail = f"constraint {q.constraint}" + (f" ({msg})" if msg else "")
-                out.append(findings(ctx.lf.filter(has & ~ok), "constraint", col, pl.col(col),
-                                    detail, "error"))
+                out.append(Spec("constraint", col, has & ~ok, pl.col(col), detail, "error"))
         rel = [r for r in q.group_relevants + [q.relevant] if r]
         if rel and ctx.cfg["relevant"]["enabled"]:
             try:
@@ -285,8 +328,7 @@ def form_rules(ctx: Context) -> list[pl.LazyFrame]:
             else:
                 detail = "answered although the form hides it: relevant " + " and ".join(
                     f"({r})" for r in rel)
-                out.append(findings(ctx.lf.filter(has & ~shown), "relevant", col, pl.col(col),
-                                    detail, "error"))
+                out.append(Spec("relevant", col, has & ~shown, pl.col(col), detail, "error"))
     return out
 
 
@@ -298,27 +340,27 @@ def _pick_msg(msgs: dict[str, str], lang: str | None, default: str) -> str:
 
 # ---- GPS and numeric outliers -------------------------------------------------------------------
 
-def gps(ctx: Context) -> list[pl.LazyFrame]:
+def gps(ctx: Context) -> list[Spec]:
     if not ctx.gps:
         return []
     lat_c, lon_c = ctx.gps
     lat = pl.col(lat_c).cast(pl.Float64, strict=False)
     lon = pl.col(lon_c).cast(pl.Float64, strict=False)
     value = fmt("{}, {}", lat, lon)
-    out = [findings(ctx.lf.filter(lat.is_null() | lon.is_null()), "gps", lat_c,
-                    value.fill_null(""), "GPS position missing", "warning"),
-           findings(ctx.lf.filter((lat.abs() > 90) | (lon.abs() > 180)), "gps", lat_c, value,
-                    "not a position on Earth", "error")]
+    out = [Spec("gps", lat_c, lat.is_null() | lon.is_null(), value.fill_null(""),
+                "GPS position missing", "warning"),
+           Spec("gps", lat_c, (lat.abs() > 90) | (lon.abs() > 180), value,
+                "not a position on Earth", "error")]
     bbox = ctx.cfg["gps"]["bbox"]
     if bbox:
         x0, y0, x1, y1 = (float(v) for v in bbox)
         outside = ~(lon.is_between(x0, x1) & lat.is_between(y0, y1))
-        out.append(findings(ctx.lf.filter(lat.is_not_null() & lon.is_not_null() & outside), "gps",
-                            lat_c, value, f"outside the survey area [{x0}, {y0}, {x1}, {y1}]", "error"))
+        out.append(Spec("gps", lat_c, lat.is_not_null() & lon.is_not_null() & outside, value,
+                        f"outside the survey area [{x0}, {y0}, {x1}, {y1}]", "error"))
     return out
 
 
-def outliers(ctx: Context) -> list[pl.LazyFrame]:
+def outliers(ctx: Context) -> list[Spec]:
     """Values far from the rest of their question: modified z on log1p for non-negative columns."""
     cfg = ctx.cfg["outliers"]
     thr, min_values = float(cfg["z"]), int(cfg["min_values"])
@@ -341,8 +383,7 @@ def outliers(ctx: Context) -> list[pl.LazyFrame]:
         if not scale:
             continue
         z = (t[c] - med) / scale
-        flagged = ctx.lf.filter(x[c].is_not_null() & (z.abs() > thr))
-        out.append(findings(flagged, "outlier", c, pl.col(c),
-                            fmt("far from the other answers (median {}, robust z {})",
-                                      pl.lit(f"{medians[c]:g}"), z.round(1)), "warning"))
+        out.append(Spec("outlier", c, x[c].is_not_null() & (z.abs() > thr), pl.col(c),
+                        fmt("far from the other answers (median {}, robust z {})",
+                            pl.lit(f"{medians[c]:g}"), z.round(1)), "warning"))
     return out
