@@ -59,11 +59,24 @@ def write_form(path: Path) -> None:
     wb.save(path)
 
 
-def make_data(path: Path, rows: int) -> int:
-    """Write the synthetic export with Polars expressions (streamed; no Python row loop)."""
+def make_data(path: Path, rows: int, chunk: int = 100_000) -> int:
+    """Write the synthetic export in chunks of Polars expressions (bounded memory; no row loop)."""
+    import pyarrow.parquet as pq
+
+    writer = None
+    for offset in range(0, rows, chunk):
+        part = _chunk(offset, min(chunk, rows - offset)).to_arrow()
+        if writer is None:
+            writer = pq.ParquetWriter(path, part.schema, compression="zstd")
+        writer.write_table(part)
+    writer.close()
+    return part.num_columns
+
+
+def _chunk(offset: int, rows: int):
     import polars as pl
 
-    i = pl.int_range(0, rows, dtype=pl.UInt64)
+    i = pl.col("__i")
 
     def rnd(seed: int, mod: int) -> pl.Expr:
         return (i.hash(seed) % mod).cast(pl.Int64)
@@ -100,16 +113,13 @@ def make_data(path: Path, rows: int) -> int:
         if k < N_MULTI_OPTS:
             for o in OPTS:
                 cols.append(((a == o) | (b == o)).cast(pl.Int8).alias(f"m{k}/{o}"))
-    i = pl.col("__i")
     others = []
     for k in range(N_OTHER):
         has = pl.col(f"m{k}").str.contains("d")
         others.append(pl.when(has & (rnd(700 + k, 20) == 0)).then(pick(800 + k, SPELLINGS))
                       .alias(f"m{k}_other"))
-    lf = (pl.LazyFrame().select(pl.int_range(0, rows, dtype=pl.UInt64).alias("__i"), *cols)
-          .with_columns(follow).with_columns(others).drop("__i"))
-    lf.sink_parquet(path, row_group_size=100_000)
-    return len(pl.scan_parquet(path).collect_schema())
+    base = pl.DataFrame({"__i": pl.int_range(offset, offset + rows, dtype=pl.UInt64, eager=True)})
+    return base.select(i, *cols).with_columns(follow).with_columns(others).drop("__i")
 
 
 def child(data: str, form: str, out: str) -> None:

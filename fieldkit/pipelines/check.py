@@ -1,0 +1,73 @@
+"""The `check` job: high-frequency checks on a survey export -> a findings table with provenance.
+
+Dataset + form/config/language + Reporter -> CheckResult and one provenance step; the
+findings are their own table (one row per finding), written atomically beside the source's
+provenance so a reviewer can tell which export, form and settings produced them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fieldkit.analysis.checks import CheckResult, run_checks
+from fieldkit.analysis.checks_config import CHECKS, load_config
+from fieldkit.progress import Reporter
+
+
+@dataclass
+class CheckJob:
+    result: CheckResult
+    step: dict[str, Any]
+
+
+def _sha(path: str | Path | None) -> str | None:
+    if path is None:
+        return None
+    from fieldkit.store import file_sha256
+
+    return file_sha256(path)
+
+
+def check(ds, *, form: str | Path | None = None, config: str | Path | None = None,
+          lang: str | None = None, reporter: Reporter | None = None) -> CheckJob:
+    """Run the enabled checks on `ds`; the step records the form's and config's sha256."""
+    from fieldkit.io.xlsform import read_form
+
+    started = time.time()
+    cfg = load_config(config)
+    frm = read_form(form) if form is not None else None
+    if frm is not None:
+        frm.language(lang)
+    elif lang is not None:
+        from fieldkit.errors import UsageError
+
+        raise UsageError("--lang needs --form", "give the XLSForm with --form FORM.xlsx")
+    res = run_checks(ds.frame, survey=ds.survey, form=frm, config=cfg, lang=lang, reporter=reporter)
+    step: dict[str, Any] = {
+        "operation": "check",
+        "parameters": {
+            "checks": [c for c in CHECKS if cfg[c]["enabled"]],
+            **({"form": str(form), "form_sha256": _sha(form),
+                "language": frm.language(lang)} if frm is not None else {}),
+            **({"config": str(config), "config_sha256": _sha(config)} if config else {}),
+            "roles": res.roles, "findings": res.findings.height,
+            **({"skipped": res.skipped} if res.skipped else {}),
+        },
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "seconds": round(time.time() - started, 3),
+    }
+    if res.models:
+        step["model"] = res.models[0].get("model")
+        step["model_sha256"] = res.models[0].get("model_sha256")
+    return CheckJob(res, step)
+
+
+def save_findings(job: CheckJob, ds, target: str | Path) -> Path:
+    """Write the findings table atomically with the source's provenance and the check step."""
+    from fieldkit.store import make_provenance, write_frame
+
+    prov = make_provenance(ds.source_info(), [job.step])
+    return write_frame(job.result.findings, target, prov)
