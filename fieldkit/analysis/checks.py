@@ -10,13 +10,14 @@ the export (metadata, select_multiple options, GPS, timestamps) are used.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from fieldkit.analysis import checks_rules as rules
 from fieldkit.analysis.checks_config import CHECKS, load_config
+from fieldkit.analysis.checks_context import Context
 from fieldkit.analysis.checks_rules import FINDING_SCHEMA, ROW
 from fieldkit.errors import UsageError
 from fieldkit.progress import Reporter
@@ -28,37 +29,6 @@ ENUMERATOR_HINTS = ("enumerator", "interviewer", "enum_", "surveyor", "username"
 
 PERSON_RE = re.compile(r"[_.\-/](id|num|number|no|name|code)$")
 R_NONAME_RE = re.compile(r"^(\d*|unnamed: ?\d+|\.\.\.\d+)$")  # R's X, X.1 and pandas' Unnamed: 0
-
-
-@dataclass
-class Context:
-    """What every check needs: the lazy table with a row index, the roles of its columns, the form."""
-
-    lf: pl.LazyFrame
-    schema: pl.Schema
-    cfg: dict[str, Any]
-    keys: pl.DataFrame  # ROW, uuid, enumerator
-    key_column: str | None
-    id_columns: list[str]
-    enumerator: str | None
-    start: str | None
-    end: str | None
-    gps: tuple[str, str] | None
-    answer_columns: list[str]
-    numeric_columns: list[str]
-    option_columns: list[str]
-    form: Any = None
-    match: Any = None
-    lang: str | None = None
-    compiler: Any = None
-    reporter: Reporter | None = None
-    skipped: list[str] = field(default_factory=list)
-    models: list[dict[str, Any]] = field(default_factory=list)
-    other_groups: int = 0
-
-    @property
-    def columns(self) -> list[str]:
-        return [c for c in self.schema.names() if c != ROW]
 
 
 @dataclass
@@ -275,7 +245,7 @@ def run_checks(frame: pl.LazyFrame, *, survey: Any = None, form: Any = None,
                      right_on=ROW, how="left", suffix="_k")
            .with_columns(pl.coalesce("enumerator", "enumerator_k").alias("enumerator"))
            .with_columns(pl.col("check").replace_strict(order, default=99).alias("__o"))
-           .sort("__o", "row", "column", nulls_last=True)
+           .sort("__o", "row", "column", "enumerator", "value", "detail", nulls_last=True)
            .select(OUTPUT_COLUMNS))
     if rep is not None:
         rep.finish()

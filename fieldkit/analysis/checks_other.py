@@ -11,15 +11,13 @@ a usable model only the spelling links are used, and the summary says so.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
-from fieldkit.analysis.checks_rules import FINDING_SCHEMA, ROW, empty, fmt
+from fieldkit.analysis.checks_context import ROW, Context
+from fieldkit.analysis.checks_rules import FINDING_SCHEMA, empty, fmt
 
-if TYPE_CHECKING:
-    from fieldkit.analysis.checks import Context
 
 OTHER_NAME_RE = re.compile(r"(?:^|[_/.\-])(other|others|autre|otro)(?:_specify|_spec|_text)?$", re.I)
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import polars as pl
 
-if TYPE_CHECKING:
-    from fieldkit.analysis.checks import Context
+from fieldkit.analysis.checks_context import ROW, Context
 
-ROW = "__row"
+
 FINDING_SCHEMA = {"row": pl.UInt32, "enumerator": pl.String, "check": pl.String,
                   "column": pl.String, "value": pl.String, "detail": pl.String,
                   "severity": pl.String}

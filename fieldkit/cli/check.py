@@ -2,33 +2,40 @@
 
 from __future__ import annotations
 
-import re
+import sys
 
 import click
 
 from fieldkit.cli import cli
-
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from fieldkit.display import cell_width, clip, display_text, escape_controls
 
 
 def safe(text) -> str:
     """Data for the terminal: control and bidi-override characters shown as escapes."""
-    return CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
-                          else f"\\u{ord(m.group()):04x}", "" if text is None else str(text))
+    return escape_controls("" if text is None else str(text))
 
 
-def _clip(text, width: int) -> str:
-    text = safe(text)
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _cell(text, width: int) -> str:
+    """One table cell: cut to `width` cells; right-to-left text in visual order on a terminal only
+    (a pipe or file keeps logical order, which is what other programs read)."""
+    text = "" if text is None else str(text)
+    if sys.stdout.isatty():
+        return display_text(text, width)
+    return clip(escape_controls(text), width)
 
 
 def _table(rows: list[dict], cols: list[str], indent: str = "  ") -> None:
     if not rows:
         return
-    widths = {c: min(40, max(len(c), *(len(_clip(r.get(c), 40)) for r in rows))) for c in cols}
-    click.echo(indent + "  ".join(f"{c:<{widths[c]}}" for c in cols).rstrip())
-    for r in rows:
-        click.echo(indent + "  ".join(f"{_clip(r.get(c), 40):<{widths[c]}}" for c in cols).rstrip())
+    cells = [[_cell(r.get(c), 40) for c in cols] for r in rows]
+    widths = [max(cell_width(c), *(cell_width(row[i]) for row in cells)) for i, c in enumerate(cols)]
+
+    def line(values: list[str]) -> str:
+        return indent + "  ".join(v + " " * (w - cell_width(v)) for v, w in zip(values, widths)).rstrip()
+
+    click.echo(line(cols))
+    for row in cells:
+        click.echo(line(row))
 
 
 @cli.command("check")
