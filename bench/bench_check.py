@@ -44,7 +44,7 @@ def write_form(path: Path) -> None:
     ws.append(["geopoint", "gps", "GPS", "GPS", "", ""])
     for i in range(N_SELECT):
         rel = f"selected(${{s{i - 1}}}, 'a') or ${{n0}} > 10" if i % 4 == 1 else ""
-        ws.append([f"select_one opts", f"s{i}", f"Question {i}", f"سؤال {i}", rel, ""])
+        ws.append(["select_one opts", f"s{i}", f"Question {i}", f"سؤال {i}", rel, ""])
     for i in range(N_INT):
         ws.append(["integer", f"n{i}", f"Number {i}", f"رقم {i}", "", ". >= 0 and . < 100"])
     for i in range(N_MULTI):

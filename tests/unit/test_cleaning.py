@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import polars as pl
 import pytest
 
 from fieldkit.analysis.cleaning import apply_log, read_log
