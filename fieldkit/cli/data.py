@@ -94,6 +94,33 @@ def _print_inspect(info: dict) -> None:
             echo(f"  timestamp: {t['column']} ({t['form']}): {state}")
 
 
+def _form_info(form: str | None, lang: str | None, info: dict) -> dict:
+    """What the XLSForm says about these columns (languages, matches, labels in `lang`)."""
+    from fieldkit.errors import UsageError
+    from fieldkit.io.xlsform import describe, match_columns, read_form
+
+    if not form:
+        raise UsageError("--lang needs --form", "give the XLSForm with --form FORM.xlsx")
+    frm = read_form(form)
+    return describe(frm, match_columns(frm, [c["name"] for c in info.get("columns", [])]), lang)
+
+
+def _print_form(f: dict) -> None:
+    from fieldkit.display import clip, escape_controls
+
+    echo = click.echo
+    echo(f"form:      {escape_controls(f['title'])} ({f['questions']} questions, {f['groups']} groups"
+         + (f", repeats {', '.join(f['repeats'])}" if f["repeats"] else "") + ")")
+    echo(f"  languages: {', '.join(f['languages']) or '(one, unnamed)'}; labels in {f['language']}")
+    echo(f"  {f['matched']} questions matched to columns, {f['select_multiple_matched']} "
+         "select_multiple with their option columns")
+    if f["missing"]:
+        shown = ", ".join(f["missing"][:12]) + (f" (+{len(f['missing']) - 12})" if len(f["missing"]) > 12 else "")
+        echo(f"  not in the data: {escape_controls(shown)}")
+    for col, label in f["labels"].items():
+        echo(f"  {clip(escape_controls(col), 40):<40}  {clip(escape_controls(label.replace(chr(10), ' ')), 80)}")
+
+
 @cli.command("inspect")
 @click.argument("path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
@@ -101,8 +128,10 @@ def _print_inspect(info: dict) -> None:
 @click.option("--encoding", help="Text encoding, overriding detection (e.g. gb18030, cp1252).")
 @click.option("--head", "head", type=click.IntRange(0, 1000), default=0,
               help="Also show the first N rows.")
+@click.option("--form", type=click.Path(), help="The XLSForm (.xlsx): question labels, languages.")
+@click.option("--lang", help="Form language for the labels (e.g. English, ar).")
 def inspect_cmd(path: str, as_json: bool, sheet: str | None, encoding: str | None,
-                head: int) -> None:
+                head: int, form: str | None, lang: str | None) -> None:
     """Show format, encoding, delimiter, sheets, rows and columns of PATH (file or folder)."""
     import json
 
@@ -114,10 +143,14 @@ def inspect_cmd(path: str, as_json: bool, sheet: str | None, encoding: str | Non
         ds = load_dataset(path, sheet=sheet, encoding=encoding,
                           reporter=Reporter("reading", callback=prog))
         info = inspect_dataset(ds, preview_rows=head if as_json else 0)
+        if form or lang:
+            info["form"] = _form_info(form, lang, info)
     if as_json:
         echo(json.dumps(info, ensure_ascii=False, indent=2, default=str), as_json=True)
     else:
         _print_inspect(info)
+        if info.get("form"):
+            _print_form(info["form"])
         if head and ds.format != "folder":
             # one record per block: survey exports are far too wide for a table
             for i, row in enumerate(ds.frame.head(head).collect().iter_rows(named=True), 1):
@@ -138,8 +171,11 @@ def inspect_cmd(path: str, as_json: bool, sheet: str | None, encoding: str | Non
               help="Show progress on stderr (default: when stderr is a terminal). Progress writes "
                    "batch by batch, so Ctrl+C stops at once; without it Polars streams the whole "
                    "file in one go, which is faster.")
+@click.option("--form", type=click.Path(), help="The XLSForm (.xlsx), for --labels.")
+@click.option("--lang", help="Form language for --labels (e.g. English, ar).")
+@click.option("--labels", is_flag=True, help="Write choice labels instead of codes (needs --form).")
 def convert_cmd(path: str, output: str, sheet: str | None, encoding: str | None,
-                progress: bool | None) -> None:
+                progress: bool | None, form: str | None, lang: str | None, labels: bool) -> None:
     """Load PATH and save it as Parquet (atomic write, provenance in the file metadata)."""
     import polars as pl
 
@@ -151,7 +187,12 @@ def convert_cmd(path: str, output: str, sheet: str | None, encoding: str | None,
     check_parquet_output(output)
     with StderrProgress(progress) as prog:
         reporter = Reporter("converting", callback=prog) if prog.enabled else None
-        out, ds = convert_to_parquet(path, output, sheet=sheet, encoding=encoding, reporter=reporter)
+        if (labels or lang) and not form:
+            from fieldkit.errors import UsageError
+
+            raise UsageError("--labels and --lang need --form", "give the XLSForm with --form FORM.xlsx")
+        out, ds = convert_to_parquet(path, output, sheet=sheet, encoding=encoding, reporter=reporter,
+                                     form=form, lang=lang, labels=labels)
     rows = pl.scan_parquet(out).select(pl.len()).collect().item()
     ncols = len(pl.scan_parquet(out).collect_schema())
     what = ds.format + (f", sheet {ds.sheet!r}" if ds.sheet else "")

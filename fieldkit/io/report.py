@@ -86,8 +86,14 @@ def convert_to_parquet(
     sheet: str | None = None,
     encoding: str | None = None,
     reporter: Reporter | None = None,
+    form: str | Path | None = None,
+    lang: str | None = None,
+    labels: bool = False,
 ) -> tuple[Path, Dataset]:
-    """Load and save as Parquet atomically with provenance; retry tolerant on a bad row."""
+    """Load and save as Parquet atomically with provenance; retry tolerant on a bad row.
+
+    With `form` and `labels`, select answers are written as their choice labels in `lang`.
+    """
     from fieldkit.store import make_provenance, read_provenance, write_frame
 
     ds = load_dataset(path, sheet=sheet, encoding=encoding, reporter=reporter)
@@ -106,6 +112,21 @@ def convert_to_parquet(
             previous = None
     params = {k: v for k, v in {"sheet": ds.sheet, "encoding": encoding}.items() if v}
     step = {"operation": "convert", "parameters": {"format": ds.format, **params}}
+    labelled = None
+    if form is not None:
+        from fieldkit.files import sha256
+        from fieldkit.io.xlsform import label_exprs, match_columns, read_form
+
+        frm = read_form(form)
+        step["parameters"].update(form=str(form), form_sha256=sha256(form),
+                                  language=frm.language(lang), labels=labels)
+        if labels:
+            def labelled(frame: pl.LazyFrame) -> pl.LazyFrame:
+                schema = frame.collect_schema()
+                exprs = label_exprs(frm, match_columns(frm, schema.names()), schema, lang)
+                return frame.with_columns(exprs) if exprs else frame
+
+            ds.frame = labelled(ds.frame)
     prov = make_provenance(ds.source_info(), [step], previous)
     try:
         write_frame(ds.frame, out, prov, reporter=reporter)
@@ -115,6 +136,8 @@ def convert_to_parquet(
         # A lazy scan met a row the head sample did not show (ragged, bad quote): redo it
         # through the tolerant path, which repairs and counts such rows.
         ds = load_dataset(path, encoding=encoding, reporter=reporter, tolerant=True)
+        if labelled is not None:
+            ds.frame = labelled(ds.frame)
         prov = make_provenance(ds.source_info(), [step], previous)
         write_frame(ds.frame, out, prov, reporter=reporter)
     return out, ds

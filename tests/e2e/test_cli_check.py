@@ -121,3 +121,27 @@ def test_clean_refuses_stale_rows_unless_told(capsys, tmp_path):
     assert step["operation"] == "clean"
     assert step["parameters"]["log_sha256"] == hashlib.sha256(log.read_bytes()).hexdigest()
     assert step["parameters"]["applied"] == 1 and step["parameters"]["refused"] == 1
+
+
+def test_inspect_and_convert_with_the_form(capsys, tmp_path):
+    import json
+
+    data, form = str(shared(*IRQ)), str(shared(*IRQ_FORM))
+    code, out, err = run(capsys, "inspect", data, "--form", form, "--lang", "en", "--json")
+    assert code == 0, err
+    f = json.loads(out)["form"]
+    assert f["languages"] == ["English (en)", "Arabic (ar)"] and f["language"] == "English (en)"
+    assert f["matched"] == 153 and f["select_multiple_matched"] == 19
+    assert f["labels"]["hhh_r"] == "Are you the head of household?"
+    assert f["labels"]["water_sources.piped"].endswith(": Piped connection into house or yard")
+    out_p = tmp_path / "labels.parquet"
+    code, out, err = run(capsys, "convert", data, "--form", form, "--lang", "ar", "--labels",
+                         "-o", str(out_p))
+    assert code == 0, err
+    lab = pl.read_parquet(out_p)
+    assert lab["hhh_r"].unique().sort().to_list() == ["لا", "نعم"]
+    assert lab["age_respondent_r"].dtype == pl.Int64  # numbers untouched
+    step = read_provenance(out_p)["steps"][-1]
+    assert step["parameters"]["labels"] is True and step["parameters"]["language"] == "Arabic (ar)"
+    code, out, err = run(capsys, "convert", data, "--labels", "-o", str(tmp_path / "x.parquet"))
+    assert code == 2 and err.startswith("error: --labels and --lang need --form")
