@@ -106,7 +106,14 @@ def _form_info(form: str | None, lang: str | None, info: dict) -> dict:
 
 
 def _print_form(f: dict) -> None:
-    from fieldkit.display import clip, escape_controls
+    import sys
+
+    from fieldkit.display import clip, display_text, escape_controls
+
+    def show(text: str, width: int) -> str:
+        # right-to-left labels in visual order on a terminal; logical order into a pipe
+        text = text.replace("\n", " ")
+        return display_text(text, width) if sys.stdout.isatty() else clip(escape_controls(text), width)
 
     echo = click.echo
     echo(f"form:      {escape_controls(f['title'])} ({f['questions']} questions, {f['groups']} groups"
@@ -118,7 +125,7 @@ def _print_form(f: dict) -> None:
         shown = ", ".join(f["missing"][:12]) + (f" (+{len(f['missing']) - 12})" if len(f["missing"]) > 12 else "")
         echo(f"  not in the data: {escape_controls(shown)}")
     for col, label in f["labels"].items():
-        echo(f"  {clip(escape_controls(col), 40):<40}  {clip(escape_controls(label.replace(chr(10), ' ')), 80)}")
+        echo(f"  {clip(escape_controls(col), 40):<40}  {show(label, 80)}")
 
 
 @cli.command("inspect")
