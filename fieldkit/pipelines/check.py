@@ -37,6 +37,11 @@ def check(ds, *, form: str | Path | None = None, config: str | Path | None = Non
     from fieldkit.io.xlsform import read_form
 
     started = time.time()
+    if ds.format in ("folder", "log", "text"):
+        from fieldkit.errors import UsageError
+
+        raise UsageError(f"{ds.path.name} is a {ds.format}, not a table of submissions",
+                         "give a survey export: CSV, Excel, JSON or Parquet")
     cfg = load_config(config)
     frm = read_form(form) if form is not None else None
     if frm is not None:

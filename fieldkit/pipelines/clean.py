@@ -41,6 +41,9 @@ def clean(ds, *, log: str | Path, key: str | None = None,
     from fieldkit.store import file_sha256
 
     started = time.time()
+    if ds.format in ("folder", "log", "text"):
+        raise UsageError(f"{ds.path.name} is a {ds.format}, not a table of submissions",
+                         "give a survey export: CSV, Excel, JSON or Parquet")
     key = key or default_key(ds.columns)
     if key is None:
         raise UsageError(f"{ds.path.name} has no uuid/instanceID/KEY column to match the log on",
