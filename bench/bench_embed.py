@@ -217,7 +217,7 @@ def search_timing(rows: int, texts: list[str], env: dict, tmp: Path) -> None:
         print(r3.stderr)
     if r1.returncode or r2.returncode:
         print(r1.stderr, r2.stderr)
-    code = ("import time;from fieldkit.io import load_dataset;from fieldkit.analysis.search import search;"
+    code = ("import time;from fieldkit.io import load_dataset;from fieldkit.pipelines import search;"
             f"ds=load_dataset({str(src)!r});search(ds,'answer','warm up',top=5);"
             "t=time.perf_counter();"
             f"h=search(load_dataset({str(src)!r}),'answer','helpful community',top=5);"

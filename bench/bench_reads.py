@@ -1,9 +1,12 @@
 """How many times one `fieldkit themes` command opens and hashes its input file.
 
-Runs the command in a subprocess under `strace -f -e trace=openat` (every open of the input by
-Polars, by the loader's sniffing or by a hash) and counts the full sha256 passes over the file
-(hashlib objects fed exactly the file's size). Cold = fresh FIELDKIT_HOME (no stamps, no
-embedding cache); warm = the same command again.
+Runs the command in a subprocess and counts the Polars executions whose plan scans the input
+(collect / collect_batches / sink_parquet after loading: each is a pass over the file), the full
+sha256 passes (hashlib objects fed exactly the file's size) and, under `strace -f -e openat`,
+every open of the file (the loader's sniffing and Polars' reader threads included). Cold = fresh FIELDKIT_HOME (no stamps, no
+embedding cache); warm = the same command again. Two inputs: the file as it is (small: the
+loader reads it into memory once) and a copy padded with a wide filler column past 32 MB, which
+the loader scans in place, so every collect of the frame is another pass over the file.
 
     python bench/bench_reads.py [FILE COLUMN BY]
 """
@@ -19,7 +22,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT = (ROOT.parent / "shared" / "data" / "coding" / "online_shopping_9cats_zh.csv", "review", "cat")
+DEFAULT = (Path(os.environ.get("FIELDKIT_SHARED", ROOT.parent / "shared")) / "data" / "coding"
+           / "online_shopping_9cats_zh.csv", "review", "cat")
 
 WRAPPER = r"""
 import atexit, hashlib, os, sys
@@ -34,13 +38,24 @@ class Counting:
     def __getattr__(self, name):
         return getattr(self._h, name)
 hashlib.sha256 = Counting
-atexit.register(lambda: print(f"HASHES {sum(1 for h in fed if h.n == size)}", file=sys.stderr))
+import polars as pl
+scans = []
+def counting(name):
+    real = getattr(pl.LazyFrame, name)
+    def run(self, *a, **k):
+        if sys.argv[1] in self.explain():
+            scans.append(name)
+        return real(self, *a, **k)
+    setattr(pl.LazyFrame, name, run)
+for name in ("collect", "collect_batches", "sink_parquet"):
+    counting(name)
+atexit.register(lambda: print(f"HASHES {sum(1 for h in fed if h.n == size)} SCANS {len(scans)}", file=sys.stderr))
 from fieldkit.cli import main
 main(["themes", sys.argv[1], "--column", sys.argv[2], "--by", sys.argv[3], "-o", sys.argv[4], "--k", "4"])
 """
 
 
-def run(path: Path, column: str, by: str, home: Path, out: Path) -> tuple[int, int]:
+def run(path: Path, column: str, by: str, home: Path, out: Path) -> tuple[int, int, int]:
     env = {**os.environ, "FIELDKIT_HOME": str(home), "PYTHONPATH": str(ROOT)}
     home.mkdir(parents=True, exist_ok=True)
     trace = home.parent / "strace.txt"
@@ -51,8 +66,8 @@ def run(path: Path, column: str, by: str, home: Path, out: Path) -> tuple[int, i
         raise SystemExit(proc.stderr[-2000:])
     opens = sum(1 for line in trace.read_text().splitlines()
                 if str(path) in line and "= -1" not in line)
-    hashes = int(re.search(r"HASHES (\d+)", proc.stderr).group(1))
-    return opens, hashes
+    m = re.search(r"HASHES (\d+) SCANS (\d+)", proc.stderr)
+    return opens, int(m.group(1)), int(m.group(2))
 
 
 def main() -> None:
@@ -63,10 +78,23 @@ def main() -> None:
         home, out = Path(tmp) / "home", Path(tmp) / "out.parquet"
         src = Path(tmp) / path.name  # a private copy: its stamp and caches start empty
         shutil.copyfile(path, src)
-        for label in ("cold", "warm"):
-            opens, hashes = run(src, column, by, home, out)
-            print(f"{label}: input opened {opens} times, hashed {hashes} times "
-                  f"({path.name}, themes --column {column} --by {by})")
+        big = Path(tmp) / f"padded-{path.name}"
+        _pad(src, big, 36 << 20)
+        for f in (src, big):
+            for label in ("cold", "warm"):
+                opens, hashes, scans = run(f, column, by, home, out)
+                print(f"{f.name} ({f.stat().st_size / 1e6:.1f} MB) {label}: {scans} Polars passes over the "
+                      f"file after loading, {hashes} sha256 passes, {opens} opens in all (loader sniffing "
+                      f"and Polars threads included)")
+
+
+def _pad(src: Path, dst: Path, size: int) -> None:
+    """The same rows plus a filler column, so the file passes `size` bytes (scanned in place)."""
+    import polars as pl
+
+    df = pl.read_csv(src)
+    width = size // max(df.height, 1) + 1
+    df.with_columns(pl.lit("x" * width).alias("filler")).write_csv(dst)
 
 
 if __name__ == "__main__":

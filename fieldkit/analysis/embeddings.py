@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +61,16 @@ def save_cached(key: str, arr: np.ndarray, info: dict[str, Any]) -> None:
         _write_meta(key, info, int(arr.shape[0]), int(arr.shape[1]))
 
 
+def cached_stats(ds, column: str, embedder: Embedder) -> EmbedStats | None:
+    """What embedding the column met (texts, empty, truncated), as recorded beside its cached vectors."""
+    _, meta = _paths(cache_key(_dataset_sha256(ds), column, embedder))
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return EmbedStats(int(info.get("rows", 0)), int(info.get("empty", 0)), int(info.get("truncated", 0)))
+
+
 def _dataset_sha256(ds) -> str:
     """The dataset's sha256 (one stamped hash per change of the file)."""
     return ds.sha256
@@ -69,12 +78,13 @@ def _dataset_sha256(ds) -> str:
 
 def embed_column(ds, column: str, model_id: str | None = None,
                  reporter: Reporter | None = None, mmap: bool = False,
-                 batch_size: int = 32) -> np.ndarray:
+                 batch_size: int = 32, texts: list[str | None] | None = None) -> np.ndarray:
     """Embeddings of `column` (one row per dataset row), from the cache when the file is unchanged.
 
     Vectors stream into the cache file as they are made (plain writes, after a free-space
     check), so a million rows do not need their 1.5 GB of vectors in memory; `mmap=True`
     also returns them memory-mapped.
+    `texts`: the column's values when the caller has read them already (no second read).
     """
     col = ds.require_text_column(column)
     embedder = get_embedder(model_id)
@@ -86,7 +96,8 @@ def embed_column(ds, column: str, model_id: str | None = None,
             reporter.total = cached.shape[0]
             reporter.finish("from cache")
         return cached
-    texts = ds.text_column(col).to_list()
+    if texts is None:
+        texts = ds.text_column(col).to_list()
     if reporter is not None:
         reporter.total = len(texts)
     info = {"source": str(ds.path), "sha256": file_sha, "column": col, **embedder.provenance()}
@@ -156,63 +167,3 @@ def _write_meta(key: str, info: dict[str, Any], rows: int, dim: int) -> None:
     _, meta = _paths(key)
     with contextlib.suppress(OSError):
         files.write_text_atomic(meta, json.dumps({**info, "rows": rows, "dim": dim}), durable=False)
-
-
-# rows pulled from the input at a time: bounds memory for any row count (~25 MB of vectors)
-STREAM_ROWS = 16_384
-
-
-@dataclass
-class EmbedFileResult:
-    rows: int
-    dim: int
-    model_id: str
-    stats: EmbedStats
-
-
-def embed_file(ds, column: str, target, model_id: str | None = None, batch_size: int = 32,
-               reporter: Reporter | None = None) -> EmbedFileResult:
-    """Write every input column plus `embedding` (Array[Float32, dim]) to Parquet, streaming.
-
-    Rows are pulled in slices, embedded and written as row groups, so memory stays bounded;
-    the output appears only when complete (fieldkit.store).
-    """
-    import polars as pl
-
-    from fieldkit.store import make_provenance, read_provenance, write_batches
-
-    col = ds.require_text_column(column)
-    embedder = get_embedder(model_id)
-    previous = read_provenance(ds.path) if ds.format == "parquet" else None
-    step = {"operation": "embed", "column": col, "batch_size": batch_size, **embedder.provenance()}
-    provenance = make_provenance(ds.source_info(), [step], previous)
-    frame = ds.frame
-    if "embedding" in ds.columns:
-        frame = frame.drop("embedding")  # replaced, not duplicated
-    totals = EmbedStats()
-    count = {"rows": 0}
-
-    def batches():
-        for df in frame.collect_batches(chunk_size=STREAM_ROWS):
-            texts = df.get_column(col).cast(pl.String).to_list()
-            inner = None
-            if reporter is not None:  # per-batch progress and cancel inside the slice
-                base = count["rows"]
-                inner = Reporter(reporter.stage, None, max_per_second=1e9, cancel=reporter.cancel,
-                                 callback=lambda p, base=base: reporter.update(base + p.done,
-                                                                               totals.message()))
-            vecs = embedder.embed_all(texts, batch_size=batch_size, reporter=inner)
-            s = embedder.last_stats
-            totals.texts += s.texts
-            totals.empty += s.empty
-            totals.truncated += s.truncated
-            count["rows"] += df.height
-            if reporter is not None:
-                reporter.update(count["rows"], totals.message())
-            yield df.with_columns(
-                pl.Series("embedding", vecs, dtype=pl.Array(pl.Float32, embedder.dim)))
-
-    write_batches(batches(), target, provenance)
-    if reporter is not None:
-        reporter.finish(totals.message())
-    return EmbedFileResult(count["rows"], embedder.dim, embedder.model_id, totals)

@@ -186,8 +186,8 @@ def convert_cmd(path: str, output: str, sheet: str | None, encoding: str | None,
     """Load PATH and save it as Parquet (atomic write, provenance in the file metadata)."""
     import polars as pl
 
+    from fieldkit import pipelines
     from fieldkit.cli.progress import StderrProgress
-    from fieldkit.io import convert_to_parquet
     from fieldkit.progress import Reporter
     from fieldkit.store import check_parquet_output
 
@@ -198,8 +198,9 @@ def convert_cmd(path: str, output: str, sheet: str | None, encoding: str | None,
             from fieldkit.errors import UsageError
 
             raise UsageError("--labels and --lang need --form", "give the XLSForm with --form FORM.xlsx")
-        out, ds = convert_to_parquet(path, output, sheet=sheet, encoding=encoding, reporter=reporter,
-                                     form=form, lang=lang, labels=labels)
+        done = pipelines.convert(path, output, sheet=sheet, encoding=encoding, reporter=reporter,
+                                 form=form, lang=lang, labels=labels).outcome
+    out, ds = done.output, done.dataset
     rows = pl.scan_parquet(out).select(pl.len()).collect().item()
     ncols = len(pl.scan_parquet(out).collect_schema())
     what = ds.format + (f", sheet {ds.sheet!r}" if ds.sheet else "")

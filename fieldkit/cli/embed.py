@@ -22,19 +22,18 @@ from fieldkit.progress import Reporter
 def embed_cmd(path: str, column: str, out: str, model_id: str | None, batch_size: int,
               sheet: str | None) -> None:
     """Add an `embedding` column (fixed-size list of float32) to every row of PATH."""
+    from fieldkit import pipelines
     from fieldkit.store import check_parquet_output
 
     check_parquet_output(out)  # before minutes of embedding, not after
-    from fieldkit.analysis.embeddings import embed_file
-    from fieldkit.io import load_dataset
-
     with StderrProgress() as prog:
-        ds = load_dataset(path, sheet=sheet)
-        result = embed_file(ds, column, out, model_id=model_id, batch_size=batch_size,
+        ds = pipelines.dataset(path, sheet=sheet)
+        r = pipelines.embed(ds, column, model_id=model_id, batch_size=batch_size,
                             reporter=Reporter("embed", callback=prog))
-    extra = f" ({result.stats.message()})" if result.stats.message() else ""
-    echo(f"wrote {result.rows:,} rows with {result.dim}-d embeddings ({result.model_id}) "
-               f"to {out}{extra}")
+        pipelines.save_annotated(ds, r.columns, [r.step], out, reporter=Reporter("write", callback=prog))
+    e = r.outcome
+    extra = f" ({e.stats.message()})" if e.stats.message() else ""
+    echo(f"wrote {e.rows:,} rows with {e.dim}-d embeddings ({e.model}) to {out}{extra}")
 
 
 @cli.command("search")
@@ -48,13 +47,11 @@ def embed_cmd(path: str, column: str, out: str, model_id: str | None, batch_size
 def search_cmd(path: str, column: str, query: str, top: int, model_id: str | None,
                as_json: bool, sheet: str | None) -> None:
     """Rows of a text column closest in meaning to --query (embeddings cached after the first run)."""
-    from fieldkit.analysis.search import search
-    from fieldkit.io import load_dataset
+    from fieldkit import pipelines
 
     with StderrProgress() as prog:
-        ds = load_dataset(path, sheet=sheet)
-        hits = search(ds, column, query, top=top, model_id=model_id,
-                      reporter=Reporter("embed", callback=prog))
+        hits = pipelines.search(pipelines.dataset(path, sheet=sheet), column, query, top=top, model_id=model_id,
+                                reporter=Reporter("embed", callback=prog)).outcome
     if as_json:
         echo(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2), as_json=True)
         return

@@ -29,7 +29,8 @@ def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary,
     from fieldkit.store import check_parquet_output
 
     check_parquet_output(output)
-    from fieldkit.analysis.logs import digest_markdown, run_logs
+    from fieldkit import pipelines
+    from fieldkit.analysis.logs import digest_markdown
     from fieldkit.cli.progress import StderrProgress
     from fieldkit.errors import UsageError
     from fieldkit.progress import Reporter
@@ -48,8 +49,9 @@ def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary,
     with StderrProgress() as progress:
         rep = Reporter("logs", callback=progress, cancel=cancel)
         try:
-            res = run_logs(paths, output, baseline=baseline, summary_out=summary_out,
-                           templates_out=templates_out, use_model=model_summary and not no_model, reporter=rep)
+            res = pipelines.logs(paths, output, baseline=baseline, summary_out=summary_out,
+                                 templates_out=templates_out, use_model=model_summary and not no_model,
+                                 reporter=rep).outcome
         except KeyboardInterrupt:
             cancel.set()
             raise

@@ -1,8 +1,7 @@
-"""Text-analysis commands: `fieldkit themes`, `fieldkit dupes`, `fieldkit summarize`."""
+"""Text-analysis commands: `fieldkit themes`, `fieldkit dupes`, `fieldkit summarize` (thin: parse, call, print)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import click
@@ -10,10 +9,7 @@ import click
 from fieldkit.cli.group import cli
 from fieldkit.cli.output import echo
 from fieldkit.cli.progress import StderrProgress
-from fieldkit.errors import InputError, UsageError
 from fieldkit.progress import Reporter
-
-TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst"}
 
 
 def _short(text: str, width: int = 100) -> str:
@@ -21,38 +17,11 @@ def _short(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _require_some_text(texts: list, col: str, ds) -> None:
-    """An all-null or all-blank column has nothing to group: say so instead of failing later."""
-    if not any(t is not None and str(t).strip() for t in texts):
-        raise UsageError(f"column {col!r} of {ds.path.name} has no text "
-                         f"(all {len(texts):,} cells are empty)",
-                         f"give a column with answers; `fieldkit inspect {ds.path}` shows null counts")
+def _check_output(out: str | None) -> None:
+    if out:
+        from fieldkit.store import check_parquet_output
 
-
-def _with_columns(ds, columns: dict, drop: list[str]):
-    """Every input column plus the annotation columns (replacing earlier ones of the same name)."""
-    import polars as pl
-
-    frame = ds.frame
-    stale = [c for c in drop if c in ds.columns]
-    if stale:
-        frame = frame.drop(stale)
-    df = frame.collect()
-    return df.with_columns([pl.Series(name, values) for name, values in columns.items()])
-
-
-def _write(df, out: str, ds, step: dict) -> None:
-    from fieldkit.store import make_provenance, read_provenance, write_frame
-
-    previous = read_provenance(ds.path) if ds.format == "parquet" else None
-    write_frame(df, out, make_provenance(ds.source_info(), [step], previous))
-
-
-def _model_step(model_id: str | None) -> dict:
-    from fieldkit.inference.embedder import get_embedder
-
-    emb = get_embedder(model_id)
-    return {"model": emb.model_id, "model_sha256": emb.sha256}
+        check_parquet_output(out)  # before minutes of embedding, not after
 
 
 # ----------------------------------------------------------------------------- themes
@@ -97,62 +66,20 @@ def _print_breakdown(table, by: str) -> None:
 @click.option("--sheet", default=None, help="sheet of a workbook")
 def themes_cmd(path, column, out, k, by, model_id, labels, sheet) -> None:
     """Group free-text answers into themes with keywords, examples and a label."""
-    if out:
-        from fieldkit.store import check_parquet_output
+    from fieldkit import pipelines
 
-        check_parquet_output(out)  # before minutes of embedding, not after
-    from fieldkit.analysis.embeddings import embed_column
-    from fieldkit.analysis.themes import OTHER_ID, find_themes
-    from fieldkit.io import load_dataset
-
-    if k is not None and k < 1:
-        raise UsageError("--k must be at least 1", "for example --k 6, or leave it out")
+    _check_output(out)
     with StderrProgress() as prog:
-        ds = load_dataset(path, sheet=sheet)
-        col = ds.require_text_column(column)
-        by_col = ds.require_column(by) if by else None
-        texts = ds.text_column(col).to_list()
-        _require_some_text(texts, col, ds)
-        vectors = embed_column(ds, col, model_id, reporter=Reporter("embed", callback=prog))
-        result = find_themes(texts, vectors, k=k, reporter=Reporter("themes", callback=prog))
-        if labels != "keywords":
-            gen = _generator_for_labels(required=labels == "generated")
-            if gen is not None:
-                from fieldkit.analysis.themes import label_with_generator
-
-                label_with_generator(result, gen, Reporter("name themes", callback=prog))
+        ds = pipelines.dataset(path, sheet=sheet)
+        r = pipelines.themes(ds, column, k=k, by=by, model_id=model_id, labels=labels,
+                             reporter=Reporter("themes", callback=prog))
         if out:
-            score = result.theme_score.astype("float64")
-            df = _with_columns(
-                ds,
-                {
-                    "theme_id": result.theme_id,
-                    "theme_label": result.row_labels(),
-                    "theme_score": [None if math.isnan(s) else round(float(s), 4) for s in score],
-                },
-                ["theme_id", "theme_label", "theme_score"],
-            )
-            step = {"operation": "themes", "column": col, "k": result.k,
-                    "chosen_by": result.chosen_by, "other_id": OTHER_ID, **_model_step(model_id)}
-            _write(df, out, ds, step)
-    _print_themes(result, len(texts))
-    if by_col:
-        groups = ds.frame.select(by_col).collect().to_series().to_list()
-        _print_breakdown(result.breakdown(groups), by_col)
+            pipelines.save_annotated(ds, r.columns, [r.step], out)
+    _print_themes(r.outcome.result, r.outcome.rows)
+    if r.outcome.breakdown is not None:
+        _print_breakdown(r.outcome.breakdown, r.outcome.by)
     if out:
-        echo(f"wrote {len(texts):,} rows with theme_id, theme_label, theme_score to {out}")
-
-
-def _generator_for_labels(required: bool):
-    from fieldkit.analysis.summarize import _load_generator
-    from fieldkit.errors import ModelError
-
-    try:
-        return _load_generator()
-    except ModelError:
-        if required:
-            raise
-        return None
+        echo(f"wrote {r.outcome.rows:,} rows with theme_id, theme_label, theme_score to {out}")
 
 
 # ----------------------------------------------------------------------------- dupes
@@ -169,81 +96,28 @@ def _generator_for_labels(required: bool):
 @click.option("--sheet", default=None, help="sheet of a workbook")
 def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet) -> None:
     """Mark duplicate and near-duplicate answers: one dup_group per set (null = unique)."""
-    if out:
-        from fieldkit.store import check_parquet_output
+    from fieldkit import pipelines
 
-        check_parquet_output(out)
-    from fieldkit.analysis.dupes import DEFAULT_THRESHOLD, NO_GROUP, find_duplicates
-    from fieldkit.io import load_dataset
-
-    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-    if not 0.0 < threshold <= 1.0:
-        raise UsageError(f"--threshold {threshold} is outside (0, 1]",
-                         f"cosine similarity: try {DEFAULT_THRESHOLD} (higher = stricter)")
-    exact_only = exact_only or threshold >= 1.0
+    _check_output(out)
     with StderrProgress() as prog:
-        ds = load_dataset(path, sheet=sheet)
-        col = ds.require_text_column(column)
-        texts = ds.text_column(col).to_list()
-        _require_some_text(texts, col, ds)
-        vectors = None
-        if not exact_only:
-            from fieldkit.analysis.embeddings import embed_column
-
-            vectors = embed_column(ds, col, model_id, reporter=Reporter("embed", callback=prog))
-        result = find_duplicates(texts, vectors, threshold,
-                                 reporter=Reporter("duplicates", callback=prog))
+        ds = pipelines.dataset(path, sheet=sheet)
+        r = pipelines.dupes(ds, column, threshold=threshold, exact_only=exact_only, model_id=model_id,
+                            reporter=Reporter("dupes", callback=prog))
         if out:
-            groups = [None if g == NO_GROUP else int(g) for g in result.dup_group.tolist()]
-            sizes = [None if g == NO_GROUP else int(s)
-                     for g, s in zip(result.dup_group.tolist(), result.dup_size.tolist())]
-            df = _with_columns(ds, {"dup_group": groups, "dup_size": sizes}, ["dup_group", "dup_size"])
-            step = {"operation": "dupes", "column": col, "threshold": threshold,
-                    "exact_only": exact_only, **({} if exact_only else _model_step(model_id))}
-            _write(df, out, ds, step)
-    how = "exact" if exact_only else f"exact + near (cosine >= {threshold})"
-    echo(f"{result.groups:,} duplicate groups ({how}) covering {result.rows_in_groups:,} "
-               f"of {len(texts):,} rows")
-    _print_top_groups(texts, result)
-    if out:
-        echo(f"wrote {len(texts):,} rows with dup_group, dup_size to {out}")
-
-
-def _print_top_groups(texts, result, top: int = 10) -> None:
-    from collections import defaultdict
-
-    members: dict[int, list[int]] = defaultdict(list)
-    for i, g in enumerate(result.dup_group.tolist()):
-        if g > 0:
-            members[g].append(i)
-    for g, rows in sorted(members.items(), key=lambda kv: -len(kv[1]))[:top]:
-        variants = list(dict.fromkeys(" ".join(str(texts[r]).split()) for r in rows))
+            pipelines.save_annotated(ds, r.columns, [r.step], out)
+    d = r.outcome
+    how = "exact" if d.exact_only else f"exact + near (cosine >= {d.threshold})"
+    echo(f"{d.result.groups:,} duplicate groups ({how}) covering {d.result.rows_in_groups:,} "
+               f"of {len(d.texts):,} rows")
+    for g, rows in d.top_groups(10):
+        variants = list(dict.fromkeys(" ".join(str(d.texts[i]).split()) for i in rows))
         shown = " | ".join(_short(v, 50) for v in variants[:3])
         echo(f"  group {g:>5}: {len(rows):>5} rows  {shown}")
+    if out:
+        echo(f"wrote {len(d.texts):,} rows with dup_group, dup_size to {out}")
 
 
 # ----------------------------------------------------------------------------- summarize
-
-
-def _read_text_file(path: Path) -> str:
-    from fieldkit.io.sniff import check_input_path
-
-    if check_input_path(path) is None:
-        raise InputError(f"{path} is a folder", "give a text or Markdown file, or a dataset with --column")
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(f"{path.name} looks like a binary file, not text",
-                         "give a .txt or .md file, or a dataset with --column")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(raw).best()
-        if best is None:
-            raise InputError(f"cannot tell the text encoding of {path.name}",
-                             "save it as UTF-8 and try again") from None
-        return str(best)
 
 
 @cli.command("summarize")
@@ -260,125 +134,44 @@ def _read_text_file(path: Path) -> str:
 @click.option("--sheet", default=None, help="sheet of a workbook")
 def summarize_cmd(path, column, by, mode, n, out, sheet) -> None:
     """Summarize a text or Markdown file, a column of answers, or a column per group."""
-    from fieldkit.analysis.summarize import summarize_texts
+    from fieldkit import pipelines
 
-    p = Path(path)
     stream = mode in ("abstractive", "hybrid") and out is None and by is None
     on_token = (lambda t: echo(t, nl=False)) if stream else None
-    rows: list[dict] = []
     with StderrProgress() as prog:
-        rep = Reporter("summarize", callback=prog)
-        if column is None:
-            if by:
-                raise UsageError("--by needs --column", "for example --column answer --by region")
-            from fieldkit.io.sniff import check_input_path
-
-            if p.suffix.lower() not in TEXT_SUFFIXES and check_input_path(p) is not None:
-                _refuse_dataset_without_column(p, sheet)
-            text = _read_text_file(p)
-            s = summarize_texts([text], mode=mode, max_sentences=n, reporter=rep, on_token=on_token)
-            rows.append({"group": None, "n_rows": 1, "summary": s.text, "mode": s.mode, "model": s.model,
-                         "notes": s.notes})
-        else:
-            rows = _summarize_column(p, column, by, mode, n, sheet, rep, on_token)
+        data = pipelines.dataset(path, sheet=sheet) if column is not None else path
+        r = pipelines.summarize(data, column, by=by, mode=mode, sentences=n, sheet=sheet,
+                                reporter=Reporter("summarize", callback=prog), on_token=on_token)
+    groups = r.outcome.groups
     if stream:
         echo()
-        for r in rows:
-            for note in r["notes"]:
-                echo(f"note: {note}", err=True)
-    if out:
-        _write_summaries(rows, out, p, column, by, mode, n, sheet)
-        echo(f"wrote {len(rows)} summar{'y' if len(rows) == 1 else 'ies'} to {out}")
-        return
-    if not stream:
-        for r in rows:
+    elif not out:
+        for g in groups:
             if by:
-                echo(f"## {by} = {r['group']} ({r['n_rows']:,} rows)")
-            echo(r["summary"] if r["summary"] else "(nothing to summarize)")
+                echo(f"## {by} = {g.group} ({g.n_rows:,} rows)")
+            echo(g.summary.text if g.summary.text else "(nothing to summarize)")
             if by:
                 echo()
-            for note in r["notes"]:
-                echo(f"note: {note}", err=True)
+    for g in groups:
+        for note in g.summary.notes:
+            echo(f"note: {note}", err=True)
+    if out:
+        _write_summaries(r, data, out)
+        echo(f"wrote {len(groups)} summar{'y' if len(groups) == 1 else 'ies'} to {out}")
 
 
-def _refuse_dataset_without_column(p: Path, sheet) -> None:
-    """A dataset file given without --column: say which columns there are."""
-    from fieldkit.io import load_dataset
-
-    try:
-        ds = load_dataset(p, sheet=sheet)
-    except InputError:
-        return  # not a dataset we know: treat it as text
-    if ds.format in ("text", "log"):
-        return
-    cols = ", ".join(repr(_short(c, 40)) for c in ds.columns[:5])
-    if len(ds.columns) > 5:
-        cols += f" ... ({len(ds.columns)} columns; `fieldkit inspect {p}` lists them)"
-    raise UsageError(f"{p.name} is a {ds.format} dataset; say which column to summarize",
-                     f"add --column with one of: {cols}")
-
-
-def _summarize_column(p, column, by, mode, n, sheet, rep, on_token) -> list[dict]:
-    import numpy as np
-
-    from fieldkit.analysis.summarize import AUTO_MODE, summarize_texts
-    from fieldkit.io import load_dataset
-
-    ds = load_dataset(p, sheet=sheet)
-    col = ds.require_text_column(column)
-    by_col = ds.require_column(by) if by else None
-    texts = ds.text_column(col).to_list()
-    vectors = None
-    if (AUTO_MODE if mode == "auto" else mode) == "extractive" and len(texts) > 1:
-        from fieldkit.analysis.embeddings import embed_column
-
-        vectors = embed_column(ds, col, reporter=rep.child("embed"))
-    if by_col is None:
-        s = summarize_texts(texts, mode=mode, max_sentences=n, reporter=rep, on_token=on_token,
-                            embeddings=vectors)
-        return [{"group": None, "n_rows": len(texts), "summary": s.text, "mode": s.mode,
-                 "model": s.model, "notes": s.notes}]
-    groups = ds.frame.select(by_col).collect().to_series().cast(str).to_list()
-    order: dict = {}
-    for i, g in enumerate(groups):
-        order.setdefault(g, []).append(i)
-    out = []
-    for g, idx in sorted(order.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))):
-        rep.check()
-        sub = [texts[i] for i in idx]
-        s = summarize_texts(sub, mode=mode, max_sentences=n, reporter=rep,
-                            embeddings=None if vectors is None else np.asarray(vectors)[idx])
-        out.append({"group": "(missing)" if g is None else g, "n_rows": len(idx), "summary": s.text,
-                    "mode": s.mode, "model": s.model, "notes": s.notes})
-    return out
-
-
-def _write_summaries(rows, out, p, column, by, mode, n, sheet) -> None:
-    import polars as pl
-
-    from fieldkit.store import atomic_path, file_sha256, make_provenance, write_frame
+def _write_summaries(r, data, out: str) -> None:
+    """Parquet (one row per group, with provenance) or a Markdown/text file."""
+    from fieldkit import files, pipelines
+    from fieldkit.io import Dataset
 
     target = Path(out)
     if target.suffix.lower() != ".parquet":
-        with atomic_path(target) as tmp:
-            parts = []
-            for r in rows:
-                head = f"## {by} = {r['group']} ({r['n_rows']:,} rows)\n\n" if by else ""
-                parts.append(head + r["summary"])
-            tmp.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+        files.write_text_atomic(target, r.outcome.markdown())
         return
-    df = pl.DataFrame(
-        {
-            "group": [r["group"] for r in rows],
-            "n_rows": [r["n_rows"] for r in rows],
-            "summary": [r["summary"] for r in rows],
-            "mode": [r["mode"] for r in rows],
-            "model": [r["model"] for r in rows],
-        },
-        schema={"group": pl.String, "n_rows": pl.Int64, "summary": pl.String, "mode": pl.String,
-                "model": pl.String},
-    )
-    source = {"path": str(p), "sha256": file_sha256(p)}
-    step = {"operation": "summarize", "column": column, "by": by, "mode": mode, "sentences": n,
-            **({"sheet": sheet} if sheet else {})}
-    write_frame(df, target, make_provenance(source, [step]))
+    ds = data if isinstance(data, Dataset) else None
+    if ds is None:  # a text document: its own source facts
+        import polars as pl
+
+        ds = Dataset(Path(data), "text", pl.LazyFrame())
+    pipelines.save_annotated(ds, {}, [r.step], target, table=r.outcome.table())

@@ -8,9 +8,11 @@ CONTRACT (other packages rely on it):
     Dataset.source_info()  dict(path, sha256, format, encoding) for provenance
     Dataset.require_column(name) -> str   (UsageError naming close matches otherwise)
     Dataset.text_column(name) -> pl.Series of str (nulls kept)
+    Dataset.read(columns=None) -> pl.DataFrame   (the file read at most once per job)
+    Dataset.from_frame(df) -> Dataset            (a frame already in memory)
 """
 
 from fieldkit.io.dataset import Dataset, load_dataset
-from fieldkit.io.report import convert_to_parquet, inspect_dataset
+from fieldkit.io.report import inspect_dataset
 
-__all__ = ["Dataset", "convert_to_parquet", "inspect_dataset", "load_dataset"]
+__all__ = ["Dataset", "inspect_dataset", "load_dataset"]

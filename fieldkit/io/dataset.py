@@ -25,6 +25,7 @@ from fieldkit.io.limits import COMPRESSED_KINDS, DecompressionGuard, guarded_blo
 from fieldkit.progress import Reporter
 
 SURVEY_SAMPLE_ROWS = 500
+IN_MEMORY_BYTES = 256 * 1024 * 1024  # a file up to this size is read whole, once, by `Dataset.read`
 WHOLE_CHECK_BYTES = 32 * 1024 * 1024
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 LOG_SUFFIXES = (".log", ".out")
@@ -47,6 +48,14 @@ class Dataset:
     exact_checks: bool = True  # ragged/NUL checks covered the whole file
     ragged_rows: int = 0  # rows padded or cut to the header's width (counted, never dropped)
     size_bytes: int = 0
+    table: pl.DataFrame | None = field(default=None, repr=False, compare=False)  # read whole, once
+
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame | pl.LazyFrame, name: str = "<dataframe>") -> "Dataset":
+        """A Dataset over a frame already in memory (the notebook API): no file behind it."""
+        df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        return cls(Path(name), "dataframe", df.lazy(), mode="memory", table=df,
+                   size_bytes=int(df.estimated_size()))
 
     @cached_property
     def columns(self) -> list[str]:
@@ -54,8 +63,39 @@ class Dataset:
 
     @cached_property
     def sha256(self) -> str:
-        """sha256 of the source file, computed once per change of the file (`fieldkit.files` stamps)."""
+        """sha256 of the source, computed once per change of the file (`fieldkit.files` stamps).
+
+        A frame with no file behind it is identified by its schema and a hash of every row.
+        """
+        if self.format == "dataframe" and self.table is not None:
+            import hashlib
+
+            h = hashlib.sha256(repr(self.table.schema).encode("utf-8"))
+            h.update(self.table.hash_rows(seed=0).to_numpy().tobytes())
+            return h.hexdigest()
         return files.sha256(self.path)
+
+    def read(self, columns: list[str] | None = None) -> pl.DataFrame:
+        """The named columns (all when None), reading the source file at most once for the whole job.
+
+        A file up to IN_MEMORY_BYTES is read whole the first time and kept, so the annotated
+        write needs no second pass; a bigger one reads only the columns asked for (the write
+        then streams it once more in bounded memory).
+        """
+        if self.table is None and (columns is None or self.size_bytes <= IN_MEMORY_BYTES):
+            try:
+                self.table = self.frame.collect()
+            except pl.exceptions.PolarsError as e:
+                raise InputError(f"{self.path.name} cannot be read to the end: {_first(e)}",
+                                 "run `fieldkit inspect` on it; `fieldkit convert` repairs ragged rows") from e
+            self.frame = self.table.lazy()
+        if self.table is not None:
+            return self.table if columns is None else self.table.select(columns)
+        try:
+            return self.frame.select(columns).collect()
+        except pl.exceptions.PolarsError as e:
+            raise InputError(f"{self.path.name} cannot be read to the end: {_first(e)}",
+                             "run `fieldkit inspect` on it; `fieldkit convert` repairs ragged rows") from e
 
     def source_info(self) -> dict[str, Any]:
         return {
@@ -93,7 +133,7 @@ class Dataset:
 
     def text_column(self, name: str) -> pl.Series:
         col = self.require_text_column(name)
-        return self.frame.select(pl.col(col).cast(pl.String)).collect().to_series()
+        return self.read([col]).get_column(col).cast(pl.String)
 
 
 def load_dataset(

@@ -1,4 +1,4 @@
-"""What `inspect` shows, as plain data (the CLI prints it, the TUI renders it), and `convert`.
+"""What `inspect` shows, as plain data (the CLI prints it, the TUI renders it).
 
 Row counts use Polars' fast count path; null counts are exact except for large files read
 in place, where they cover the first rows only (and say so), so inspecting a 1 GB CSV
@@ -7,14 +7,12 @@ takes about a second.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from fieldkit.errors import InputError
-from fieldkit.io.dataset import Dataset, load_dataset
-from fieldkit.progress import Reporter
+from fieldkit.io.dataset import Dataset
 
 NULL_SAMPLE_ROWS = 100_000
 
@@ -77,70 +75,6 @@ def _survey(ds: Dataset) -> dict[str, Any] | None:
     d["timestamps"] = [{k: v for k, v in t.items() if k != "kind" and v is not None}
                        for t in d["timestamps"]]
     return d
-
-
-def convert_to_parquet(
-    path: str | Path,
-    output: str | Path,
-    *,
-    sheet: str | None = None,
-    encoding: str | None = None,
-    reporter: Reporter | None = None,
-    form: str | Path | None = None,
-    lang: str | None = None,
-    labels: bool = False,
-) -> tuple[Path, Dataset]:
-    """Load and save as Parquet atomically with provenance; retry tolerant on a bad row.
-
-    With `form` and `labels`, select answers are written as their choice labels in `lang`.
-    """
-    from fieldkit.store import make_provenance, read_provenance, write_frame
-
-    ds = load_dataset(path, sheet=sheet, encoding=encoding, reporter=reporter)
-    if ds.format == "folder":
-        raise InputError(f"{path} is a folder", "convert one file at a time; `fieldkit inspect` lists them")
-    out = Path(output)
-    if out.exists() and out.resolve() == Path(ds.path).resolve():
-        from fieldkit.errors import UsageError
-
-        raise UsageError("the output would overwrite the input", "choose another output path")
-    previous = None
-    if ds.format == "parquet":
-        try:
-            previous = read_provenance(ds.path)
-        except InputError:
-            previous = None
-    params = {k: v for k, v in {"sheet": ds.sheet, "encoding": encoding}.items() if v}
-    step = {"operation": "convert", "parameters": {"format": ds.format, **params}}
-    labelled = None
-    if form is not None:
-        from fieldkit.files import sha256
-        from fieldkit.io.xlsform import label_exprs, match_columns, read_form
-
-        frm = read_form(form)
-        step["parameters"].update(form=str(form), form_sha256=sha256(form),
-                                  language=frm.language(lang), labels=labels)
-        if labels:
-            def labelled(frame: pl.LazyFrame) -> pl.LazyFrame:
-                schema = frame.collect_schema()
-                exprs = label_exprs(frm, match_columns(frm, schema.names()), schema, lang)
-                return frame.with_columns(exprs) if exprs else frame
-
-            ds.frame = labelled(ds.frame)
-    prov = make_provenance(ds.source_info(), [step], previous)
-    try:
-        write_frame(ds.frame, out, prov, reporter=reporter)
-    except (InputError, pl.exceptions.PolarsError):
-        if ds.mode != "scan" or ds.format not in ("csv", "tsv"):
-            raise
-        # A lazy scan met a row the head sample did not show (ragged, bad quote): redo it
-        # through the tolerant path, which repairs and counts such rows.
-        ds = load_dataset(path, encoding=encoding, reporter=reporter, tolerant=True)
-        if labelled is not None:
-            ds.frame = labelled(ds.frame)
-        prov = make_provenance(ds.source_info(), [step], previous)
-        write_frame(ds.frame, out, prov, reporter=reporter)
-    return out, ds
 
 
 def _first(e: BaseException) -> str:

@@ -54,14 +54,14 @@ class SearchResult:
 def semantic_search(ds, column: str, query: str, reporter: Reporter, top: int = 50,
                     model: str | None = None) -> SearchResult:
     """Rows ranked by cosine similarity to the query, with the model that ranked them."""
-    from fieldkit.analysis.search import search
-    from fieldkit.inference.embedder import get_embedder
+    from fieldkit import pipelines
 
     col = _require_text(ds, column)
-    hits = search(ds, col, query, top=top, model_id=model, reporter=reporter)
+    r = pipelines.search(ds, col, query, top=top, model_id=model, reporter=reporter)
+    hits = r.outcome
     frame = pl.DataFrame({ROW: pl.Series([h.row for h in hits], dtype=pl.Int64),
                           "score": pl.Series([h.score for h in hits], dtype=pl.Float32)})
-    return SearchResult(frame, get_embedder(model).model_id)
+    return SearchResult(frame, r.step["model"])
 
 
 @dataclass

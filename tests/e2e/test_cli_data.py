@@ -141,7 +141,10 @@ def test_convert_sample_survey_with_provenance(capsys, tmp_path, fk_home):
     prov = read_provenance(out)
     assert prov["source"]["path"] == str(src) and prov["source"]["format"] == "csv"
     assert prov["source"]["encoding"] == "utf-8" and len(prov["source"]["sha256"]) == 64
-    assert prov["steps"] == [{"operation": "convert", "parameters": {"format": "csv"}}]
+    (step,) = prov["steps"]
+    assert set(step) == {"operation", "parameters", "started", "seconds"}  # no model ran
+    assert step["operation"] == "convert" and step["parameters"] == {"format": "csv"}
+    assert step["started"].endswith("+00:00") and step["seconds"] >= 0
 
 
 def test_convert_excel_sheet_and_encoding_recorded(capsys, tmp_path, fk_home):

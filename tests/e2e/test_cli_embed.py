@@ -10,7 +10,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from fieldkit.analysis import embeddings as emb_mod
+from fieldkit.pipelines import core as pipelines_core
 from fieldkit.cli import main
 from fieldkit.inference.manifest import get_entry
 from fieldkit.store import read_provenance
@@ -39,7 +39,7 @@ def survey(fk_home, tmp_path):
 
 
 def test_embed_adds_fixed_size_float32_column_with_provenance(capsys, survey, tmp_path, monkeypatch):
-    monkeypatch.setattr(emb_mod, "STREAM_ROWS", 64)  # several row groups: streamed, not whole
+    monkeypatch.setattr(pipelines_core, "STREAM_ROWS", 64)  # several row groups: streamed, not whole
     out = tmp_path / "out.parquet"
     code, stdout, err = run(capsys, "embed", str(survey), "--column", LIKE_BEST, "-o", str(out),
                             "--batch-size", "16")
@@ -56,7 +56,7 @@ def test_embed_adds_fixed_size_float32_column_with_provenance(capsys, survey, tm
     assert f"{empty.sum()} empty" in stdout
     prov = read_provenance(out)
     step = prov["steps"][-1]
-    assert step["operation"] == "embed" and step["column"] == LIKE_BEST
+    assert step["operation"] == "embed" and step["parameters"]["column"] == LIKE_BEST
     assert step["model"] == "all-minilm-l6-v2"
     assert step["model_sha256"] == get_entry(None).file("model").sha256
     assert prov["source"]["sha256"] and prov["source"]["path"] == str(survey)
@@ -133,12 +133,11 @@ def test_multilingual_english_query_finds_chinese(capsys, fk_home):
 def test_cancelled_embed_writes_nothing(survey, tmp_path, monkeypatch):
     import threading
 
-    from fieldkit.analysis.embeddings import embed_file
+    from fieldkit import pipelines
     from fieldkit.errors import Cancelled
     from fieldkit.io import load_dataset
     from fieldkit.progress import Reporter
 
-    monkeypatch.setattr(emb_mod, "STREAM_ROWS", 100)
     cancel = threading.Event()
     seen = []
 
@@ -149,7 +148,9 @@ def test_cancelled_embed_writes_nothing(survey, tmp_path, monkeypatch):
 
     out = tmp_path / "never.parquet"
     with pytest.raises(Cancelled):
-        embed_file(load_dataset(survey), LIKE_BEST, out, batch_size=16,
-                   reporter=Reporter("embed", callback=on_progress, cancel=cancel, max_per_second=1e9))
-    assert 150 <= max(seen) < 300  # stopped inside the second slice, not at its end
+        ds = load_dataset(survey)
+        r = pipelines.embed(ds, LIKE_BEST, batch_size=16,
+                            reporter=Reporter("embed", callback=on_progress, cancel=cancel, max_per_second=1e9))
+        pipelines.save_annotated(ds, r.columns, [r.step], out)
+    assert 150 <= max(seen) < 300  # stopped while embedding, not at its end
     assert not out.exists() and not list(tmp_path.glob(".fieldkit-tmp-*"))

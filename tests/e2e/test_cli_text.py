@@ -54,7 +54,9 @@ def test_themes_writes_all_rows_and_prints_the_table(capsys, answers_csv, tmp_pa
     assert "other" in stdout and "keywords:" in stdout and "share of each theme by score" in stdout
     assert f"wrote 402 rows" in stdout
     step = read_provenance(out)["steps"][-1]
-    assert step["operation"] == "themes" and step["column"] == "answer" and step["model"]
+    assert set(step) == {"operation", "parameters", "model", "model_sha256", "started", "seconds"}
+    assert step["operation"] == "themes" and step["parameters"]["column"] == "answer" and step["model"]
+    assert step["parameters"]["k"] == len(set(df["theme_id"].to_list()) - {-1})
 
 
 def test_themes_forced_k(capsys, answers_csv, tmp_path):
@@ -160,7 +162,6 @@ def test_bad_output_is_refused_before_any_work(argv, bad_out, message, capsys, t
         raise AssertionError("work started before the output path was checked")
 
     monkeypatch.setattr(emb, "embed_column", no_work)
-    monkeypatch.setattr(emb, "embed_file", no_work)
     sample = str(SAMPLE_DATA / "kobo_water_survey.csv")
     target = tmp_path / bad_out
     code, _, err = run(capsys, argv[0], sample, *argv[1:], "-o", str(target))

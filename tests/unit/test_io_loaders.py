@@ -277,7 +277,7 @@ def test_large_messy_file_is_cleaned_once_into_the_cache(tmp_path, fk_home, smal
 
 
 def test_convert_falls_back_when_a_bad_row_hides_past_the_sample(tmp_path, fk_home, small_thresholds):
-    from fieldkit.io import convert_to_parquet
+    from fieldkit.pipelines import convert
     from fieldkit.store import read_provenance
 
     body = _big_csv(8000)
@@ -285,7 +285,8 @@ def test_convert_falls_back_when_a_bad_row_hides_past_the_sample(tmp_path, fk_ho
     p = tmp_path / "late_ragged.csv"
     p.write_text(body)
     assert load_dataset(p).mode == "scan"
-    out, ds = convert_to_parquet(p, tmp_path / "out.parquet")
+    done = convert(p, tmp_path / "out.parquet").outcome
+    out, ds = done.output, done.dataset
     assert ds.mode == "clean" and ds.ragged_rows == 1
     df = pl.read_parquet(out)
     assert df.height == 8001 and df.row(8000) == (8000, "too", "many")

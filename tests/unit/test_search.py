@@ -7,14 +7,19 @@ import pytest
 
 from fieldkit.analysis import embeddings as emb_mod
 from fieldkit.analysis.embeddings import embed_column
-from fieldkit.analysis.search import search, top_k
+from fieldkit.analysis.search import top_k
 from fieldkit.errors import UsageError
 from fieldkit import files
 from fieldkit.inference.embedder import Embedder, get_embedder
 from fieldkit.io import load_dataset
+from fieldkit.pipelines import search as search_job
 from tests.conftest import shared
 
 LIKE_BEST = "What do you like best about using R?"
+
+
+def search(ds, column, query, top=10):
+    return search_job(ds, column, query, top=top).outcome
 
 
 def test_top_k_matches_brute_force_and_skips_empty_rows():

@@ -1,0 +1,48 @@
+"""The embed job: one vector per row of a text column (cached by file + column + model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fieldkit.analysis import embeddings
+from fieldkit.inference.embedder import EmbedStats, get_embedder
+from fieldkit.io.dataset import Dataset
+from fieldkit.pipelines.core import Data, Result, dataset, make_step, resolve_model, text_column, timed
+from fieldkit.progress import Reporter
+
+
+@dataclass
+class Embedded:
+    """What the embed job made: the model, the vector size and what it met (empty, cut texts)."""
+
+    column: str
+    rows: int
+    dim: int
+    model: str
+    stats: EmbedStats
+
+
+def vectors(ds: Dataset, col: str, texts: list[str | None], model_id: str | None,
+            reporter: Reporter | None = None, mmap: bool = True, batch_size: int = 32):
+    """(embedder, vectors) for texts already read from `col`; the file is not read again."""
+    embedder = get_embedder(resolve_model(texts, model_id))
+    return embedder, embeddings.embed_column(ds, col, embedder.model_id, reporter=reporter, mmap=mmap,
+                                             batch_size=batch_size, texts=texts)
+
+
+def embed(data: Data, column: str, *, model_id: str | None = None, batch_size: int = 32,
+          reporter: Reporter | None = None) -> Result[Embedded]:
+    """Add `embedding` (fixed-size list of float32) to every row; empty texts get zero vectors.
+
+    The vectors stream into the memory-mapped embedding cache, so a later search, themes or
+    dupes run on the same column and model does not embed again.
+    """
+    ds = dataset(data)
+    col = text_column(ds, column)
+    with timed() as clock:
+        texts = ds.text_column(col).to_list()
+        embedder, vecs = vectors(ds, col, texts, model_id, reporter, mmap=True, batch_size=batch_size)
+        stats = embeddings.cached_stats(ds, col, embedder) or EmbedStats(texts=len(texts))
+    step = make_step("embed", {"column": col, "batch_size": batch_size}, clock, embedder)
+    out = Embedded(col, int(vecs.shape[0]), int(embedder.dim), embedder.model_id, stats)
+    return Result(out, {"embedding": vecs}, step)

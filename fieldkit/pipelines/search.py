@@ -1,0 +1,40 @@
+"""The search job: rows of a text column closest in meaning to a query (exact cosine, cached vectors)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from fieldkit.analysis.search import Hit, top_k
+from fieldkit.errors import UsageError
+from fieldkit.pipelines.core import Data, Result, dataset, make_step, text_column, timed
+from fieldkit.pipelines.embed import vectors
+from fieldkit.progress import Reporter
+
+
+def search(data: Data, column: str, query: str, *, top: int = 10, model_id: str | None = None,
+           reporter: Reporter | None = None) -> Result[list[Hit]]:
+    """The `top` best rows (0-based row, cosine score, text), best first; adds no columns.
+
+    Empty texts are never hits; the column's vectors come from the cache after the first run.
+    """
+    if not query or not query.strip():
+        raise UsageError("the query is empty", "give the words to search for with --query")
+    if top < 1:
+        raise UsageError("--top must be at least 1", "for example --top 10")
+    ds = dataset(data)
+    col = text_column(ds, column)
+    with timed() as clock:
+        texts = ds.text_column(col)
+        embedder, matrix = vectors(ds, col, texts.to_list(), model_id, reporter, mmap=True)
+        q = embedder.embed_all([query])[0]
+        rows, scores = top_k(matrix, q, top)
+    hits = [Hit(int(r), float(s), texts[int(r)] or "") for r, s in zip(rows, scores)]
+    step = make_step("search", {"column": col, "query": query, "top": top}, clock, embedder)
+    return Result(hits, {}, step)
+
+
+def hits_frame(hits: list[Hit]) -> pl.DataFrame:
+    """Hits as a frame (row, score, text), e.g. to join back onto the data in a notebook."""
+    return pl.DataFrame({"row": [h.row for h in hits], "score": [h.score for h in hits],
+                         "text": [h.text for h in hits]},
+                        schema={"row": pl.Int64, "score": pl.Float32, "text": pl.String})

@@ -1,0 +1,83 @@
+"""The themes job: cluster a text column's embeddings into themes with keywords, examples and labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from fieldkit.analysis.themes import OTHER_ID, ThemesResult, find_themes
+from fieldkit.errors import ModelError, UsageError
+from fieldkit.pipelines.core import Data, Result, dataset, make_step, require_some_text, text_column, timed
+from fieldkit.pipelines.embed import vectors
+from fieldkit.progress import Reporter
+
+LABELS = ("keywords", "generated", "auto")
+
+
+@dataclass
+class Themes:
+    """The themes found (analysis result), on which column and rows, and the share per group."""
+
+    result: ThemesResult
+    column: str
+    rows: int
+    model: str
+    by: str | None = None
+    breakdown: pl.DataFrame | None = None  # share of each theme per value of `by`
+
+
+def themes(data: Data, column: str, *, k: int | None = None, by: str | None = None,
+           model_id: str | None = None, labels: str = "keywords",
+           reporter: Reporter | None = None) -> Result[Themes]:
+    """Adds `theme_id` (-1 = other), `theme_label`, `theme_score` (cosine to the theme centre).
+
+    `labels`: "keywords" (top keywords), "generated" (the prepared generative model names each
+    theme; an error if it is not prepared) or "auto" (generated when prepared).
+    """
+    if k is not None and k < 1:
+        raise UsageError("--k must be at least 1", "for example --k 6, or leave it out")
+    if labels not in LABELS:
+        raise UsageError(f"unknown labels {labels!r}", "use one of: " + ", ".join(LABELS))
+    reporter = reporter or Reporter("themes")
+    ds = dataset(data)
+    col = text_column(ds, column)
+    by_col = ds.require_column(by) if by else None
+    with timed() as clock:
+        texts = ds.text_column(col).to_list()
+        require_some_text(texts, col, ds)
+        embedder, vecs = vectors(ds, col, texts, model_id, reporter.child("embed"))
+        result = find_themes(texts, vecs, k=k, reporter=reporter.child("themes"))
+        namer = _generator(required=labels == "generated") if labels != "keywords" else None
+        if namer is not None:
+            from fieldkit.analysis.themes import label_with_generator
+
+            label_with_generator(result, namer, reporter.child("name themes"))
+    breakdown = None
+    if by_col:
+        breakdown = result.breakdown(ds.read([by_col]).get_column(by_col).to_list())
+    score = np.asarray(result.theme_score, dtype="float64")
+    columns = {
+        "theme_id": pl.Series(result.theme_id.astype("int64")),
+        "theme_label": pl.Series(result.row_labels(), dtype=pl.String),
+        "theme_score": pl.Series(np.round(score, 4)).fill_nan(None),
+    }
+    params = {"column": col, "k": result.k, "chosen_by": result.chosen_by, "other_id": OTHER_ID,
+              "labels": "generated" if namer is not None else "keywords"}
+    if namer is not None:
+        params["label_model"] = getattr(namer, "model_id", None)
+    step = make_step("themes", params, clock, embedder)
+    return Result(Themes(result, col, len(texts), embedder.model_id, by_col, breakdown), columns, step)
+
+
+def _generator(required: bool):
+    """The prepared generative model for theme names, or None when it is not prepared (and not required)."""
+    from fieldkit.analysis.summarize import _load_generator
+
+    try:
+        return _load_generator()
+    except ModelError:
+        if required:
+            raise
+        return None
