@@ -1,11 +1,16 @@
-"""TUI benchmarks: open-to-first-paint of a 1 GB CSV and scroll latency over 1M rows (headless).
+"""TUI benchmarks: paging a 1 GB CSV from disk, open-to-first-paint, and scroll latency (headless).
 
-Each case runs in its own subprocess (clean imports, its own peak RSS). Compared with what a
-user would otherwise reach for in Textual: textual-fastdatatable's Arrow-backed DataTable,
-which needs the whole frame read first. The machine is shared with other engineers while
-this runs, so figures are noisy; ratios from one run are what to read.
+Each case runs in its own subprocess (clean imports, its own peak RSS). The paging section
+runs the same user session (open, browse, End, sort a number, sort a text column, filter)
+against this tree and against another checkout given with --before (for example main before
+paging landed: `git -C /work/main archive b7dcc47 | tar -x -C /tmp/fk-before`), and prints
+first paint and the peak RSS after each step side by side. The other sections compare with
+textual-fastdatatable's Arrow-backed DataTable, which needs the whole frame read first. The
+machine is shared with other engineers while this runs, so figures are noisy; ratios from
+one run are what to read.
 
-    python bench/bench_tui.py                 # uses /tmp/fieldkit_bench_1gb.csv (made if missing)
+    python bench/bench_tui.py --before /tmp/fk-before            # all sections
+    python bench/bench_tui.py --before /tmp/fk-before --sections pages
     python bench/bench_tui.py --csv BIG.csv --presses 100
 """
 
@@ -25,34 +30,43 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_CSV = Path("/tmp/fieldkit_bench_1gb.csv")
+DEFAULT_CSV = Path("/tmp/fieldkit_bench_tui_1gb.csv")
 MILLION = Path("/tmp/fieldkit_bench_tui_1m.parquet")
 
 
 def make_csv(path: Path, target_bytes: int = 1 << 30) -> None:
-    """A 1 GB survey-like CSV (ids, timestamps, categories, numbers, short free text)."""
+    """A 1 GB survey-like CSV, ~2.8M rows of ~380 bytes: ids, timestamps, categories, numbers, a 48-word answer."""
     import numpy as np
     import polars as pl
 
     rng = np.random.default_rng(0)
-    words = np.array("water food clinic latrine market school road pump queue late far clean staff".split())
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("id,submitted,region,household_size,score,comment\n")
+    words = np.array(("water food clinic latrine market school road pump queue late far clean staff "
+                      "price broken children night rain truck tank distribution women safety fee "
+                      "chlorine taste smell borehole network leak repair committee").split())
+    pool = np.array([" ".join(r) for r in words[rng.integers(0, len(words), (20_000, 48))].tolist()])
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("id,submitted,region,district,household_size,age,score,income,consent,comment\n")
         start, written = 0, 0
         while written < target_bytes:
-            n = 200_000
+            n = 100_000
             df = pl.DataFrame({
                 "id": np.arange(start, start + n),
                 "submitted": (np.datetime64("2019-01-01") + rng.integers(0, 10**8, n).astype("timedelta64[s]")).astype(str),
                 "region": rng.choice(["north", "south", "east", "west", "centre"], n),
+                "district": rng.choice([f"district-{i:02d}" for i in range(40)], n),
                 "household_size": rng.integers(1, 12, n),
+                "age": rng.integers(18, 90, n),
                 "score": rng.normal(60, 12, n).round(3),
-                "comment": [" ".join(rng.choice(words, 6)) for _ in range(n)],
+                "income": rng.lognormal(5, 1, n).round(2),
+                "consent": rng.choice(["yes", "no"], n),
+                "comment": pool[rng.integers(0, len(pool), n)],
             })
             text = df.write_csv(include_header=False)
             f.write(text)
-            written += len(text)
+            written += len(text.encode())
             start += n
+    tmp.replace(path)
 
 
 def rss_mb() -> float:
@@ -85,6 +99,111 @@ async def case_fieldkit_open(csv: str) -> dict:
         out["rows"] = app.screen.model.base.height
     out["peak_rss_mb"] = rss_mb()
     return out
+
+
+async def case_session(tree: str, csv: str) -> dict:
+    """One user session on `csv` with the code of `tree`: first paint, then peak RSS after each step."""
+    sys.path.insert(0, tree)
+    from textual.widgets import Input
+
+    from fieldkit.tui.app import FieldkitApp
+    from fieldkit.tui.screens.dataset import DatasetScreen
+    from fieldkit.tui.widgets.vtable import VirtualTable
+
+    assert Path(sys.modules["fieldkit"].__file__).resolve().is_relative_to(Path(tree).resolve())
+    out: dict = {}
+    original = DatasetScreen.on_loaded
+
+    def on_loaded(self, message):
+        original(self, message)
+        if "first_paint_s" not in out:
+            self.call_after_refresh(lambda: out.setdefault("first_paint_s", time.perf_counter() - t0))
+
+    DatasetScreen.on_loaded = on_loaded
+
+    async def until(pilot, done, limit: float = 900.0) -> float:
+        start = time.perf_counter()
+        while not done():
+            if time.perf_counter() - start > limit:
+                raise TimeoutError("step did not finish")
+            await asyncio.sleep(0.05)
+        await pilot.pause()
+        return time.perf_counter() - start
+
+    t0 = time.perf_counter()
+    app = FieldkitApp(csv)
+    async with app.run_test(size=(130, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DatasetScreen) and app.screen.loaded)
+        out["ready_s"] = time.perf_counter() - t0
+        out["open_mb"] = rss_mb()
+        screen = app.screen
+        table = screen.query_one(VirtualTable)
+        table.focus()
+        for _ in range(30):
+            await pilot.press("pagedown")
+        await pilot.press("end")
+        await pilot.pause()
+        out["last_row"] = screen.model.row_id(table.cursor_row)
+        await pilot.press("home")
+        out["browse_mb"] = rss_mb()
+        for name, col in (("sort_number", "score"), ("sort_text", "comment")):
+            table.move_to(col=screen.model.columns.index(col))
+            await pilot.pause()
+            await pilot.press("s")
+            out[f"{name}_s"] = await until(pilot, lambda: screen.model.spec.sort_by == col)
+            await pilot.press("end")
+            out[f"{name}_mb"] = rss_mb()
+        await pilot.press("f")
+        await pilot.pause()
+        where = "\"region\" = 'east' AND \"household_size\" > 6"
+        app.screen.query_one(Input).value = where
+        await pilot.press("enter")
+        out["filter_s"] = await until(pilot, lambda: screen.model.spec.where == where)
+        out["filter_rows"] = screen.model.row_count
+        out["filter_mb"] = rss_mb()
+    out["peak_rss_mb"] = rss_mb()
+    return out
+
+
+def run_session(tree: Path, csv: Path) -> dict:
+    """The session in a fresh process whose imports come from `tree` (its own FIELDKIT_HOME, so no warm cache)."""
+    import shutil
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="fk-bench-home-")
+    try:
+        cmd = [sys.executable, __file__, "--case", "session", str(tree), str(csv)]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=tree,
+                             env={**os.environ, "FIELDKIT_HOME": home, "PYTHONPATH": str(tree)})
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_sessions(csv: Path, runs: list[tuple[str, dict]]) -> None:
+    rows = [("first paint", "first_paint_s", "s"), ("all rows ready (paged: cache written)", "ready_s", "s"),
+            ("peak RSS after open", "open_mb", "MB"), ("  + 30 PgDn, End, Home", "browse_mb", "MB"),
+            ("  + sort by a number, End", "sort_number_mb", "MB"), ("  + sort by the text column, End", "sort_text_mb", "MB"),
+            ("  + filter (region, household size)", "filter_mb", "MB"), ("sort by a number took", "sort_number_s", "s"),
+            ("sort by text took", "sort_text_s", "s"), ("filter took", "filter_s", "s"), ("rows after the filter", "filter_rows", "")]
+    print(f"one session on {csv.name} ({csv.stat().st_size / 1e9:.2f} GB), 130x40 headless")
+    print(f"  {'':40}" + "".join(f"{name:>16}" for name, _ in runs))
+    for label, key, unit in rows:
+        cells = []
+        for _, r in runs:
+            v = r.get(key)
+            cells.append(("error" if "error" in r else "-") if v is None else
+                         (f"{v:,.2f} {unit}" if unit == "s" else f"{v:,.0f} {unit}".strip()))
+        print(f"  {label:40}" + "".join(f"{c:>16}" for c in cells))
+    for name, r in runs:
+        if "error" in r:
+            print(f"  {name}: {r['error']}")
+    if len(runs) == 2 and all("peak_rss_mb" in r for _, r in runs):
+        (a, ra), (b, rb) = runs
+        print(f"  peak RSS: {a} / {b} = {ra['peak_rss_mb'] / rb['peak_rss_mb']:.2f}x;"
+              f" first paint: {ra['first_paint_s']:.2f} s vs {rb['first_paint_s']:.2f} s")
 
 
 async def case_fastdt_open(csv: str) -> dict:
@@ -239,6 +358,8 @@ def main() -> None:
     ap.add_argument("--presses", type=int, default=100)
     ap.add_argument("--case")
     ap.add_argument("--skip-fastdt-1gb", action="store_true", help="skip the slow alternative on the 1 GB file")
+    ap.add_argument("--before", help="another checkout to run the paging session against (e.g. main before paging)")
+    ap.add_argument("--sections", default="pages,first,open,scroll")
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
     if a.case:
@@ -253,6 +374,15 @@ def main() -> None:
     if not csv.exists():
         print(f"making {csv} (1 GB)…", flush=True)
         make_csv(csv)
+    sections = set(a.sections.split(","))
+    if "pages" in sections:
+        runs = [("this tree", run_session(ROOT, csv))]
+        if a.before:
+            runs.append((Path(a.before).name, run_session(Path(a.before), csv)))
+        print_sessions(csv, runs)
+        print()
+    if not sections & {"first", "open", "scroll"}:
+        return
     if not MILLION.exists():
         pl.scan_csv(csv).head(1_000_000).sink_parquet(MILLION)
     fk_first = time_first_screen("fieldkit")

@@ -53,6 +53,8 @@ class Loaded(Message):
     annotations: Any = None
     notes: list = None  # type: ignore[assignment]
     seconds: float = 0.0
+    page: bool = False  # a big file: the rest is paged from disk (fieldkit.tui.paging)
+    model: Any = None  # the paged model, once its cache is written
 
 
 @dataclass

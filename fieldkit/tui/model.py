@@ -206,6 +206,16 @@ class TableModel:
         after = hits.filter(hits >= start)
         return int(after[0]) if len(after) else int(hits[0])
 
+    paged = False  # the in-memory model; fieldkit.tui.paging.PagedTableModel pages from disk
+
+    def base_lazy(self) -> pl.LazyFrame:
+        """The whole loaded frame (with ROW) as a lazy frame: saving streams from it."""
+        return self.base.lazy()
+
+    def sample_frame(self) -> pl.DataFrame:
+        """The view as a DataFrame for survey-role hints (all of it here; the paged model gives its first rows)."""
+        return self.view
+
     def view_lazy(self) -> pl.LazyFrame:
         """The current view as a lazy frame (profiles and summaries select only the columns they need)."""
         return self.view.lazy()
@@ -272,71 +282,80 @@ class ColumnProfile:
     hist_range: tuple[float, float] | None = None
 
 
-def profile_column(frame: pl.DataFrame, name: str, top_n: int = 6, bins: int = 16) -> ColumnProfile:
-    """Nulls, distinct, top values, numeric stats and a histogram of one column."""
-    s = frame.get_column(name)
-    dtype = s.dtype
-    rows = s.len()
-    nulls = s.null_count()
-    key = s
+def profile_column(frame: pl.DataFrame | pl.LazyFrame, name: str, top_n: int = 6, bins: int = 16) -> ColumnProfile:
+    """Nulls, distinct, top values, numeric stats and a histogram of one column.
+
+    Every figure is a lazy query run by the streaming engine, and distinct values are counted
+    and ranked by their 64-bit hash: a 2.5M-row text column is profiled without holding its
+    text (top values are looked up by hash in a second pass).
+    """
+    lf = frame.lazy().select(pl.col(name))
+    dtype = lf.collect_schema()[name]
+    col = pl.col(name)
+    key = col
     if isinstance(dtype, pl.List):
-        try:
-            key = s.cast(pl.List(pl.String)).list.sort().list.join(", ")
-        except Exception:
-            key = s
+        key = col.cast(pl.List(pl.String)).list.sort().list.join(", ")
+
+    def run(q: pl.LazyFrame) -> pl.DataFrame:
+        return q.collect(engine="streaming")
+
     try:
-        distinct = key.n_unique()
+        head = run(lf.select(pl.len().alias("rows"), col.null_count().alias("nulls"),
+                             key.hash().n_unique().alias("distinct"))).row(0)
     except Exception:
-        distinct = -1
+        head = run(lf.select(pl.len(), col.null_count(), pl.lit(-1))).row(0)
+    rows, nulls, distinct = (int(x) for x in head)
     top: list[tuple[str, int]] = []
     try:
-        vc = key.drop_nulls().value_counts(sort=True).head(top_n)
-        if dtype.is_temporal() and vc.height and vc.item(0, 1) == 1:
-            vc = vc.head(0)  # every timestamp is distinct: a "top" list says nothing
-        top = [(format_value(v), int(c)) for v, c in vc.iter_rows()]
+        ranked = run(lf.filter(col.is_not_null()).group_by(key.hash().alias("_h")).agg(pl.len().alias("_n"))
+                     .sort(["_n", "_h"], descending=[True, False]).head(top_n))
+        if ranked.height and not (dtype.is_temporal() and ranked["_n"][0] == 1):
+            # every timestamp distinct: a "top" list says nothing
+            counts = dict(zip(ranked["_h"].to_list(), ranked["_n"].to_list()))
+            values = run(lf.filter(key.hash().is_in(list(counts))).group_by(key.hash().alias("_h"))
+                         .agg(key.first().alias("_v")))
+            named = dict(zip(values["_h"].to_list(), values["_v"].to_list()))
+            top = [(format_value(named.get(h)), int(n)) for h, n in counts.items()]
     except Exception:
         pass
     stats: dict[str, float] = {}
     histogram: list[int] = []
     hist_range = None
     numeric = dtype.is_numeric() and not dtype == pl.Boolean
-    target = s
-    if not numeric and dtype == pl.String:
-        target = s.str.len_chars()  # text: profile the answer lengths
-        stats["len_mean"] = float(target.mean() or 0)
     if numeric or dtype == pl.String:
-        t = target.drop_nulls().cast(pl.Float64)
-        t = t.filter(t.is_finite())
-        if t.len():
-            lo, hi = float(t.min()), float(t.max())
+        t = (col.str.len_chars() if dtype == pl.String else col).cast(pl.Float64)
+        t = t.filter(t.is_not_null() & t.is_finite())
+        agg = run(lf.select(t.len().alias("n"), t.min().alias("lo"), t.max().alias("hi"), t.mean().alias("mean"),
+                            t.median().alias("median"), t.std().alias("std"))).row(0, named=True)
+        if dtype == pl.String:
+            stats["len_mean"] = float(agg["mean"] or 0)
+        if agg["n"]:
+            lo, hi = float(agg["lo"]), float(agg["hi"])
             if numeric:
-                stats.update(min=lo, max=hi, mean=float(t.mean()), median=float(t.median()),
-                             std=float(t.std() or 0.0))
+                stats.update(min=lo, max=hi, mean=float(agg["mean"]), median=float(agg["median"]),
+                             std=float(agg["std"] or 0.0))
             else:
-                stats.update(len_min=lo, len_max=hi, len_median=float(t.median()))
+                stats.update(len_min=lo, len_max=hi, len_median=float(agg["median"]))
             hist_range = (lo, hi)
-            if hi > lo:
-                idx = ((t - lo) / (hi - lo) * bins).floor().clip(0, bins - 1).cast(pl.Int32)
-                counts = idx.value_counts()
-                hist = [0] * bins
-                for b, c in counts.iter_rows():
-                    hist[int(b)] = int(c)
-                histogram = hist
-            else:
-                histogram = [t.len()]
+            histogram = _histogram(lf, t, lo, hi, bins) if hi > lo else [int(agg["n"])]
     elif dtype.is_temporal():
-        t = s.drop_nulls()
-        if t.len():
-            stats = {"min": t.min(), "max": t.max()}  # type: ignore[dict-item]
-            ints = t.cast(pl.Int64).cast(pl.Float64)
-            lo, hi = float(ints.min()), float(ints.max())
-            if hi > lo:
-                idx = ((ints - lo) / (hi - lo) * bins).floor().clip(0, bins - 1).cast(pl.Int32)
-                hist = [0] * bins
-                for b, c in idx.value_counts().iter_rows():
-                    hist[int(b)] = int(c)
-                histogram = hist
+        agg = run(lf.select(col.min().alias("lo"), col.max().alias("hi"))).row(0, named=True)
+        if agg["lo"] is not None:
+            stats = {"min": agg["lo"], "max": agg["hi"]}  # type: ignore[dict-item]
+            ints = col.drop_nulls().cast(pl.Int64).cast(pl.Float64)
+            lim = run(lf.select(ints.min().alias("lo"), ints.max().alias("hi"))).row(0)
+            if lim[1] > lim[0]:
+                histogram = _histogram(lf, ints, float(lim[0]), float(lim[1]), bins)
     return ColumnProfile(name, short_dtype(dtype), rows, nulls, distinct, top, stats, histogram, hist_range)
+
+
+def _histogram(lf: pl.LazyFrame, values: pl.Expr, lo: float, hi: float, bins: int) -> list[int]:
+    idx = ((values - lo) / (hi - lo) * bins).floor().clip(0, bins - 1).cast(pl.Int32).alias("_b")
+    counts = lf.select(idx).group_by("_b").agg(pl.len().alias("_n")).collect(engine="streaming")
+    hist = [0] * bins
+    for b, c in counts.iter_rows():
+        hist[int(b)] = int(c)
+    return hist
 
 
 def sparkline(values: list[int] | list[float]) -> str:

@@ -21,6 +21,7 @@ from textual.widgets import Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.tui import actions as A
+from fieldkit.tui import paging
 from fieldkit.tui.messages import Loaded, LoadFailed, Profiled, ViewReady
 from fieldkit.tui.model import PAGE, TableModel, ViewSpec, profile_column
 from fieldkit.tui.screens.dataset_analyse import AnalyseActions
@@ -109,7 +110,10 @@ class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
         try:
             ds = load_dataset(self.path, sheet=self.sheet)
             head = ds.frame.head(PAGE * 2).collect()
-            self.post_message(Loaded(head, complete=False, dataset=ds, seconds=time.monotonic() - start))
+            page = paging.should_page(ds)
+            self.post_message(Loaded(head, complete=False, dataset=ds, seconds=time.monotonic() - start, page=page))
+            if page:
+                return  # the rest is paged from disk by a job with progress (Esc cancels)
             # let the first rows reach the screen before the full read takes both cores
             self._painted.wait(2.0)
             full = ds.frame.collect()
@@ -124,7 +128,12 @@ class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
     def _loaded(self, message: Loaded) -> None:
         self.dataset = message.dataset
         table = self.table
-        if self.model is None:
+        if message.model is not None:
+            self.model = message.model
+            table.set_model(self.model, keep_cursor=True)
+            if self.current_column:
+                self._schedule_profile()
+        elif self.model is None:
             self.model = TableModel(message.frame, complete=message.complete)
             table.set_model(self.model)
             self.call_after_refresh(self._painted.set)
@@ -145,6 +154,20 @@ class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
             self.app.remember_recent(self.path)
         self._update_title()
         self._update_status(f"loaded in {message.seconds:.2f} s" if message.complete else "reading the rest…")
+        if message.page:
+            self.call_after_refresh(self._start_paging)
+
+    def _start_paging(self) -> None:
+        """Convert a big file to its Parquet page cache in a job (progress bar, Esc cancels), then page from it."""
+        ds, start = self.dataset, self.load_started
+        part = ds.sheet if len(ds.sheets) > 1 else None
+
+        def done(result, elapsed: float) -> None:
+            model, ann, notes = result
+            self._loaded(Loaded(None, complete=True, dataset=ds, annotations=ann, notes=notes,
+                                seconds=time.monotonic() - start, model=model))
+
+        self.start_job("load", f"paging {self.path.name} from disk", lambda rep: paging.open_paged(ds, part, rep), done)
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
@@ -173,7 +196,7 @@ class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
                 t.append("  sheet ")
                 t.append(str(ds.sheet), "bold")
                 t.append(f" ({len(ds.sheets)} sheets: w)", "dim")
-        total = m.base.height
+        total = m.total_rows
         suffix = "" if m.complete else "+"
         if m.row_count != total or m.spec.where or m.spec.restrict is not None:
             t.append(f"  {m.row_count:,} of {total:,}{suffix} rows")
@@ -260,10 +283,10 @@ class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
     def _start_profile(self) -> None:
         self._profile_timer = None
         if self.model is not None and self.current_column is not None:
-            self._profile(self.model.view, self.current_column, self._profile_token)
+            self._profile(self.model.view_lazy(), self.current_column, self._profile_token)
 
     @work(thread=True, exclusive=True, group="profile")
-    def _profile(self, frame: pl.DataFrame, column: str, token: int) -> None:
+    def _profile(self, frame: pl.LazyFrame, column: str, token: int) -> None:
         try:
             p = profile_column(frame, column)
         except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:  # odd dtypes: say so in the panel
@@ -299,7 +322,7 @@ class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
         m = self.model
         if m is None:
             return
-        if self.large(m.base.height):
+        if m.paged or self.large(m.total_rows):
             self._update_status("working on the view…")
             self._build_view(spec, keep_row, then, on_error)
             return

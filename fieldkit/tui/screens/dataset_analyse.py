@@ -236,7 +236,7 @@ class AnalyseActions(JobScreen):
         if col is None:
             return
         backend = self.app.backend
-        texts = self.model.view.get_column(col).cast(pl.String).drop_nulls().to_list()
+        texts = self.model.view_lazy().select(pl.col(col).cast(pl.String)).collect().to_series().drop_nulls().to_list()
         scope = "rows in view" if (self.model.spec.where or self.model.spec.restrict is not None) else "all rows"
         self._begin_summary(f"summary of {col} ({scope}, {len(texts):,} texts)")
         self.start_job("summarize", f"summarizing {col}",
@@ -262,7 +262,7 @@ class AnalyseActions(JobScreen):
             except FieldkitError as exc:
                 self.app.show_error(exc)
             return
-        frame = self.model.view
+        frame = self.model.view_lazy().select(list(dict.fromkeys([col, by_col]))).collect()
         backend = self.app.backend
         self._begin_summary(f"summary of {col} per {by_col}")
         self.start_job("summarize", f"summarizing {col} per {by_col}",
@@ -320,11 +320,11 @@ class AnalyseActions(JobScreen):
         """Survey facts about a column for the profile panel (roles, options, hints)."""
         from fieldkit.tui.roles import column_facts
 
-        return column_facts(self.dataset, self.model.view, column)
+        return column_facts(self.dataset, self.model.sample_frame(), column)
 
     def column_entries(self) -> list:
         from fieldkit.tui.roles import column_entries
 
-        return column_entries(self.dataset, self.model.view, self.model.columns)
+        return column_entries(self.dataset, self.model.sample_frame(), self.model.columns)
 
 

@@ -151,7 +151,7 @@ class AnnotateActions(JobScreen):
             self.app.show_error(UsageError(f"{target.name} does not end in .parquet", "give a name like data.parquet"))
             return
         ann = self.annotations
-        frame = ann.apply(self.model.base.drop(ROW))
+        frame = ann.apply(self.model.base_lazy().drop(ROW))
         step = {"operation": "annotate", "parameters": {**ann.summary(), "tag_keys": dict(self.tag_names)}}
         steps = list(self.steps) + [step]
         backend = self.app.backend

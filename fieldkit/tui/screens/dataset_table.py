@@ -140,7 +140,7 @@ class TableActions(JobScreen):
             return
         col, needle = self._find
         start = self.table.cursor_row + direction if direction else self.table.cursor_row
-        if self.large(self.model.row_count):  # scanning millions of cells: off the UI thread
+        if self.model.paged or self.large(self.model.row_count):  # scanning millions of cells: off the UI thread
             self._update_status(f"finding {needle!r}…")
             self._find_worker(col, needle, max(0, start), direction < 0)
             return

@@ -128,7 +128,7 @@ class VirtualTable(ScrollView, can_focus=True):
             return
         self.widths = m.content_widths()
         rows = m.row_count
-        self._gutter = max(4, len(str(m.base.height))) + 1 + 4
+        self._gutter = max(4, len(str(m.total_rows))) + 1 + 4
         if not keep_cursor:
             self.cursor_row = 0
             self.scroll_to(y=0, animate=False)
