@@ -323,7 +323,10 @@ def profile_column(frame: pl.DataFrame | pl.LazyFrame, name: str, top_n: int = 6
     hist_range = None
     numeric = dtype.is_numeric() and not dtype == pl.Boolean
     if numeric or dtype == pl.String:
-        t = (col.str.len_chars() if dtype == pl.String else col).cast(pl.Float64)
+        # the values (or text lengths) as their own column first, so each batch is reduced to
+        # numbers as it streams past; a median over `len_chars()` of the text held all of it
+        lf = lf.select((col.str.len_chars() if dtype == pl.String else col).cast(pl.Float64).alias("_t"))
+        t = pl.col("_t")
         t = t.filter(t.is_not_null() & t.is_finite())
         agg = run(lf.select(t.len().alias("n"), t.min().alias("lo"), t.max().alias("hi"), t.mean().alias("mean"),
                             t.median().alias("median"), t.std().alias("std"))).row(0, named=True)

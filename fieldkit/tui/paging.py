@@ -46,14 +46,16 @@ GROUP_ROWS = 16_384  # rows per row group: one screen never needs more than two 
 KEEP_GROUPS = 4  # row groups held in memory at once (the memory bound of browsing)
 BUCKET_ROWS = 131_072  # rows per bucket when reordering a view on disk (the memory of a sort)
 # Text is sorted by its first SORT_PREFIX characters (answers that agree that far keep file
-# order): sorting whole answers held the entire text column in memory (840 MB for the bench file).
-SORT_PREFIX = 64
+# order): sorting whole answers held the entire text column (peak 750 MB for the plan of the
+# bench file's 280-character answers; 32-character keys: 409 MB).
+SORT_PREFIX = 32
 SAMPLE_ROWS = GROUP_ROWS  # rows the survey-role hints of a paged file look at (one row group)
 KEEP_VIEWS = 6  # view files kept on disk per cache folder (older ones are removed)
 CACHE_VERSION = 1
 
 
 def cache_dir() -> Path:
+    """Where page caches and their view folders live."""
     from fieldkit.config import cache_home
 
     return cache_home() / "tui-pages"
@@ -74,10 +76,12 @@ def _size(path: Path) -> int:
         return 0
 
 
-def cache_key(ds: Any) -> str:
-    """The cache copy's name: the file's sha256 plus what changes how it was read (sheet, encoding)."""
-    ident = json.dumps([CACHE_VERSION, ds.sha256, ds.sheet, ds.encoding, ds.delimiter, GROUP_ROWS])
-    return hashlib.sha256(ident.encode()).hexdigest()[:40]
+def cache_path(ds: Any) -> Path:
+    """The cache copy of a dataset: named by the file's sha256 and what changes how it was read."""
+    from fieldkit import files
+
+    parts = [f"v{CACHE_VERSION}", ds.sha256, str(ds.sheet), str(ds.encoding), str(ds.delimiter), str(GROUP_ROWS)]
+    return files.derived_path("tui-pages", parts, ".parquet")
 
 
 def convert(ds: Any, reporter: Reporter | None = None) -> Path:
@@ -87,17 +91,13 @@ def convert(ds: Any, reporter: Reporter | None = None) -> Path:
     peak memory than pulling batches through Python); progress is the cache file's growth
     against the size a sample of the first rows predicts, and cancel stops the query.
     """
+    from fieldkit import files
     from fieldkit.errors import InputError
-    from fieldkit.store import atomic_path
 
-    folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{cache_key(ds)}.parquet"
-    if target.exists():
-        return target
     lf = ds.frame.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
-    expected = _expected_mb(ds, lf) if reporter is not None else None
-    with atomic_path(target) as tmp:
+
+    def build(tmp: Path) -> None:
+        expected = _expected_mb(ds, lf) if reporter is not None else None
         query = lf.sink_parquet(tmp, compression="zstd", row_group_size=GROUP_ROWS, lazy=True).collect(background=True)
         try:
             while query.fetch() is None:
@@ -116,7 +116,8 @@ def convert(ds: Any, reporter: Reporter | None = None) -> Path:
             done = tmp.stat().st_size >> 20
             reporter.total = done
             reporter.update(done, "MB of the page cache", force=True)
-    return target
+
+    return files.cached_file(cache_path(ds), build)
 
 
 def _expected_mb(ds: Any, lf: pl.LazyFrame) -> int | None:
@@ -176,11 +177,15 @@ class ParquetPages:
     def lazy(self) -> pl.LazyFrame:
         return pl.scan_parquet(self.paths)
 
+    def _read(self, i: int) -> pl.DataFrame:
+        """Row group `i` straight from disk (not kept)."""
+        fi, gi = self._where[i]
+        return pl.from_arrow(self._files[fi].read_row_group(gi))
+
     def _group(self, i: int) -> pl.DataFrame:
         df = self._groups.get(i)
         if df is None:
-            fi, gi = self._where[i]
-            df = pl.from_arrow(self._files[fi].read_row_group(gi))
+            df = self._read(i)
             self.reads += 1
             self._groups[i] = df
             while len(self._groups) > self.keep:
@@ -274,17 +279,21 @@ class PagedTableModel(TableModel):
             except Exception as exc:
                 raise UsageError(f"filter not understood: {first_line(exc)}",
                                  'write a SQL WHERE clause, e.g. "Age" > 30 AND "Country" = \'Kenya\'') from exc
-        if spec.sort_by:
-            key = pl.col(spec.sort_by)
-            if self.base.schema.get(spec.sort_by) == pl.String:
-                key = key.str.slice(0, SORT_PREFIX)  # the sort holds keys, never whole answers
-            lf = lf.sort(key, descending=spec.descending, nulls_last=True, maintain_order=True)
-        elif spec.restrict is not None:
-            lf = lf.sort("_fk_rank")
-        else:
-            lf = lf.sort(ROW)
         extra = [c for c in (spec.restrict.columns if spec.restrict is not None else []) if c != ROW]
         keep = [ROW] + [c for c in extra if c not in names]
+        if spec.sort_by:
+            key = pl.col(spec.sort_by)
+            if lf.collect_schema().get(spec.sort_by) == pl.String:
+                # the sort holds short keys, never whole answers; a slice alone is a view that keeps
+                # the whole text buffer alive, so a NUL (below every character) makes fresh strings
+                key = pl.concat_str([key.str.slice(0, SORT_PREFIX), pl.lit("\x00")])
+            # select before sorting, so each batch is cut to (row, key) as it streams past
+            lf = (lf.select(*keep, key.alias("_fk_key"))
+                  .sort("_fk_key", descending=spec.descending, nulls_last=True, maintain_order=True))
+        elif spec.restrict is not None:
+            lf = lf.select(*keep, "_fk_rank").sort("_fk_rank")
+        else:
+            lf = lf.select(keep)  # a filter keeps file order
         try:
             return lf.select(keep).collect(engine="streaming")
         except Exception as exc:
@@ -296,10 +305,11 @@ class PagedTableModel(TableModel):
     def _materialize(self, spec: ViewSpec, target: Path, reporter: Reporter | None) -> None:
         """Pass 2: the base rows in plan order, written to a folder of Parquet parts that appears whole or not at all.
 
-        Rows already in file order (a filter) stream straight through one sink. Otherwise each
-        row gets its place in the view, the base is read one row group at a time and its rows go
-        to buckets of BUCKET_ROWS places on disk, and each bucket is sorted by place alone:
-        memory stays at one row group, then one bucket (Polars' own sort held 1.5 GB here).
+        Rows already in file order (a filter) stream straight through one sink, and a few rows
+        are sorted in memory. Otherwise each row gets its place in the view, the base is read a
+        bucket's worth of row groups at a time and its rows go to buckets of BUCKET_ROWS places
+        on disk, and each bucket is sorted by place alone: memory stays at about one bucket
+        (Polars' own sort of the bench file held 1.5 GB).
         """
         plan = self._plan(spec)
         n = plan.height
@@ -307,10 +317,14 @@ class PagedTableModel(TableModel):
         columns = extras.columns + self.base.columns
         work = Path(tempfile.mkdtemp(prefix=".view-", dir=target.parent))
         try:
-            if n == 0 or plan.get_column(ROW).is_sorted():
-                order = plan.lazy()
-                (self.base.lazy().join(order, on=ROW, how="inner", maintain_order="left").select(columns)
-                 .sink_parquet(work / "part-00000.parquet", compression="lz4", row_group_size=GROUP_ROWS))
+            joined = self.base.lazy().join(plan.with_columns(pl.int_range(n, dtype=pl.Int64).alias("_fk_pos")).lazy(),
+                                           on=ROW, how="inner", maintain_order="left")
+            if n == 0 or plan.get_column(ROW).is_sorted():  # a filter: file order, one streaming pass
+                joined.select(columns).sink_parquet(work / "part-00000.parquet", compression="lz4",
+                                                    row_group_size=GROUP_ROWS)
+            elif n <= BUCKET_ROWS:  # few rows: joined and sorted in memory at the size of one bucket
+                joined.sort("_fk_pos").select(columns).sink_parquet(
+                    work / "part-00000.parquet", compression="lz4", row_group_size=GROUP_ROWS)
             else:
                 place = np.full(self.base.height, -1, dtype=np.int64)
                 place[plan.get_column(ROW).to_numpy()] = np.arange(n, dtype=np.int64)
@@ -327,20 +341,22 @@ class PagedTableModel(TableModel):
         groups = len(self.base.starts) - 1
         if reporter is not None:
             reporter.total = groups + -(-n // BUCKET_ROWS)
-        for g in range(groups):
-            fi, gi = self.base._where[g]
-            part = pl.from_arrow(self.base._files[fi].read_row_group(gi))
-            pos = place[part.get_column(ROW).to_numpy()]
-            keep = pos >= 0
+        step = max(1, BUCKET_ROWS // GROUP_ROWS // 2)  # row groups read at once: half a bucket of rows
+        for first in range(0, groups, step):
+            chunk = range(first, min(groups, first + step))
+            pos = place[int(self.base.starts[chunk.start]):int(self.base.starts[chunk.stop])]
+            keep = pos >= 0  # ROW is the row's place in the file, so no read is needed to know
             if keep.any():
+                part = pl.concat([self.base._read(g) for g in chunk])
                 part = part.filter(pl.Series(keep)).with_columns(pl.Series("_fk_pos", pos[keep]))
                 if extras.width:
                     part = pl.concat([extras[pos[keep]], part], how="horizontal")
                 part = part.with_columns((pl.col("_fk_pos") // BUCKET_ROWS).alias("_fk_bucket"))
                 for (b,), piece in part.partition_by("_fk_bucket", as_dict=True, include_key=False).items():
-                    piece.write_ipc(work / f"b{b:05d}-{g:06d}.arrow", compression="lz4")
+                    piece.write_ipc(work / f"b{b:05d}-{first:06d}.arrow", compression="lz4")
+                del part
             if reporter is not None:
-                reporter.update(g + 1)
+                reporter.update(chunk.stop)
         del place
         for b in range(-(-n // BUCKET_ROWS)):
             pieces = sorted(work.glob(f"b{b:05d}-*.arrow"))

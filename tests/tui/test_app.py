@@ -271,7 +271,7 @@ async def test_cjk_rows_align_at_any_size(tmp_path, size):
     async with app.run_test(size=size) as pilot:
         await wait_for_workers(pilot)
         table = app.screen.query_one(VirtualTable)
-        width = table.size.width
+        width = table.draw_width  # what is visible beside the scrollbar
         seps = set()
         for y in range(table.size.height - 1):
             strip = table.render_line(y)
@@ -295,7 +295,7 @@ async def test_arabic_text_renders_at_cell_width(kobo_csv):
         table = screen.query_one(VirtualTable)
         table.move_to(arabic_rows[0])
         for y in range(table.size.height - 1):
-            assert table.render_line(y).cell_length == table.size.width
+            assert table.render_line(y).cell_length == table.draw_width
 
 
 async def test_log_screen_templates_lines_and_summary(tmp_path, monkeypatch):

@@ -41,7 +41,9 @@ async def test_gbk_chinese_headers_line_up_and_a_year_column_shows_whole_years(t
         edges = _cell_edges(header)
         for y in range(2, table.size.height - 1):
             strip = table.render_line(y)
-            assert strip.cell_length == table.size.width
+            # as wide as what is visible beside the scrollbar: a line as wide as the widget lost its
+            # last two cells, and with them the … of a cut answer
+            assert strip.cell_length == table.scrollable_content_region.width < table.size.width
             assert _cell_edges(strip)[2:] == edges  # the gutter bar and every value cell end where the header's do
         top = int(table.scroll_offset.y)
         shown = [table.render_line(2 + i).text.split("│", 1)[1].split()[0] for i in range(10)]

@@ -134,7 +134,7 @@ class VirtualTable(ScrollView, can_focus=True):
             self.scroll_to(y=0, animate=False)
         self.cursor_row = min(self.cursor_row, max(0, rows - 1))
         self.cursor_col = min(self.cursor_col, max(0, len(self.widths) - 1))
-        self.virtual_size = Size(self.size.width or 80, rows + HEADER)
+        self.virtual_size = Size(self.draw_width or 80, rows + HEADER)
         self.refresh()
         self._announce()
 
@@ -146,11 +146,16 @@ class VirtualTable(ScrollView, can_focus=True):
     # ---- geometry ----
 
     @property
+    def draw_width(self) -> int:
+        """Cells in a line: the widget less its vertical scrollbar (lines as wide as the widget lost their last 2 cells, and a cut cell its …)."""
+        return self.scrollable_content_region.width
+
+    @property
     def body_height(self) -> int:
         return max(1, self.size.height - HEADER - (1 if self.show_horizontal_scrollbar else 0))
 
     def _visible_columns(self) -> list[int]:
-        cols, x, width = [], self._gutter + 1, self.size.width
+        cols, x, width = [], self._gutter + 1, self.draw_width
         for j in range(self.left_col, len(self.widths)):
             cols.append(j)
             x += self.widths[j] + 1
@@ -178,7 +183,7 @@ class VirtualTable(ScrollView, can_focus=True):
         else:
             while self.left_col < self.cursor_col:
                 x = self._gutter + 1 + sum(w + 1 for w in self.widths[self.left_col:self.cursor_col + 1])
-                if x <= self.size.width:
+                if x <= self.draw_width:
                     break
                 self.left_col += 1
 
@@ -217,7 +222,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         if self.model is not None:
-            self.virtual_size = Size(self.size.width, self.model.row_count + HEADER)
+            self.virtual_size = Size(self.draw_width, self.model.row_count + HEADER)
             self._ensure_visible()
 
     def on_click(self, event) -> None:
@@ -241,7 +246,7 @@ class VirtualTable(ScrollView, can_focus=True):
     # ---- drawing ----
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.draw_width
         m = self.model
         if m is None or not self.widths:
             return Strip.blank(width)
