@@ -58,8 +58,13 @@ async def _answer(pilot, text: str) -> None:
     await wait_for_workers(pilot)
 
 
-def _shown(table: VirtualTable, y: int) -> list[str]:
-    return table.render_line(y).text.split("│", 1)[1].split()
+async def _opened(pilot):
+    """The dataset screen, its (paged) model and its table, once loading and paging are done."""
+    await wait_for_workers(pilot)
+    screen = pilot.app.screen
+    table = screen.query_one(VirtualTable)
+    table.focus()
+    return screen, screen.model, table
 
 
 async def test_big_file_pages_from_disk_to_its_last_row_and_sorts_and_filters(small_pages, big_csv):
@@ -67,14 +72,10 @@ async def test_big_file_pages_from_disk_to_its_last_row_and_sorts_and_filters(sm
     assert path.stat().st_size > paging.PAGE_BYTES
     app = FieldkitApp(str(path))
     async with app.run_test(size=(130, 40)) as pilot:
-        await wait_for_workers(pilot)
-        screen = app.screen
-        model = screen.model
+        screen, model, table = await _opened(pilot)
         assert isinstance(model, PagedTableModel) and screen.loaded
         assert model.row_count == frame.height and model.base.starts[1] == GROUP
         assert f"{frame.height:,} rows" in str(screen.query_one("#title").content)
-        table = screen.query_one(VirtualTable)
-        table.focus()
         await pilot.press("end")
         await pilot.pause()
         assert table.cursor_row == frame.height - 1
@@ -112,11 +113,7 @@ async def test_paging_holds_a_bounded_number_of_row_groups(small_pages, big_csv)
     path, frame = big_csv
     app = FieldkitApp(str(path))
     async with app.run_test(size=(130, 40)) as pilot:
-        await wait_for_workers(pilot)
-        screen = app.screen
-        model = screen.model
-        table = screen.query_one(VirtualTable)
-        table.focus()
+        screen, model, table = await _opened(pilot)
         for row in range(0, frame.height, 700):  # through every row group, drawing each screen
             table.move_to(row)
             for y in range(table.size.height):
@@ -134,7 +131,16 @@ async def test_paging_holds_a_bounded_number_of_row_groups(small_pages, big_csv)
         await pilot.pause()
         assert model.view is not model.base
         assert model.view.most_held <= paging.KEEP_GROUPS and model.base.held() <= paging.KEEP_GROUPS
-        assert model.full_record(model.row_count - 1)["review"] == frame.sort("review", maintain_order=True)["review"][-1]
+        # text sorts by its first SORT_PREFIX characters
+        last = frame.sort("review", maintain_order=True)["review"][-1]
+        assert model.full_record(model.row_count - 1)["review"][:paging.SORT_PREFIX] == last[:paging.SORT_PREFIX]
+        sorted_view = model.view
+        await pilot.press("f")
+        await _answer(pilot, "\"label\" = 0")
+        assert model.view is not sorted_view and model.row_count == frame.filter(pl.col("label") == 0).height
+        await pilot.press("end")
+        await pilot.pause()
+        assert model.view.most_held <= paging.KEEP_GROUPS and model.base.held() <= paging.KEEP_GROUPS
         assert len(model._pages) <= 64  # formatted rows: a bounded cache of 128-row pages
 
 
@@ -142,11 +148,7 @@ async def test_tags_follow_their_rows_through_sort_filter_and_save(small_pages, 
     path, frame = big_csv
     app = FieldkitApp(str(path))
     async with app.run_test(size=(130, 40)) as pilot:
-        await wait_for_workers(pilot)
-        screen = app.screen
-        model = screen.model
-        table = screen.query_one(VirtualTable)
-        table.focus()
+        screen, model, table = await _opened(pilot)
         table.move_to(col=model.columns.index("score"))
         await pilot.press("s")
         await wait_for_workers(pilot)
