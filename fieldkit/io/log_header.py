@@ -65,7 +65,7 @@ TIME_FORMS: tuple[TimeForm, ...] = (
     TimeForm("md_dot", r"\d{2}\.\d{2} \d{2}:\d{2}:\d{2}" + _FRAC, "%m.%d %H:%M:%S%.f", False),
     TimeForm("md_slash", r"\d{2}/\d{2} \d{2}:\d{2}:\d{2}" + _FRAC, "%m/%d %H:%M:%S%.f", False),
     TimeForm("glog", r"[IWEF]\d{4} \d{2}:\d{2}:\d{2}" + _FRAC, "%m%d %H:%M:%S%.f", False),
-    TimeForm("epoch", r"1\d{9}(?:\.\d{1,9}|\d{3})?", "epoch"),
+    TimeForm("epoch", r"1\d{9}(?:\.\d{1,9}|\d{9}|\d{6}|\d{3})?", "epoch"),  # s, ms, us, ns
     TimeForm("time", r"\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?", "%H:%M:%S%.f", False),
 )
 _FORM_RES = [re.compile(r"(?<![\w.:-])(" + f.pattern + r")(?!\w|[:.]\d)") for f in TIME_FORMS]
@@ -132,6 +132,7 @@ class Layout:
     ts_share: float = 0.0  # share of sampled lines whose timestamp was found
     first_ts: bool = False  # the file's first line has it
     has_pid: bool = False  # a `name[pid]:` field carries pids on some lines
+    json: object = None  # a fieldkit.io.log_json.JsonLayout for JSON-lines logs
     year: int | None = None  # for year-less timestamps
     year_source: str = ""  # where that year came from (said in the digest)
     mtime: datetime | None = None
@@ -139,16 +140,22 @@ class Layout:
     @property
     def ts_mode(self) -> bool:
         """Records start at the timestamp: a line without one continues the record before it."""
-        return self.form is not None and (self.ts_share >= 0.5 or (self.first_ts and self.ts_share >= 0.05))
+        return self.json is None and self.form is not None and (self.ts_share >= 0.5 or (self.first_ts and self.ts_share >= 0.05))
 
     @property
     def columns(self) -> list[str]:
+        if self.json is not None:
+            return list(self.json.columns)
         names = [n for n in self.prefix_names + self.names if n]
         if self.has_pid or any(s == "procpid" for s, _ in self.fields):
             names.append("pid")
         return names
 
     def describe(self) -> str:
+        if self.json is not None:
+            j = self.json
+            return ", ".join(["JSON lines"] + [f"{what} at {p}" for what, p in (
+                ("timestamp", j.ts_path), ("level", j.level_path), ("message", j.msg_path), *j.columns.items()) if p])
         parts = [f"timestamp {self.form.name}" if self.form else "no timestamp"]
         parts += [n for n in dict.fromkeys(self.columns)]
         return ", ".join(parts)

@@ -32,6 +32,7 @@ import polars as pl
 
 from fieldkit.errors import InputError
 from fieldkit.io.log_files import is_binary, iter_utf8_chunks, read_head
+from fieldkit.io.log_json import BUNYAN_LEVELS, infer_json
 from fieldkit.io.log_header import (HEADER_COLS, LEVEL_ALT, LEVEL_NORMAL, TIME_FORMS, Layout, TimeForm,
                                     find_timestamps, infer_layout)
 from fieldkit.progress import Reporter
@@ -81,7 +82,8 @@ def _parse_time(text: pl.Expr, form: TimeForm, layout: Layout) -> pl.Expr:
     text = text.str.strip_chars()
     if form.fmt == "epoch":
         secs = text.cast(pl.Float64, strict=False)
-        secs = pl.when(secs > 1e11).then(secs / 1000).otherwise(secs)
+        secs = (pl.when(secs > 1e17).then(secs / 1e9).when(secs > 1e14).then(secs / 1e6)
+                .when(secs > 1e11).then(secs / 1e3).otherwise(secs))
         return (secs * 1_000_000).cast(pl.Int64).cast(dt)
     if form.fmt == "compact_ms":
         base = text.str.extract(r"^(.*):\d{1,3}$").str.strptime(dt, "%Y%m%d-%H:%M:%S", strict=False)
@@ -152,6 +154,8 @@ def parse_records(lines: pl.LazyFrame, layout: Layout | None = None) -> pl.LazyF
     layout = layout or Layout()
     raw = pl.col("raw")
     lines = lines.with_columns(raw.fill_null("").str.strip_suffix("\r").alias("raw"))
+    if layout.json is not None:
+        return _json_records(lines, layout)
     nonblank = raw.str.strip_chars().str.len_bytes() > 0
     ts_re = layout.ts_regex()
     if "_ts" in lines.collect_schema().names():  # computed by the caller (see _record_starts)
@@ -223,6 +227,25 @@ def parse_records(lines: pl.LazyFrame, layout: Layout | None = None) -> pl.LazyF
                        *[pl.col(c) for c in cols], message.alias("message"), full_raw.alias("raw"))
 
 
+def _json_records(lines: pl.LazyFrame, layout: Layout) -> pl.LazyFrame:
+    """One record per non-blank line; fields read at the JSON paths the sample showed."""
+    j = layout.json
+    raw = pl.col("raw")
+    null_s = pl.lit(None, dtype=pl.String)
+
+    def at(path):
+        return raw.str.json_path_match(path) if path else null_s
+
+    ts = (_parse_time(at(j.ts_path), j.ts_form, layout) if j.ts_path and j.ts_form is not None
+          else pl.lit(None, dtype=pl.Datetime("us")))
+    level = at(j.level_path).str.to_uppercase().replace(BUNYAN_LEVELS).replace(LEVEL_NORMAL)
+    cols = [c for c in HEADER_COLS if c in j.columns]
+    return (lines.filter(raw.str.strip_chars().str.len_bytes() > 0)
+            .select(pl.col("line_no").cast(pl.Int64), ts.alias("timestamp"), level.alias("level"),
+                    *[at(j.columns[c]).alias(c) for c in cols],
+                    pl.coalesce(at(j.msg_path), raw).alias("message"), raw))
+
+
 def _sample_lines(head: bytes, complete: bool) -> list[str]:
     lines = head.decode("utf-8", "replace").splitlines()
     if not complete and len(lines) > 1:
@@ -233,6 +256,11 @@ def _sample_lines(head: bytes, complete: bool) -> list[str]:
 def layout_from_sample(lines: list[str], mtime: datetime | None = None) -> Layout:
     """Infer the layout from sample lines and settle the year of year-less timestamps."""
     starts = [ln for ln in lines if ln.strip() and not _CONT_PY.match(ln)]
+    jl = infer_json(starts)
+    if jl is not None:
+        lay = Layout(form=jl.ts_form, json=jl, mtime=mtime)
+        lay.year, lay.year_source = (mtime or datetime.now()).year, "the file's modification time"
+        return lay
     lay = infer_layout(starts)
     lay.mtime = mtime
     if lay.form is not None and not lay.form.has_year:
