@@ -71,6 +71,15 @@ def _short(template: str, n: int = 90) -> str:
     return "`" + t.replace("`", "'") + "`"
 
 
+def _listing(out: list[str], frame: pl.DataFrame, top: int, empty: str, line: Callable[[dict], str]) -> None:
+    """Append up to `top` rows as list items (or `empty`), and how many more there are."""
+    if frame.height == 0:
+        out.append(empty)
+    out.extend(line(r) for r in frame.head(top).iter_rows(named=True))
+    if frame.height > top:
+        out.append(f"- … and {frame.height - top} more")
+
+
 def digest_markdown(d: Digest, top: int = 10) -> str:
     """The digest as Markdown tables and lists (what the CLI prints and the summary file ends with)."""
     names = ", ".join(d.sources[:5]) + (f" and {len(d.sources) - 5} more files" if len(d.sources) > 5 else "")
@@ -107,12 +116,7 @@ def digest_markdown(d: Digest, top: int = 10) -> str:
     if d.problems.height > top:
         out.append(f"- … and {d.problems.height - top} more")
     out += ["", f"### Rare templates (seen at most {d.extra['rare_max']} times)", ""]
-    if d.rare.height == 0:
-        out.append("None.")
-    for r in d.rare.head(top).iter_rows(named=True):
-        out.append(f"- {r['count']}× at {_ts(r['first_seen'])}: {_short(r['template'])}")
-    if d.rare.height > top:
-        out.append(f"- … and {d.rare.height - top} more")
+    _listing(out, d.rare, top, "None.", lambda r: f"- {r['count']}× at {_ts(r['first_seen'])}: {_short(r['template'])}")
     if d.bucket:
         out += ["", f"### Activity per {d.bucket} (median {d.median_bucket:,.0f} lines per bucket)", ""]
         for r in d.busiest.iter_rows(named=True):
@@ -125,12 +129,8 @@ def digest_markdown(d: Digest, top: int = 10) -> str:
                        f"(median {pm:,.0f} per bucket), of {r['count']:,} lines")
     if d.new is not None:
         out += ["", "### New since the baseline", ""]
-        if d.new.height == 0:
-            out.append("No new templates.")
-        for r in d.new.head(top).iter_rows(named=True):
-            out.append(f"- {r['count']:,}× from {_ts(r['first_seen'])}: {_short(r['template'])}")
-        if d.new.height > top:
-            out.append(f"- … and {d.new.height - top} more")
+        _listing(out, d.new, top, "No new templates.",
+                 lambda r: f"- {r['count']:,}× from {_ts(r['first_seen'])}: {_short(r['template'])}")
         if d.gone is not None and d.gone.height:
             out.append(f"- {d.gone.height} baseline templates did not occur this time")
     return "\n".join(out) + "\n"

@@ -47,7 +47,7 @@ BUCKETS = [("1s", 1), ("10s", 10), ("1m", 60), ("5m", 300), ("15m", 900), ("1h",
            ("6h", 21600), ("1d", 86400), ("7d", 604800), ("30d", 2592000)]
 MAX_BUCKETS = 48
 # Chosen by leave-one-system-out over the 8 shared loghub sets (bench/bench_logs.py prints the table).
-MINER_SETTINGS = {"sim_threshold": 0.9, "depth": 1, "merge_values": 3, "mask_hosts": False}
+MINER_SETTINGS = {"sim_threshold": 0.9, "depth": 1, "merge_values": 3, "mask_hosts": False}  # = TemplateMiner()
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -62,13 +62,13 @@ def _is_log_name(f: Path) -> bool:
 
 def _check_file(p: Path) -> Path:
     """Refuse empty, binary and damaged files with one clear message (compressed ones are looked into)."""
-    from fieldkit.io.log_files import is_binary, read_head
+    from fieldkit.io.log_files import compression_of, is_binary, read_head
 
     if p.stat().st_size == 0:
         raise InputError(f"{p.name} is empty", "pass a log file with at least one line")
     head = read_head(p, 64 << 10)  # raises InputError for a damaged archive
     if not head.strip():
-        raise InputError(f"{p.name} is empty" + (" once decompressed" if head != b"" or p.suffix else ""),
+        raise InputError(f"{p.name} is empty" + (" once decompressed" if compression_of(p) else ""),
                          "pass a log file with at least one line")
     if is_binary(head):
         raise InputError(f"{p.name} is a binary file, not a text log",
@@ -304,7 +304,7 @@ def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Pa
         done = 0
         for f in files:
             for batch in iter_log_batches(f, batch_bytes=batch_bytes, layout=layouts[f]):
-                mining.update(done)
+                mining.update(min(done, total_bytes))  # decompressed bytes can outrun the file sizes
                 batch = batch.with_columns(miner.add_messages(batch["message"]))
                 for tid, msg in batch.group_by("template_id", maintain_order=True).agg(
                         pl.col("message").first()).iter_rows():
@@ -318,7 +318,7 @@ def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Pa
                 parts.append(part)
                 done += int(batch["raw"].str.len_bytes().sum() or 0) + batch.height
             done = sum(x.stat().st_size for x in files[: files.index(f) + 1])
-            mining.update(done)
+            mining.update(min(done, total_bytes))
         table = miner.table()
         templates = dict(zip(table["template_id"].to_list(), table["template"].to_list()))
         final_ids = miner.resolve(pl.Series(list(examples), dtype=pl.Int64)).to_list()

@@ -175,3 +175,19 @@ def test_rotated_set_is_read_oldest_first(tmp_path):
     out = pl.read_parquet(tmp_path / "o.parquet")
     assert out["source"].to_list() == ["app.log.2.gz"] * 3 + ["app.log.1"] * 3 + ["app.log"] * 3
     assert out["timestamp"].is_sorted()
+
+
+def test_json_lines_keys_are_chosen_from_their_values(tmp_path):
+    import json
+
+    rng = random.Random(7)
+    msgs = _messages(rng, 40)
+    rows = [{"when": f"2024-05-0{1 + i // 20}T08:00:{i % 60:02d}Z", "sev": ["info", "error"][i % 2],
+             "svc": {"name": "api", "ver": 3}, "text": m, "n": i} for i, m in enumerate(msgs)]
+    p = tmp_path / "app.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n")
+    lay = file_layout(p)
+    assert (lay.json.ts_path, lay.json.level_path, lay.json.msg_path) == ("$.when", "$.sev", "$.text")
+    df = scan_log(p).collect()
+    assert df["message"].to_list()[:40] == msgs and df["message"][40] == "{not json"
+    assert df["timestamp"][0] == datetime(2024, 5, 1, 8, 0) and df["level"][:2].to_list() == ["INFO", "ERROR"]
