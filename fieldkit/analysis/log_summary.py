@@ -66,9 +66,13 @@ def _n(k: int, noun: str) -> str:
     return f"{k:,} {noun}" + ("" if k == 1 else "s")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _short(template: str, n: int = 90) -> str:
+    """A template as inline code, cut to n characters; control characters from the log are never printed raw."""
     t = template if len(template) <= n else template[: n - 1] + "…"
-    return "`" + t.replace("`", "'") + "`"
+    return "`" + _CONTROL.sub("?", t).replace("`", "'") + "`"
 
 
 def _listing(out: list[str], frame: pl.DataFrame, top: int, empty: str, line: Callable[[dict], str]) -> None:
@@ -89,13 +93,11 @@ def digest_markdown(d: Digest, top: int = 10) -> str:
     for b in _bursts(d):
         out += [f"**Burst:** {b}", ""]
     for note in d.extra.get("notes", []):
-        out += [f"Note: {note}", ""]
+        out += [f"Note: {_CONTROL.sub('?', note)}", ""]
     for name, how in d.extra.get("headers", {}).items():
-        out += [f"Header of {name}: {how}.", ""]
+        out += [_CONTROL.sub("?", f"Header of {name}: {how}."), ""]
     if d.levels:
-        out.append("Levels: " + ", ".join(f"{k} {v:,}" for k, v in d.levels.items()) + "."
-                   + (" Lines without a level count as problems when they say failed, denied, invalid, timeout ..."
-                      if d.error_lines else ""))
+        out.append("Levels: " + ", ".join(f"{k} {v:,}" for k, v in d.levels.items()) + ".")
     else:
         out.append("Levels: none in these logs (problems below are lines that say failed, denied, invalid, "
                    "timeout, error ...).")

@@ -56,7 +56,6 @@ _AFTER_LEVEL = (
     r"^(?:\[[^\]]*\]\s+)?[A-Za-z_][\w$]*(?:\.[\w$]+)+(?:\[[^\]]*\])?:\s+",
     r"^-\s+",
 )
-BASE_COLS = ("line_no", "timestamp", "level")
 SAMPLE_BYTES = 256 << 10
 SAMPLE_LINES = 2000
 

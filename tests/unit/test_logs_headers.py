@@ -191,3 +191,14 @@ def test_json_lines_keys_are_chosen_from_their_values(tmp_path):
     df = scan_log(p).collect()
     assert df["message"].to_list()[:40] == msgs and df["message"][40] == "{not json"
     assert df["timestamp"][0] == datetime(2024, 5, 1, 8, 0) and df["level"][:2].to_list() == ["INFO", "ERROR"]
+
+
+def test_digest_never_prints_control_characters_from_the_log(tmp_path):
+    from fieldkit.analysis.logs import digest_markdown
+
+    p = tmp_path / "esc.log"
+    p.write_text("".join(f"2024-01-01 10:00:0{i} ERROR \x1b[31mdisk {i} failed\x1b[0m\x07\n" for i in range(5)))
+    res = run_logs([p], tmp_path / "o.parquet")
+    text = digest_markdown(res.digest) + res.summary
+    assert " failed?[<*>`" in text and "5 error lines" in text
+    assert not any(ch in text for ch in "\x1b\x07")
