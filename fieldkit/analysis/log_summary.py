@@ -118,7 +118,8 @@ def digest_markdown(d: Digest, top: int = 10) -> str:
     if d.problems.height > top:
         out.append(f"- … and {d.problems.height - top} more")
     out += ["", f"### Rare templates (seen at most {d.extra['rare_max']} times)", ""]
-    _listing(out, d.rare, top, "None.", lambda r: f"- {r['count']}× at {_ts(r['first_seen'])}: {_short(r['template'])}")
+    _listing(out, d.rare, top, "None.",
+             lambda r: f"- {r['count']}× at {_ts(r['first_seen'])}: {_short(r['template'])}")
     if d.bucket:
         out += ["", f"### Activity per {d.bucket} (median {d.median_bucket:,.0f} lines per bucket)", ""]
         for r in d.busiest.iter_rows(named=True):
@@ -186,7 +187,8 @@ def _fact_lines(d: Digest) -> list[str]:
             facts.append(f"Busiest {d.bucket} period: the one starting {_ts(b['bucket'])} with {b['count']:,} lines "
                          f"({ratio:.1f}× the median), {b['problems']:,} of them errors or warnings.")
         else:
-            facts.append(f"Activity was even: no {d.bucket} period above twice the median ({d.median_bucket:,.0f} lines).")
+            facts.append(f"Activity was even: no {d.bucket} period above twice the median "
+                         f"({d.median_bucket:,.0f} lines).")
     worst = d.extra.get("worst")
     pm = d.extra.get("problem_median", 0.0)
     if d.bucket and worst is not None and worst.height:
@@ -196,7 +198,8 @@ def _fact_lines(d: Digest) -> list[str]:
                          f"{w['problems']:,} of its {w['count']:,} lines (median {pm:,.0f} per period).")
     if d.new is not None:
         if d.new.height:
-            facts.append(f"New since the baseline: {_n(d.new.height, 'template')}, {int(d.new['count'].sum()):,} lines; "
+            facts.append(f"New since the baseline: {_n(d.new.height, 'template')}, "
+                         f"{int(d.new['count'].sum()):,} lines; "
                          + "; ".join(_short(r["template"], 70) + f" ({r['count']:,})"
                                      for r in d.new.head(3).iter_rows(named=True)) + ".")
         else:

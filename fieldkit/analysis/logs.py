@@ -160,7 +160,7 @@ def build_digest(lines: pl.LazyFrame, table: pl.DataFrame, sources: list[str],
         is_warn.sum().alias("warns"),
         *([] if examples is not None else
           [pl.col("message").first().str.split("\n").list.first().alias("example")]),
-    ).collect())
+    ).collect(engine="streaming"))
     if examples is not None:
         per = per.with_columns(pl.col("template_id").replace_strict(
             list(examples), [m.split("\n")[0] for m in examples.values()], default=None,
@@ -171,14 +171,16 @@ def build_digest(lines: pl.LazyFrame, table: pl.DataFrame, sources: list[str],
            .sort(["count", "template_id"], descending=[True, False]))
     tpl = tpl.select("template_id", "template", "count", "share", "first_seen", "last_seen", "level",
                      "errors", "warns", "example")
-    levels = dict(lines.group_by("level").len().collect().drop_nulls("level").sort("len", descending=True)
+    levels = dict(lines.group_by("level").len().collect(engine="streaming").drop_nulls("level")
+                  .sort("len", descending=True)
                   .iter_rows())
     has_levels = bool(levels)
     problems = tpl.filter((pl.col("errors") > 0) | (pl.col("warns") > 0)).sort(
         ["errors", "warns", "count"], descending=True)
     rare_max = rare_max if rare_max is not None else max(2, math.ceil(total / 10_000))
     rare = tpl.filter(pl.col("count") <= rare_max).sort(["count", "first_seen"])
-    span = lines.select(pl.col("timestamp").min().alias("a"), pl.col("timestamp").max().alias("b")).collect()
+    span = lines.select(pl.col("timestamp").min().alias("a"),
+                        pl.col("timestamp").max().alias("b")).collect(engine="streaming")
     start, end = span["a"][0], span["b"][0]
     pick = _pick_bucket(start, end)
     bucket_name = None
@@ -191,7 +193,7 @@ def build_digest(lines: pl.LazyFrame, table: pl.DataFrame, sources: list[str],
                    .group_by(pl.col("timestamp").dt.truncate(bucket_name).alias("bucket"))
                    .agg(pl.len().alias("count"),
                         (is_err | is_warn).sum().alias("problems"))
-                   .sort("bucket").collect())
+                   .sort("bucket").collect(engine="streaming"))
         median = float(buckets["count"].median() or 0.0)
         busiest = buckets.sort(["count", "bucket"], descending=[True, False]).head(3)
         worst = buckets.sort(["problems", "bucket"], descending=[True, False]).head(3).filter(pl.col("problems") > 0)
@@ -222,7 +224,7 @@ def find_bursts(lines: pl.LazyFrame, is_problem: pl.Expr, tpl: pl.DataFrame, sta
            .group_by("template_id", pl.col("timestamp").dt.truncate(BURST_WINDOW).alias("w"))
            .agg(pl.len().alias("lines"), pl.col("timestamp").min().alias("first"),
                 pl.col("timestamp").max().alias("last"))
-           .collect())
+           .collect(engine="streaming"))
     if win.height == 0:
         return empty
     totals = win.group_by("template_id").agg(pl.col("lines").sum().alias("total"))
@@ -255,9 +257,10 @@ def layout_notes(name: str, layout) -> list[str]:
     """What the digest should say about a file's header (year-less timestamps, what was split out)."""
     notes = []
     if layout.form is not None and not layout.form.has_year:
-        what = "a time of day only" if layout.form.name == "time" else "no year"
-        notes.append(f"{name}: timestamps carry {what}; the {'date' if layout.form.name == 'time' else 'year'} "
-                     f"({layout.year if layout.form.name != 'time' else 'of the file'}) comes from {layout.year_source}.")
+        if layout.form.name == "time":
+            notes.append(f"{name}: timestamps carry a time of day only; the date comes from {layout.year_source}.")
+        else:
+            notes.append(f"{name}: timestamps carry no year; the year ({layout.year}) comes from {layout.year_source}.")
     if layout.form is None:
         notes.append(f"{name}: no timestamps found.")
     return notes
@@ -276,7 +279,7 @@ def annotate(batch: pl.DataFrame, miner: TemplateMiner, templates: dict[int, str
 
 def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Path | None = None,
              summary_out: str | Path | None = None, templates_out: str | Path | None = None,
-             use_model: bool = False, reporter: Reporter | None = None, batch_bytes: int = 16 << 20,
+             use_model: bool = False, reporter: Reporter | None = None, batch_bytes: int = 4 << 20,
              miner: TemplateMiner | None = None) -> LogsResult:
     """Mine templates over the logs, write the annotated lines and the digest/summary outputs."""
     from fieldkit.io.logs import file_layout

@@ -140,7 +140,8 @@ class Layout:
     @property
     def ts_mode(self) -> bool:
         """Records start at the timestamp: a line without one continues the record before it."""
-        return self.json is None and self.form is not None and (self.ts_share >= 0.5 or (self.first_ts and self.ts_share >= 0.05))
+        return self.json is None and self.form is not None and (
+            self.ts_share >= 0.5 or (self.first_ts and self.ts_share >= 0.05))
 
     @property
     def columns(self) -> list[str]:

@@ -61,7 +61,8 @@ SAMPLE_LINES = 2000
 
 
 # Any timestamp form at the very start of a line (another writer in the same file starts a record too).
-_ANY_START = r"^(?:\S+\s+){0,3}?[\[(]?(?:" + "|".join(f.pattern for f in TIME_FORMS if f.name not in ("epoch", "time")) + r")"
+_ANY_START = (r"^(?:\S+\s+){0,3}?[\[(]?(?:"
+              + "|".join(f.pattern for f in TIME_FORMS if f.name not in ("epoch", "time")) + r")")
 
 
 def schema_for(layout: Layout | None) -> dict:
@@ -110,7 +111,8 @@ def _parse_time(text: pl.Expr, form: TimeForm, layout: Layout) -> pl.Expr:
                          + digits.str.slice(2, 2).cast(pl.Int64, strict=False))
     offset_min = pl.when(zone.is_in(["Z", "UTC", "GMT"])).then(0).otherwise(offset_min).fill_null(0)
     parsed = parsed - pl.duration(minutes=offset_min)
-    if not form.has_year and form.name != "time" and layout.year_source.startswith("the file") and layout.mtime is not None:
+    from_mtime = layout.year_source.startswith("the file") and layout.mtime is not None
+    if not form.has_year and form.name != "time" and from_mtime:
         limit = layout.mtime + timedelta(days=1)  # a year-less stamp after the file was written is last year's
         parsed = pl.when(parsed > pl.lit(limit)).then(parsed.dt.offset_by("-1y")).otherwise(parsed)
     return parsed
