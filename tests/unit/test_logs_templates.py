@@ -160,3 +160,20 @@ def test_error_burst_is_called_out_on_the_sample_server_log(tmp_path):
     worst = d.extra["worst"].row(0, named=True)
     assert worst["bucket"] == datetime(2024, 3, 5, 8, 30) and worst["problems"] > 3 * d.extra["problem_median"]
     assert "Errors and warnings peaked in the 15m period starting 2024-03-05 08:30:00" in res.summary
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_template_with_params_is_the_message_on_every_line(name):
+    from fieldkit.analysis.log_params import fill, line_params
+
+    msgs = scan_log(shared("logs", f"{name}_2k.log")).collect()["message"]
+    miner = TemplateMiner()
+    ids = miner.add_messages(msgs)
+    table = miner.table()
+    templates = dict(zip(table["template_id"].to_list(), table["template"].to_list()))
+    params = line_params(msgs, ids, templates)
+    assert params.null_count() == 0
+    rebuilt = [fill(templates[i], p) for i, p in zip(ids.to_list(), params.to_list())]
+    assert rebuilt == msgs.to_list()
+    # templates keep `<*>` only: no masked text is left half-open like `<*` or `*>`
+    assert not any(t.replace("<*>", "").count("<*") or t.replace("<*>", "").count("*>") for t in templates.values())
