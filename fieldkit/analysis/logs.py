@@ -260,7 +260,10 @@ def layout_notes(name: str, layout) -> list[str]:
         if layout.form.name == "time":
             notes.append(f"{name}: timestamps carry a time of day only; the date comes from {layout.year_source}.")
         else:
-            notes.append(f"{name}: timestamps carry no year; the year ({layout.year}) comes from {layout.year_source}.")
+            later = ("; stamps later than that are read as the year before"
+                     if layout.year_source.startswith("the file") else "")
+            notes.append(f"{name}: timestamps carry no year; the year comes from {layout.year_source} "
+                         f"({layout.year}{later}).")
     if layout.form is None:
         notes.append(f"{name}: no timestamps found.")
     return notes
