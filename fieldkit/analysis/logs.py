@@ -47,7 +47,7 @@ BUCKETS = [("1s", 1), ("10s", 10), ("1m", 60), ("5m", 300), ("15m", 900), ("1h",
            ("6h", 21600), ("1d", 86400), ("7d", 604800), ("30d", 2592000)]
 MAX_BUCKETS = 48
 # Chosen by leave-one-system-out over the 8 shared loghub sets (bench/bench_logs.py prints the table).
-MINER_SETTINGS = {"sim_threshold": 0.9, "depth": 1, "merge_values": 3, "mask_hosts": False}  # = TemplateMiner()
+MINER_SETTINGS = {"sim_threshold": 0.9, "depth": 1, "merge_values": 3, "mask_hosts": False}
 
 
 # ----------------------------------------------------------------------------- inputs

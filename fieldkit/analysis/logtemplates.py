@@ -104,10 +104,10 @@ class TemplateMiner:
     final ids, and `table()` lists the final templates.
     """
 
-    def __init__(self, sim_threshold: float = 0.9, depth: int = 1, max_children: int = 100,
-                 max_clusters: int = 50_000, cache_size: int = 200_000, merge_values: int = 3,
+    def __init__(self, sim_threshold: float = 0.8, depth: int = 2, max_children: int = 100,
+                 max_clusters: int = 50_000, cache_size: int = 200_000, merge_values: int = 0,
                  mask_hosts: bool = False):
-        # defaults: the leave-one-system-out choice (bench/bench_logs.py; analysis.logs.MINER_SETTINGS)
+        # `fieldkit logs` uses analysis.logs.MINER_SETTINGS (the leave-one-system-out choice)
         self.sim_threshold = sim_threshold
         self.depth = depth  # prefix tokens used to route after the token count
         self.max_children = max_children
