@@ -1,8 +1,11 @@
 """Summaries of a document or of a column of answers: extractive, abstractive, or hybrid.
 
-- extractive (the default, see AUTO_MODE): for one document, pick sentences by a mix of
-  position and embedding centrality with MMR redundancy control (news and reports put the
-  point first; centrality alone loses to Lead-3); for many short texts (survey answers),
+- extractive (the default, see AUTO_MODE): one document is first read for its shape
+  (fieldkit.analysis.summary_genre): a dialogue or transcript gets a topic line and its key
+  sentences with the speaker named (fieldkit.analysis.summary_dialogue); a report gets
+  sentences by a mix of position and embedding centrality with MMR redundancy control (news
+  and reports put the point first; centrality alone loses to Lead-3); a log or a list of
+  short lines is treated as a collection of answers; for many short texts (survey answers),
   treat each answer as a unit and pick one representative answer per k-means cluster,
   largest first, with its share. It can only quote the input, so it cannot invent facts.
 - abstractive: the prepared generative model with a short, specific prompt.
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -47,6 +50,14 @@ class Summary:
     model: str | None
     units: tuple[str, ...] = ()  # extractive: the picked sentences or answers, in order
     notes: tuple[str, ...] = field(default_factory=tuple)
+    genre: str = ""  # the input's shape (summary_genre.GENRES); "" for a collection
+    replaced: int = 0  # generated sentences replaced by the closest source sentence
+    generated: int = 0  # generated sentences checked against the source
+
+
+def summarize_text(text: str, mode: str = "auto", n: int = 3, **kwargs) -> Summary:
+    """Summary of one text (a document, transcript, report or log) in about n sentences."""
+    return summarize_texts([text], mode=mode, max_sentences=n, **kwargs)
 
 
 def summarize_texts(
@@ -158,6 +169,16 @@ def _word_count(sentence: str) -> int:
 
 
 def _extract_document(text: str, k: int, reporter: Reporter, embedder) -> Summary:
+    from fieldkit.analysis.summary_genre import detect_shape
+
+    genre = detect_shape(text).genre
+    if genre == "dialogue":
+        return _extract_dialogue(text, k, reporter, embedder)
+    if genre in ("answers", "log"):
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        s = _extract_collection(lines, k, reporter, None, embedder,
+                                key=_log_key if genre == "log" else normalise_answer, noun="lines")
+        return replace(s, genre=genre, notes=s.notes + (f"read as {genre}: one line per unit",))
     sentences = split_sentences(text)
     emb = _get_embedder(embedder)
     if len(sentences) <= k:
@@ -167,7 +188,31 @@ def _extract_document(text: str, k: int, reporter: Reporter, embedder) -> Summar
     picked = rank_sentences(np.asarray(vectors, dtype=np.float32),
                             [_word_count(s) for s in sentences], k)
     chosen = [sentences[i] for i in picked]
-    return Summary(_joiner(chosen).join(chosen), "extractive", emb.model_id, tuple(chosen))
+    return Summary(_joiner(chosen).join(chosen), "extractive", emb.model_id, tuple(chosen),
+                   genre="report")
+
+
+def _extract_dialogue(text: str, k: int, reporter: Reporter, embedder) -> Summary:
+    from fieldkit.analysis import summary_dialogue as D
+    from fieldkit.analysis.summary_genre import parse_turns
+
+    turns = parse_turns(text)
+    rows = D.dialogue_sentences(turns)
+    emb = _get_embedder(embedder)
+    vectors = emb.embed_all([r[1] for r in rows], reporter=reporter.child("embed sentences", len(rows)))
+    units = D.build_units(turns, vectors)
+    picked = D.select_sentences(units, k)
+    lines = D.render(units, picked)
+    return Summary(" ".join(lines), "extractive", emb.model_id, tuple(lines), genre="dialogue",
+                   notes=(f"dialogue: {len(turns)} turns by {len(units.names)} speakers",))
+
+
+_VARIABLE = re.compile(r"\b(?:0x[0-9a-f]+|[0-9a-f]{8,}|\d+(?:[.:/-]\d+)*)\b", re.I)
+
+
+def _log_key(line: str) -> str:
+    """Log lines that differ only in numbers, ids and stamps count as one message."""
+    return normalise_answer(_VARIABLE.sub("0", line))
 
 
 # -------------------------------------------------------------- extractive: collections
@@ -212,8 +257,8 @@ def representative_units(
     return out
 
 
-def _extract_collection(units, k, reporter, embeddings, embedder) -> Summary:
-    keys = [normalise_answer(u) for u in units]
+def _extract_collection(units, k, reporter, embeddings, embedder, key=None, noun="answers") -> Summary:
+    keys = [(key or normalise_answer)(u) for u in units]
     first: dict[str, int] = {}
     counts: dict[str, int] = {}
     for i, key in enumerate(keys):
@@ -234,9 +279,9 @@ def _extract_collection(units, k, reporter, embeddings, embedder) -> Summary:
     vectors = np.asarray(vectors, dtype=np.float32)
     picks = representative_units(vectors, weights, k)
     chosen = [units[uniq[i]] for i, _ in picks]
-    lines = [f"- {units[uniq[i]]} (~{share:.0%} of answers)" for i, share in picks]
+    lines = [f"- {units[uniq[i]]} (~{share:.0%} of {noun})" for i, share in picks]
     return Summary("\n".join(lines), "extractive", model, tuple(chosen),
-                   (f"{len(units)} answers, {len(uniq)} distinct",))
+                   (f"{len(units)} {noun}, {len(uniq)} distinct",))
 
 
 # ------------------------------------------------------------------ abstractive / hybrid

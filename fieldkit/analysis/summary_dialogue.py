@@ -1,0 +1,192 @@
+"""Extractive summaries of dialogues and transcripts: who spoke about what, then the turns that carry it.
+
+Why: a transcript opens with greetings, so the first turns (the trivial baseline) say little,
+and a quoted sentence without its speaker loses "who decided what". The summary is a topic
+line built only from the transcript's own words (the speakers' names and its most repeated
+content words) followed by the most central, on-topic sentences, each with its speaker named,
+under a word budget proportional to the transcript's length, with MMR redundancy control.
+Weights and the budget were chosen by 5-fold cross-validation over DialogSum dialogues
+(bench/bench_summarize.py prints the held-out figure of every fold).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from fieldkit.analysis.sentences import split_sentences
+from fieldkit.analysis.summary_genre import Turn
+
+
+@dataclass(frozen=True)
+class DialogueParams:
+    """Scoring weights and budget of the dialogue summarizer.
+
+    Defaults: the value each fold picked most often in 5-fold CV over the 500 DialogSum
+    dialogues (288-point grid; held-out ROUGE-1 33.9 vs 27.7 for the first three turns).
+    """
+
+    position_weight: float = 0.9  # exp(-turn / position_decay): the opening states the topic
+    position_decay: float = 5.0  # turns
+    central_weight: float = 0.25  # cosine to the transcript's centroid, min-max scaled
+    keyword_weight: float = 0.0  # topic words in the sentence (up to 3)
+    question_penalty: float = 0.1  # questions rarely carry the outcome
+    mmr_penalty: float = 0.3
+    budget_ratio: float = 0.05  # words of quoted sentences per word of transcript
+    min_budget: int = 8  # words; the first pick is always allowed
+    topic_words: int = 6  # keywords in the topic line; 0 leaves the line out
+    min_words: int = 4  # shorter sentences ("Yes, sir.") only when nothing else is left
+    trim_fillers: bool = True  # "Well, oh, I think so." is quoted as "I think so." (clean verbatim)
+
+
+DEFAULT_PARAMS = DialogueParams()
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*[^\W\d_]")
+# Conversation fillers that are frequent in every transcript and name no topic.
+# Interjections that open a spoken sentence; clean-verbatim transcripts leave them out.
+_LEAD_FILLER = re.compile(
+    r"^(?:(?:well|oh|yes|yeah|no|ok|okay|so|um|uh|hmm|ah|sure|right|really|great|good|fine|"
+    r"alright|all right|hi|hello)\b[,.!]?\s+)+", re.I)
+_FILLERS = frozenset(
+    "oh well yeah yes sure um uh hmm ah right know want let sir madam mr mrs ms miss thank "
+    "thanks hello hi hey bye goodbye sorry tell need going go come got say said see look mean "
+    "time kind quite pretty okay ok alright mm gonna wanna maybe course please excuse".split()
+)
+
+
+@dataclass(frozen=True)
+class DialogueUnits:
+    """Sentences of a transcript with the features the selection reads (computed once)."""
+
+    speakers: tuple[str, ...]  # per sentence
+    sentences: tuple[str, ...]
+    turn: np.ndarray  # turn index per sentence
+    words: np.ndarray
+    vectors: np.ndarray  # L2-normalised sentence embeddings
+    central: np.ndarray  # min-max scaled cosine to the centroid
+    keyword_hits: np.ndarray
+    question: np.ndarray
+    names: tuple[str, ...]  # speakers in order of first turn
+    keywords: tuple[str, ...]
+    total_words: int
+
+
+def dialogue_sentences(turns: Sequence[Turn]) -> list[tuple[str, str, int]]:
+    """(speaker, sentence, turn index) for every sentence of every turn."""
+    return [(t.speaker, s, t.index) for t in turns for s in split_sentences(t.text)]
+
+
+def topic_keywords(sentences: Sequence[str], names: Sequence[str], m: int = 8) -> list[str]:
+    """Content words said at least twice, most frequent first (stop words, fillers, names out)."""
+    from fieldkit.analysis.keywords import EXTRA_STOP_WORDS, _stop_words
+
+    stop = _stop_words(list(sentences)) | EXTRA_STOP_WORDS | _FILLERS
+    named = {w.lower() for n in names for w in _WORD.findall(n)}
+    counts: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    forms: dict[str, Counter[str]] = {}
+    for i, s in enumerate(sentences):
+        for w in _WORD.findall(s):
+            lw = w.lower()
+            if len(lw) < 3 or lw in stop or lw in named or "'" in lw or "’" in lw:
+                continue
+            counts[lw] += 1
+            first.setdefault(lw, i)
+            forms.setdefault(lw, Counter())[w if not w.isupper() or len(w) < 5 else lw] += 1
+    ranked = sorted((w for w, c in counts.items() if c >= 2), key=lambda w: (-counts[w], first[w]))
+    # written as the transcript writes it most often ("Masha", "DVD", "traffic")
+    return [forms[w].most_common(1)[0][0] if forms[w].most_common(1)[0][0][1:].islower()
+            or forms[w].most_common(1)[0][0].isupper() else w for w in ranked[:m]]
+
+
+def build_units(turns: Sequence[Turn], vectors: np.ndarray) -> DialogueUnits:
+    """Features of each sentence; `vectors` are the sentences' embeddings, in order."""
+    rows = dialogue_sentences(turns)
+    sentences = [r[1] for r in rows]
+    names = tuple(dict.fromkeys(t.speaker for t in turns if t.speaker))
+    v = np.asarray(vectors, dtype=np.float32)
+    if len(rows):
+        centroid = v.mean(axis=0)
+        centroid /= np.linalg.norm(centroid) + 1e-9
+        c = v @ centroid
+        c = (c - c.min()) / (c.max() - c.min() + 1e-9)
+    else:
+        c = np.zeros(0)
+    kws = topic_keywords(sentences, names)
+    top = set(kws)
+    hits = np.array([sum(w.lower() in top for w in _WORD.findall(s)) for s in sentences], dtype=float)
+    return DialogueUnits(
+        speakers=tuple(r[0] for r in rows),
+        sentences=tuple(sentences),
+        turn=np.array([r[2] for r in rows], dtype=float),
+        words=np.array([len(s.split()) for s in sentences], dtype=float),
+        vectors=v,
+        central=c,
+        keyword_hits=hits,
+        question=np.array([s.rstrip().endswith("?") for s in sentences], dtype=float),
+        names=names,
+        keywords=tuple(kws),
+        total_words=int(sum(len(t.text.split()) for t in turns)),
+    )
+
+
+def select_sentences(u: DialogueUnits, max_sentences: int, p: DialogueParams = DEFAULT_PARAMS) -> list[int]:
+    """Indices of the sentences to quote, in reading order (greedy MMR under the word budget)."""
+    n = len(u.sentences)
+    if n == 0:
+        return []
+    score = (p.position_weight * np.exp(-u.turn / p.position_decay)
+             + p.central_weight * u.central
+             + p.keyword_weight * np.minimum(u.keyword_hits, 3) / 3
+             - p.question_penalty * u.question)
+    short = u.words < p.min_words
+    if (~short).any():  # "Ok." and "Yes." are never quoted while anything longer is left
+        score = np.where(short, -np.inf, score)
+    budget = max(p.min_budget, p.budget_ratio * u.total_words)
+    picked: list[int] = []
+    redundancy = np.full(n, -1.0)
+    used = 0.0
+    while len(picked) < max_sentences:
+        mmr = score - p.mmr_penalty * np.maximum(redundancy, 0)
+        mmr[picked] = -np.inf
+        if picked:
+            mmr[used + u.words > budget] = -np.inf
+        best = int(np.argmax(mmr))
+        if not np.isfinite(mmr[best]):
+            break
+        picked.append(best)
+        used += u.words[best]
+        redundancy = np.maximum(redundancy, u.vectors @ u.vectors[best])
+    return sorted(picked)
+
+
+def topic_line(u: DialogueUnits, p: DialogueParams = DEFAULT_PARAMS) -> str:
+    """"A and B talk about x, y and z." from the transcript's own names and words."""
+    if p.topic_words <= 0 or not u.names:
+        return ""
+    names = list(u.names)
+    who = names[0] if len(names) == 1 else (
+        " and ".join(names) if len(names) <= 3 else f"{', '.join(names[:3])} and {len(names) - 3} others")
+    kws = list(u.keywords[: p.topic_words])
+    if not kws:
+        return ""
+    what = kws[0] if len(kws) == 1 else f"{', '.join(kws[:-1])} and {kws[-1]}"
+    verb = "talks" if len(names) == 1 else "talk"
+    return f"{who} {verb} about {what}."
+
+
+def render(u: DialogueUnits, picked: Sequence[int], p: DialogueParams = DEFAULT_PARAMS) -> list[str]:
+    """The summary's lines: the topic line, then each quoted sentence with its speaker."""
+    lines = [topic_line(u, p)]
+    for i in picked:
+        who, said = u.speakers[i], u.sentences[i]
+        if p.trim_fillers:
+            trimmed = _LEAD_FILLER.sub("", said)
+            if len(trimmed.split()) >= 3:
+                said = trimmed[0].upper() + trimmed[1:]
+        lines.append(f"{who}: {said}" if who else said)
+    return [ln for ln in lines if ln]
