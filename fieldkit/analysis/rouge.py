@@ -60,6 +60,18 @@ def rouge(summary: str, reference: str) -> RougeScores:
     return RougeScores(s["rouge1"].fmeasure, s["rouge2"].fmeasure, s["rougeLsum"].fmeasure)
 
 
+@lru_cache(maxsize=1)
+def _scorer1():
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
+
+
+def rouge1(summary: str, reference: str) -> float:
+    """ROUGE-1 F1 alone (same tokenising and stemming as `rouge`): cheap enough for CV grids."""
+    return _scorer1().score(normalise(reference), normalise(summary))["rouge1"].fmeasure
+
+
 def mean_rouge(pairs: list[tuple[str, str]]) -> RougeScores:
     """Mean F1 over (summary, reference) pairs."""
     scores = [rouge(s, r) for s, r in pairs]

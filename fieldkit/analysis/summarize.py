@@ -71,10 +71,12 @@ def summarize_texts(
     embeddings: np.ndarray | None = None,
     embedder=None,
     generator=None,
+    options: GenerationOptions | None = None,
 ) -> Summary:
     """Summarize one document (a single text) or a collection (several texts, each a unit).
 
-    `embeddings` (aligned with `texts`) lets callers reuse a cached column embedding.
+    `embeddings` (aligned with `texts`) lets callers reuse a cached column embedding. Generated
+    text is grounded (summary_grounding) before it is returned or streamed to `on_token`.
     """
     if mode not in MODES:
         raise UsageError(f"unknown summary mode {mode!r}", "use one of: " + ", ".join(MODES))
@@ -102,9 +104,67 @@ def summarize_texts(
             on_token(kept)
         return Summary(kept, "extractive", None, units=tuple(sentences),
                        notes=("the input is no longer than the summary asked for; kept as it is",))
+    from fieldkit.analysis.summary_genre import detect_shape
+
+    opts = options or GenerationOptions()
+    genre = detect_shape(units[0]).genre if len(units) == 1 else "answers"
+    if opts.constrain:
+        from fieldkit.analysis.summary_grounding import copy_bias
+
+        bias = copy_bias(gen, "\n".join(units)) if hasattr(gen, "tokenizer") else None
+    else:
+        bias = None
+    ctx = _GenContext(instruction, genre, opts.fewshot, bias)
     if mode == "abstractive":
-        return _abstractive(units, max_sentences, reporter, on_token, instruction, gen)
-    return _hybrid(units, max_sentences, reporter, on_token, instruction, gen)
+        s = _abstractive(units, max_sentences, reporter, ctx, gen)
+    else:
+        s = _hybrid(units, max_sentences, reporter, ctx, gen)
+    if opts.ground:
+        s = _ground(s, units, genre, embedder, opts, reporter)
+    if mode == "hybrid" and genre == "dialogue":  # extractive frame: who spoke, about what
+        from fieldkit.analysis.summary_dialogue import topic_line_for
+        from fieldkit.analysis.summary_genre import parse_turns
+
+        frame = topic_line_for(parse_turns(units[0]))
+        if frame:
+            s = replace(s, text=f"{frame} {s.text}".strip(), units=(frame,) + s.units)
+    if on_token is not None and s.text:  # only checked text is ever shown
+        on_token(s.text)
+    return s
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """How abstractive and hybrid summaries are generated and checked (defaults from the bench)."""
+
+    fewshot: bool = False  # one worked example (written for fieldkit) before the input
+    constrain: bool = True  # names and numbers only from the source, enforced while decoding
+    ground: bool = True  # every sentence checked; unsupported ones replaced by a source sentence
+    min_cosine: float | None = None  # None: summary_grounding.MIN_COSINE
+    max_novel: int | None = None  # None: summary_grounding.MAX_NOVEL
+
+
+@dataclass(frozen=True)
+class _GenContext:
+    instruction: str | None
+    genre: str
+    fewshot: bool
+    bias: np.ndarray | None
+
+
+def _ground(s: Summary, units, genre, embedder, opts: GenerationOptions, reporter) -> Summary:
+    from fieldkit.analysis.summary_grounding import ground_text
+
+    shown, checks = ground_text(s.text, units, genre, _get_embedder(embedder), reporter,
+                                opts.min_cosine, opts.max_novel)
+    if not checks:
+        return s
+    n_rep = sum(c.replaced for c in checks)
+    note = (f"{n_rep} of {len(checks)} generated sentences were not supported by the source "
+            "and were replaced by the closest source sentence") if n_rep else (
+            f"all {len(checks)} generated sentences checked against the source")
+    return replace(s, text=_joiner(shown).join(shown), units=tuple(shown), genre=genre,
+                   replaced=n_rep, generated=len(checks), notes=s.notes + (note,))
 
 
 # ---------------------------------------------------------------- extractive: documents
@@ -303,19 +363,54 @@ def _load_generator():
     return load_generator(GENERATOR_ID)
 
 
-def _instruction(units: Sequence[str], n: int, instruction: str | None) -> str:
+def _instruction(units: Sequence[str], n: int, instruction: str | None, genre: str = "") -> str:
     if instruction:
         return instruction
     s = "sentence" if n == 1 else "sentences"
+    if genre == "dialogue":
+        return (f"Summarize the conversation below in {n} short {s}. Say who did or decided what, "
+                "by name. Use only facts stated in the conversation.")
     if len(units) > 1:
         return (f"Below are {len(units)} answers to the same survey question, one per line. "
                 f"Summarize what people said in {n} short {s}. Use only what the answers say.")
     return f"Summarize the text below in {n} short {s}. Use only facts stated in the text."
 
 
-def _prompt(units: Sequence[str], n: int, instruction: str | None) -> str:
+def _prompt(units: Sequence[str], n: int, instruction: str | None, genre: str = "") -> str:
     body = "\n".join(f"- {u}" for u in units) if len(units) > 1 else units[0]
-    return f"{_instruction(units, n, instruction)}\n\n{body}"
+    return f"{_instruction(units, n, instruction, genre)}\n\n{body}"
+
+
+# One worked example per shape, written for fieldkit (not taken from any evaluation set).
+_EXAMPLES = {
+    "dialogue": ("Amina: The pump at the north well broke on Monday.\nJoseph: I will call the "
+                 "mechanic today and ask him to bring a new valve.\nAmina: Good. Until then people "
+                 "can use the school tap.",
+                 "Amina reports that the north well pump broke on Monday. Joseph will call the "
+                 "mechanic for a new valve."),
+    "report": ("Heavy rain flooded three villages near Kasese on Tuesday, the district office said. "
+               "About 400 families left their homes. Two schools are being used as shelters, and "
+               "the Red Cross is bringing water and blankets.",
+               "Rain flooded three villages near Kasese, and about 400 families left their homes. "
+               "Two schools are shelters."),
+}
+
+
+def _overhead_text(units, n, ctx: _GenContext) -> str:
+    """Everything of the prompt but the input (instruction and worked example), for budgets."""
+    example = _EXAMPLES.get(ctx.genre) if ctx.fewshot and not ctx.instruction else None
+    return _instruction(units, n, ctx.instruction, ctx.genre) + ("\n".join(example) if example else "")
+
+
+def _messages(units, n, ctx: _GenContext) -> list[dict]:
+    messages = []
+    example = _EXAMPLES.get(ctx.genre) if ctx.fewshot and not ctx.instruction else None
+    if example:
+        k = len(split_sentences(example[1]))
+        messages += [{"role": "user", "content": _prompt([example[0]], k, None, ctx.genre)},
+                     {"role": "assistant", "content": example[1]}]
+    messages.append({"role": "user", "content": _prompt(units, n, ctx.instruction, ctx.genre)})
+    return messages
 
 
 def _max_new_tokens(n: int) -> int:
@@ -343,8 +438,11 @@ def _budget(gen, n: int, instruction_text: str) -> int:
     return budget
 
 
-def _pieces(units: Sequence[str]) -> list[str]:
-    """The smallest pieces we may cut at: sentences of one document, or whole answers."""
+def _pieces(units: Sequence[str], genre: str = "") -> list[str]:
+    """The smallest pieces we may cut at: turns of a dialogue, sentences of one document, or
+    whole answers."""
+    if len(units) == 1 and genre == "dialogue":
+        return [ln.strip() for ln in units[0].splitlines() if ln.strip()]
     return split_sentences(units[0]) if len(units) == 1 else list(units)
 
 
@@ -369,7 +467,7 @@ def _chunks(pieces: Sequence[str], gen, budget: int) -> list[list[str]]:
     return [c for c in chunks if c]
 
 
-def _generate(gen, units, n, instruction, reporter, on_token) -> str:
+def _generate(gen, units, n, ctx: _GenContext, reporter, on_token) -> str:
     """One generation that stops as soon as n sentences are complete; only those stream out."""
     import threading
 
@@ -398,11 +496,12 @@ def _generate(gen, units, n, instruction, reporter, on_token) -> str:
 
     try:
         out = gen.chat(
-            [{"role": "user", "content": _prompt(units, n, instruction)}],
+            _messages(units, n, ctx),
             max_new_tokens=_max_new_tokens(n),
             temperature=0.0,
             on_token=gate,
             cancel=stop,
+            **({"logit_bias": ctx.bias} if ctx.bias is not None else {}),
         )
     except Cancelled:
         if state["user_cancel"]:
@@ -411,32 +510,37 @@ def _generate(gen, units, n, instruction, reporter, on_token) -> str:
     return _clean_generation(out, n)
 
 
-def _abstractive(units, n, reporter, on_token, instruction, gen) -> Summary:
-    budget = _budget(gen, n, _instruction(units, n, instruction))
+def _abstractive(units, n, reporter, ctx: _GenContext, gen) -> Summary:
+    budget = _budget(gen, n, _overhead_text(units, n, ctx))
     notes: tuple[str, ...] = ()
-    chunks = _chunks(_pieces(units), gen, budget)
+    chunks = _chunks(_pieces(units, ctx.genre), gen, budget)
     if len(chunks) > 1:
         kept = chunks[0]
         notes = (f"input cut to the first {len(kept)} of {sum(map(len, chunks))} pieces to fit "
                  f"the model's {gen.n_ctx}-token context; --mode hybrid reads all of it",)
-        units = [_joiner(kept).join(kept)] if len(units) == 1 else kept
-    text = _generate(gen, units, n, instruction, reporter, on_token)
+        units = [_piece_joiner(kept, ctx.genre).join(kept)] if len(units) == 1 else kept
+    text = _generate(gen, units, n, ctx, reporter, None)
     return Summary(text, "abstractive", gen.model_id, notes=notes)
 
 
-def _hybrid(units, n, reporter, on_token, instruction, gen) -> Summary:
-    budget = _budget(gen, n, _instruction(units, n, instruction))
-    chunks = _chunks(_pieces(units), gen, budget)
+def _piece_joiner(pieces: Sequence[str], genre: str) -> str:
+    return "\n" if genre == "dialogue" else _joiner(pieces)
+
+
+def _hybrid(units, n, reporter, ctx: _GenContext, gen) -> Summary:
+    budget = _budget(gen, n, _overhead_text(units, n, ctx))
+    chunks = _chunks(_pieces(units, ctx.genre), gen, budget)
     if len(chunks) == 1:
-        text = _generate(gen, units, n, instruction, reporter, on_token)
+        text = _generate(gen, units, n, ctx, reporter, None)
         return Summary(text, "hybrid", gen.model_id, notes=("input fit in one part",))
     progress = reporter.child("summarize parts", len(chunks) + 1)
     partial: list[str] = []
     for i, chunk in enumerate(chunks):
-        part_units = [_joiner(chunk).join(chunk)] if len(units) == 1 else chunk
-        partial.append(_generate(gen, part_units, n, instruction, reporter, None))
+        part_units = [_piece_joiner(chunk, ctx.genre).join(chunk)] if len(units) == 1 else chunk
+        partial.append(_generate(gen, part_units, n, ctx, reporter, None))
         progress.update(i + 1)
     rounds = 1
+    merge = _GenContext(None, "", False, ctx.bias)
     # Reduce: summarize the partial summaries, again in parts if they do not fit.
     while True:
         merged = "\n".join(partial)
@@ -444,9 +548,9 @@ def _hybrid(units, n, reporter, on_token, instruction, gen) -> Summary:
         parts = _chunks(split_sentences(merged), gen, reduce_budget)
         if len(parts) == 1 or rounds >= 4:
             text = _generate(gen, [merged if len(parts) == 1 else " ".join(parts[0])], n,
-                             None, reporter, on_token)
+                             merge, reporter, None)
             break
-        partial = [_generate(gen, [" ".join(p)], n, None, reporter, None) for p in parts]
+        partial = [_generate(gen, [" ".join(p)], n, merge, reporter, None) for p in parts]
         rounds += 1
     progress.finish()
     return Summary(text, "hybrid", gen.model_id,

@@ -190,3 +190,13 @@ def render(u: DialogueUnits, picked: Sequence[int], p: DialogueParams = DEFAULT_
                 said = trimmed[0].upper() + trimmed[1:]
         lines.append(f"{who}: {said}" if who else said)
     return [ln for ln in lines if ln]
+
+
+def topic_line_for(turns: Sequence[Turn], topic_words: int = DEFAULT_PARAMS.topic_words) -> str:
+    """The topic line alone (no embeddings needed): frames a generated dialogue summary."""
+    names = tuple(dict.fromkeys(t.speaker for t in turns if t.speaker))
+    sentences = [s for _, s, _ in dialogue_sentences(turns)]
+    empty = np.zeros(0)
+    u = DialogueUnits((), (), empty, empty, np.zeros((0, 1)), empty, empty, empty, names,
+                      tuple(topic_keywords(sentences, names)), 0)
+    return topic_line(u, DialogueParams(topic_words=topic_words))

@@ -208,8 +208,13 @@ class Generator:
 
     def generate_ids(self, prompt_ids: list[int], max_new_tokens: int = 200, temperature: float = 0.0,
                      top_p: float = 1.0, seed: int | None = None, repetition_penalty: float = 1.1,
-                     cancel: threading.Event | None = None) -> Iterator[int]:
-        """Yield new token ids: one prefill pass, then one cached step per token."""
+                     cancel: threading.Event | None = None,
+                     logit_bias: np.ndarray | None = None) -> Iterator[int]:
+        """Yield new token ids: one prefill pass, then one cached step per token.
+
+        `logit_bias` ([vocab], added to every step's logits; -inf forbids a token) lets grounded
+        summaries copy names and numbers only from their source.
+        """
         if not prompt_ids:
             raise UsageError("empty prompt")
         if len(prompt_ids) >= self.n_ctx:
@@ -232,6 +237,8 @@ class Generator:
         while True:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("generation cancelled")
+            if logit_bias is not None:
+                logits = logits + logit_bias[: len(logits)]
             tok = _pick(logits, seen, temperature, top_p, repetition_penalty, rng)
             if tok in self.stop_token_ids:
                 stats.stop_reason = "eos"
@@ -249,7 +256,8 @@ class Generator:
 
     def complete(self, prompt: str, max_new_tokens: int = 200, temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, repetition_penalty: float = 1.1, stop: list[str] | None = None,
-                 on_token: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> str:
+                 on_token: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+                 logit_bias: np.ndarray | None = None) -> str:
         """Continue a raw prompt (special tokens allowed); returns only the new text."""
         watch = _StopWatch([s for s in (stop or []) if s])
         with self._lock:
@@ -257,7 +265,7 @@ class Generator:
             emitted = 0
             text = ""
             gen = self.generate_ids(self.encode(prompt), max_new_tokens, temperature, top_p, seed,
-                                    repetition_penalty, cancel)
+                                    repetition_penalty, cancel, logit_bias)
             for tok in gen:
                 ids.append(tok)
                 text = self.decode(ids)
@@ -279,10 +287,11 @@ class Generator:
 
     def chat(self, messages: list[dict], max_new_tokens: int = 200, temperature: float = 0.0, top_p: float = 1.0,
              seed: int | None = None, repetition_penalty: float = 1.1, stop: list[str] | None = None,
-             on_token: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> str:
+             on_token: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+             logit_bias: np.ndarray | None = None) -> str:
         """The assistant's reply to a list of {role, content} messages (ChatML), streamed to on_token."""
         return self.complete(self.format_chat(messages), max_new_tokens, temperature, top_p, seed,
-                             repetition_penalty, stop, on_token, cancel).strip()
+                             repetition_penalty, stop, on_token, cancel, logit_bias).strip()
 
 
 def _pick(logits: np.ndarray, seen: np.ndarray, temperature: float, top_p: float, penalty: float,

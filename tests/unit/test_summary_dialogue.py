@@ -7,6 +7,7 @@ import collections
 import json
 import re
 
+import numpy as np
 import pytest
 
 from fieldkit.analysis import summarize as S
@@ -87,3 +88,84 @@ def test_log_text_is_summarized_as_distinct_messages_with_shares(embedder):
     assert len(shares) == 3 and shares == sorted(shares, reverse=True)
     keys = {S._log_key(u) for u in s.units}
     assert len(keys) == 3 and all(u in text for u in s.units)
+
+
+def test_grounding_keeps_supported_sentences_and_replaces_invented_ones(dialogues, embedder):
+    from fieldkit.analysis.summary_grounding import ground_text
+
+    dialogue = next(d for d, _ in dialogues if d.startswith("Katinka:"))
+    generated = ("Dedra got stuck in traffic again. "  # supported paraphrase
+                 "Peter sold Dedra a bicycle for 300 dollars. "  # invented name and number
+                 "Katinka: I love driving my new car every day.")  # a quote nobody said
+    shown, checks = ground_text(generated, [dialogue], "dialogue", embedder)
+    assert [c.replaced for c in checks] == [False, True, True]
+    assert {"Peter", "300"} <= set(checks[1].missing)
+    lines = dialogue.split("\n")
+    for c in checks[1:]:
+        who, said = c.shown.split(": ", 1)
+        assert any(ln.startswith(who + ":") and said in ln for ln in lines)
+    assert shown[0] == "Dedra got stuck in traffic again." and len(set(shown)) == len(shown)
+
+
+def test_generated_text_is_checked_before_it_is_streamed(articles, embedder):
+    from tests.unit.test_summarize import CountingGenerator
+
+    article = articles[1]["article"]
+    gen = CountingGenerator()
+    streamed: list[str] = []
+    s = S.summarize_text(article, mode="abstractive", n=2, generator=gen, embedder=embedder,
+                         on_token=streamed.append)
+    # the stand-in writes "Part 1 said <last word>.": "Part" is nowhere in the article
+    assert s.generated == 1 and s.replaced == 1 and "Part 1" not in s.text
+    assert s.text in article and streamed == [s.text]
+    assert any("replaced by the closest source sentence" in n for n in s.notes)
+
+
+@pytest.fixture(scope="module")
+def articles():
+    path = shared("summarization", "cnndm_dev_100.jsonl")
+    return [json.loads(line) for line in path.open(encoding="utf-8")]
+
+
+def test_copy_bias_forbids_names_and_digits_the_source_lacks():
+    from fieldkit.analysis.summary_grounding import copy_bias
+
+    class Tok:  # the byte-level vocabulary shape of SmolLM2 ("Ġ" marks a leading space)
+        vocab = {"ĠThe": 0, "ĠKasese": 1, "ĠParis": 2, "4": 3, "7": 4, "Ġwater": 5, "ĠHe": 6, "ĠPar": 7}
+
+        def get_vocab(self):
+            return self.vocab
+
+    class Gen:
+        tokenizer = Tok()
+
+        def encode(self, text):
+            return [i for w, i in Tok.vocab.items() if w.replace("Ġ", " ").strip() in text.split()]
+
+    bias = copy_bias(Gen(), "Rain flooded Kasese for 4 days and the water rose")
+    allowed = {w for w, i in Tok.vocab.items() if np.isfinite(bias[i])}
+    assert allowed == {"ĠThe", "ĠKasese", "4", "Ġwater", "ĠHe"}
+
+
+def test_group_summaries_say_what_each_group_says_more(embedder):
+    from fieldkit.analysis.embeddings import embed_column
+    from fieldkit.analysis.summary_groups import MIN_Z, log_odds_z, summarize_groups
+
+    ds = load_dataset(shared("survey", "rstudio_r_community_survey_2019_en.tsv"))
+    texts = ds.text_column(LIKE_LEAST).to_list()
+    level = "How would you rate your level of experience using R?"
+    groups = ds.frame.select(level).collect().to_series().cast(str).to_list()
+    out = summarize_groups(texts, groups, k=3, embeddings=embed_column(ds, LIKE_LEAST))
+    assert [g.n_rows for g in out] == sorted((g.n_rows for g in out), reverse=True)
+    assert sum(g.n_rows for g in out) == len(texts)
+    by = {g.group: g for g in out}
+    beginner = by["Beginner"]
+    assert beginner.distinct and all(d.z >= MIN_Z for d in beginner.distinct)
+    mine = {t.strip() for t, g in zip(texts, groups) if t and g == "Beginner"}
+    for d in beginner.distinct:
+        assert d.answer in mine and d.here <= d.group_total == beginner.n_answers
+        assert d.here / d.group_total > d.elsewhere / d.others_total
+        assert d.z == pytest.approx(log_odds_z(d.here, d.group_total, d.elsewhere, d.others_total))
+    # beginners, more than others, find R hard to learn
+    assert re.search(r"learn|curve|difficult|hard", " ".join(d.answer for d in beginner.distinct), re.I)
+    assert " here, " in beginner.text and "in the other groups" in beginner.text
