@@ -20,6 +20,7 @@ import numpy as np
 
 MIN_COSINE = 0.55  # generated sentence vs its closest source sentence (CV, see the bench)
 MAX_NOVEL = 1  # content words the source never uses (paraphrase allowance; CV, see the bench)
+NEAR_REPEAT = 0.9  # cosine (or share of words) at which a second sentence repeats the first
 MIN_QUOTE_OVERLAP = 0.9  # "Name: words" reads as a quote: this share of its words must be theirs
 # Words that frame a summary without claiming anything the source must contain.
 FRAMING_WORDS = frozenset(
@@ -145,7 +146,18 @@ def ground_sentences(sentences: Sequence[str], vectors: np.ndarray, source: Sour
     """Keep each supported sentence; replace the others by the closest unused source unit."""
     checks: list[Check] = []
     used: set[int] = set()
+    shown_vectors: list[np.ndarray] = []
+    shown_words: list[set[str]] = []
     v = np.asarray(vectors, dtype=np.float32)
+
+    def words(text: str) -> set[str]:
+        return {_stem(w) for w in _WORD.findall(_QUOTE.sub(r"\2", text))}
+
+    def repeats(x: np.ndarray, text: str) -> bool:  # the same point twice reads as a stutter
+        w = words(text)
+        return any(float(x @ y) >= NEAR_REPEAT for y in shown_vectors) or any(
+            len(w & o) >= NEAR_REPEAT * max(1, min(len(w), len(o))) for o in shown_words)
+
     for i, sent in enumerate(sentences):
         sims = source.vectors @ v[i] if len(source.units) else np.zeros(0)
         best = float(sims.max()) if len(sims) else 0.0
@@ -156,21 +168,20 @@ def ground_sentences(sentences: Sequence[str], vectors: np.ndarray, source: Sour
         if misquoted(sent, source):
             missing += ("(not a line of the source)",)
         if not missing and best >= min_cosine:
-            checks.append(Check(sent, sent, best, ()))
+            if not repeats(v[i], sent):
+                checks.append(Check(sent, sent, best, ()))
+                shown_vectors.append(v[i])
+                shown_words.append(words(sent))
             continue
-        order = [int(j) for j in np.argsort(-sims) if int(j) not in used]
+        order = [int(j) for j in np.argsort(-sims)
+                 if int(j) not in used and not repeats(source.vectors[int(j)], source.units[int(j)])]
         if not order:
             continue  # nothing left to quote: drop the sentence
         used.add(order[0])
+        shown_vectors.append(source.vectors[order[0]])
+        shown_words.append(words(source.units[order[0]]))
         checks.append(Check(sent, source.units[order[0]], best, missing))
-    # the same source unit quoted twice (kept + replacement) reads as a stutter
-    seen: set[str] = set()
-    out = []
-    for c in checks:
-        if c.shown not in seen:
-            seen.add(c.shown)
-            out.append(c)
-    return out
+    return checks
 
 
 def source_units(units: Sequence[str], genre: str) -> list[str]:

@@ -169,3 +169,17 @@ def test_group_summaries_say_what_each_group_says_more(embedder):
     # beginners, more than others, find R hard to learn
     assert re.search(r"learn|curve|difficult|hard", " ".join(d.answer for d in beginner.distinct), re.I)
     assert " here, " in beginner.text and "in the other groups" in beginner.text
+
+
+def test_grounding_never_shows_the_same_line_twice(dialogues, embedder):
+    # Found reading the bench output: a kept near-copy of Frank's first line, then a replacement
+    # that was Frank's first line itself.
+    from fieldkit.analysis.summary_grounding import NEAR_REPEAT, ground_text
+
+    dialogue = next(d for d, _ in dialogues if d.startswith("Frank: Hey, Betsy"))
+    generated = ("Frank: Hey, Betsy, did you hear about the great news? "
+                 "Frank: Hey, Betsy, did you hear the great news from Peter?")
+    shown, _ = ground_text(generated, [dialogue], "dialogue", embedder)
+    plain = [s.split(": ", 1)[1] for s in shown]
+    v = embedder.embed_all(plain)
+    assert len(shown) == 2 and (v @ v.T)[0, 1] < NEAR_REPEAT
