@@ -31,7 +31,11 @@ def cache_home() -> Path:
 def manifest_dir() -> Path:
     """The project's `models/` folder: manifest and small files such as tokenizer.json."""
     env = os.environ.get("FIELDKIT_MANIFEST_DIR")
-    return Path(env) if env else PROJECT_ROOT / "models"
+    if env:
+        return Path(env)
+    checkout = PROJECT_ROOT / "models"
+    # an install from a wheel (e.g. from the air-gapped kit) carries models/ inside the package
+    return checkout if (checkout / "manifest.json").is_file() else Path(__file__).resolve().parent / "_bundled_models"
 
 
 def physical_cores() -> int:
