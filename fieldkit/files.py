@@ -51,6 +51,11 @@ def _read_hash(path: Path, reporter: Reporter | None) -> str:
     return h.hexdigest()
 
 
+def sha256_fresh(path: str | os.PathLike, reporter: Reporter | None = None) -> str:
+    """sha256 read from the bytes, never from or into a stamp: for carried kits and model packs."""
+    return _read_hash(Path(path), reporter)
+
+
 def signature(path: str | os.PathLike) -> str:
     """size:mtime_ns:ctime_ns:inode:device of a file; any rewrite or replacement changes it."""
     st = os.stat(path)

@@ -9,7 +9,6 @@ model that was there.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 from fieldkit import __version__
 from fieldkit.config import models_home
 from fieldkit.errors import InputError, ModelError, UsageError
+from fieldkit.files import sha256_fresh
 from fieldkit.progress import Reporter
 
 PACK_FILE = "fieldkit-pack.json"
@@ -36,14 +36,6 @@ def plain_name(name: object, what: str) -> str:
     return name
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 @dataclass
 class PackInfo:
     id: str
@@ -58,13 +50,13 @@ class PackInfo:
 
 def _model_files(entry) -> dict[str, Path]:
     """name -> verified path of every file the installed model loads (rehashed, no stamps)."""
-    from fieldkit.inference.store import candidate_paths, check_file, is_installed
+    from fieldkit.inference.model_store import candidate_paths, check_file, is_installed
 
     if not is_installed(entry):
         raise ModelError(f"model {entry.id} is not installed here",
                          f"run `fieldkit models prepare {entry.id}` first")
     if entry.task == "generate":
-        from fieldkit.inference.generator import verify_prepared
+        from fieldkit.inference.model_store import verify_prepared
 
         files = verify_prepared(entry, force=True)
         out = {Path(p).name: Path(p) for p in files.values()}
@@ -98,7 +90,7 @@ def export_pack(model_id: str, out: Path, reporter: Reporter | None = None) -> P
                 reporter.update(0, f"{entry.id}/{name}", force=True)
             dst = tmp / plain_name(name, "file name")
             shutil.copyfile(src, dst)
-            listed.append({"name": name, "sha256": _sha256(dst), "size": dst.stat().st_size})
+            listed.append({"name": name, "sha256": sha256_fresh(dst), "size": dst.stat().st_size})
         meta = {"format": 1, "id": entry.id, "task": entry.task, "fieldkit": __version__,
                 "entry": entry.raw if entry.origin == "user" else None, "files": listed}
         (tmp / PACK_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -139,7 +131,7 @@ def read_pack(pack: Path) -> PackInfo:
         if p.is_symlink() or not p.is_file():
             raise InputError(f"{name} is missing from the pack (or is not a plain file)",
                              "copy the whole pack folder again")
-        if p.stat().st_size != f.get("size") or _sha256(p) != f.get("sha256"):
+        if p.stat().st_size != f.get("size") or sha256_fresh(p) != f.get("sha256"):
             raise InputError(f"{name} in the pack does not match its sha256",
                              "the file was damaged or altered; copy the pack again")
     extra = {q.name for q in pack.iterdir()} - names - {PACK_FILE}
@@ -207,7 +199,7 @@ def install_pack(pack: Path, reporter: Reporter | None = None) -> PackInfo:
                 reporter.update(0, f"{info.id}/{f['name']}", force=True)
             shutil.copyfile(pack / f["name"], stage / f["name"])
             os.chmod(stage / f["name"], 0o644)
-            if _sha256(stage / f["name"]) != f["sha256"]:
+            if sha256_fresh(stage / f["name"]) != f["sha256"]:
                 raise ModelError(f"{f['name']} changed while it was copied into the store",
                                  "check the disk, then install the pack again")
         had_old = target.exists()
@@ -231,7 +223,7 @@ def install_pack(pack: Path, reporter: Reporter | None = None) -> PackInfo:
 
 
 def _check_installed(entry) -> None:
-    from fieldkit.inference.store import is_installed, verified_files
+    from fieldkit.inference.model_store import is_installed, verified_files
 
     if not is_installed(entry):
         raise ModelError(f"{entry.id} did not install completely", "export the pack again")

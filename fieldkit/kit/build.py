@@ -74,7 +74,8 @@ def _requirements(per_target: list[tuple[wh.Target, list[Path]]], own: Path) -> 
 def ensure_prepared(model_id: str, reporter: Reporter | None = None) -> None:
     """Prepare (download and convert) a model on this connected machine unless it is ready."""
     from fieldkit.inference.manifest import get_entry
-    from fieldkit.inference.store import is_installed, prepare
+    from fieldkit.inference.model_store import is_installed
+    from fieldkit.inference.prepare import prepare
 
     if not is_installed(get_entry(model_id)):
         prepare(model_id, None, reporter)

@@ -6,13 +6,13 @@ plain names, it must stay inside the kit, and it must be a regular file, never a
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from fieldkit.errors import InputError
+from fieldkit.files import sha256_fresh
 from fieldkit.progress import Reporter
 
 HEADER = "# fieldkit kit manifest 1"
@@ -39,13 +39,7 @@ def plain_relpath(rel: str) -> str:
 
 def sha256_of(path: Path, reporter: Reporter | None = None) -> str:
     """Always rehash: a kit is checked against its bytes, never against a cached stamp."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-            if reporter is not None:
-                reporter.advance(len(block))
-    return h.hexdigest()
+    return sha256_fresh(path, reporter)
 
 
 def kit_files(root: Path) -> list[str]:

@@ -111,7 +111,7 @@ def test_pack_round_trip_into_an_empty_store(tmp_path, fk_home):
     install_pack(pack)
     installed = fk_home / "models" / "all-minilm-l6-v2" / "model.onnx"
     assert installed.is_file()
-    from fieldkit.inference.store import verified_files
+    from fieldkit.inference.model_store import verified_files
 
     assert verified_files(get_entry("all-minilm-l6-v2"))
 
