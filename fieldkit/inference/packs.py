@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,20 +19,12 @@ from fieldkit import __version__
 from fieldkit.config import models_home
 from fieldkit.errors import InputError, ModelError, UsageError
 from fieldkit.files import sha256_fresh
+from fieldkit.inference.manifest import plain_name
 from fieldkit.progress import Reporter
 
 PACK_FILE = "fieldkit-pack.json"
 GENERATOR_META = "fieldkit-generator.json"
-_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 _MAX_JSON = 1 << 20
-
-
-def plain_name(name: object, what: str) -> str:
-    """name when it is a plain file or model name (no folders, no dots first), else InputError."""
-    if not isinstance(name, str) or not _PLAIN.match(name) or name in (".", ".."):
-        raise InputError(f"the pack names an unsafe {what} {str(name)[:80]!r}",
-                         "the pack was altered or is not a fieldkit model pack")
-    return name
 
 
 @dataclass

@@ -133,7 +133,7 @@ def test_hostile_packs_leave_the_store_untouched(tmp_path, fk_home):
     a = tmp_path / "a"
     shutil.copytree(good, a)
     _edit_pack_json(a, lambda m: m.update(id="../../home"))
-    cases.append((a, "unsafe model id"))
+    cases.append((a, "is not a plain name"))
     b = tmp_path / "b"
     shutil.copytree(good, b)
     (b / "tokenizer.json").rename(b / "x.json")
@@ -142,7 +142,7 @@ def test_hostile_packs_leave_the_store_untouched(tmp_path, fk_home):
     c = tmp_path / "c"
     shutil.copytree(good, c)
     _edit_pack_json(c, lambda m: m["files"][0].update(name="../.bashrc"))
-    cases.append((c, "unsafe file name"))
+    cases.append((c, "is not a plain name"))
     d = tmp_path / "d"
     shutil.copytree(good, d)
     data = bytearray((d / "model.onnx").read_bytes())
