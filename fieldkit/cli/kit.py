@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from fieldkit.cli import cli
+from fieldkit.cli.group import cli
 from fieldkit.cli.models import models_group
+from fieldkit.cli.output import echo
 from fieldkit.cli.progress import StderrProgress
 from fieldkit.progress import Reporter
 
@@ -28,8 +29,8 @@ def kit_keygen(key: str) -> None:
     from fieldkit.kit.signing import keygen
 
     priv, pub = keygen(Path(key))
-    click.echo(f"private key: {priv} (keep it on the build machine)")
-    click.echo(f"public key:  {pub} (hand it to each site separately from the kit)")
+    echo(f"private key: {priv} (keep it on the build machine)")
+    echo(f"public key:  {pub} (hand it to each site separately from the kit)")
 
 
 @kit_group.command("build")
@@ -52,14 +53,14 @@ def kit_build(folder: str, models: str | None, python: str | None, platforms: tu
         res = build_kit(Path(folder), models=models, python=python, platforms=list(platforms) or None,
                         sign_key=Path(sign_key) if sign_key else None,
                         since=Path(since) if since else None, reporter=Reporter("kit", callback=prog))
-    click.echo(f"kit: {res.folder} ({res.files} files, {_mb(res.total)}, built in {res.seconds:.0f} s)")
+    echo(f"kit: {res.folder} ({res.files} files, {_mb(res.total)}, built in {res.seconds:.0f} s)")
     for part, size in sorted(res.parts.items(), key=lambda kv: -kv[1]):
-        click.echo(f"  {part:<40} {_mb(size):>12}")
+        echo(f"  {part:<40} {_mb(size):>12}")
     if res.base:
-        click.echo(f"update kit over the kit whose MANIFEST sha256 is {res.base}")
-    click.echo("signed: MANIFEST.sig" if res.signed else
+        echo(f"update kit over the kit whose MANIFEST sha256 is {res.base}")
+    echo("signed: MANIFEST.sig" if res.signed else
                "not signed: give --sign-key KEY (from `fieldkit kit keygen KEY`) to sign it")
-    click.echo(f"at the site: {res.folder}/install.sh VENV --pubkey KEY.pub (see {res.folder}/README.txt)")
+    echo(f"at the site: {res.folder}/install.sh VENV --pubkey KEY.pub (see {res.folder}/README.txt)")
 
 
 @kit_group.command("verify")
@@ -73,8 +74,8 @@ def kit_verify(folder: str, pubkey: str | None) -> None:
     with StderrProgress() as prog:
         verify_kit(Path(folder), Path(pubkey) if pubkey else None, Reporter("verify", callback=prog))
     n = len(read_manifest(Path(folder))[0])
-    click.echo(f"{folder}: all {n} files match MANIFEST")
-    click.echo("signature: good" if pubkey else "signature: not checked (give --pubkey KEY.pub)")
+    echo(f"{folder}: all {n} files match MANIFEST")
+    echo("signature: good" if pubkey else "signature: not checked (give --pubkey KEY.pub)")
 
 
 @models_group.command("export")
@@ -86,8 +87,8 @@ def models_export(model_id: str, out: str) -> None:
 
     with StderrProgress() as prog:
         info = export_pack(model_id, Path(out), Reporter("export", callback=prog))
-    click.echo(f"{info.id}: {len(info.files)} files, {_mb(info.size)} in {info.folder}")
-    click.echo(f"on the other laptop: fieldkit models install {info.folder}")
+    echo(f"{info.id}: {len(info.files)} files, {_mb(info.size)} in {info.folder}")
+    echo(f"on the other laptop: fieldkit models install {info.folder}")
 
 
 @models_group.command("install")
@@ -98,4 +99,4 @@ def models_install(pack: str) -> None:
 
     with StderrProgress() as prog:
         info = install_pack(Path(pack), Reporter("install", callback=prog))
-    click.echo(f"{info.id}: installed and verified ({len(info.files)} files, {_mb(info.size)})")
+    echo(f"{info.id}: installed and verified ({len(info.files)} files, {_mb(info.size)})")
