@@ -10,6 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, OptionList, Static
 from textual.widgets.option_list import Option
 
+from fieldkit.display import display_text
 from fieldkit.tui import actions as A
 from fieldkit.tui.messages import ThemeChosen, ThemeRename, ThemeReviewed
 from fieldkit.tui.widgets.profile import ProfilePanel
@@ -35,12 +36,13 @@ class ThemeList(OptionList):
             meta = themes.info.get(t, {})
             done = "✓ " if t in themes.reviewed else ""
             body = Text(no_wrap=True, overflow="ellipsis")
-            body.append(f"{done}{themes.labels[t]}", style="bold green" if done else "bold")
+            body.append(done + display_text(themes.labels[t]), style="bold green" if done else "bold")
             body.append(f"  {sizes.get(t, 0):,}", style="cyan")
             if meta.get("keywords"):
-                body.append("\n  " + ", ".join(meta["keywords"][:6]), style="dim")
-            if meta.get("examples"):
-                body.append("\n  “" + meta["examples"][0][:200].replace("\n", " ") + "”", style="italic")
+                body.append("\n  " + display_text(", ".join(meta["keywords"][:6])), style="dim")
+            if meta.get("examples"):  # right-to-left answers in visual order, controls escaped
+                body.append("\n  “" + display_text(meta["examples"][0][:200].replace("\n", " ")) + "”",
+                            style="italic")
             options.append(Option(body, id=f"theme-{t}"))
         self.add_options(options)
         if keep is not None and keep < len(options):
