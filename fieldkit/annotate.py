@@ -446,7 +446,7 @@ def open_annotations(source: str | os.PathLike, frame: pl.DataFrame | None = Non
         if header and header.get("size") not in (None, now.get("size")):
             notes.append("the file changed since these annotations were made; check the rows")
         if frame is not None:
-            ops, moved, lost = remap_ops(ops, RowKeys(frame))
+            ops, moved, lost = remap_ops(ops, RowKeys(frame, ANNOTATION_COLUMNS))
             if moved:
                 notes.append(f"the file changed: {moved} annotation change(s) moved to their rows (matched by "
                              "record id or content)")
@@ -462,7 +462,7 @@ def open_annotations(source: str | os.PathLike, frame: pl.DataFrame | None = Non
         pass
     ann.journal = Journal(jpath, header, beside=jpath.parent == Path(source).resolve().parent)
     if frame is not None:
-        ann.keys = RowKeys(frame)
+        ann.keys = RowKeys(frame, ANNOTATION_COLUMNS)
     return ann, notes
 
 

@@ -26,8 +26,8 @@ def id_column(frame: pl.DataFrame) -> str | None:
     return None
 
 
-def _joined(frame: pl.DataFrame) -> pl.Series:
-    cols = [c for c in frame.columns if not c.startswith("_fk_")]
+def _joined(frame: pl.DataFrame, exclude: frozenset[str]) -> pl.Series:
+    cols = [c for c in frame.columns if not c.startswith("_fk_") and c not in exclude]
     return frame.select(pl.concat_str([pl.col(c).cast(pl.String).fill_null(NULL) for c in cols],
                                       separator=SEP).alias("k")).to_series()
 
@@ -39,20 +39,22 @@ def _hash(text: str) -> str:
 class RowKeys:
     """Key of any row (computed on demand) and the row of any key (index built once, when needed)."""
 
-    def __init__(self, frame: pl.DataFrame) -> None:
+    def __init__(self, frame: pl.DataFrame, exclude: tuple[str, ...] = ()) -> None:
+        """`exclude`: columns left out of the hash (annotations saved into the file change with use)."""
         self.frame = frame
+        self.exclude = frozenset(exclude)
         self.column = id_column(frame)
         self._index: dict[str, int] | None = None
 
     def key(self, row: int) -> str:
         if self.column is not None:
             return "id:" + str(self.frame.get_column(self.column)[row])
-        return "h:" + _hash(_joined(self.frame.slice(row, 1))[0])
+        return "h:" + _hash(_joined(self.frame.slice(row, 1), self.exclude)[0])
 
     def all_keys(self) -> list[str]:
         if self.column is not None:
             return ["id:" + str(v) for v in self.frame.get_column(self.column).to_list()]
-        return ["h:" + _hash(t) for t in _joined(self.frame).to_list()]
+        return ["h:" + _hash(t) for t in _joined(self.frame, self.exclude).to_list()]
 
     def row_of(self, key: str) -> int | None:
         """The row with this key now (the first one, when identical rows repeat)."""
