@@ -136,6 +136,10 @@ def _per_group(ds: Dataset, by_col: str, texts, vecs, out: Summaries, mode, sent
     for i, g in enumerate(groups):
         order.setdefault(g, []).append(i)
     ranked = sorted(order.items(), key=lambda kv: (-len(kv[1]), str(kv[0])))
+    if mode in ("auto", "extractive") and len(ranked) > 1:
+        _contrastive(groups, texts, vecs, ranked[:max_groups] if max_groups else ranked, by_col, out,
+                     sentences, reporter, on_token)
+        return
     for g, idx in ranked[:max_groups] if max_groups else ranked:
         reporter.check()
         name = MISSING_GROUP if g is None else g
@@ -147,6 +151,26 @@ def _per_group(ds: Dataset, by_col: str, texts, vecs, out: Summaries, mode, sent
         if on_token is not None and s.mode == "extractive":
             on_token(s.text)  # extractive summaries do not stream: show them whole
         out.groups.append(GroupSummary(name, len(idx), s))
+
+
+def _contrastive(groups, texts, vecs, ranked, by_col: str, out: Summaries, sentences, reporter: Reporter,
+                 on_token) -> None:
+    """Per group, what its answers say more than the other groups' (themes with counts, words)."""
+    from fieldkit.analysis.summary_groups import summarize_groups
+
+    found = {gs.group: gs for gs in summarize_groups(
+        texts, groups, k=sentences or 3, embeddings=None if vecs is None else np.asarray(vecs),
+        reporter=reporter)}
+    for g, idx in ranked:
+        reporter.check()
+        gs = found.get(g)
+        text = gs.text if gs is not None else "- no answers in this group"
+        s = Summary(text=text, mode="extractive", model=None,
+                    units=tuple(d.answer for d in gs.distinct) if gs is not None else (),
+                    notes=())
+        if on_token is not None:
+            on_token(f"\n\n## {by_col} = {MISSING_GROUP if g is None else g} ({len(idx):,} rows)\n{text}")
+        out.groups.append(GroupSummary(MISSING_GROUP if g is None else g, len(idx), s))
 
 
 def _document(data: Data, mode, sentences, sheet, reporter, on_token) -> Result[Summaries]:
