@@ -16,7 +16,7 @@ from fieldkit.progress import Reporter
 @click.argument("path", type=click.Path())
 @click.option("--column", "-c", required=True, help="text column to embed")
 @click.option("-o", "--out", "out", required=True, type=click.Path(), help="output .parquet")
-@click.option("--model", "model_id", default=None, help="model id (default all-minilm-l6-v2)")
+@click.option("--model", "model_id", default=None, help="model id (default: by the answers' languages; use-multilingual when >10% are not English)")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 4096))
 @click.option("--sheet", default=None, help="sheet of a workbook")
 def embed_cmd(path: str, column: str, out: str, model_id: str | None, batch_size: int,
@@ -41,7 +41,7 @@ def embed_cmd(path: str, column: str, out: str, model_id: str | None, batch_size
 @click.option("--column", "-c", required=True, help="text column to search")
 @click.option("--query", "-q", required=True, help="what to look for, in your own words")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--model", "model_id", default=None, help="model id (default all-minilm-l6-v2)")
+@click.option("--model", "model_id", default=None, help="model id (default: by the answers' languages; use-multilingual when >10% are not English)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.option("--sheet", default=None, help="sheet of a workbook")
 def search_cmd(path: str, column: str, query: str, top: int, model_id: str | None,
@@ -50,8 +50,12 @@ def search_cmd(path: str, column: str, query: str, top: int, model_id: str | Non
     from fieldkit import pipelines
 
     with StderrProgress() as prog:
-        hits = pipelines.search(pipelines.dataset(path, sheet=sheet), column, query, top=top, model_id=model_id,
-                                reporter=Reporter("embed", callback=prog)).outcome
+        r = pipelines.search(pipelines.dataset(path, sheet=sheet), column, query, top=top, model_id=model_id,
+                             reporter=Reporter("embed", callback=prog))
+    from fieldkit.cli.code import echo_model_notes
+
+    echo_model_notes(r.step)  # stderr: which model the automatic choice took, and why
+    hits = r.outcome
     if as_json:
         echo(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2), as_json=True)
         return

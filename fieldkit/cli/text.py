@@ -57,7 +57,7 @@ def _print_breakdown(table, by: str) -> None:
 @click.option("-o", "--out", "out", type=click.Path(), help="output .parquet (adds theme_id, theme_label, theme_score)")
 @click.option("--k", "k", type=int, default=None, help="number of themes (default: chosen by silhouette, 3-10)")
 @click.option("--by", "by", default=None, help="print each theme's share per value of this column")
-@click.option("--model", "model_id", default=None, help="embedding model id (default all-minilm-l6-v2)")
+@click.option("--model", "model_id", default=None, help="embedding model id (default: by the answers' languages; use-multilingual when >10% are not English)")
 @click.option("--labels", type=click.Choice(["keywords", "generated", "auto"]), default="keywords",
               show_default=True,
               help="theme names: top keywords; `generated` asks the prepared generative model "
@@ -75,6 +75,9 @@ def themes_cmd(path, column, out, k, by, model_id, labels, sheet) -> None:
                              reporter=Reporter("themes", callback=prog))
         if out:
             pipelines.save_annotated(ds, r.columns, [r.step], out)
+    from fieldkit.cli.code import echo_model_notes
+
+    echo_model_notes(r.step)
     _print_themes(r.outcome.result, r.outcome.rows)
     if r.outcome.breakdown is not None:
         _print_breakdown(r.outcome.breakdown, r.outcome.by)
@@ -92,7 +95,7 @@ def themes_cmd(path, column, out, k, by, model_id, labels, sheet) -> None:
 @click.option("--threshold", type=float, default=None,
               help="cosine similarity for near duplicates (default 0.95; 1 = exact only)")
 @click.option("--exact", "exact_only", is_flag=True, help="exact duplicates only (no model needed)")
-@click.option("--model", "model_id", default=None, help="embedding model id (default all-minilm-l6-v2)")
+@click.option("--model", "model_id", default=None, help="embedding model id (default: by the answers' languages; use-multilingual when >10% are not English)")
 @click.option("--sheet", default=None, help="sheet of a workbook")
 def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet) -> None:
     """Mark duplicate and near-duplicate answers: one dup_group per set (null = unique)."""
@@ -105,6 +108,9 @@ def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet) -> None
                             reporter=Reporter("dupes", callback=prog))
         if out:
             pipelines.save_annotated(ds, r.columns, [r.step], out)
+    from fieldkit.cli.code import echo_model_notes
+
+    echo_model_notes(r.step)
     d = r.outcome
     how = "exact" if d.exact_only else f"exact + near (cosine >= {d.threshold})"
     echo(f"{d.result.groups:,} duplicate groups ({how}) covering {d.result.rows_in_groups:,} "

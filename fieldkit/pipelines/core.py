@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,12 +65,31 @@ def require_some_text(texts: list, col: str, ds: Dataset) -> None:
 def resolve_model(texts: Sequence[str | None], model_id: str | None) -> str:
     """The embedding model for these texts: `model_id` when given, else the automatic choice.
 
-    The one seam for "auto": today the default model; a language-aware choice (a multilingual
-    model for non-English answers) belongs here and nowhere else.
+    The one seam for "auto" (themes, search, dupes, code, embed, the TUI): a multilingual model
+    when more than ~10% of the answers are not English (fieldkit.analysis.language). The choice
+    and its reason are kept for this thread's next `make_step`, so every job's provenance says
+    which model ran and why.
     """
-    from fieldkit.inference.manifest import default_embedder_id, get_entry
+    return model_choice(texts, model_id).model_id
 
-    return get_entry(model_id or default_embedder_id()).id
+
+_last_choice = threading.local()
+
+
+def model_choice(texts: Sequence[str | None], model_id: str | None):
+    """The `ModelChoice` (model, reason, languages, install hint) for these texts."""
+    from fieldkit.analysis.language import choose_model
+
+    choice = choose_model(texts, model_id)
+    _last_choice.value = choice
+    return choice
+
+
+def take_model_choice():
+    """The choice this thread made last (then forgotten), or None."""
+    choice = getattr(_last_choice, "value", None)
+    _last_choice.value = None
+    return choice
 
 
 @dataclass
@@ -105,6 +125,9 @@ def make_step(operation: str, parameters: dict[str, Any], clock: Clock,
     if model is not None:
         step["model"] = getattr(model, "model_id", None)
         step["model_sha256"] = getattr(model, "sha256", None)
+        choice = take_model_choice()
+        if choice is not None and choice.model_id == step["model"]:
+            step["parameters"].update(choice.provenance())
     step["started"] = clock.started
     step["seconds"] = clock.seconds
     return step
