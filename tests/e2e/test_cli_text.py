@@ -167,3 +167,30 @@ def test_bad_output_is_refused_before_any_work(argv, bad_out, message, capsys, t
     code, _, err = run(capsys, argv[0], sample, *argv[1:], "-o", str(target))
     assert code == 2 and err.startswith("error: ") and message in err and "Traceback" not in err
     assert not target.exists()
+
+
+def test_summarize_by_group_says_what_each_group_says_more(capsys, tmp_path):
+    """--by is contrastive: per group, themes it mentions more than the others, with true counts."""
+    import re
+
+    level = "How would you rate your level of experience using R?"
+    ds = load_dataset(shared("survey", "rstudio_r_community_survey_2019_en.tsv"))
+    df = (ds.frame.select(pl.col(LEAST).alias("answer"), pl.col(level).alias("level")).collect()
+          .filter((pl.col("answer").str.strip_chars().str.len_chars() > 0) & pl.col("level").is_not_null()))
+    path = tmp_path / "least.csv"
+    df.write_csv(path)
+    out = tmp_path / "groups.parquet"
+    code, stdout, _ = run(capsys, "summarize", str(path), "-c", "answer", "--by", "level", "-o", str(out))
+    assert code == 0
+    table = pl.read_parquet(out)
+    sizes = dict(df.group_by("level").len().iter_rows())
+    assert dict(zip(table["group"], table["n_rows"])) == sizes
+    found = 0
+    for group, text in zip(table["group"], table["summary"]):
+        for here, total, pct_here, pct_there in re.findall(
+                r"\((\d+) of (\d+) answers here, (\d+)%; (\d+)% in the other groups\)", text):
+            found += 1
+            assert int(total) == sizes[group] and 0 < int(here) <= int(total)
+            assert int(pct_here) > int(pct_there)  # a group's distinct theme is more frequent in it
+        assert "words used more here:" in text or "nothing stands out" in text
+    assert found >= 2, stdout
