@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fieldkit import __version__
@@ -33,6 +33,7 @@ class PackInfo:
     task: str
     files: list[dict]
     folder: Path
+    meta: dict = field(default_factory=dict, repr=False)  # the pack description as read once
 
     @property
     def size(self) -> int:
@@ -89,7 +90,7 @@ def export_pack(model_id: str, out: Path, reporter: Reporter | None = None) -> P
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return PackInfo(entry.id, entry.task, listed, out)
+    return PackInfo(entry.id, entry.task, listed, out, meta)
 
 
 def read_pack(pack: Path) -> PackInfo:
@@ -129,7 +130,7 @@ def read_pack(pack: Path) -> PackInfo:
     if extra:
         raise InputError(f"the pack holds files it does not list: {sorted(extra)[0]}",
                          "the pack was altered; export it again")
-    return PackInfo(model_id, str(meta.get("task", "")), files, pack)
+    return PackInfo(model_id, str(meta.get("task", "")), files, pack, meta)
 
 
 def _expect_builtin(info: PackInfo, entry) -> None:
@@ -159,7 +160,7 @@ def install_pack(pack: Path, reporter: Reporter | None = None) -> PackInfo:
     from fieldkit.inference.manifest import ModelEntry, all_entries, save_user_entry
 
     info = read_pack(pack)
-    meta = json.loads((pack / PACK_FILE).read_text(encoding="utf-8"))
+    meta = info.meta  # one read: what was checked is what is installed
     builtin = {e.id: e for e in all_entries() if e.origin == "fieldkit"}
     user_entry = None
     if info.id in builtin:
