@@ -65,14 +65,9 @@ def clean(ds, *, log: str | Path, key: str | None = None,
 
 def save_clean(job: CleanJob, ds, target: str | Path, reporter: Reporter | None = None) -> Path:
     """Write the clean table atomically; provenance keeps the input's steps, then this one."""
-    from fieldkit.errors import InputError
-    from fieldkit.store import make_provenance, read_provenance, write_frame
+    from fieldkit.pipelines.core import _source
+    from fieldkit.store import make_provenance, write_frame
 
-    previous = None
-    if ds.format == "parquet":
-        try:
-            previous = read_provenance(ds.path)
-        except InputError:
-            previous = None
-    prov = make_provenance(ds.source_info(), [job.step], previous)
+    source, previous = _source(ds)
+    prov = make_provenance(source, [job.step], previous)
     return write_frame(job.result.frame, target, prov, reporter=reporter)
