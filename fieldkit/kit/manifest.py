@@ -46,18 +46,16 @@ def kit_files(root: Path) -> list[str]:
     """Every file under root (relative POSIX paths, sorted); a symlink or special file is refused."""
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in sorted(dirnames + filenames):
+        for name in dirnames + filenames:
             p = Path(dirpath) / name
             rel = p.relative_to(root).as_posix()
             if p.is_symlink():
                 raise InputError(f"{rel} in the kit is a symlink", "a kit holds plain files only")
-            if name in filenames and not p.is_file():
-                raise InputError(f"{rel} in the kit is not a regular file", "a kit holds plain files only")
-        dirnames.sort()
-        for name in filenames:
-            rel = (Path(dirpath) / name).relative_to(root).as_posix()
-            if rel not in SKIP:
-                found.append(rel)
+            if name in filenames:
+                if not p.is_file():
+                    raise InputError(f"{rel} in the kit is not a regular file", "a kit holds plain files only")
+                if rel not in SKIP:
+                    found.append(rel)
     return sorted(found)
 
 
