@@ -12,6 +12,7 @@ its record, and one whose record is gone is dropped with a note instead of landi
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import os
@@ -364,6 +365,8 @@ class Annotations:
         else:
             return  # unknown ops from a newer version are ignored, not fatal
         if record:
+            if "row" in op:  # when: a merge of several laptops' journals lets the latest change win
+                op["at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
             self.changes += 1
             if self.journal is None:
                 return

@@ -42,12 +42,13 @@ from fieldkit.pipelines.core import (
 from fieldkit.pipelines.dupes import Dupes, dupes
 from fieldkit.pipelines.embed import Embedded, embed
 from fieldkit.pipelines.logs import logs
+from fieldkit.pipelines.merge import MergeOutcome, merge
 from fieldkit.pipelines.search import hits_frame, search
 from fieldkit.pipelines.summarize import Summaries, summarize
 from fieldkit.pipelines.themes import Themes, themes
 
 __all__ = [
-    "Converted", "Dupes", "Embedded", "Result", "Summaries", "Themes",
-    "annotated", "convert", "dataset", "dupes", "embed", "hits_frame", "logs", "make_step", "resolve_model",
+    "Converted", "Dupes", "Embedded", "MergeOutcome", "Result", "Summaries", "Themes",
+    "annotated", "convert", "dataset", "dupes", "embed", "hits_frame", "logs", "make_step", "merge", "resolve_model",
     "save_annotated", "search", "summarize", "themes", "timed",
 ]
