@@ -29,7 +29,8 @@ from fieldkit.rowkeys import RowKeys
 
 JOURNAL_VERSION = 1
 SYNC_INTERVAL = 2.0  # seconds: the most work a power cut can take
-ANNOTATION_COLUMNS = ("tags", "note", "theme_id", "theme_label", "theme_score", "theme_reviewed")
+ANNOTATION_COLUMNS = ("tags", "note", "theme_id", "theme_label", "theme_score", "theme_reviewed",
+                      "merge_conflicts", "annotated_at")  # the last two: made by `fieldkit merge`
 
 
 def journal_path_for(source: str | os.PathLike, part: str | None = None) -> Path:
@@ -157,6 +158,7 @@ class Annotations:
         self.tags: dict[int, set[str]] = {}
         self.notes: dict[int, str] = {}
         self.themes: ThemeState | None = None
+        self.resolved: dict[int, dict[str, str]] = {}  # row -> merge-conflict field -> the side picked
         self.journal = journal
         self._undo: list[dict[str, Any]] = []
         self._pending: list[dict[str, Any]] = []  # job results held until the first annotation
@@ -215,6 +217,13 @@ class Annotations:
             raise KeyError(theme)
         if self.themes.labels[theme] != label:
             self._do({"op": "theme_label", "theme": theme, "label": label})
+
+    def resolve(self, row: int, field: str, value: str) -> None:
+        """Pick `value` for a merge conflict on `field`: the conflict closes; a note also takes the value."""
+        op: dict[str, Any] = {"op": "resolve", "row": row, "field": field, "value": value}
+        if field == "note":
+            op["note"] = value
+        self._do(op)
 
     def set_reviewed(self, theme: int, reviewed: bool) -> None:
         if self.themes is None:
@@ -315,6 +324,11 @@ class Annotations:
             }
         if kind == "themes_clear":
             return self._inverse({"op": "themes"})
+        if kind == "resolve":
+            back = {**op, "value": self.resolved.get(op["row"], {}).get(op["field"])}
+            if "note" in op:
+                back["note"] = self.notes.get(op["row"], "")
+            return back
         raise ValueError(f"unknown annotation op {kind!r}")
 
     def _apply(self, op: dict[str, Any], record: bool) -> None:
@@ -352,6 +366,8 @@ class Annotations:
             )
         elif kind == "themes_clear":
             self.themes = None
+        elif kind == "resolve":
+            self._resolve(op)
         elif kind == "theme_label":
             if self.themes is not None:
                 self.themes.labels[int(op["theme"])] = str(op["label"])
@@ -380,8 +396,22 @@ class Annotations:
 
     # ---- output -------------------------------------------------------------------------------
 
+    def _resolve(self, op: dict[str, Any]) -> None:
+        row, name, value = int(op["row"]), str(op["field"]), op.get("value")
+        if value is None:
+            self.resolved.get(row, {}).pop(name, None)
+            if not self.resolved.get(row, True):
+                del self.resolved[row]
+        else:
+            self.resolved.setdefault(row, {})[name] = str(value)
+        if "note" in op:
+            if op["note"]:
+                self.notes[row] = str(op["note"])
+            else:
+                self.notes.pop(row, None)
+
     def is_empty(self) -> bool:
-        return not self.tags and not self.notes and self.themes is None
+        return not self.tags and not self.notes and self.themes is None and not self.resolved
 
     def columns_frame(self) -> pl.DataFrame:
         """One row per annotated row: `_fk_row` plus the annotation columns (for a left join)."""
@@ -414,7 +444,30 @@ class Annotations:
         lf = lf.drop(drop).with_row_index("_fk_row").with_columns(pl.col("_fk_row").cast(pl.Int64))
         out = lf.join(ann.lazy(), on="_fk_row", how="left", maintain_order="left")
         out = out.with_columns(pl.col("tags").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-        return out.drop("_fk_row")
+        return self._apply_resolved(out).drop("_fk_row")
+
+    def _apply_resolved(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        """Sides picked for merge conflicts: the value goes into its column, the field's entries go."""
+        from fieldkit import conflicts
+
+        names = lf.collect_schema()
+        if not self.resolved or conflicts.COLUMN not in names:
+            return lf
+        picks = pl.DataFrame([(r, f, v) for r, fs in self.resolved.items() for f, v in fs.items()],
+                             schema={"_fk_row": pl.Int64, "field": pl.String, "_fk_pick": pl.String}, orient="row")
+        for name in picks["field"].unique().to_list():
+            if name in names and name != "note" and not isinstance(names[name], (pl.List, pl.Array, pl.Struct)):
+                chosen = picks.filter(pl.col("field") == name).select("_fk_row", "_fk_pick").lazy()
+                lf = (lf.join(chosen, on="_fk_row", how="left", maintain_order="left")
+                      .with_columns(pl.coalesce(pl.col("_fk_pick").cast(names[name], strict=False), pl.col(name))
+                                    .alias(name)).drop("_fk_pick"))
+        kept = (lf.select("_fk_row", pl.col(conflicts.COLUMN)).explode(conflicts.COLUMN)
+                .with_columns(conflicts.field_of(pl.col(conflicts.COLUMN)).alias("field"))
+                .join(picks.lazy(), on=["_fk_row", "field"], how="anti")
+                .group_by("_fk_row").agg(pl.col(conflicts.COLUMN).drop_nulls().alias("_fk_kept")))
+        return (lf.join(kept, on="_fk_row", how="left", maintain_order="left")
+                .with_columns(pl.col("_fk_kept").fill_null(pl.lit([], dtype=pl.List(pl.String))).alias(conflicts.COLUMN))
+                .drop("_fk_kept"))
 
     def summary(self) -> dict[str, Any]:
         """Counts for provenance and the status line."""
@@ -424,6 +477,7 @@ class Annotations:
             "notes": len(self.notes),
             "themes": len(self.themes.labels) if self.themes else 0,
             "themes_reviewed": len(self.themes.reviewed) if self.themes else 0,
+            "conflicts_resolved": sum(len(f) for f in self.resolved.values()),
         }
 
 

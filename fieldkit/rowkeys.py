@@ -14,6 +14,7 @@ import polars as pl
 ID_COLUMNS = ("_uuid", "meta/instanceID", "instanceID", "_submission__uuid", "KEY", "uuid")
 NULL = "\x00"   # a null cell, told apart from an empty string
 SEP = "\x1f"    # between cells
+LIST_SEP = "\x1e"  # between the items of a list cell
 
 
 def id_column(frame: pl.DataFrame) -> str | None:
@@ -26,9 +27,20 @@ def id_column(frame: pl.DataFrame) -> str | None:
     return None
 
 
+def as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A column as text for hashing; lists and arrays item by item, structs as JSON (a plain cast fails)."""
+    if isinstance(dtype, pl.Array):
+        return pl.col(name).arr.eval(pl.element().cast(pl.String).fill_null(NULL)).arr.join(LIST_SEP)
+    if isinstance(dtype, pl.List):
+        return pl.col(name).list.eval(pl.element().cast(pl.String).fill_null(NULL)).list.join(LIST_SEP)
+    if isinstance(dtype, pl.Struct):
+        return pl.col(name).struct.json_encode()
+    return pl.col(name).cast(pl.String)
+
+
 def _joined(frame: pl.DataFrame, exclude: frozenset[str]) -> pl.Series:
     cols = [c for c in frame.columns if not c.startswith("_fk_") and c not in exclude]
-    return frame.select(pl.concat_str([pl.col(c).cast(pl.String).fill_null(NULL) for c in cols],
+    return frame.select(pl.concat_str([as_text(c, frame.schema[c]).fill_null(NULL) for c in cols],
                                       separator=SEP).alias("k")).to_series()
 
 

@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from fieldkit import conflicts
 from fieldkit.errors import UsageError
 from fieldkit.io.survey import meta_key
-from fieldkit.rowkeys import ID_COLUMNS, NULL, SEP, _hash
+from fieldkit.rowkeys import ID_COLUMNS, NULL, SEP, _hash, as_text
 
 KEY = "_fk_key"
 SRC = "_fk_src"
 POS = "_fk_pos"
 TIME = "_fk_t"
 TIME_COLUMN = "annotated_at"
-CONFLICTS = "merge_conflicts"
+CONFLICTS = conflicts.COLUMN
 TAGS = "tags"
 # single-value annotations: the first column decides, the others follow the winning row
 GROUPS: tuple[tuple[str, ...], ...] = (
@@ -113,7 +114,7 @@ def row_keys(df: pl.DataFrame, choice: KeyChoice) -> pl.Series:
         return df.select((pl.lit("id:") + pl.col(choice.column).cast(pl.String)).alias(KEY)).to_series()
     cols = choice.fingerprint_columns
     if cols:
-        joined = df.select(pl.concat_str([pl.col(c).cast(pl.String).fill_null(NULL) for c in cols],
+        joined = df.select(pl.concat_str([as_text(c, df.schema[c]).fill_null(NULL) for c in cols],
                                          separator=SEP)).to_series().to_list()
     else:
         joined = [""] * df.height
@@ -285,7 +286,7 @@ def _conflict_entries(allf: pl.DataFrame, disputed: pl.DataFrame, flag_names: li
             continue
         value = pl.col(name).cast(pl.String)
         cands.append(rows.join(keys, on=KEY, how="semi").filter(pl.col(name).is_not_null()).select(
-            KEY, "_fk_row", pl.format("{}: {} ({})", pl.lit(name), value, label).alias("entry"),
+            KEY, "_fk_row", pl.format("{}: {} ({})", pl.lit(name), value, label).alias("entry"),  # conflicts.entry
             pl.format("{}: {} (", pl.lit(name), value).alias("prefix")))
     found = pl.concat(cands) if cands else pl.DataFrame(schema={KEY: pl.String, "_fk_row": pl.UInt32,
                                                                 "entry": pl.String, "prefix": pl.String})
@@ -306,16 +307,6 @@ def _count_fields(entries: pl.DataFrame) -> dict[str, int]:
     """Rows in conflict per field (a row counts once per field however many sides it has)."""
     if entries.height == 0:
         return {}
-    counts = (entries.explode(CONFLICTS).select(KEY, pl.col(CONFLICTS).str.split_exact(": ", 1)
-                                                 .struct.field("field_0").alias("field"))
+    counts = (entries.explode(CONFLICTS).select(KEY, conflicts.field_of(pl.col(CONFLICTS)).alias("field"))
               .unique().group_by("field").len().sort("field"))
     return dict(counts.iter_rows())
-
-
-def parse_conflict(entry: str) -> tuple[str, str, str]:
-    """(field, value, source) of a `field: value (source)` entry; the value may hold ': ' and brackets."""
-    name, _, rest = entry.partition(": ")
-    if rest.endswith(")") and " (" in rest:
-        value, _, source = rest[:-1].rpartition(" (")
-        return name, value, source
-    return name, rest, ""

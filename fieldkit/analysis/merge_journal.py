@@ -44,6 +44,9 @@ def replay(ops: Iterable[dict[str, Any]]) -> JournalState:
                     _touch(times, key, op)
             used += 1
             continue
+        if kind == "resolve" and op.get("field") == "note":  # a side picked for a note conflict
+            op = {**op, "op": "note", "text": op.get("value")}
+            kind = "note"
         if kind not in ("tag", "note"):
             ignored += 1  # themes found on one laptop are not comparable with another's
             continue

@@ -49,6 +49,10 @@ DATASET_ACTIONS = [
     Action("T", "name_tag", "Name a tag", "give tag N a name (e.g. 2 = follow-up)", "Annotate"),
     Action("u,ctrl+z", "undo", "Undo", "undo the last annotation", "Annotate", "u / Ctrl+Z"),
     Action("ctrl+s", "save", "Save to Parquet", "save data + annotations + provenance to Parquet", "Annotate", "Ctrl+S"),
+    Action("K", "conflicts", "Show merge conflicts", "show only rows whose merge conflicts are open (again: all rows)",
+           "Annotate"),
+    Action("k", "pick_side", "Pick a side of a conflict", "list the row's conflicting values; the one picked is kept "
+           "and the conflict closes (journaled, undoable)", "Annotate"),
     Action("e", "embed", "Embed column", "compute embeddings of the selected text column (cached)", "Analyse"),
     Action("m", "semantic_search", "Semantic search", "search the selected column by meaning; rows ranked", "Analyse"),
     Action("t", "themes", "Find themes", "cluster the selected column into themes (list in the panel)", "Analyse"),

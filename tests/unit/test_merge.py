@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from fieldkit import pipelines
-from fieldkit.analysis.merge import parse_conflict
+from fieldkit.conflicts import parse as parse_conflict
 from fieldkit.annotate import journal_path_for, open_annotations
 from fieldkit.errors import UsageError
 from fieldkit.io.dataset import load_dataset
@@ -239,3 +239,20 @@ def test_journals_merge_by_row_key_even_when_the_copy_was_re_sorted(bgd, tmp_pat
     assert sorted(parse_conflict(e)[1] for e in r4["merge_conflicts"]) == ["laptop note", "office note"]
     assert [s.kind for s in res.sources] == ["parquet", "journal"] and res.sources[1].annotated == 2
     assert out.height == bgd.height
+
+
+def test_rows_with_list_cells_get_journal_keys(bgd, tmp_path, fk_home):
+    """A merged file (list column `merge_conflicts`) or a logs output (`params`) used to fail the row hash."""
+    from fieldkit.rowkeys import RowKeys
+
+    df = bgd.select("enumerator_id", "upazilla_name").with_columns(
+        pl.Series("params", [["a", None], []] * (bgd.height // 2), dtype=pl.List(pl.String)))
+    keys = RowKeys(df).all_keys()
+    assert RowKeys(df).key(0) == keys[0] and keys[0] != RowKeys(df.with_columns(
+        pl.Series("params", [["a", "b"], []] * (bgd.height // 2)))).key(0)
+    src = write(tmp_path, "logs.parquet", df)
+    ann, _ = open_annotations(src, pl.read_parquet(src))
+    ann.toggle_tag(3, "x")
+    ann.journal.close()
+    out, _ = merged([src], tmp_path, journals=[journal_path_for(src)])
+    assert out["tags"].list.len().sum() == 1 and out["tags"][3].to_list() == ["x"]

@@ -26,6 +26,7 @@ from fieldkit.tui.messages import Loaded, LoadFailed, Profiled, ViewReady
 from fieldkit.tui.model import PAGE, TableModel, ViewSpec, profile_column
 from fieldkit.tui.screens.dataset_analyse import AnalyseActions
 from fieldkit.tui.screens.dataset_annotate import AnnotateActions
+from fieldkit.tui.screens.dataset_conflicts import ConflictActions
 from fieldkit.tui.screens.dataset_table import TableActions, match_column
 from fieldkit.tui.widgets.jobbar import JobBar
 from fieldkit.tui.widgets.side import SidePanel
@@ -37,7 +38,7 @@ ASYNC_VIEW_ROWS = 200_000  # from this many rows, views are built in a thread
 PROFILE_DEBOUNCE = 0.05    # seconds a burst of cursor moves settles before the column is profiled
 
 
-class DatasetScreen(TableActions, AnnotateActions, AnalyseActions):
+class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActions):
     """One dataset: browse, profile, filter, analyse and annotate it."""
 
     BINDINGS = A.bindings(A.DATASET_ACTIONS)
