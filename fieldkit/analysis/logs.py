@@ -11,12 +11,14 @@ writes the short Markdown summary: with the generative model when it is prepared
 from __future__ import annotations
 
 import math
+import queue
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence, TypeVar
 
 import polars as pl
 
@@ -280,9 +282,60 @@ def annotate(batch: pl.DataFrame, miner: TemplateMiner, templates: dict[int, str
         line_params(batch["message"], ids, templates).alias("params"))
 
 
+T = TypeVar("T")
+
+
+class _Raised:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def prefetch(items: Iterator[T]) -> Iterator[T]:
+    """Produce the next item in a thread while the caller works on this one.
+
+    Why: Polars and pyarrow release the GIL, so parsing (or annotating) the next batch runs on
+    the second core while this one is mined (or written); one item ahead keeps memory at two batches.
+    """
+    q: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    end = object()
+
+    def put(x) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for x in items:
+                if not put(x):
+                    return
+            put(end)
+        except BaseException as e:  # handed to the caller, raised there
+            put(_Raised(e))
+
+    worker = threading.Thread(target=run, daemon=True, name="fieldkit-logs-prefetch")
+    worker.start()
+    try:
+        while True:
+            x = q.get()
+            if x is end:
+                return
+            if isinstance(x, _Raised):
+                raise x.error
+            yield x
+    finally:
+        stop.set()
+        worker.join()
+
+
 def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Path | None = None,
              summary_out: str | Path | None = None, templates_out: str | Path | None = None,
-             use_model: bool = False, reporter: Reporter | None = None, batch_bytes: int = 4 << 20,
+             use_model: bool = False, reporter: Reporter | None = None, batch_bytes: int = 8 << 20,
              miner: TemplateMiner | None = None) -> LogsResult:
     """Mine templates over the logs, write the annotated lines and the digest/summary outputs."""
     from fieldkit.io.logs import file_layout
@@ -309,7 +362,7 @@ def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Pa
         examples: dict[int, str] = {}
         done = 0
         for f in files:
-            for batch in iter_log_batches(f, batch_bytes=batch_bytes, layout=layouts[f]):
+            for batch in prefetch(iter_log_batches(f, batch_bytes=batch_bytes, layout=layouts[f])):
                 mining.update(min(done, total_bytes))  # decompressed bytes can outrun the file sizes
                 batch = batch.with_columns(miner.add_messages(batch["message"]))
                 for tid, msg in batch.group_by("template_id", maintain_order=True).agg(
@@ -358,7 +411,7 @@ def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Pa
 
         if several:  # merge by time; lines without a timestamp keep their place after the previous one
             final = []
-            for i, df in enumerate(final_parts()):
+            for i, df in enumerate(prefetch(final_parts())):
                 final.append(Path(tmp) / f"final-{i:06d}.parquet")
                 df.write_parquet(final[-1], compression="lz4")
             annotated = (pl.scan_parquet([str(p) for p in final])
@@ -366,7 +419,7 @@ def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Pa
                          .sort(["_t", "source", "line_no"], nulls_last=False, maintain_order=True).drop("_t"))
             write_frame(annotated, out, make_provenance(source, steps))
         else:
-            write_batches(final_parts(), out, make_provenance(source, steps))
+            write_batches(prefetch(final_parts()), out, make_provenance(source, steps))
     summary, how = summarize_digest(digest, use_model=use_model, cancel=rep.cancel)
     if templates_out:
         miner.save(templates_out, make_provenance(source, steps))

@@ -170,18 +170,26 @@ class Layout:
         return ("^" + pre + re.escape(self.ts_open) + "(?P<ts>" + self.form.pattern + ")" + re.escape(self.ts_close)
                 + _TS_END)
 
-    def full_regex(self) -> str:
-        """Anchored regex for the whole header, with named groups for each column and `msg`."""
+    def header_regex(self) -> str:
+        """Anchored regex for the header and the blanks after it, with a named group per column.
+
+        What it leaves of a line is the message; matching the header alone (not `(?P<msg>.*)$`
+        as well) keeps the capture engine off the message text, the long part of a line.
+        """
         base = self.ts_regex()[:-len(_TS_END)] if self.form else "^"
         if self.pipe:
             sep = re.escape(self.sep)
             parts = "".join(rf"{sep}(?P<f{i}>[^{sep}]*)" for i in range(self.pipe))
-            return base + r"\s*" + parts + sep + r"\s*(?P<msg>.*)$"
+            return base + r"\s*" + parts + sep + r"\s*"
         out = base
         for i, (shape, lit) in enumerate(self.fields):
             sep = r"\s*" if (i == 0 or shape in ("sep", "bracket") or self.fields[i - 1][0] == "sep") else r"\s+"
             out += sep + _field_regex(shape, lit, f"f{i}")
-        return out + r"(?:\s+|$)(?P<msg>.*)$" if self.fields else out + r"(?:[\s,|\]]+|$)(?P<msg>.*)$"
+        return out + r"(?:\s+|$)" if self.fields else out + r"(?:[\s,|\]]+|$)"
+
+    def full_regex(self) -> str:
+        """`header_regex` followed by the message as group `msg`."""
+        return self.header_regex() + r"(?P<msg>.*)$"
 
 
 def _field_regex(shape: str, lit: str, name: str) -> str:

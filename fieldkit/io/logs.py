@@ -77,6 +77,9 @@ def schema_for(layout: Layout | None) -> dict:
 SCHEMA = schema_for(None)
 
 
+_ZONED = {f.name for f in TIME_FORMS if "Z|" in f.pattern or "[+-]" in f.pattern}
+
+
 def _parse_time(text: pl.Expr, form: TimeForm, layout: Layout) -> pl.Expr:
     dt = pl.Datetime("us")
     text = text.str.strip_chars()
@@ -88,8 +91,9 @@ def _parse_time(text: pl.Expr, form: TimeForm, layout: Layout) -> pl.Expr:
     if form.fmt == "compact_ms":
         base = text.str.extract(r"^(.*):\d{1,3}$").str.strptime(dt, "%Y%m%d-%H:%M:%S", strict=False)
         return base + pl.duration(milliseconds=text.str.extract(r":(\d{1,3})$").cast(pl.Int64))
-    zone = text.str.extract(r"\s?(Z|[+-]\d{2}:?\d{2}|UTC|GMT)$")
-    base = text.str.replace(r"\s?(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)$", "")
+    zoned = form.name in _ZONED  # other forms cannot carry an offset: skip two regex passes
+    zone = text.str.extract(r"\s?(Z|[+-]\d{2}:?\d{2}|UTC|GMT)$") if zoned else None
+    base = text.str.replace(r"\s?(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)$", "") if zoned else text
     base = base.str.replace(",", ".", literal=True) if form.name not in ("mon_year",) else base.str.replace_all(",", "")
     fmt = form.fmt
     if form.name in ("iso", "ymd_slash"):
@@ -105,12 +109,17 @@ def _parse_time(text: pl.Expr, form: TimeForm, layout: Layout) -> pl.Expr:
     parsed = base.str.strptime(dt, fmt, strict=False)
     if form.name == "mdy_slash":  # day first when month first cannot be a date
         parsed = pl.coalesce(parsed, base.str.strptime(dt, "%d/%m/%Y %H:%M:%S%.f", strict=False))
+    if zone is None:
+        return _year_back(parsed, form, layout)
     sign = pl.when(zone.str.starts_with("-")).then(-1).otherwise(1)
     digits = zone.str.replace_all(r"[^0-9]", "")
     offset_min = sign * (digits.str.slice(0, 2).cast(pl.Int64, strict=False) * 60
                          + digits.str.slice(2, 2).cast(pl.Int64, strict=False))
     offset_min = pl.when(zone.is_in(["Z", "UTC", "GMT"])).then(0).otherwise(offset_min).fill_null(0)
-    parsed = parsed - pl.duration(minutes=offset_min)
+    return _year_back(parsed - pl.duration(minutes=offset_min), form, layout)
+
+
+def _year_back(parsed: pl.Expr, form: TimeForm, layout: Layout) -> pl.Expr:
     from_mtime = layout.year_source.startswith("the file") and layout.mtime is not None
     if not form.has_year and form.name != "time" and from_mtime:
         limit = layout.mtime + timedelta(days=1)  # a year-less stamp after the file was written is last year's
@@ -123,7 +132,7 @@ def _level_expr(e: pl.Expr) -> pl.Expr:
 
 
 def _header_columns(layout: Layout) -> dict[str, pl.Expr]:
-    """Column expressions from the full-regex groups (several groups naming one column are joined)."""
+    """Column expressions over the header-regex groups, unnested (several groups naming one column are joined)."""
     groups: dict[str, list[str]] = {}
     for i, name in enumerate(layout.prefix_names):
         if name:
@@ -135,7 +144,7 @@ def _header_columns(layout: Layout) -> dict[str, pl.Expr]:
             groups.setdefault("pid", []).append(f"f{i}pid")
     out: dict[str, pl.Expr] = {}
     for name, keys in groups.items():
-        cols = [pl.col("_g").struct.field(k).str.strip_chars() for k in keys]
+        cols = [pl.col(k).str.strip_chars() for k in keys]
         cols = [pl.when(c == "").then(None).otherwise(c) for c in cols]
         if len(cols) == 1:
             out[name] = cols[0]
@@ -150,66 +159,102 @@ def _any_form_re(form: TimeForm) -> str:
     return r"^(?:\S+\s+){0,5}?[\[(]?(" + form.pattern + r")[\])]?(?:[\s,|:\]]+|$)"
 
 
-def parse_records(lines: pl.LazyFrame, layout: Layout | None = None) -> pl.LazyFrame:
+def parse_records(lines: pl.LazyFrame | pl.DataFrame, layout: Layout | None = None) -> pl.LazyFrame:
     """Turn a frame of (line_no, raw) physical lines into log records (the contract columns)."""
-    layout = layout or Layout()
-    raw = pl.col("raw")
-    lines = lines.with_columns(raw.fill_null("").str.strip_suffix("\r").alias("raw"))
+    df = lines.collect() if isinstance(lines, pl.LazyFrame) else lines
+    return _parse_frame(df, layout or Layout()).lazy()
+
+
+def _parse_frame(lines: pl.DataFrame, layout: Layout) -> pl.DataFrame:
+    """`parse_records` on a batch in memory: each regex runs once, and only on the rows that need it."""
+    raw_s = lines["raw"].fill_null("").str.strip_suffix("\r")
+    lines = lines.with_columns(raw_s.alias("raw"))
     if layout.json is not None:
-        return _json_records(lines, layout)
-    nonblank = raw.str.strip_chars().str.len_bytes() > 0
-    ts_re = layout.ts_regex()
-    if "_ts" in lines.collect_schema().names():  # computed by the caller (see _record_starts)
-        start = pl.col("_ts")
+        return _json_records(lines.lazy(), layout).collect()
+    raw = pl.col("raw")
+    nonblank = raw_s.str.contains(r"\S")
+    if "_ts" in lines.columns:  # computed by the caller (see _record_starts)
+        start = lines["_ts"]
     elif layout.ts_mode:  # a line without a timestamp at its start continues the record before it
-        start = raw.str.contains(ts_re) | raw.str.contains(_ANY_START)
+        start = raw_s.str.contains(layout.ts_regex()) | raw_s.str.contains(_ANY_START)
     else:
-        start = ~raw.str.contains(CONTINUATION_RE)
-    lines = lines.with_columns((nonblank & (start | (nonblank.cast(pl.Int64).cum_sum() == 1))).alias("_start"))
-    lines = lines.with_columns(pl.col("_start").cast(pl.Int64).cum_sum().alias("_rec"))
-    starts = lines.filter(pl.col("_start"))
-    tails = (lines.filter(~pl.col("_start") & nonblank & (pl.col("_rec") > 0))
-             .group_by("_rec").agg(raw.str.join("\n").alias("_tail")))
-    recs = starts.join(tails, on="_rec", how="left", maintain_order="left")
+        start = ~raw_s.str.contains(CONTINUATION_RE)
+    start = nonblank & (start | (nonblank.cast(pl.Int64).cum_sum() == 1))
+    lines = lines.select("line_no", "raw")
+    if start.all():  # every line starts a record: nothing to join
+        recs = lines.with_columns(pl.lit(None, dtype=pl.String).alias("_tail"))
+    else:
+        rec = start.cast(pl.Int64).cum_sum()
+        tails = (lines.filter(~start & nonblank & (rec > 0)).with_columns(rec.filter(~start & nonblank & (rec > 0))
+                                                                          .alias("_rec"))
+                 .group_by("_rec", maintain_order=True).agg(raw.str.join("\n").alias("_tail")))
+        recs = (lines.filter(start).with_columns(rec.filter(start).alias("_rec"))
+                .join(tails, on="_rec", how="left", maintain_order="left").drop("_rec"))
 
     cols = [c for c in HEADER_COLS if c in layout.columns]
-    has_header = bool(layout.fields)  # a bare timestamp is handled below, with the level-word rules
-    null_s = pl.lit(None, dtype=pl.String)
     parts = []
-    if has_header:
-        recs = recs.with_columns(raw.str.extract_groups(layout.full_regex()).alias("_g"))
-        matched = pl.col("_g").struct.field("msg").is_not_null()
-        heads = _header_columns(layout)
-        level_keys = [f"f{i}" for i, n in enumerate(layout.names) if n == "level"]
-        level = _level_expr(pl.col("_g").struct.field(level_keys[0])) if level_keys else null_s
-        ts = (_parse_time(pl.col("_g").struct.field("ts"), layout.form, layout) if layout.form is not None
-              else pl.lit(None, dtype=pl.Datetime("us")))
-        msg = pl.col("_g").struct.field("msg")
-        if layout.fields[-1][0] in ("level", "letter"):  # the sample said no more; a `[thread] a.b.Logger:` may follow
-            for pat in _AFTER_LEVEL[1:]:
-                msg = msg.str.replace(pat, "")
-        parts.append(recs.filter(matched).with_columns(
-            ts.alias("timestamp"), level.alias("level"),
-            *[heads.get(c, null_s).alias(c) for c in cols],
-            msg.str.strip_chars().alias("_first")).drop("_g"))
-        recs = recs.filter(~matched).drop("_g")
-    # Records the layout does not fit (other writers in the same file): the first timestamp form
-    # that starts the line (the file's own first), then a level word.
+    if layout.fields:  # a bare timestamp is handled below, with the level-word rules
+        head_re = layout.header_regex()
+        matched = recs["raw"].str.contains(head_re)
+        hit = recs.filter(matched)
+        recs = recs.filter(~matched)
+        if hit.height:
+            g = hit["raw"].str.extract_groups(head_re).struct
+            heads = _header_columns(layout)
+            level_keys = [f"f{i}" for i, n in enumerate(layout.names) if n == "level"]
+            msg = hit["raw"].str.replace(head_re, "")
+            if layout.fields[-1][0] in ("level", "letter"):  # the sample said no more; a `[thread] a.b.Logger:` may follow
+                for pat in _AFTER_LEVEL[1:]:
+                    msg = msg.str.replace(pat, "")
+            frame = g.unnest().with_columns(msg.alias("_msg"))
+            ts = (_parse_time(pl.col("ts"), layout.form, layout) if layout.form is not None
+                  else pl.lit(None, dtype=pl.Datetime("us")))
+            level = _level_expr(pl.col(level_keys[0])) if level_keys else pl.lit(None, dtype=pl.String)
+            null_s = pl.lit(None, dtype=pl.String)
+            frame = frame.select(ts.alias("timestamp"), level.alias("level"),
+                                 *[heads.get(c, null_s).alias(c) for c in cols],
+                                 pl.col("_msg").str.strip_chars().alias("_first"))
+            parts.append(pl.concat([hit, frame], how="horizontal"))
+    if recs.height:
+        parts.append(_unmatched(recs, layout, cols))
+    recs = pl.concat(parts, how="diagonal") if len(parts) > 1 else parts[0] if parts else None
+    if recs is None:
+        return pl.DataFrame(schema=schema_for(layout))
+    if len(parts) > 1:
+        recs = recs.sort("line_no")
+    first = pl.col("_first")
+    tail = pl.col("_tail")
+    message = pl.when(tail.is_null()).then(first).otherwise(first + "\n" + tail)
+    full_raw = pl.when(tail.is_null()).then(raw).otherwise(raw + "\n" + tail)
+    return recs.select(pl.col("line_no").cast(pl.Int64), pl.col("timestamp"), pl.col("level"),
+                       *[pl.col(c) for c in cols], message.alias("message"), full_raw.alias("raw"))
+
+
+def _unmatched(recs: pl.DataFrame, layout: Layout, cols: list[str]) -> pl.DataFrame:
+    """Records the header does not fit (other writers in the same file, or no header was learnt).
+
+    The first timestamp form that starts the line (the file's own form first), then a level word;
+    each form's regex runs only on the rows no earlier form took.
+    """
     forms = ([layout.form] if layout.form is not None else []) + [f for f in TIME_FORMS if f is not layout.form]
-    form_at = pl.lit(None, dtype=pl.Int8)
-    for i in reversed(range(len(forms))):
-        form_at = pl.when(raw.str.contains(_any_form_re(forms[i]))).then(pl.lit(i, pl.Int8)).otherwise(form_at)
-    recs = recs.with_columns(form_at.alias("_form"))
-    fixed = [recs.filter(pl.col("_form").is_null()).with_columns(
-        pl.lit(None, dtype=pl.Datetime("us")).alias("timestamp"), raw.alias("_rest"))]
-    for i, form in enumerate(forms):
+    raw = pl.col("raw")
+    fixed = []
+    left = recs
+    for form in forms:
+        if not left.height:
+            break
         rx = _any_form_re(form)
+        has = left["raw"].str.contains(rx)
+        if not has.any():
+            continue
+        take, left = left.filter(has), left.filter(~has)
         rest = raw.str.replace(rx, "")
         if form.name == "syslog":  # `host tag[pid]: ` follows a syslog timestamp
             rest = rest.str.replace(r"^\S+\s+[\w./()@-]+(?:\[\d+\])?:\s+", "")
-        fixed.append(recs.filter(pl.col("_form") == i).with_columns(
-            _parse_time(raw.str.extract(rx, 1), form, layout).alias("timestamp"), rest.alias("_rest")))
-    recs = pl.concat(fixed, how="vertical").drop("_form")
+        fixed.append(take.with_columns(_parse_time(raw.str.extract(rx, 1), form, layout).alias("timestamp"),
+                                       rest.alias("_rest")))
+    fixed.append(left.with_columns(pl.lit(None, dtype=pl.Datetime("us")).alias("timestamp"), raw.alias("_rest")))
+    recs = pl.concat(fixed, how="vertical") if len(fixed) > 1 else fixed[0]
     rest = pl.col("_rest")
     lv = rest.str.extract_groups(_LEVEL_RE)
     recs = recs.with_columns(_level_expr(pl.coalesce(lv.struct.field("1"), lv.struct.field("2"))).alias("level"))
@@ -217,15 +262,9 @@ def parse_records(lines: pl.LazyFrame, layout: Layout | None = None) -> pl.LazyF
     for pat in _AFTER_LEVEL:
         after = after.str.replace(pat, "")
     first = pl.when(pl.col("level").is_not_null()).then(after).otherwise(rest)
-    parts.append(recs.with_columns(*[null_s.alias(c) for c in cols],
-                                   first.str.strip_chars(" ,|").alias("_first")).drop("_rest"))
-    recs = pl.concat(parts, how="diagonal").sort("line_no")
-    first = pl.col("_first")
-    tail = pl.col("_tail")
-    message = pl.when(tail.is_null()).then(first).otherwise(first + "\n" + tail)
-    full_raw = pl.when(tail.is_null()).then(raw).otherwise(raw + "\n" + tail)
-    return recs.select(pl.col("line_no").cast(pl.Int64), pl.col("timestamp"), pl.col("level"),
-                       *[pl.col(c) for c in cols], message.alias("message"), full_raw.alias("raw"))
+    null_s = pl.lit(None, dtype=pl.String)
+    return recs.with_columns(*[null_s.alias(c) for c in cols],
+                             first.str.strip_chars(" ,|").alias("_first")).drop("_rest")
 
 
 def _json_records(lines: pl.LazyFrame, layout: Layout) -> pl.LazyFrame:
@@ -381,7 +420,7 @@ def _parse_batch(block: bytes, line_base: int, layout: Layout) -> pl.DataFrame:
     if layout.ts_mode:
         raw = lines["raw"].fill_null("").str.strip_suffix("\r")
         lines = lines.with_columns(_record_starts(raw, layout).alias("_ts"))
-    return parse_records(lines.lazy(), layout).drop("_ts", strict=False).collect(engine="in-memory")
+    return _parse_frame(lines, layout)
 
 
 def iter_log_batches(path: str | Path, batch_bytes: int = 32 << 20, reporter: Reporter | None = None,
