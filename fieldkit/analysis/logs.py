@@ -1,11 +1,11 @@
 """Log digests: mine templates over one or many logs, then say what happened, when, and what fails.
 
-`run_logs` streams each file in batches (bounded memory), assigns a template to every
-record, writes the annotated lines atomically through fieldkit.store, and builds a
-`Digest` (templates by count with first/last seen, level mix, error and warning templates,
-rare templates, bursts per time bucket, templates new against a baseline). `summarize_digest`
-writes the short Markdown summary: with the generative model when it is prepared, otherwise
-(and whenever the model's text looks degenerate) a deterministic summary from the same facts.
+`mine_logs` streams each file in batches (bounded memory), assigns a template to every record,
+keeps the records in temporary parts and builds a `Digest` (templates by count with first/last
+seen, level mix, error and warning templates, rare templates, bursts per time bucket, templates
+new against a baseline). `MinedLogs.annotated` streams the lines with their final templates and
+params; fieldkit.pipelines.logs writes them. `summarize_digest` words the summary: the
+deterministic digest facts, or the generative model when asked.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import queue
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,7 @@ import polars as pl
 # the digest's wording lives in log_summary; these names are re-exported for callers of this module
 from fieldkit.analysis.log_summary import (GENERATOR_ID, Digest, _fact_lines, _grounded, _short,  # noqa: F401
                                            _ts, digest_markdown, fallback_summary, summarize_digest)
-from fieldkit.analysis.logtemplates import TemplateMiner
+from fieldkit.analysis.logtemplates import MINER_SETTINGS, TemplateMiner  # noqa: F401 (re-exported)
 from fieldkit.errors import InputError, UsageError
 from fieldkit.io.log_header import HEADER_COLS
 from fieldkit.io.logs import iter_log_batches, looks_like_log
@@ -48,8 +47,6 @@ LOG_SUFFIXES = (".log", ".out", ".txt", ".err")
 BUCKETS = [("1s", 1), ("10s", 10), ("1m", 60), ("5m", 300), ("15m", 900), ("1h", 3600), ("3h", 10800),
            ("6h", 21600), ("1d", 86400), ("7d", 604800), ("30d", 2592000)]
 MAX_BUCKETS = 48
-# Chosen by leave-one-system-out over the 8 shared loghub sets (bench/bench_logs.py prints the table).
-MINER_SETTINGS = {"sim_threshold": 0.9, "depth": 1, "merge_values": 3, "mask_hosts": False}
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -242,6 +239,8 @@ def find_bursts(lines: pl.LazyFrame, is_problem: pl.Expr, tpl: pl.DataFrame, sta
 
 @dataclass
 class LogsResult:
+    """What `fieldkit logs` made: the annotated lines' path, the digest and its summary, the templates."""
+
     output: Path
     digest: Digest
     summary: str
@@ -251,7 +250,7 @@ class LogsResult:
 
 
 def default_miner(base: pl.DataFrame | None = None) -> TemplateMiner:
-    """The miner with the settings chosen by leave-one-system-out (bench/bench_logs.py)."""
+    """The miner with the settings chosen by leave-one-system-out (bench/bench_logs.py); the CLI and TUI use it."""
     return TemplateMiner.from_table(base, **MINER_SETTINGS) if base is not None else TemplateMiner(**MINER_SETTINGS)
 
 
@@ -272,12 +271,11 @@ def layout_notes(name: str, layout) -> list[str]:
 
 
 def annotate(batch: pl.DataFrame, miner: TemplateMiner, templates: dict[int, str]) -> pl.DataFrame:
-    """Final template ids, templates and params for a batch mined earlier (ids may have been merged since)."""
+    """Final templates and params for a batch mined earlier (templates may have gained `<*>` since)."""
     from fieldkit.analysis.log_params import line_params
 
-    ids = miner.resolve(batch["template_id"])
+    ids = batch["template_id"]
     return batch.with_columns(
-        ids.alias("template_id"),
         ids.replace_strict(templates, default=None, return_dtype=pl.String).alias("template"),
         line_params(batch["message"], ids, templates).alias("params"))
 
@@ -333,20 +331,75 @@ def prefetch(items: Iterator[T]) -> Iterator[T]:
         worker.join()
 
 
-def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Path | None = None,
-             summary_out: str | Path | None = None, templates_out: str | Path | None = None,
-             use_model: bool = False, reporter: Reporter | None = None, batch_bytes: int = 8 << 20,
-             miner: TemplateMiner | None = None) -> LogsResult:
-    """Mine templates over the logs, write the annotated lines and the digest/summary outputs."""
+@dataclass
+class MinedLogs:
+    """The first pass over the logs: records with their template ids in temporary parts, the templates, the digest."""
+
+    files: list[Path]
+    layouts: dict
+    header_cols: list[str]
+    parts: list[Path]
+    miner: TemplateMiner
+    table: pl.DataFrame
+    digest: Digest
+    tmp: Path
+
+    @property
+    def several(self) -> bool:
+        return len(self.files) > 1
+
+    @property
+    def columns(self) -> list[str]:
+        return (["source"] if self.several else []) + ["line_no", "timestamp", "level", *self.header_cols,
+                                                       "message", "template_id", "template", "params", "raw"]
+
+    def parameters(self, baseline: str | Path | None) -> dict:
+        """The provenance step's parameters: inputs, miner settings and the header learnt per file."""
+        return {"files": [str(f) for f in self.files], "baseline": str(baseline) if baseline else None,
+                "sim_threshold": self.miner.sim_threshold, "depth": self.miner.depth,
+                "templates": self.table.height, "headers": self.digest.extra["headers"]}
+
+    def annotated(self, reporter: Reporter | None = None) -> pl.LazyFrame:
+        """Every record with its final template and params, as a frame that streams one part at a time."""
+        from polars.io.plugins import register_io_source
+
+        templates = dict(zip(self.table["template_id"].to_list(), self.table["template"].to_list()))
+        rep = reporter or Reporter("logs")
+        writing = rep.child("writing", len(self.parts))
+        cols = self.columns
+
+        def final_parts() -> Iterator[pl.DataFrame]:
+            for i, part in enumerate(self.parts):
+                writing.update(i)
+                rep.check()
+                yield annotate(pl.read_parquet(part), self.miner, templates).select(cols)
+
+        if self.several:  # merge by time; lines without a timestamp keep their place after the previous one
+            final = []
+            for i, df in enumerate(prefetch(final_parts())):
+                final.append(self.tmp / f"final-{i:06d}.parquet")
+                df.write_parquet(final[-1], compression="lz4")
+            return (pl.scan_parquet([str(p) for p in final])
+                    .with_columns(pl.col("timestamp").forward_fill().over("source").alias("_t"))
+                    .sort(["_t", "source", "line_no"], nulls_last=False, maintain_order=True).drop("_t"))
+        schema = pl.read_parquet_schema(self.parts[0])
+        schema.update({"template": pl.String, "params": pl.List(pl.String)})
+
+        def source(with_columns, predicate, n_rows, batch_size):
+            for df in prefetch(final_parts()):
+                yield df.select(with_columns) if with_columns is not None else df
+
+        return register_io_source(source, schema={c: schema[c] for c in cols}, is_pure=True,
+                                  explain_name="fieldkit annotated log")
+
+
+def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | None = None,
+              reporter: Reporter | None = None, batch_bytes: int = 8 << 20,
+              miner: TemplateMiner | None = None) -> MinedLogs:
+    """Read the logs in batches (the next one parsed while this one is mined), keep them in `tmp`, build the digest."""
     from fieldkit.io.logs import file_layout
-    from fieldkit.store import file_sha256, make_provenance, write_batches, write_frame
 
     files = resolve_log_paths(paths)
-    out = Path(out)
-    if out.suffix.lower() != ".parquet":
-        raise UsageError(f"output {out.name} should end in .parquet", "e.g. -o lines.parquet")
-    if not (out.parent if str(out.parent) else Path(".")).is_dir():
-        raise InputError(f"output folder {out.parent} does not exist", f"create it first: mkdir -p {out.parent}")
     base = read_baseline(baseline) if baseline else None
     if miner is None:
         miner = default_miner(base)
@@ -357,77 +410,52 @@ def run_logs(paths: Sequence[str | Path], out: str | Path, *, baseline: str | Pa
     mining = rep.child("reading and mining", total_bytes)
     layouts = {f: file_layout(f) for f in files}
     header_cols = [c for c in HEADER_COLS if any(c in lay.columns for lay in layouts.values())]
-    with tempfile.TemporaryDirectory(prefix="fieldkit-logs-") as tmp:
-        parts: list[Path] = []
-        examples: dict[int, str] = {}
-        done = 0
-        for f in files:
-            for batch in prefetch(iter_log_batches(f, batch_bytes=batch_bytes, layout=layouts[f])):
-                mining.update(min(done, total_bytes))  # decompressed bytes can outrun the file sizes
-                batch = batch.with_columns(miner.add_messages(batch["message"]))
-                for tid, msg in batch.group_by("template_id", maintain_order=True).agg(
-                        pl.col("message").first()).iter_rows():
-                    examples.setdefault(tid, msg)
-                if several:
-                    batch = batch.with_columns(pl.lit(f.name).alias("source"))
-                batch = batch.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in header_cols
-                                             if c not in batch.columns])
-                part = Path(tmp) / f"part-{len(parts):06d}.parquet"
-                batch.write_parquet(part, compression="lz4")
-                parts.append(part)
-                done += int(batch["raw"].str.len_bytes().sum() or 0) + batch.height
-            done = sum(x.stat().st_size for x in files[: files.index(f) + 1])
-            mining.update(min(done, total_bytes))
-        table = miner.table()
-        templates = dict(zip(table["template_id"].to_list(), table["template"].to_list()))
-        final_ids = miner.resolve(pl.Series(list(examples), dtype=pl.Int64)).to_list()
-        examples = {k: v for k, v in reversed(list(zip(final_ids, examples.values())))}
-        if not parts:
-            raise InputError("no lines found in the logs", "pass a non-empty text log")
-        cols = (["source"] if several else []) + ["line_no", "timestamp", "level", *header_cols, "message",
-                                                  "template_id", "template", "params", "raw"]
-        lines = pl.scan_parquet([str(p) for p in parts]).with_columns(miner.resolve_expr("template_id"))
-        rep.check()
-        digest = build_digest(lines.select("template_id", "timestamp", "level"), table,
-                              [f.name for f in files], baseline_ids, examples=examples)
-        for f in files:
-            digest.extra["notes"] += layout_notes(f.name, layouts[f])
-        digest.extra["headers"] = {f.name: layouts[f].describe() for f in files}
-        steps = [{"operation": "logs", "parameters": {
-            "files": [str(f) for f in files], "baseline": str(baseline) if baseline else None,
-            "sim_threshold": miner.sim_threshold, "merge_values": miner.merge_values, "templates": table.height,
-            "headers": digest.extra["headers"]}}]
-        source = {"path": str(files[0]) if not several else [str(f) for f in files],
-                  "sha256": file_sha256(files[0]) if not several else None, "format": "log",
-                  "encoding": "utf-8"}
-        rep.check()
-        writing = rep.child("writing", len(parts))
+    parts: list[Path] = []
+    examples: dict[int, str] = {}
+    done = 0
+    for f in files:
+        for batch in prefetch(iter_log_batches(f, batch_bytes=batch_bytes, layout=layouts[f])):
+            mining.update(min(done, total_bytes))  # decompressed bytes can outrun the file sizes
+            batch = batch.with_columns(miner.add_messages(batch["message"]))
+            for tid, msg in batch.group_by("template_id", maintain_order=True).agg(
+                    pl.col("message").first()).iter_rows():
+                examples.setdefault(tid, msg)
+            if several:
+                batch = batch.with_columns(pl.lit(f.name).alias("source"))
+            batch = batch.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in header_cols
+                                         if c not in batch.columns])
+            part = tmp / f"part-{len(parts):06d}.parquet"
+            batch.write_parquet(part, compression="lz4")
+            parts.append(part)
+            done += int(batch["raw"].str.len_bytes().sum() or 0) + batch.height
+        done = sum(x.stat().st_size for x in files[: files.index(f) + 1])
+        mining.update(min(done, total_bytes))
+    if not parts:
+        raise InputError("no lines found in the logs", "pass a non-empty text log")
+    table = miner.table()
+    rep.check()
+    digest = build_digest(pl.scan_parquet([str(p) for p in parts]).select("template_id", "timestamp", "level"),
+                          table, [f.name for f in files], baseline_ids, examples=examples)
+    for f in files:
+        digest.extra["notes"] += layout_notes(f.name, layouts[f])
+    digest.extra["headers"] = {f.name: layouts[f].describe() for f in files}
+    return MinedLogs(files, layouts, header_cols, parts, miner, table, digest, tmp)
 
-        def final_parts():  # final ids, templates and params, one part at a time (memory stays at one batch)
-            for i, part in enumerate(parts):
-                writing.update(i)
-                rep.check()
-                yield annotate(pl.read_parquet(part), miner, templates).select(cols)
 
-        if several:  # merge by time; lines without a timestamp keep their place after the previous one
-            final = []
-            for i, df in enumerate(prefetch(final_parts())):
-                final.append(Path(tmp) / f"final-{i:06d}.parquet")
-                df.write_parquet(final[-1], compression="lz4")
-            annotated = (pl.scan_parquet([str(p) for p in final])
-                         .with_columns(pl.col("timestamp").forward_fill().over("source").alias("_t"))
-                         .sort(["_t", "source", "line_no"], nulls_last=False, maintain_order=True).drop("_t"))
-            write_frame(annotated, out, make_provenance(source, steps))
-        else:
-            write_batches(prefetch(final_parts()), out, make_provenance(source, steps))
-    summary, how = summarize_digest(digest, use_model=use_model, cancel=rep.cancel)
-    if templates_out:
-        miner.save(templates_out, make_provenance(source, steps))
-    if summary_out:
-        _write_text_atomic(Path(summary_out), f"# Log summary\n\n{summary}\n\n_Summary: {how}._\n\n"
-                           + digest_markdown(d=digest))
-    rep.finish()
-    return LogsResult(out, digest, summary, how, table, files)
+def check_output(out: str | Path) -> Path:
+    """The Parquet output path, refused before any work when it cannot be written."""
+    out = Path(out)
+    if out.suffix.lower() != ".parquet":
+        raise UsageError(f"output {out.name} should end in .parquet", "e.g. -o lines.parquet")
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise InputError(f"output folder {out.parent} does not exist", f"create it first: mkdir -p {out.parent}")
+    return out
+
+
+def write_summary(path: str | Path, digest: Digest, summary: str, how: str) -> None:
+    """The summary and the digest as one Markdown file, written atomically."""
+    _write_text_atomic(Path(path), f"# Log summary\n\n{summary}\n\n_Summary: {how}._\n\n"
+                       + digest_markdown(d=digest))
 
 
 def _write_text_atomic(path: Path, text: str) -> None:

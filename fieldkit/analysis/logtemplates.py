@@ -6,10 +6,11 @@ and any token holding a digit) makes most lines of one event identical strings, 
 deduplicated in Polars and only its distinct masked lines go through the Python tree; the
 similarity counts only a line's constant tokens, which keeps short, different events apart.
 What masks cannot know is learnt from the file: a position whose value differs between lines
-of one group is a parameter (the Drain merge), and templates that are the same except at one
-position holding many different words (user names, program or host names) are one event with
-a parameter there (`merge_values`). Every threshold is chosen by leave-one-system-out over the
-shared loghub sets (bench/bench_logs.py), not fitted to one.
+of one group is a parameter (the Drain merge). The settings (`MINER_SETTINGS`) are chosen by
+leave-one-system-out over the shared loghub sets (bench/bench_logs.py), not fitted to one;
+`fieldkit logs` and the TUI's log screen both use them. A second, cross-template rule (templates
+equal but for one position with several words are one event) only ever helped the set it was
+tuned on, so it is not kept.
 
 Templates keep the message's own spacing, so each line's `params` (the strings that fill the
 `<*>` in order) put back into its template give the message's first line exactly.
@@ -18,7 +19,7 @@ Templates keep the message's own spacing, so each line's `params` (the strings t
 from __future__ import annotations
 
 import re
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -45,7 +46,8 @@ MASKS: tuple[tuple[str, str], ...] = (
 # Host names (two dots or more, a short last label): a rule the cross-validation may switch on.
 HOST_MASK = ("host", r"\b[A-Za-z][\w-]*(?:\.[\w-]+)+\.[A-Za-z]{2,4}\b")
 _RUN = r"<\*>(?:[\s,]+<\*>)+"
-MERGE_MIN_CONSTANTS = 3
+# Chosen by leave-one-system-out over the 8 shared loghub sets (bench/bench_logs.py prints the table).
+MINER_SETTINGS = {"sim_threshold": 0.8, "depth": 2, "mask_hosts": False}
 
 
 def mask_expr(text: pl.Expr, hosts: bool = False) -> pl.Expr:
@@ -100,27 +102,24 @@ class _Node:
 class TemplateMiner:
     """Streaming template miner over masked lines (use `add_messages` for batches).
 
-    Ids returned while mining may later be merged (`merge_values`); `resolve` maps them to the
-    final ids, and `table()` lists the final templates.
+    The defaults are `MINER_SETTINGS`; a template's id never changes, its text may gain `<*>`
+    while mining goes on, so `table()` after the last batch has the final templates.
     """
 
-    def __init__(self, sim_threshold: float = 0.8, depth: int = 2, max_children: int = 100,
-                 max_clusters: int = 50_000, cache_size: int = 200_000, merge_values: int = 0,
-                 mask_hosts: bool = False):
-        # `fieldkit logs` uses analysis.logs.MINER_SETTINGS (the leave-one-system-out choice)
+    def __init__(self, sim_threshold: float = MINER_SETTINGS["sim_threshold"],
+                 depth: int = MINER_SETTINGS["depth"], max_children: int = 100,
+                 max_clusters: int = 50_000, cache_size: int = 200_000,
+                 mask_hosts: bool = MINER_SETTINGS["mask_hosts"]):
         self.sim_threshold = sim_threshold
         self.depth = depth  # prefix tokens used to route after the token count
         self.max_children = max_children
         self.max_clusters = max_clusters
         self.cache_size = cache_size
-        self.merge_values = merge_values  # 0: off; else distinct words at one position that make it a parameter
         self.mask_hosts = mask_hosts
         self.clusters: OrderedDict[int, Cluster] = OrderedDict()  # LRU order
         self.root = _Node()
         self.next_id = 1
         self._cache: dict[str, int] = {}
-        self._alias: dict[int, int] = {}
-        self._merged = True
 
     # --- the tree -------------------------------------------------------------------------
     def _leaf(self, tokens: Sequence[str], create: bool) -> _Node | None:
@@ -200,7 +199,6 @@ class TemplateMiner:
             c.tokens = [t if t == w else WILDCARD for t, w in zip(c.tokens, tokens)]
             self.clusters.move_to_end(c.cluster_id)
         c.size += count
-        self._merged = False
         if len(self._cache) >= self.cache_size:
             self._cache.clear()
         self._cache[masked] = c.cluster_id
@@ -220,80 +218,17 @@ class TemplateMiner:
         return pl.DataFrame({"m": messages}).select(mask_expr(pl.col("m"), self.mask_hosts))["m"]
 
     def add_messages(self, messages: pl.Series | Iterable[str]) -> pl.Series:
-        """Mine a batch of messages; returns the template id of each (Int64, in order, resolved)."""
+        """Mine a batch of messages; returns the template id of each (Int64, in order)."""
         s = messages if isinstance(messages, pl.Series) else pl.Series("message", list(messages), pl.String)
         masked = self.mask(s)
         # distinct lines by first appearance, so ids follow the log's order
         counts = (pl.DataFrame({"m": masked}).group_by("m", maintain_order=True).len())
         ids = {m: self.add_masked(m, n) for m, n in zip(counts["m"], counts["len"])}
-        raw = masked.replace_strict(ids, return_dtype=pl.Int64).rename("template_id")
-        return self.resolve(raw)
-
-    # --- statistics across templates --------------------------------------------------------
-    def _merge(self) -> None:
-        """Templates equal except at one position that holds >= merge_values different words: one event."""
-        self._merged = True
-        if self.merge_values <= 1:
-            return
-        changed = True
-        while changed:
-            changed = False
-            live = [c for c in self.clusters.values()]
-            groups: dict[tuple, list[Cluster]] = defaultdict(list)
-            for c in live:
-                for p in range(len(c.tokens)):
-                    groups[(len(c.tokens), p, tuple(c.tokens[:p]), tuple(c.tokens[p + 1:]))].append(c)
-            for (n, p, pre, post), members in groups.items():
-                alive = [c for c in members if c.cluster_id in self.clusters and len(c.tokens) == n
-                         and tuple(c.tokens[:p]) == pre and tuple(c.tokens[p + 1:]) == post]
-                words = {c.tokens[p] for c in alive if c.tokens[p] != WILDCARD}
-                opened = [c for c in alive if c.tokens[p] == WILDCARD]
-                if len(alive) < 2 or (not opened and len(words) < self.merge_values):
-                    continue
-                if sum(t != WILDCARD for t in pre + post) < MERGE_MIN_CONSTANTS:
-                    continue  # too little left in common to call them one event
-                keep = min(opened or alive, key=lambda c: c.cluster_id)
-                keep.tokens = list(keep.tokens)
-                keep.tokens[p] = WILDCARD
-                for c in alive:
-                    if c is keep:
-                        continue
-                    keep.size += c.size
-                    self._alias[c.cluster_id] = keep.cluster_id
-                    del self.clusters[c.cluster_id]
-                    leaf = self._leaf(c.tokens, create=False)
-                    if leaf is not None and c.cluster_id in leaf.clusters:
-                        leaf.clusters.remove(c.cluster_id)
-                changed = True
-            if changed:
-                self._cache = {k: self._final(v) for k, v in self._cache.items()}
-
-    def _final(self, cid: int) -> int:
-        while cid in self._alias:
-            cid = self._alias[cid]
-        return cid
-
-    def resolve(self, ids: pl.Series) -> pl.Series:
-        """Map ids handed out earlier to the final templates (after the cross-template merge)."""
-        if not self._merged:
-            self._merge()
-        if not self._alias:
-            return ids
-        keys = list(self._alias)
-        return ids.replace(keys, [self._final(k) for k in keys])
-
-    def resolve_expr(self, column: str = "template_id") -> pl.Expr:
-        """`resolve` as a Polars expression (for lazy frames of ids written while mining)."""
-        if not self._merged:
-            self._merge()
-        keys = list(self._alias)
-        return pl.col(column).replace(keys, [self._final(k) for k in keys]) if keys else pl.col(column)
+        return masked.replace_strict(ids, return_dtype=pl.Int64).rename("template_id")
 
     # --- the table ------------------------------------------------------------------------
     def table(self) -> pl.DataFrame:
         """The template table: template_id, template, count, known (from a baseline)."""
-        if not self._merged:
-            self._merge()
         cs = sorted(self.clusters.values(), key=lambda c: c.cluster_id)
         return pl.DataFrame({
             "template_id": [c.cluster_id for c in cs],

@@ -32,13 +32,9 @@ def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary,
     from fieldkit import pipelines
     from fieldkit.analysis.logs import digest_markdown
     from fieldkit.cli.progress import StderrProgress
-    from fieldkit.errors import UsageError
+    from fieldkit.errors import InputError
     from fieldkit.progress import Reporter
 
-    for extra in (summary_out, templates_out):
-        if extra and Path(extra).resolve() == Path(output).resolve():
-            raise UsageError(f"{extra} is also the output path", "give each output its own file")
-    from fieldkit.errors import InputError
     from fieldkit.io.sniff import check_input_path, only_blank
 
     for p in paths:  # a FIFO, a device, a link loop or an unreachable file: one plain line

@@ -1,38 +1,65 @@
 """The logs job: templates per line, a digest and a summary, over one or more log files.
 
-This wraps `fieldkit.analysis.logs.run_logs`, which streams the files, mines the templates and
-writes the annotated lines in bounded memory; the mining algorithms stay in analysis.
+fieldkit.analysis.logs mines the templates and builds the digest (streaming, bounded memory);
+this module writes the outputs through `save_annotated` with the one provenance step shape,
+like every other job.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from fieldkit.analysis.logs import LogsResult, run_logs
+from fieldkit.analysis.logs import LogsResult, check_output, mine_logs, summarize_digest, write_summary
 from fieldkit.errors import UsageError
-from fieldkit.pipelines.core import Result, make_step, timed
+from fieldkit.io.dataset import Dataset
+from fieldkit.pipelines.core import Result, make_step, save_annotated, timed
 from fieldkit.progress import Reporter
+
+
+def _log_dataset(files: list[Path], given: Sequence[str | os.PathLike]) -> Dataset:
+    """The source the provenance names: the one log file, or for several files the folder or first path given."""
+    import polars as pl
+
+    if len(files) == 1:
+        return Dataset(files[0], "log", pl.LazyFrame(), encoding="utf-8", mode="scan")
+    ds = Dataset(Path(given[0]), "log", pl.LazyFrame(), encoding="utf-8", mode="scan")
+    ds.__dict__["sha256"] = None  # several files: each is named in the step's `files`, none hashed alone
+    return ds
 
 
 def logs(paths: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.PathLike, *,
          baseline: str | os.PathLike | None = None, summary_out: str | os.PathLike | None = None,
          templates_out: str | os.PathLike | None = None, use_model: bool = False,
          reporter: Reporter | None = None) -> Result[LogsResult]:
-    """Write one row per log line (line_no, timestamp, level, message, template_id, template) to `out`.
+    """Write one row per log record (line_no, timestamp, level, header columns, message, template_id,
+    template, params, raw) to `out`.
 
     The digest and summary come back in the result; `summary_out` and `templates_out` also
     save them (Markdown; a template table for a later `baseline`).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    paths = list(paths)
+    out = check_output(out)
     for extra in (summary_out, templates_out):
-        if extra and Path(extra).resolve() == Path(out).resolve():
+        if extra and Path(extra).resolve() == out.resolve():
             raise UsageError(f"{extra} is also the output path", "give each output its own file")
-    with timed() as clock:
-        res = run_logs(list(paths), out, baseline=baseline, summary_out=summary_out,
-                       templates_out=templates_out, use_model=use_model, reporter=reporter)
-    params = {"files": [str(f) for f in res.files], "baseline": str(baseline) if baseline else None,
-              "templates": res.templates.height}
-    return Result(res, {}, make_step("logs", params, clock))
+    rep = reporter or Reporter("logs")
+    with tempfile.TemporaryDirectory(prefix="fieldkit-logs-") as tmp:
+        with timed() as clock:
+            mined = mine_logs(paths, Path(tmp), baseline=baseline, reporter=rep)
+        step = make_step("logs", mined.parameters(baseline), clock)
+        ds = _log_dataset(mined.files, paths)
+        rep.check()
+        save_annotated(ds, {}, [step], out, table=mined.annotated(rep))
+    digest = mined.digest
+    summary, how = summarize_digest(digest, use_model=use_model, cancel=rep.cancel)
+    if templates_out:
+        save_annotated(ds, {}, [step], templates_out, table=mined.table)
+    if summary_out:
+        write_summary(summary_out, digest, summary, how)
+    rep.finish()
+    return Result(LogsResult(out, digest, summary, how, mined.table, mined.files), {}, step)

@@ -184,15 +184,14 @@ LINE_COLUMNS = ("line_no", "timestamp", "level", "host", "process", "pid", "comp
 
 def analyse_log(path, reporter: Reporter) -> LogResult:
     """Read a log, mine its templates, and count each template over time (for sparklines)."""
-    from fieldkit.analysis.logs import annotate, build_digest, digest_markdown
-    from fieldkit.analysis.logtemplates import TemplateMiner
+    from fieldkit.analysis.logs import annotate, build_digest, default_miner, digest_markdown
     from fieldkit.io.logs import scan_log
     from fieldkit.tui.model import sparkline
 
     reporter.update(0, "reading")
     frame = scan_log(path, reporter=reporter).collect()
     reporter.update(frame.height, "finding templates")
-    miner = TemplateMiner()
+    miner = default_miner()  # the settings `fieldkit logs` uses
     ids = miner.add_messages(frame.get_column("message"))
     table = miner.table()
     header = [c for c in LINE_COLUMNS if c in frame.columns]

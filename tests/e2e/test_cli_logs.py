@@ -7,12 +7,18 @@ import threading
 import polars as pl
 import pytest
 
-from fieldkit.analysis.logs import run_logs
 from fieldkit.cli import main
 from fieldkit.errors import Cancelled
 from fieldkit.progress import Reporter
 from fieldkit.store import read_provenance
 from tests.conftest import shared
+
+
+def run_logs(paths, out, **kw):
+    """The logs job as the CLI and the TUI run it (fieldkit.pipelines.logs); its outcome."""
+    from fieldkit import pipelines
+
+    return pipelines.logs(paths, out, **kw).outcome
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -36,6 +42,11 @@ def test_logs_hdfs_outputs(capsys, tmp_path, fk_home):
         "<*>:Got exception while serving <*> to /<*>:"]
     prov = read_provenance(out)
     assert prov["steps"][-1]["operation"] == "logs" and prov["source"]["format"] == "log"
+    # the one step shape every job writes (fieldkit.pipelines.core.make_step), with when and how long
+    step = prov["steps"][-1]
+    assert set(step) == {"operation", "parameters", "started", "seconds"} and step["seconds"] > 0
+    assert step["parameters"]["templates"] == 14 and prov["source"]["sha256"] is not None
+    assert read_provenance(tpl)["steps"] == prov["steps"]  # the template table says where it came from
     text = md.read_text()
     assert text.startswith("# Log summary") and "80 warning lines" in text and "### Top templates" in text
     assert pl.read_parquet(tpl).height == 14

@@ -18,8 +18,14 @@ import polars as pl
 import pytest
 
 from fieldkit.analysis.log_params import fill
-from fieldkit.analysis.logs import run_logs
 from fieldkit.io.logs import file_layout, scan_log
+
+
+def run_logs(paths, out, **kw):
+    """The logs job as the CLI and the TUI run it (fieldkit.pipelines.logs); its outcome."""
+    from fieldkit import pipelines
+
+    return pipelines.logs(paths, out, **kw).outcome
 
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"]
 PROGS = ["chrome.exe", "Dropbox.exe", "svchost.exe", "outlook.exe"]

@@ -7,10 +7,17 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from fieldkit.analysis.logs import build_digest, fallback_summary, run_logs
+from fieldkit.analysis.logs import build_digest, fallback_summary
 from fieldkit.analysis.logtemplates import TemplateMiner, mask_expr
 from fieldkit.io.logs import scan_log
 from tests.conftest import shared
+
+
+def run_logs(paths, out, **kw):
+    """The logs job as the CLI and the TUI run it (fieldkit.pipelines.logs); its outcome."""
+    from fieldkit import pipelines
+
+    return pipelines.logs(paths, out, **kw).outcome
 
 SETS = ["Apache", "BGL", "HDFS", "HPC", "Hadoop", "HealthApp", "Spark", "Zookeeper"]
 
