@@ -267,6 +267,11 @@ def layout_notes(name: str, layout) -> list[str]:
                          f"({layout.year}{later}).")
     if layout.form is None:
         notes.append(f"{name}: no timestamps found.")
+    if layout.comments:
+        notes.append(f"{name}: lines starting with # are directives (W3C, Zeek), not entries (not in the output).")
+    if layout.preamble:
+        notes.append(f"{name}: the {layout.preamble} line(s) before the first timestamp are the file's header, "
+                     "not entries (not in the output).")
     return notes
 
 
@@ -416,6 +421,8 @@ def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | 
     for f in files:
         for batch in prefetch(iter_log_batches(f, batch_bytes=batch_bytes, layout=layouts[f])):
             mining.update(min(done, total_bytes))  # decompressed bytes can outrun the file sizes
+            if batch.height == 0:  # only a file header (a preamble) in this batch
+                continue
             batch = batch.with_columns(miner.add_messages(batch["message"]))
             for tid, msg in batch.group_by("template_id", maintain_order=True).agg(
                     pl.col("message").first()).iter_rows():

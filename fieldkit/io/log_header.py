@@ -50,6 +50,7 @@ class TimeForm:
 TIME_FORMS: tuple[TimeForm, ...] = (
     TimeForm("iso", r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}" + _FRAC + _ZONE, "%Y-%m-%d %H:%M:%S%.f"),
     TimeForm("ymd_slash", r"\d{4}/\d{2}/\d{2}[T ]\d{2}:\d{2}:\d{2}" + _FRAC + _ZONE, "%Y/%m/%d %H:%M:%S%.f"),
+    TimeForm("yday", r"\d{4}-\d{3}T\d{2}:\d{2}:\d{2}" + _FRAC, "%Y-%jT%H:%M:%S%.f"),  # ISO 8601 ordinal date
     TimeForm("ymd_dash_dots", r"\d{4}-\d{2}-\d{2}-\d{2}\.\d{2}\.\d{2}(?:\.\d{1,9})?", "%Y-%m-%d-%H.%M.%S%.f"),
     TimeForm("ctime", _DAY + r" " + _MON + r" [ \d]?\d \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4}", "%a %b %e %H:%M:%S%.f %Y"),
     TimeForm("clf", r"\d{2}/" + _MON + r"/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?", "%d/%b/%Y:%H:%M:%S"),
@@ -133,6 +134,8 @@ class Layout:
     first_ts: bool = False  # the file's first line has it
     has_pid: bool = False  # a `name[pid]:` field carries pids on some lines
     json: object = None  # a fieldkit.io.log_json.JsonLayout for JSON-lines logs
+    comments: bool = False  # `#` lines are directives (W3C `#Fields:`), not entries
+    preamble: int = 0  # lines before the first timestamped one (a file header such as W3C `#Fields:`), not entries
     year: int | None = None  # for year-less timestamps
     year_source: str = ""  # where that year came from (said in the digest)
     mtime: datetime | None = None
@@ -223,14 +226,14 @@ def find_timestamps(line: str) -> list[tuple[int, int, int, str, str]]:
                 continue  # a longer form already claimed this text
             before = head[:start]
             opening = ""
-            if before.endswith(("[", "(")):
+            if before.endswith(("[", "(", '"')):
                 opening, before = before[-1], before[:-1]
             if before and not before[-1].isspace():
                 continue
             k = len(before.split())
             if k > MAX_PREFIX_TOKENS:
                 break
-            closing = head[end] if opening and head[end:end + 1] in ("]", ")") else ""
+            closing = head[end] if opening and head[end:end + 1] in ("]", ")", '"') else ""
             taken.append((start, end))
             out.append((i, k, end + len(closing), opening, closing))
     return out

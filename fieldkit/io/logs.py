@@ -61,7 +61,7 @@ SAMPLE_LINES = 2000
 
 
 # Any timestamp form at the very start of a line (another writer in the same file starts a record too).
-_ANY_START = (r"^(?:\S+\s+){0,3}?[\[(]?(?:"
+_ANY_START = (r'^(?:\S+\s+){0,3}?[\[("]?(?:'
               + "|".join(f.pattern for f in TIME_FORMS if f.name not in ("epoch", "time")) + r")")
 
 
@@ -156,7 +156,7 @@ def _header_columns(layout: Layout) -> dict[str, pl.Expr]:
 
 def _any_form_re(form: TimeForm) -> str:
     """A timestamp of this form after at most a few header tokens, possibly bracketed (group 1)."""
-    return r"^(?:\S+\s+){0,5}?[\[(]?(" + form.pattern + r")[\])]?(?:[\s,|:\]]+|$)"
+    return r'^(?:\S+\s+){0,5}?[\[("]?(' + form.pattern + r')[\])"]?(?:[\s,|:\]]+|$)'
 
 
 def parse_records(lines: pl.LazyFrame | pl.DataFrame, layout: Layout | None = None) -> pl.LazyFrame:
@@ -172,13 +172,22 @@ def _parse_frame(lines: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     if layout.json is not None:
         return _json_records(lines.lazy(), layout).collect()
     raw = pl.col("raw")
+    if layout.comments:  # `#` directives describe the file (again after a restart): not entries, not tails
+        keep = ~raw_s.str.starts_with("#")
+        lines, raw_s = lines.filter(keep), raw_s.filter(keep)
     nonblank = raw_s.str.contains(r"\S")
     if "_ts" in lines.columns:  # computed by the caller (see _record_starts)
         start = lines["_ts"]
     elif layout.ts_mode:  # a line without a timestamp at its start continues the record before it
         start = raw_s.str.contains(layout.ts_regex()) | raw_s.str.contains(_ANY_START)
+        if layout.comments:
+            start = start & ~raw_s.str.starts_with("#")
     else:
         start = ~raw_s.str.contains(CONTINUATION_RE)
+    if layout.ts_mode and layout.preamble and lines.height and lines["line_no"][0] == 1:
+        # the file's header lines before its first entry (as many as the sample saw) are not entries
+        keep = (start.cum_sum() > 0) | (nonblank.cum_sum() > layout.preamble)
+        lines, start, nonblank = lines.filter(keep), start.filter(keep), nonblank.filter(keep)
     start = nonblank & (start | (nonblank.cast(pl.Int64).cum_sum() == 1))
     lines = lines.select("line_no", "raw")
     if start.all():  # every line starts a record: nothing to join
@@ -273,8 +282,16 @@ def _json_records(lines: pl.LazyFrame, layout: Layout) -> pl.LazyFrame:
     raw = pl.col("raw")
     null_s = pl.lit(None, dtype=pl.String)
 
+    whole = raw.str.json_path_match("$")  # null when the line is not valid JSON (cut, or broken by hand)
+
     def at(path):
-        return raw.str.json_path_match(path) if path else null_s
+        if not path:
+            return null_s
+        # a line that is not valid JSON still gives its fields by key, read as text
+        key = re.escape(re.findall(r"[\w@$-]+", path.rsplit(".", 1)[-1])[-1])
+        text = raw.str.extract(rf'"{key}"\s*:\s*(?:"((?:[^"\\]|\\.)*)|(-?\d[\d.eE+-]*))', 1)
+        number = raw.str.extract(rf'"{key}"\s*:\s*(-?\d[\d.eE+-]*)', 1)
+        return pl.when(whole.is_null()).then(pl.coalesce(text, number)).otherwise(raw.str.json_path_match(path))
 
     ts = (_parse_time(at(j.ts_path), j.ts_form, layout) if j.ts_path and j.ts_form is not None
           else pl.lit(None, dtype=pl.Datetime("us")))
@@ -296,6 +313,16 @@ def _sample_lines(head: bytes, complete: bool) -> list[str]:
 def layout_from_sample(lines: list[str], mtime: datetime | None = None) -> Layout:
     """Infer the layout from sample lines and settle the year of year-less timestamps."""
     starts = [ln for ln in lines if ln.strip() and not _CONT_PY.match(ln)]
+    comments = [ln for ln in starts if ln.startswith("#")]
+    if 0 < len(comments) < len(starts):
+        # `#` directives (W3C, Zeek) describe the file and are not entries, when the other lines
+        # carry timestamps of their own (in a MySQL slow log the `# Time:` lines are the entries)
+        rest = [ln for ln in starts if not ln.startswith("#")]
+        if infer_layout(rest).form is not None:
+            lay = layout_from_sample([ln for ln in lines if not ln.startswith("#")], mtime)
+            lay.comments = True
+            lay.preamble = _preamble(lay, lines)
+            return lay
     jl = infer_json(starts)
     if jl is not None:
         lay = Layout(form=jl.ts_form, json=jl, mtime=mtime)
@@ -303,6 +330,7 @@ def layout_from_sample(lines: list[str], mtime: datetime | None = None) -> Layou
         return lay
     lay = infer_layout(starts)
     lay.mtime = mtime
+    lay.preamble = _preamble(lay, lines)
     if lay.form is not None and not lay.form.has_year:
         m = re.search(r"(?<!\d)((?:19|20)\d{2})[-/._]\d{2}[-/._]\d{2}(?!\d)", "\n".join(lines[:200]))
         if m:
@@ -314,6 +342,15 @@ def layout_from_sample(lines: list[str], mtime: datetime | None = None) -> Layou
         else:
             lay.year, lay.year_source = datetime.now().year, "the current year"
     return lay
+
+
+def _preamble(lay: Layout, lines: list[str]) -> int:
+    """Non-blank lines before the first timestamped one: the file's header (in a file whose entries start with one)."""
+    if not lay.ts_mode:
+        return 0
+    rx = re.compile(lay.ts_regex())
+    first = next((i for i, ln in enumerate(lines) if rx.match(ln) and not (lay.comments and ln.startswith("#"))), 0)
+    return sum(1 for ln in lines[:first] if ln.strip() and not (lay.comments and ln.startswith("#")))
 
 
 def file_layout(path: str | Path) -> Layout:
@@ -386,7 +423,8 @@ def _starts_record(layout: Layout):
     """A Python predicate saying whether a line starts a record (the same rule as parse_records)."""
     if layout.ts_mode:
         rx, other = re.compile(layout.ts_regex()), re.compile(_ANY_START)
-        return lambda line: bool(rx.match(line) or other.match(line))
+        return lambda line: bool(rx.match(line) or other.match(line)) and not (
+            layout.comments and line.startswith("#"))
     return lambda line: bool(line.strip()) and not _CONT_PY.match(line)
 
 
@@ -412,7 +450,7 @@ def _record_starts(raw: pl.Series, layout: Layout) -> pl.Series:
     miss = (~hit).arg_true()
     if miss.len():
         hit = hit.scatter(miss, raw.gather(miss).str.contains(_ANY_START))
-    return hit
+    return hit & ~raw.str.starts_with("#") if layout.comments else hit  # `#` directives are never entries
 
 
 def _parse_batch(block: bytes, line_base: int, layout: Layout) -> pl.DataFrame:
