@@ -17,9 +17,7 @@ CONTRACT (the pipeline and the TUI rely on it):
 
 from __future__ import annotations
 
-import json
 import math
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,10 +25,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from fieldkit.analysis.codebook import SEP, Codebook, split_codes
-from fieldkit.errors import InputError, UsageError
+from fieldkit.errors import UsageError
 from fieldkit.progress import Reporter
 
-FORMAT = "fieldkit-coder/1"
 # inverse regularisation: 10 was best or within 0.002 of it among 1/10/100 on Banking77 and the
 # Chinese reviews, each model (10 per code, two draws)
 C_REG = 10.0
@@ -47,6 +44,14 @@ MAX_CODES = 3
 # needs_review: more likely wrong than right, or a runner-up this close
 REVIEW_SCORE = 0.5
 REVIEW_MARGIN = 0.1
+
+
+
+
+def settings() -> dict[str, Any]:
+    """How coders are trained now (kept in every saved coder, so a merge knows what it averages)."""
+    return {"C": C_REG, "knn": KNN, "alpha": ALPHA, "pseudo_weight": PSEUDO_WEIGHT,
+            "pool_max": POOL_MAX, "multi_share": MULTI_SHARE, "max_codes": MAX_CODES}
 
 
 # ----------------------------------------------------------------------------- the model
@@ -102,8 +107,8 @@ class Prediction:
 class Coder:
     """A learned coder: softmax weights over one model's embeddings, with its label counts.
 
-    Saved as a .npz of plain arrays (no pickle); `n_labelled` per code lets a later merge
-    average several coders weighted by how many answers taught each code (FedAvg).
+    Saved as a folder of plain arrays + JSON (no pickle, analysis/coder_file.py); `n_labelled`
+    per code lets a later merge average coders weighted by the answers that taught each code (FedAvg).
     """
 
     model_id: str
@@ -135,50 +140,18 @@ class Coder:
         proba = 1.0 / (1.0 + np.exp(-z)) if self.multi_code else _softmax(z)
         return Prediction(proba, self.labels, self.multi_code)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the coder atomically as a pickle-free .npz."""
-        from fieldkit.files import atomic_path
+    def save(self, folder: str | Path) -> Path:
+        """Write the coder as a folder of plain arrays + JSON (format: analysis/coder_file.py)."""
+        from fieldkit.analysis import coder_file
 
-        meta = {"format": FORMAT, "model": self.model_id, "temperature": self.temperature,
-                "multi_code": self.multi_code, "dim": self.dim, "info": self.info}
-        target = Path(path)
-        with atomic_path(target) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, weight=self.weight.astype(np.float32),
-                         bias=self.bias.astype(np.float32),
-                         n_labelled=self.n_labelled.astype(np.int64),
-                         labels=np.asarray(self.labels, dtype=str),
-                         meta=np.asarray(json.dumps(meta, ensure_ascii=False)))
-        return target
+        return coder_file.save(self, folder)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Coder":
-        """Read a coder saved by `save`; anything else is refused with a clear message."""
-        p = Path(path)
-        if not p.is_file():
-            raise InputError(f"coder file {p} does not exist", "give the file --save-model wrote")
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                coder = cls(model_id=str(meta["model"]), labels=[str(x) for x in z["labels"]],
-                            weight=np.asarray(z["weight"], dtype=np.float32),
-                            bias=np.asarray(z["bias"], dtype=np.float32),
-                            n_labelled=np.asarray(z["n_labelled"], dtype=np.int64),
-                            temperature=float(meta.get("temperature", 1.0)),
-                            multi_code=bool(meta.get("multi_code", False)),
-                            info=dict(meta.get("info", {})))
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
-            raise InputError(f"{p.name} is not a fieldkit coder ({type(e).__name__})",
-                             "give the file `fieldkit code --save-model` wrote") from None
-        if meta.get("format") != FORMAT:
-            raise InputError(f"{p.name} is not a fieldkit coder ({meta.get('format')!r})",
-                             "give the file `fieldkit code --save-model` wrote")
-        n = len(coder.labels)
-        if coder.weight.ndim != 2 or coder.weight.shape[0] != n or coder.bias.shape != (n,) \
-                or coder.n_labelled.shape != (n,) or not np.isfinite(coder.weight).all():
-            raise InputError(f"{p.name} is damaged (array shapes disagree)",
-                             "save the coder again with --save-model")
-        return coder
+    def load(cls, folder: str | Path) -> "Coder":
+        """Read a coder folder written by `save`; anything else is refused with a clear message."""
+        from fieldkit.analysis import coder_file
+
+        return coder_file.load(folder)
 
 
 # ----------------------------------------------------------------------------- training
@@ -405,7 +378,7 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
     weight, bias = _train(seeds, pool, graph, len(labels), rep, multi=multi)
     temperature, held_out = _calibrate(seeds, pool, graph, len(labels), folds, rng, rep, multi)
     info = {"coded_answers": len(coded), "codebook_codes": len(codebook.codes) if codebook else 0,
-            "pool": int(len(pool)), "calibration": held_out}
+            "pool": int(len(pool)), "calibration": held_out, "settings": settings()}
     if rep is not None:
         rep.finish()
     return Coder(model_id, labels, weight, bias, n_labelled, temperature, multi_code=multi,
@@ -482,8 +455,9 @@ class CodingResult:
             best: list[int] = []
             seen: set[str] = set()
             for j in np.argsort(-scores, kind="stable"):  # distinct answers, best scored first
-                key = " ".join(str(texts[rows[j]]).split()).lower()
-                if key not in seen:
+                t = texts[rows[j]]
+                key = " ".join(str(t).split()).lower() if t is not None else ""
+                if key and key not in seen:  # an empty answer (coded by hand) is no example
                     seen.add(key)
                     best.append(rows[j])
                 if len(best) >= examples:

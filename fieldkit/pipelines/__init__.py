@@ -29,6 +29,7 @@ The contract (read this before adding a job such as code, merge or check):
     >>> pipelines.save_annotated(ds, r.columns, [r.step], "out.parquet")
 """
 
+from fieldkit.pipelines.code import Coded, code
 from fieldkit.pipelines.convert import Converted, convert
 from fieldkit.pipelines.core import (
     Result,
@@ -48,7 +49,8 @@ from fieldkit.pipelines.summarize import Summaries, summarize
 from fieldkit.pipelines.themes import Themes, themes
 
 __all__ = [
-    "Converted", "Dupes", "Embedded", "MergeOutcome", "Result", "Summaries", "Themes",
-    "annotated", "convert", "dataset", "dupes", "embed", "hits_frame", "logs", "make_step", "merge", "resolve_model",
+    "Coded", "Converted", "Dupes", "Embedded", "MergeOutcome", "Result", "Summaries", "Themes",
+    "annotated", "code", "convert", "dataset", "dupes", "embed", "hits_frame", "logs", "make_step", "merge",
+    "resolve_model",
     "save_annotated", "search", "summarize", "themes", "timed",
 ]

@@ -126,23 +126,26 @@ def test_label_used_once_and_saved_coder_applies_to_the_next_round(english, tmp_
     df = hand_code(english, {"water": 4, "health": 4, "food": 4, "safety": 4, "flooding": 1})
     first, second = df.head(90), df.slice(90)
     src = write(first, tmp_path / "round1.csv")
-    saved = tmp_path / "coder.npz"
+    saved = tmp_path / "coder"
     out1 = tmp_path / "round1.parquet"
     code, stdout, err = run(capsys, "code", str(src), "--column", TEXT, "--labels", "mycode",
                             "-o", str(out1), "--save-model", str(saved), "--suggest", "5")
     assert code == 0, err
     assert "flooding" in stdout
     assert "code these 5 answers next" in stdout
-    with np.load(saved, allow_pickle=False) as z:  # plain arrays, no pickle
-        labels = [str(x) for x in z["labels"]]
-        assert z["weight"].shape == (len(labels), 384) and z["bias"].shape == (len(labels),)
-        counts = dict(zip(labels, z["n_labelled"].tolist()))
-        meta = json.loads(str(z["meta"]))
+    assert sorted(p.name for p in saved.iterdir()) == ["bias.npy", "coder.json", "weight.npy"]
+    meta = json.loads((saved / "coder.json").read_text(encoding="utf-8"))
+    labels = meta["labels"]
+    weight = np.load(saved / "weight.npy", allow_pickle=False)  # plain arrays, no pickle
+    assert weight.shape == (len(labels), 384) == (len(labels), meta["dim"])
+    assert np.load(saved / "bias.npy", allow_pickle=False).shape == (len(labels),)
+    counts = dict(zip(labels, meta["n_labelled"]))
     assert counts["flooding"] == 1 and counts["water"] >= 4
-    assert meta["model"] == "all-minilm-l6-v2"
+    assert meta["model"] == "all-minilm-l6-v2" and len(meta["model_sha256"]) == 64
+    assert meta["settings"]["C"] > 0 and meta["format"] == "fieldkit-coder/2"
     src2 = write(second.drop("mycode"), tmp_path / "round2.csv")
     out2 = tmp_path / "round2.parquet"
-    code, stdout, err = run(capsys, "code", str(src2), "--column", TEXT, "--model-file", str(saved),
+    code, stdout, err = run(capsys, "code", str(src2), "--column", TEXT, "--load-model", str(saved),
                             "-o", str(out2))
     assert code == 0, err
     res = pl.read_parquet(out2)
@@ -151,6 +154,21 @@ def test_label_used_once_and_saved_coder_applies_to_the_next_round(english, tmp_
     assert sum(next(iter(want)) == c for c, want in single) / len(single) >= 0.8
     step = read_provenance(out2)["steps"][-1]
     assert step["operation"] == "code" and step["model"] == "all-minilm-l6-v2"
+    assert step["parameters"]["model_choice"] == "saved coder"
+    # a coder trained on other embedding weights is refused before anything is written
+    meta["model_sha256"] = "0" * 64
+    (saved / "coder.json").write_text(json.dumps(meta), encoding="utf-8")
+    out3 = tmp_path / "round2_again.parquet"
+    code, _, err = run(capsys, "code", str(src2), "--column", TEXT, "--load-model", str(saved),
+                       "-o", str(out3))
+    assert code == 2 and "trained on all-minilm-l6-v2 (000000000000)" in err
+    _one_error(err)
+    assert not out3.exists()
+    # and so is one trained on another model id, when --model asks for a different one
+    code, _, err = run(capsys, "code", str(src2), "--column", TEXT, "--load-model", str(saved),
+                       "--model", "use-multilingual", "-o", str(out3))
+    assert code == 2 and "leave out --model" in err
+    _one_error(err)
 
 
 def _one_error(err: str) -> None:

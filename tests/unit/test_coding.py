@@ -66,7 +66,7 @@ def test_scores_are_calibrated_on_held_out_answers(banking, tmp_path):
     # answers flagged for review are the ones more often wrong
     assert right[res.needs_review].mean() < right[~res.needs_review].mean()
     # a saved coder is the same coder
-    again = Coder.load(coder.save(tmp_path / "coder.npz"))
+    again = Coder.load(coder.save(tmp_path / "coder"))
     assert again.labels == coder.labels and again.temperature == coder.temperature
     np.testing.assert_allclose(again.predict(vecs[test]).proba, res.prediction.proba, atol=1e-6)
     # the answers suggested for coding next are ones the coder hesitates on
@@ -74,18 +74,92 @@ def test_scores_are_calibrated_on_held_out_answers(banking, tmp_path):
     assert np.median(res.prediction.margin()[picks]) < np.median(res.prediction.margin())
 
 
-def test_all_one_code_is_refused_and_a_damaged_coder_file_too(tmp_path):
+def test_all_one_code_is_refused(tmp_path):
     vecs = np.eye(4, 8, dtype=np.float32)
     with pytest.raises(UsageError, match="at least two codes"):
         fit_coder(vecs, [["a"], ["a"], [], []], "all-minilm-l6-v2")
-    bad = tmp_path / "coder.npz"
-    bad.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(InputError, match="not a fieldkit coder"):
-        Coder.load(bad)
-    obj = tmp_path / "pickled.npz"
-    np.savez(obj, meta=np.array([{"format": "fieldkit-coder/1"}], dtype=object))
-    with pytest.raises(InputError):
-        Coder.load(obj)  # object arrays need pickle: refused
+
+
+@pytest.fixture(scope="module")
+def small_coder():
+    """A coder taught by 5 answers of each of 4 Banking77 codes (real embeddings)."""
+    from fieldkit.inference.embedder import get_embedder
+
+    df = pl.read_csv(shared("coding", "banking77_train.csv"))
+    keep = sorted(df["category"].unique().to_list())[:4]
+    df = df.filter(pl.col("category").is_in(keep)).group_by("category", maintain_order=True).head(5)
+    vecs = get_embedder(None).embed_all(df["text"].to_list())
+    return fit_coder(vecs, [[c] for c in df["category"]], "all-minilm-l6-v2"), vecs
+
+
+def test_saved_coder_folder_round_trips_and_replaces_an_old_coder_only(small_coder, tmp_path):
+    import json
+
+    coder, vecs = small_coder
+    target = coder.save(tmp_path / "coder")
+    meta = json.loads((target / "coder.json").read_text(encoding="utf-8"))
+    assert meta["labels"] == coder.labels and meta["n_labelled"] == [5, 5, 5, 5]
+    again = Coder.load(target)
+    np.testing.assert_allclose(again.predict(vecs).proba, coder.predict(vecs).proba, atol=1e-6)
+    coder.save(target)  # an old coder folder is replaced whole, with no temporary left beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["coder"]
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(UsageError, match="not a saved coder"):
+        coder.save(other)
+    assert (other / "keep.txt").read_text(encoding="utf-8") == "mine"
+
+
+def _tamper(folder, case: str, tmp_path):
+    import json
+
+    meta = json.loads((folder / "coder.json").read_text(encoding="utf-8"))
+    if case == "pickled weights":
+        np.save(folder / "weight.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif case == "weights elsewhere":
+        outside = tmp_path / "outside.npy"
+        np.save(outside, np.load(folder / "weight.npy"))
+        (folder / "weight.npy").unlink()
+        (folder / "weight.npy").symlink_to(outside)
+    elif case == "wrong shape":
+        np.save(folder / "weight.npy", np.zeros((2, 3), dtype=np.float32))
+    elif case == "not finite":
+        w = np.load(folder / "weight.npy")
+        w[0, 0] = np.nan
+        np.save(folder / "weight.npy", w)
+    elif case == "control characters in a label":
+        meta["labels"][0] = "card\x1b[31m"
+    elif case == "duplicate labels":
+        meta["labels"][1] = meta["labels"][0]
+    elif case == "model id with a path":
+        meta["model"] = "../../etc/passwd"
+    elif case == "older format":
+        meta["format"] = "fieldkit-coder/1"
+    elif case == "not json":
+        (folder / "coder.json").write_bytes(b"\x80not json")
+        return
+    (folder / "coder.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", ["pickled weights", "weights elsewhere", "wrong shape", "not finite",
+                                  "control characters in a label", "duplicate labels",
+                                  "model id with a path", "older format", "not json"])
+def test_a_hostile_or_damaged_coder_folder_is_refused(small_coder, tmp_path, case):
+    coder, _ = small_coder
+    folder = coder.save(tmp_path / "coder")
+    _tamper(folder, case, tmp_path)
+    with pytest.raises(InputError) as e:
+        Coder.load(folder)
+    assert e.value.hint and "\x1b" not in str(e.value)
+
+
+def test_a_file_or_missing_folder_is_not_a_coder(tmp_path):
+    f = tmp_path / "coder.npz"
+    f.write_bytes(b"PK\x03\x04 not a folder")
+    for p in (f, tmp_path / "missing"):
+        with pytest.raises(InputError, match="coder folder|does not exist"):
+            Coder.load(p)
 
 
 def test_languages_of_a_mixed_survey_column_and_an_english_one():
@@ -108,3 +182,13 @@ def test_auto_model_choice_names_the_install_command_when_no_multilingual_model(
     assert not asked.auto and asked.missing is None
     english = choose_model(["The pump is broken", "Queue at the tap is long"] * 20)
     assert english.model_id == "all-minilm-l6-v2" and english.missing is None
+
+
+def test_an_empty_answer_coded_by_hand_is_no_example_of_its_code(small_coder):
+    coder, vecs = small_coder
+    texts = [f"answer {i}" for i in range(len(vecs))]
+    texts[0] = None  # the analyst coded a row whose answer is empty
+    row_codes = [[coder.labels[0]]] + [[] for _ in range(len(vecs) - 1)]
+    summary = code_rows(vecs, row_codes, coder).summary(texts)
+    first = next(s for s in summary if s["code"] == coder.labels[0])
+    assert first["human"] == 1 and first["examples"] and "None" not in first["examples"]

@@ -1,0 +1,149 @@
+"""The code job: code every answer of a text column from the analyst's codes, a codebook or a saved coder.
+
+Why a pipeline: the CLI (`fieldkit code`), the TUI's "suggest tags" and notebooks get the same
+columns and provenance; the file is read and hashed once, the vectors come from the shared
+embedding cache. The saved coder's format is in `fieldkit/analysis/coder_file.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from fieldkit.errors import UsageError
+from fieldkit.io.dataset import Dataset
+from fieldkit.pipelines.core import Data, Result, dataset, make_step, require_some_text, text_column, timed
+from fieldkit.pipelines.embed import vectors
+from fieldkit.progress import Reporter
+
+COLUMNS = ("code", "code_score", "code_source", "needs_review")
+
+
+@dataclass
+class Coded:
+    """What the code job did: per-row result, the coder, per-code summary, suggestions, notes."""
+
+    result: Any  # analysis.coding.CodingResult
+    coder: Any  # analysis.coding.Coder
+    column: str
+    rows: int
+    model: str
+    summary: list
+    suggestions: list
+    texts: list
+    notes: list = field(default_factory=list)
+
+
+def _row_codes(ds: Dataset, labels: str | None, text_col: str, n: int) -> list[list[str]]:
+    """The analyst's codes per row ([] = uncoded), from a `;`-separated or list column."""
+    from fieldkit.analysis.codebook import split_codes
+
+    if labels is None:
+        return [[] for _ in range(n)]
+    col = ds.require_column(labels)
+    if col == text_col:
+        raise UsageError(f"--labels {col!r} is the text column itself",
+                         "give the column that holds the codes the analyst gave")
+    values = ds.read([col]).get_column(col)
+    if values.dtype.base_type() is pl.List:
+        values = values.cast(pl.List(pl.String))
+    elif values.dtype != pl.String:
+        values = values.cast(pl.String)
+    return [split_codes(v) for v in values.to_list()]
+
+
+def _codebook_vectors(book, embedder) -> dict[str, np.ndarray]:
+    """The embedded name, description and examples of every code (zero-shot teachers)."""
+    texts, owner = [], []
+    for c in book.codes:
+        for t in book.seed_texts(c):
+            texts.append(t)
+            owner.append(c)
+    out: dict[str, list] = {}
+    for c, v in zip(owner, embedder.embed_all(texts)):
+        if np.any(v):
+            out.setdefault(c, []).append(v)
+    return {c: np.vstack(v) for c, v in out.items()}
+
+
+def code(data: Data, column: str, *, labels: str | None = None, codebook: str | Path | None = None,
+         load_model: str | Path | None = None, model_id: str | None = None, suggest: int = 0,
+         sheet: str | None = None, reporter: Reporter | None = None) -> Result[Coded]:
+    """Adds `code` (several joined by `;`), `code_score` (calibrated), `code_source`, `needs_review`.
+
+    `labels`: column of the analyst's codes (filled rows teach); `codebook`: CSV of codes with
+    descriptions/examples (zero-shot for codes no row has); `load_model`: a coder folder saved
+    earlier (applied as is; refused when it was trained on another embedding model).
+    """
+    from fieldkit.analysis import coder_file
+    from fieldkit.analysis.codebook import SEP, read_codebook
+    from fieldkit.analysis.coding import code_rows, fit_coder, suggest_rows
+
+    if labels is None and codebook is None and load_model is None:
+        raise UsageError("nothing to learn the codes from",
+                         "give --labels COL (rows the analyst coded), --codebook CODES.csv, "
+                         "or --load-model DIR (a saved coder)")
+    if load_model is not None and codebook is not None:
+        raise UsageError("--load-model applies a saved coder; it cannot also take --codebook",
+                         "leave out --codebook, or learn a new coder without --load-model")
+    reporter = reporter or Reporter("code")
+    book = read_codebook(codebook) if codebook is not None else None
+    saved = coder_file.load(load_model) if load_model is not None else None
+    if saved is not None and model_id is not None and model_id != saved.model_id:
+        raise UsageError(f"the saved coder was trained on {saved.model_id}, not {model_id}",
+                         "leave out --model when applying --load-model")
+    ds = dataset(data, sheet=sheet)
+    col = text_column(ds, column)
+    with timed() as clock:
+        texts = ds.text_column(col).to_list()
+        require_some_text(texts, col, ds)
+        row_codes = _row_codes(ds, labels, col, len(texts))
+        if labels is not None and saved is None and not any(row_codes):
+            raise UsageError(f"no row of {labels!r} holds a code",
+                             "code some answers first, or give --codebook CODES.csv")
+        embedder, vecs = vectors(ds, col, texts, saved.model_id if saved else model_id,
+                                 reporter.child("embed"))
+        vecs = np.asarray(vecs, dtype=np.float32)
+        notes: list[str] = []
+        if saved is not None:
+            coder_file.check_model(saved, embedder)
+            coder = saved
+        else:
+            if book is not None:
+                unknown = sorted({c for codes in row_codes for c in codes} - set(book.codes))
+                if unknown:
+                    notes.append(f"{len(unknown)} code(s) in {labels!r} are not in the codebook and "
+                                 "were kept: " + ", ".join(unknown[:5]))
+            coder = fit_coder(vecs, row_codes, embedder.model_id, codebook=book,
+                              codebook_vectors=_codebook_vectors(book, embedder) if book else None,
+                              reporter=reporter)
+            coder.info["model_sha256"] = embedder.sha256
+            if getattr(embedder, "graph_sha256", None):
+                coder.info["graph_sha256"] = embedder.graph_sha256
+        empty = [t is None or not str(t).strip() for t in texts]
+        result = code_rows(vecs, row_codes, coder, empty=empty)
+        picks = suggest_rows(result, suggest, texts) if suggest else []
+    params = {"column": col, "labels": labels, "separator": SEP,
+              "codebook": str(codebook) if codebook is not None else None,
+              "load_model": str(load_model) if load_model is not None else None,
+              "codes": coder.labels, "multi_code": coder.multi_code,
+              "coded_answers": int(result.human.sum()),
+              "calibration": coder.info.get("calibration"),
+              "temperature": round(coder.temperature, 4)}
+    step = make_step("code", params, clock, embedder)
+    if saved is not None:
+        step["parameters"].update({"model_choice": "saved coder",
+                                   "model_reason": "the model the saved coder was trained on"})
+    columns = {
+        "code": pl.Series(result.code, dtype=pl.String),
+        "code_score": pl.Series(np.round(result.score, 4), dtype=pl.Float64).fill_nan(None),
+        "code_source": pl.Series(result.source, dtype=pl.String),
+        "needs_review": pl.Series(result.needs_review.tolist(), dtype=pl.Boolean),
+    }
+    coded = Coded(result, coder, col, len(texts), embedder.model_id, result.summary(texts), picks,
+                  texts, notes)
+    return Result(coded, columns, step)
