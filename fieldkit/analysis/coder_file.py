@@ -137,10 +137,8 @@ def _label(x: Any) -> str:
     return x
 
 
-def load(source: str | os.PathLike):
-    """Read a coder folder written by `save` (see the module docstring); refuse anything else."""
-    from fieldkit.analysis.coding import Coder
-
+def read(source: str | os.PathLike) -> dict[str, Any]:
+    """The fields of a coder folder written by `save` (`Coder(**fields)`); anything else is refused."""
     folder = Path(source)
     if not folder.is_dir():
         what = "is a file, not a coder folder" if folder.exists() else "does not exist"
@@ -180,8 +178,9 @@ def load(source: str | os.PathLike):
     weight = _array(_inside(folder, WEIGHT), (len(labels), dim))
     bias = _array(_inside(folder, BIAS), (len(labels),))
     info = {**info, "settings": settings, **{k: v for k, v in shas.items() if v}}
-    return Coder(model, labels, weight, bias, n_labelled, temperature,
-                 multi_code=bool(meta.get("multi_code", False)), info=info)
+    return {"model_id": model, "labels": labels, "weight": weight, "bias": bias,
+            "n_labelled": n_labelled, "temperature": temperature,
+            "multi_code": bool(meta.get("multi_code", False)), "info": info}
 
 
 def check_model(coder: Any, embedder: Any) -> None:

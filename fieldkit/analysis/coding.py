@@ -151,7 +151,7 @@ class Coder:
         """Read a coder folder written by `save`; anything else is refused with a clear message."""
         from fieldkit.analysis import coder_file
 
-        return coder_file.load(folder)
+        return cls(**coder_file.read(folder))
 
 
 # ----------------------------------------------------------------------------- training

@@ -81,7 +81,7 @@ def code(data: Data, column: str, *, labels: str | None = None, codebook: str | 
     """
     from fieldkit.analysis import coder_file
     from fieldkit.analysis.codebook import SEP, read_codebook
-    from fieldkit.analysis.coding import code_rows, fit_coder, suggest_rows
+    from fieldkit.analysis.coding import Coder, code_rows, fit_coder, suggest_rows
 
     if labels is None and codebook is None and load_model is None:
         raise UsageError("nothing to learn the codes from",
@@ -92,7 +92,7 @@ def code(data: Data, column: str, *, labels: str | None = None, codebook: str | 
                          "leave out --codebook, or learn a new coder without --load-model")
     reporter = reporter or Reporter("code")
     book = read_codebook(codebook) if codebook is not None else None
-    saved = coder_file.load(load_model) if load_model is not None else None
+    saved = Coder.load(load_model) if load_model is not None else None
     if saved is not None and model_id is not None and model_id != saved.model_id:
         raise UsageError(f"the saved coder was trained on {saved.model_id}, not {model_id}",
                          "leave out --model when applying --load-model")
