@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import polars as pl
@@ -38,12 +38,17 @@ class Coded:
     notes: list = field(default_factory=list)
 
 
-def _row_codes(ds: Dataset, labels: str | None, text_col: str, n: int) -> list[list[str]]:
+def _row_codes(ds: Dataset, labels, text_col: str, n: int) -> list[list[str]]:
     """The analyst's codes per row ([] = uncoded), from a `;`-separated or list column."""
     from fieldkit.analysis.codebook import split_codes
 
     if labels is None:
         return [[] for _ in range(n)]
+    if not isinstance(labels, str):
+        if len(labels) != n:
+            raise UsageError(f"{len(labels):,} rows of codes for {n:,} answers",
+                             "give one entry of codes per row (None where uncoded)")
+        return [split_codes(sorted(v) if isinstance(v, (set, frozenset)) else v) for v in labels]
     col = ds.require_column(labels)
     if col == text_col:
         raise UsageError(f"--labels {col!r} is the text column itself",
@@ -70,14 +75,17 @@ def _codebook_vectors(book, embedder) -> dict[str, np.ndarray]:
     return {c: np.vstack(v) for c, v in out.items()}
 
 
-def code(data: Data, column: str, *, labels: str | None = None, codebook: str | Path | None = None,
-         load_model: str | Path | None = None, model_id: str | None = None, suggest: int = 0,
-         sheet: str | None = None, reporter: Reporter | None = None) -> Result[Coded]:
+def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
+         codebook: str | Path | None = None, load_model: str | Path | None = None,
+         model_id: str | None = None, suggest: int = 0, sheet: str | None = None,
+         reporter: Reporter | None = None) -> Result[Coded]:
     """Adds `code` (several joined by `;`), `code_score` (calibrated), `code_source`, `needs_review`.
 
-    `labels`: column of the analyst's codes (filled rows teach); `codebook`: CSV of codes with
-    descriptions/examples (zero-shot for codes no row has); `load_model`: a coder folder saved
-    earlier (applied as is; refused when it was trained on another embedding model).
+    `labels`: column of the analyst's codes (filled rows teach), or the codes themselves, one
+    entry per row (a list or set of codes, a `;`-separated string or None; the TUI's tags).
+    `codebook`: CSV of codes with descriptions/examples (zero-shot for codes no row has).
+    `load_model`: a coder folder saved earlier (applied as is; refused when it was trained on
+    another embedding model).
     """
     from fieldkit.analysis import coder_file
     from fieldkit.analysis.codebook import SEP, read_codebook
@@ -102,8 +110,9 @@ def code(data: Data, column: str, *, labels: str | None = None, codebook: str | 
         texts = ds.text_column(col).to_list()
         require_some_text(texts, col, ds)
         row_codes = _row_codes(ds, labels, col, len(texts))
+        named = labels if isinstance(labels, str) or labels is None else "(given per row)"
         if labels is not None and saved is None and not any(row_codes):
-            raise UsageError(f"no row of {labels!r} holds a code",
+            raise UsageError(f"no row of {named!r} holds a code",
                              "code some answers first, or give --codebook CODES.csv")
         embedder, vecs = vectors(ds, col, texts, saved.model_id if saved else model_id,
                                  reporter.child("embed"))
@@ -116,7 +125,7 @@ def code(data: Data, column: str, *, labels: str | None = None, codebook: str | 
             if book is not None:
                 unknown = sorted({c for codes in row_codes for c in codes} - set(book.codes))
                 if unknown:
-                    notes.append(f"{len(unknown)} code(s) in {labels!r} are not in the codebook and "
+                    notes.append(f"{len(unknown)} code(s) in {named!r} are not in the codebook and "
                                  "were kept: " + ", ".join(unknown[:5]))
             coder = fit_coder(vecs, row_codes, embedder.model_id, codebook=book,
                               codebook_vectors=_codebook_vectors(book, embedder) if book else None,
@@ -127,7 +136,7 @@ def code(data: Data, column: str, *, labels: str | None = None, codebook: str | 
         empty = [t is None or not str(t).strip() for t in texts]
         result = code_rows(vecs, row_codes, coder, empty=empty)
         picks = suggest_rows(result, suggest, texts) if suggest else []
-    params = {"column": col, "labels": labels, "separator": SEP,
+    params = {"column": col, "labels": named, "separator": SEP,
               "codebook": str(codebook) if codebook is not None else None,
               "load_model": str(load_model) if load_model is not None else None,
               "codes": coder.labels, "multi_code": coder.multi_code,

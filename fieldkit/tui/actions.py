@@ -53,6 +53,12 @@ DATASET_ACTIONS = [
            "Annotate"),
     Action("k", "pick_side", "Pick a side of a conflict", "list the row's conflicting values; the one picked is kept "
            "and the conflict closes (journaled, undoable)", "Annotate"),
+    Action("S", "suggest_tags", "Suggest tags", "learn from your tags (2+ rows each), show the rows whose tags "
+           "would teach most", "Annotate"),
+    Action("a", "accept_suggestion", "Accept suggested tag", "tag the row with the suggested tag, go to the next",
+           "Annotate"),
+    Action("b", "reject_suggestion", "Pass over suggested tag", "leave the suggested tag off, go to the next",
+           "Annotate"),
     Action("e", "embed", "Embed column", "compute embeddings of the selected text column (cached)", "Analyse"),
     Action("m", "semantic_search", "Semantic search", "search the selected column by meaning; rows ranked", "Analyse"),
     Action("t", "themes", "Find themes", "cluster the selected column into themes (list in the panel)", "Analyse"),

@@ -28,6 +28,7 @@ from fieldkit.tui.screens.dataset_analyse import AnalyseActions
 from fieldkit.tui.screens.dataset_annotate import AnnotateActions
 from fieldkit.tui.screens.dataset_conflicts import ConflictActions
 from fieldkit.tui.screens.dataset_table import TableActions, match_column
+from fieldkit.tui.suggest import SuggestActions
 from fieldkit.tui.widgets.jobbar import JobBar
 from fieldkit.tui.widgets.side import SidePanel
 from fieldkit.tui.widgets.vtable import VirtualTable
@@ -38,7 +39,7 @@ ASYNC_VIEW_ROWS = 200_000  # from this many rows, views are built in a thread
 PROFILE_DEBOUNCE = 0.05    # seconds a burst of cursor moves settles before the column is profiled
 
 
-class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActions):
+class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActions, SuggestActions):
     """One dataset: browse, profile, filter, analyse and annotate it."""
 
     BINDINGS = A.bindings(A.DATASET_ACTIONS)
