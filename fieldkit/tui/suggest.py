@@ -99,7 +99,11 @@ class SuggestActions(JobScreen):
         body.append("\nmodel ", "dim")
         body.append(s.model, "cyan")
         body.append("\na accepts the suggested tag, b passes, 1-9 tag by hand; S again after a few tags; "
-                    "x shows all rows", "dim")
+                    "x shows all rows\n", "dim")
+        for row, tag, score in s.rows.iter_rows():  # the table's suggestion columns sit far right
+            body.append(f"\nrow {row + 1:>6}  ")
+            body.append(str(tag or "-"), "bold")  # plain Text: a tag name is never markup
+            body.append(f"  {score:.2f}", "dim")
         self.side.results(body, "suggest tags")
         self._update_status(f"suggested tags for {s.rows.height} rows")
         if s.column in self.model.columns:

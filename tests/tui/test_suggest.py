@@ -54,6 +54,9 @@ async def test_suggest_tags_shows_rows_that_teach_most_and_accepting_one_tags_it
         # the rows offered are ones the coder hesitates on: scores well below the sure ones
         assert sum(view["suggest_score"]) / 20 < 0.9
         assert len(set(rows)) == 20 and rows == view[ROW].to_list()
+        panel = str(screen.query_one("#results").content)
+        assert "learnt from tag1 (3), tag2 (3)" in panel
+        assert f"row {rows[0] + 1:>6}  {view['suggested_tag'][0]}" in panel  # each row's suggestion listed
         # a accepts: the row gets the suggested tag (journaled, undoable) and the cursor moves on
         first, proposed = rows[0], view["suggested_tag"][0]
         await pilot.press("a")
