@@ -90,8 +90,10 @@ class Prediction:
         else:
             review = (score < REVIEW_SCORE) | (runner_up >= score - REVIEW_MARGIN)
         names = np.asarray(self.labels, dtype=object)
-        codes = [SEP.join(names[order[i, keep[i]]]) for i in range(n)]
-        return codes, score, review
+        codes = names[order[:, 0]]  # one code per answer: no per-row Python
+        for i in np.flatnonzero(keep[:, 1:].any(axis=1)):  # the few answers with several codes
+            codes[i] = SEP.join(names[order[i, keep[i]]])
+        return codes.tolist(), score, review
 
     def margin(self) -> np.ndarray:
         """How sure the coder is (small = it hesitates): first minus second, or distance to 0.5."""
@@ -203,14 +205,22 @@ def _spread(s_matrix, seed_rows: np.ndarray, seed_y: np.ndarray, seed_w: np.ndar
     return np.divide(f, total, out=np.zeros_like(f), where=total > 0)
 
 
-def _fit_softmax(x: np.ndarray, y: np.ndarray, w: np.ndarray, n_labels: int):
-    """Class-balanced multinomial logistic regression; weights (L, d), bias (L,)."""
+def _fit_softmax(x: np.ndarray, y: np.ndarray, w: np.ndarray, n_labels: int,
+                 start: tuple[np.ndarray, np.ndarray] | None = None):
+    """Class-balanced multinomial logistic regression; weights (L, d), bias (L,).
+
+    `start`: a coder's (weight, bias) to begin from (the calibration folds start from the
+    full fit, which is near their optimum: a fraction of the iterations, the same optimum).
+    """
     from sklearn.linear_model import LogisticRegression
 
     mass = np.bincount(y, weights=w, minlength=n_labels)
     present = mass > 0
     balance = np.where(present, w.sum() / (present.sum() * np.maximum(mass, 1e-12)), 0.0)
-    clf = LogisticRegression(C=C_REG, max_iter=1000, tol=1e-3)
+    clf = LogisticRegression(C=C_REG, max_iter=1000, tol=1e-3, warm_start=start is not None)
+    if start is not None and present.sum() > 2:
+        clf.coef_ = np.asarray(start[0][present], dtype=np.float64)
+        clf.intercept_ = np.asarray(start[1][present], dtype=np.float64)
     clf.fit(x, y, sample_weight=w * balance[y])
     weight = np.zeros((n_labels, x.shape[1]), dtype=np.float32)
     bias = np.full(n_labels, -1e4, dtype=np.float32)  # a code never taught is never predicted
@@ -274,7 +284,7 @@ def _fit_yes_no(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray
 
 def _train(seeds: _Seeds, pool: np.ndarray, s_matrix, n_labels: int,
            reporter: Reporter | None, use: np.ndarray | None = None,
-           multi: bool = False) -> tuple[np.ndarray, np.ndarray]:
+           multi: bool = False, start=None) -> tuple[np.ndarray, np.ndarray]:
     """Spread the seeds' labels over the pool graph, then fit the coder on seeds + pool.
 
     The graph holds the pool then every seed; `use` picks the seeds that teach (a fold's).
@@ -300,7 +310,7 @@ def _train(seeds: _Seeds, pool: np.ndarray, s_matrix, n_labels: int,
         x = np.vstack([x, pool[got]])
         y = np.concatenate([y, f.argmax(axis=1)[got]])
         w = np.concatenate([w, np.full(int(got.sum()), PSEUDO_WEIGHT, dtype=np.float64)])
-    return _fit_softmax(x, y, w, n_labels)
+    return _fit_softmax(x, y, w, n_labels, start)
 
 
 def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
@@ -376,7 +386,8 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
     rep = reporter.child("learn codes", folds + 1) if reporter is not None else None
     graph = _spread_matrix(np.vstack([pool, seeds.x]), rep) if len(pool) else None
     weight, bias = _train(seeds, pool, graph, len(labels), rep, multi=multi)
-    temperature, held_out = _calibrate(seeds, pool, graph, len(labels), folds, rng, rep, multi)
+    temperature, held_out = _calibrate(seeds, pool, graph, len(labels), folds, rng, rep, multi,
+                                       start=(weight, bias))
     info = {"coded_answers": len(coded), "codebook_codes": len(codebook.codes) if codebook else 0,
             "pool": int(len(pool)), "calibration": held_out, "settings": settings()}
     if rep is not None:
@@ -387,7 +398,7 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
 
 def _calibrate(seeds: _Seeds, pool: np.ndarray, graph, n_labels: int, folds: int,
                rng: np.random.Generator, rep: Reporter | None,
-               multi: bool = False) -> tuple[float, dict[str, Any]]:
+               multi: bool = False, start=None) -> tuple[float, dict[str, Any]]:
     """Temperature from out-of-fold logits of the coded answers (folds over answers, not codes)."""
     answers = np.unique(seeds.row[seeds.row >= 0])
     if len(answers) < 2 * folds or folds < 2:
@@ -399,7 +410,7 @@ def _calibrate(seeds: _Seeds, pool: np.ndarray, graph, n_labels: int, folds: int
         held = fold == k
         if len(np.unique(seeds.y[~held])) < 2:
             continue
-        weight, bias = _train(seeds, pool, graph, n_labels, rep, use=~held, multi=multi)
+        weight, bias = _train(seeds, pool, graph, n_labels, rep, use=~held, multi=multi, start=start)
         if multi:
             x, ymat, _ = _indicator(seeds, held, n_labels)
             logits.append(x @ weight.T + bias)
@@ -495,8 +506,9 @@ def suggest_rows(result: CodingResult, n: int, texts: Sequence[Any] | None = Non
     Exact repeats of an answer are offered once: tagging the same text twice teaches nothing.
     """
     margin = result.prediction.margin()
-    candidates = [i for i in np.argsort(margin, kind="stable")
-                  if not result.human[i] and result.source[i] == "model"]
+    model = np.asarray(result.source, dtype=object) == "model"
+    order = np.argsort(np.where(model, margin, np.inf), kind="stable")
+    candidates = order[: int(model.sum())]
     out: list[int] = []
     seen: set[str] = set()
     for i in candidates:
