@@ -247,3 +247,23 @@ def test_suggest_tags_for_the_tui_learns_from_tagged_rows(english):
     single = [(s.code[i], truth(t)) for i, t in enumerate(texts)
               if i not in tagged and len(truth(t)) == 1 and truth(t) != {"flooding"}]
     assert sum(c == next(iter(w)) for c, w in single) / len(single) >= 0.8
+
+
+def test_the_code_job_reads_the_file_once_and_hashes_it_once(english, tmp_path, monkeypatch):
+    from fieldkit import files, pipelines
+    from tests.unit.test_pipelines import _count_scans
+
+    df = hand_code(english, {"water": 3, "health": 3, "food": 3, "safety": 3})
+    src = write(df, tmp_path / "answers.csv")
+    hashes = []
+    real_hash = files._read_hash
+    monkeypatch.setattr(files, "_read_hash", lambda p, r=None: hashes.append(p) or real_hash(p, r))
+    ds = pipelines.dataset(src)
+    r = pipelines.code(ds, TEXT, labels="mycode")
+    assert ds.table is not None  # read whole once; the labels column and the write reuse it
+    scans = _count_scans(monkeypatch, src)
+    pipelines.save_annotated(ds, r.columns, [r.step], tmp_path / "coded.parquet")
+    assert scans == [] and len(hashes) == 1
+    out = pl.read_parquet(tmp_path / "coded.parquet")
+    assert out.columns == df.columns + ["code", "code_score", "code_source", "needs_review"]
+    assert r.step["operation"] == "code" and r.step["model_sha256"] == r.outcome.coder.info["model_sha256"]
