@@ -154,7 +154,7 @@ def _register() -> None:
     """Import the command modules; each adds its commands to `cli`."""
     import importlib
 
-    for name in ("data", "models", "embed", "text", "logs", "code", "check", "kit", "merge"):
+    for name in ("data", "models", "embed", "text", "logs", "code", "check", "kit", "merge", "report"):
         try:
             importlib.import_module(f"fieldkit.cli.{name}")
         except ModuleNotFoundError as e:
