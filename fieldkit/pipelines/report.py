@@ -96,11 +96,14 @@ def form_labels(form: str | os.PathLike, lang: str | None, columns: list[str]) -
     return Labels(header_labels(frm, match, form_lang), choices), note
 
 
-def report(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None,
+def report(inputs: Sequence[str | os.PathLike | Loaded], out: str | os.PathLike, *, title: str | None = None,
            by: str | None = None, lang: str | None = None, pdf: bool = False,
            form: str | os.PathLike | None = None, baseline: str | os.PathLike | None = None,
            reporter: Reporter | None = None) -> Result[Written]:
-    """Write REPORT.html (and REPORT.pdf with `pdf`) from `inputs`; the step lists what went in."""
+    """Write REPORT.html (and REPORT.pdf with `pdf`) from `inputs`; the step lists what went in.
+
+    An input is a path, or a `Loaded` frame (the TUI reports the rows it holds, annotations included).
+    """
     from fieldkit.report import charts, html
 
     if not inputs:
@@ -109,7 +112,7 @@ def report(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, title
     words = Words(lang)  # an unknown language is refused before any reading
     reporter = reporter or Reporter("report")
     with timed() as clock:
-        items = [load(p, reporter.child("load")) for p in inputs]
+        items = [p if isinstance(p, Loaded) else load(p, reporter.child("load")) for p in inputs]
         for item in items:
             detect(item)
         if not any(item.kinds for item in items):
@@ -131,7 +134,7 @@ def report(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, title
             labels, note = form_labels(form, lang, cols)
             notes += [note] if note else []
         base = _baseline(baseline, items)
-        params: dict[str, Any] = {"inputs": [str(p) for p in inputs], "title": title, "by": by,
+        params: dict[str, Any] = {"inputs": [str(i.path) for i in items], "title": title, "by": by,
                                   "lang": words.lang, "pdf": pdf,
                                   "form": str(form) if form else None,
                                   "baseline": str(baseline) if baseline else None}

@@ -22,6 +22,7 @@ from textual.widgets import Static
 from fieldkit.errors import FieldkitError
 from fieldkit.tui import actions as A
 from fieldkit.tui import paging
+from fieldkit.tui.chart import ChartActions
 from fieldkit.tui.messages import Loaded, LoadFailed, Profiled, ViewReady
 from fieldkit.tui.model import PAGE, TableModel, ViewSpec, profile_column
 from fieldkit.tui.screens.dataset_analyse import AnalyseActions
@@ -39,7 +40,8 @@ ASYNC_VIEW_ROWS = 200_000  # from this many rows, views are built in a thread
 PROFILE_DEBOUNCE = 0.05    # seconds a burst of cursor moves settles before the column is profiled
 
 
-class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActions, SuggestActions):
+class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActions, SuggestActions,
+                    ChartActions):
     """One dataset: browse, profile, filter, analyse and annotate it."""
 
     BINDINGS = A.bindings(A.DATASET_ACTIONS)

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from fieldkit.errors import FieldkitError, UsageError
 from fieldkit.tui import actions as A
+from fieldkit.tui.chart import LogChartActions
 from fieldkit.tui.jobs import JobScreen
 from fieldkit.tui.model import ROW, TableModel, ViewSpec
 from fieldkit.tui.screens.modals import PromptModal
@@ -22,7 +23,7 @@ from fieldkit.tui.widgets.vtable import VirtualTable
 LEVEL_STYLE = {"ERROR": "bold red", "FATAL": "bold red", "CRITICAL": "bold red", "WARN": "yellow", "WARNING": "yellow"}
 
 
-class LogScreen(JobScreen):
+class LogScreen(LogChartActions, JobScreen):
     """One log file: mined templates (table), the selected template's lines, digest and summary."""
 
     BINDINGS = A.bindings([a for a in A.LOG_ACTIONS if a.action != "select"])
