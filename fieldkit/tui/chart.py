@@ -57,7 +57,6 @@ def render_text(chart: Chart, width: int, height: int) -> str:
                 plt.plot(xs, list(vals), label=_label(name))
     else:
         return f"{chart.title}\n\n(nothing to draw)"
-    plt.title(_label(chart.title) if len(chart.title) <= LABEL_CELLS else escape_controls(chart.title)[:width - 4])
     return plt.uncolorize(plt.build())
 
 
@@ -67,7 +66,8 @@ class ChartScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,b", "close", "Close")]
     DEFAULT_CSS = """
     ChartScreen { align: center middle; }
-    ChartScreen .chart-box { width: 96%; height: 92%; }
+    ChartScreen .chart-box { width: 96%; height: 92%; background: $surface; border: thick $primary;
+                             padding: 0 1; }
     """
 
     def __init__(self, chart: Chart) -> None:
@@ -75,7 +75,7 @@ class ChartScreen(ModalScreen[None]):
         self.chart = chart
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="modal-box chart-box"):
+        with Vertical(classes="chart-box"):
             yield Static(Text(escape_controls(self.chart.title), style="bold"), id="chart-title")
             yield Static("", id="chart-body")
             yield Static(Text("Esc closes · drawn with plotext", style="dim"))
@@ -87,9 +87,12 @@ class ChartScreen(ModalScreen[None]):
         self._draw()
 
     def _draw(self) -> None:
-        w, h = self.app.size.width - 8, self.app.size.height - 9
-        # plain Text: labels from data are never read as markup
-        self.query_one("#chart-body", Static).update(Text(render_text(self.chart, w, h)))
+        # the box is 96% x 92% of the window; border, padding, title and key line take the rest
+        w = int(self.app.size.width * 0.96) - 6
+        h = int(self.app.size.height * 0.92) - 5
+        # plain Text, never wrapped: labels from data are never read as markup, lines never fold
+        body = Text(render_text(self.chart, w, h), no_wrap=True, overflow="crop")
+        self.query_one("#chart-body", Static).update(body)
 
     def action_close(self) -> None:
         self.dismiss(None)

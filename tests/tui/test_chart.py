@@ -33,7 +33,12 @@ async def test_chart_of_a_column_and_of_theme_shares_then_export(tmp_path):
         chart_screen = app.screen
         assert isinstance(chart_screen, ChartScreen) and chart_screen.chart.kind == "hist"
         assert len(chart_screen.chart.values) == data["water/minutes_to_source"].drop_nulls().len()
-        assert "┤" in text_of(chart_screen.query_one("#chart-body"))
+        body = chart_screen.query_one("#chart-body")
+        assert "┤" in text_of(body)
+        # the drawing fits the box: no line folds (a real tmux run once showed every line wrapped)
+        lines = body.content.plain.splitlines()
+        assert lines and max(len(line) for line in lines) <= body.content_size.width
+        assert len(lines) <= body.parent.content_size.height
         await pilot.press("escape")
         assert not isinstance(app.screen, ChartScreen)
         # a text column in a filtered view: its most common values in that view
