@@ -25,7 +25,7 @@ table{border-collapse:collapse;font-size:.85rem;margin:.4rem 0 1rem;width:100%}
 th,td{border-bottom:1px solid #dde1e8;padding:.25rem .5rem;text-align:start;vertical-align:top}
 th{background:#f2f4f8}td.n{text-align:end;font-variant-numeric:tabular-nums}
 .cut{color:#596275;font-size:.8rem}code,.mono{font-family:"DejaVu Sans Mono",monospace;font-size:.8rem;
-word-break:break-all}nav ol{columns:2}details{margin:.3rem 0}
+word-break:break-all;direction:ltr;unicode-bidi:isolate}nav ol{columns:2}details{margin:.3rem 0}
 @media print{h2{break-before:page}figure,table{break-inside:avoid}}
 """
 
@@ -60,7 +60,7 @@ def chart_html(c: Chart, svg: Callable[[Chart], str]) -> str:
 
 def section_html(s: Section, anchor: str, w: Words, svg: Callable[[Chart], str],
                  source: str) -> str:
-    parts = [f'<section id="{e(anchor)}" data-kind="{e(s.kind)}"><h2>{e(s.title)} — {e(source)}</h2>']
+    parts = [f'<section id="{e(anchor)}" data-kind="{e(s.kind)}"><h2>{e(s.title)} — <bdi>{e(source)}</bdi></h2>']
     parts += [f'<p class="meta">{e(line)}</p>' for line in s.summary]
     for b in s.blocks:
         parts.append(chart_html(b, svg) if isinstance(b, Chart) else table_html(b, w))
@@ -101,11 +101,12 @@ def provenance_html(r: Report, w: Words) -> str:
 def render(r: Report, svg: Callable[[Chart], str], sources: list[str]) -> str:
     """The whole page; `sources[i]` names the input of `r.sections[i]`."""
     w = Words(r.lang)
-    nav = "".join(f'<li><a href="#s{i}">{e(s.title)} — {e(src)}</a></li>'
+    nav = "".join(f'<li><a href="#s{i}">{e(s.title)} — <bdi>{e(src)}</bdi></a></li>'
                   for i, (s, src) in enumerate(zip(r.sections, sources)))
     nav += f'<li><a href="#provenance">{e(w("provenance"))}</a></li>'
-    inputs = "".join(f"<li>{e(w('summary_rows', rows=f'{i.rows:,}', file=i.path))} "
-                     f"({e(', '.join(i.kinds))})</li>" for i in r.inputs)
+    # data inside right-to-left words stays in its own direction (<bdi>): paths, times, numbers
+    inputs = "".join(f"<li>{w('summary_rows', rows=f'<bdi>{i.rows:,}</bdi>', file=f'<bdi>{e(i.path)}</bdi>')} "
+                     f"(<bdi>{e(', '.join(i.kinds))}</bdi>)</li>" for i in r.inputs)
     notes = "".join(f'<p class="meta">{e(n)}</p>' for n in r.notes)
     body = "\n".join(section_html(s, f"s{i}", w, svg, src)
                      for i, (s, src) in enumerate(zip(r.sections, sources)))
@@ -113,7 +114,7 @@ def render(r: Report, svg: Callable[[Chart], str], sources: list[str]) -> str:
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<meta name="generator" content="fieldkit">'
             f"<title>{e(r.title)}</title><style>{CSS}</style></head><body>"
-            f'<header><h1>{e(r.title)}</h1><p class="meta">{e(w("generated"))}: {e(r.created)}</p>'
+            f'<header><h1>{e(r.title)}</h1><p class="meta">{e(w("generated"))}: <bdi>{e(r.created)}</bdi></p>'
             f"{notes}<h3>{e(w('inputs'))}</h3><ul>{inputs}</ul></header>"
             f"<nav><h3>{e(w('contents'))}</h3><ol>{nav}</ol></nav>\n{body}\n"
             f"{provenance_html(r, w)}</body></html>\n")
