@@ -9,14 +9,9 @@ from fieldkit.tui.app import FieldkitApp
 from fieldkit.tui.chart import ChartScreen, render_text
 from fieldkit.tui.screens.logs import LogScreen
 from fieldkit.tui.screens.modals import PromptModal
-from fieldkit.tui.widgets.vtable import VirtualTable
 from tests.conftest import SAMPLE_DATA, shared
 from tests.tui.conftest import copy_to, wait_for_workers
-from tests.tui.test_app import answer, text_of
-
-
-def select_column(screen, name: str) -> None:
-    screen.query_one(VirtualTable).move_to(col=screen.model.columns.index(name))
+from tests.tui.test_app import answer, select_column, text_of
 
 
 async def test_chart_of_a_column_and_of_theme_shares_then_export(tmp_path):

@@ -8,25 +8,16 @@ import re
 import polars as pl
 import pytest
 
-from fieldkit.cli import main
 from fieldkit.pipelines.core import dataset, save_annotated
 from fieldkit.pipelines.report import report
 from fieldkit.report import WORDS
 from tests.conftest import shared
+from tests.e2e.test_cli_check import IRQ, IRQ_FORM, run
 
 R_SURVEY = ("survey", "rstudio_r_community_survey_2019_en.tsv")
 LIKE = "What do you like best about using R?"
 LEVEL = "How would you rate your level of experience using R?"
 BGD = ("survey", "reach_bgd_hfc_sample_dataset.csv")
-IRQ = ("survey", "reach_irq_talafar_water_raw.xlsx")
-IRQ_FORM = ("survey", "reach_irq_talafar_water_xlsform.xlsx")
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 def assert_self_contained(page: str, n_charts: int) -> None:
