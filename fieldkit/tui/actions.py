@@ -68,7 +68,7 @@ DATASET_ACTIONS = [
     Action("Z", "summarize_groups", "Summarize per group", "one summary per value of a group column", "Analyse"),
     Action("M", "choose_model", "Choose embedding model", "pick the embedding model (auto: multilingual "
            "when the column is not English)", "Analyse"),
-    Action("b", "chart", "Chart of the view", "chart in the terminal: theme shares (themes listed), else the "
+    Action("C", "chart", "Chart of the view", "chart in the terminal: theme shares (themes listed), else the "
            "column's histogram, rows per day or top values", "Analyse"),
     Action("ctrl+e", "export_report", "Export the HTML report", "write the report (charts, tables, provenance) "
            "of the data with its annotations", "Analyse", "Ctrl+E"),
@@ -89,7 +89,7 @@ LOG_ACTIONS = [
            "a parameter value", "Logs"),
     Action("a", "all_lines", "Show all lines", "show every line again (drops the filter)", "Logs"),
     Action("ctrl+s", "save", "Save lines to Parquet", "save every line with its template_id and template", "Logs", "Ctrl+S"),
-    Action("b", "chart", "Template timeline", "chart the highlighted template's lines over time", "Logs"),
+    Action("C", "chart", "Template timeline", "chart the highlighted template's lines over time", "Logs"),
     Action("ctrl+e", "export_report", "Export the HTML report", "write the log report (levels and error "
            "templates over time)", "Logs", "Ctrl+E"),
     Action("escape", "cancel_job", "Cancel running job", "cancel the running analysis", "Logs", "Esc"),

@@ -1,6 +1,6 @@
 """A chart of the current view drawn in the terminal (plotext), and the report export.
 
-`b` charts what the screen shows: the themes list's shares when themes are listed, else the
+`C` charts what the screen shows: the themes list's shares when themes are listed, else the
 selected column (histogram, rows per day, or most common values); on the log screen, the
 highlighted template's timeline. `ctrl+e` writes the HTML report of the data in hand
 (annotations and themes included) through `fieldkit.pipelines.report`.
@@ -61,9 +61,9 @@ def render_text(chart: Chart, width: int, height: int) -> str:
 
 
 class ChartScreen(ModalScreen[None]):
-    """One chart, redrawn to the window's size; Esc, q or b closes it."""
+    """One chart, redrawn to the window's size; Esc, q or C closes it."""
 
-    BINDINGS = [Binding("escape,q,b", "close", "Close")]
+    BINDINGS = [Binding("escape,q,C", "close", "Close")]
     DEFAULT_CSS = """
     ChartScreen { align: center middle; }
     ChartScreen .chart-box { width: 96%; height: 92%; background: $surface; border: thick $primary;
@@ -99,7 +99,7 @@ class ChartScreen(ModalScreen[None]):
 
 
 class ChartActions:
-    """Part of DatasetScreen: `b` a chart of the view, `ctrl+e` the HTML report of the data."""
+    """Part of DatasetScreen: `C` a chart of the view, `ctrl+e` the HTML report of the data."""
 
     def action_chart(self) -> None:
         from fieldkit.report.quick import column_chart, theme_chart
@@ -152,7 +152,7 @@ class ChartActions:
 
 
 class LogChartActions:
-    """Part of LogScreen: `b` the highlighted template's timeline, `ctrl+e` the report of the lines."""
+    """Part of LogScreen: `C` the highlighted template's timeline, `ctrl+e` the report of the lines."""
 
     def action_chart(self) -> None:
         from textual.widgets import DataTable

@@ -1,4 +1,4 @@
-"""Pilot tests of the terminal chart (`b`) and the report export (`ctrl+e`) on real files."""
+"""Pilot tests of the terminal chart (`C`) and the report export (`ctrl+e`) on real files."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ async def test_chart_of_a_column_and_of_theme_shares_then_export(tmp_path):
         # a number column: its histogram holds every non-null value
         select_column(screen, "water/minutes_to_source")
         await wait_for_workers(pilot)
-        await pilot.press("b")
+        await pilot.press("C")
         chart_screen = app.screen
         assert isinstance(chart_screen, ChartScreen) and chart_screen.chart.kind == "hist"
         assert len(chart_screen.chart.values) == data["water/minutes_to_source"].drop_nulls().len()
@@ -41,7 +41,7 @@ async def test_chart_of_a_column_and_of_theme_shares_then_export(tmp_path):
         await answer(pilot, "\"respondent/gender\" = 'female'")
         select_column(screen, "water/main_source")
         await wait_for_workers(pilot)
-        await pilot.press("b")
+        await pilot.press("C")
         chart = app.screen.chart
         view = data.filter(pl.col("respondent/gender") == "female")
         top = view.group_by("water/main_source").len().sort(["len", "water/main_source"],
@@ -58,7 +58,7 @@ async def test_chart_of_a_column_and_of_theme_shares_then_export(tmp_path):
         screen.annotations.set_themes("feedback/comment", rows, {0: "water <b>[red]", 1: "queue"})
         screen.show_themes()
         await wait_for_workers(pilot)
-        await pilot.press("b")
+        await pilot.press("C")
         chart = app.screen.chart
         assert chart.categories == ["water <b>[red]", "queue"]
         assert abs(chart.values[1] - sum(1 for t in rows.values() if t == 1) / data.height) < 1e-9
@@ -88,7 +88,7 @@ async def test_log_template_timeline_and_log_report(tmp_path):
         table = screen.query_one("#templates", DataTable)
         table.focus()
         table.move_cursor(row=1)
-        await pilot.press("b")
+        await pilot.press("C")
         chart = app.screen.chart
         tid = templates["template_id"][1]
         assert chart.kind == "lines" and sum(chart.series["lines"]) == int(templates["count"][1])
