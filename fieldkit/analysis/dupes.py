@@ -66,29 +66,43 @@ def exact_keys(texts: Sequence[str | None]) -> tuple[np.ndarray, list[int]]:
     return ids, reps
 
 
+def pair_block(n: int) -> int:
+    """Rows per block of the pair search: ~BLOCK_FLOATS similarities held at once."""
+    return max(64, min(n, BLOCK_FLOATS // max(n, 1)))
+
+
+def block_pairs(v: np.ndarray, start: int, block: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j), i < j, cosine >= threshold, for unit rows start..start+block against every later row.
+
+    One block is one unit of work: a loop step here, a task on the Ray engine.
+    """
+    sims = v[start : start + block] @ v[start:].T  # only the upper triangle from here on
+    r, c = np.nonzero(sims >= threshold)
+    c = c + start
+    r = r + start
+    keep = c > r
+    return r[keep].astype(np.int64), c[keep].astype(np.int64)
+
+
 def near_pairs(vectors: np.ndarray, threshold: float, reporter: Reporter | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """(i, j) with i < j and cosine(v_i, v_j) >= threshold, by blocks of rows."""
     n = len(vectors)
     v = np.ascontiguousarray(vectors, dtype=np.float32)
-    block = max(64, min(n, BLOCK_FLOATS // max(n, 1)))
+    block = pair_block(n)
     rows_out: list[np.ndarray] = []
     cols_out: list[np.ndarray] = []
     for s in range(0, n, block):
         if reporter is not None:
             reporter.update(s)
-        sims = v[s : s + block] @ v[s:].T  # only the upper triangle from here on
-        r, c = np.nonzero(sims >= threshold)
-        c = c + s
-        r = r + s
-        keep = c > r
-        rows_out.append(r[keep])
-        cols_out.append(c[keep])
+        r, c = block_pairs(v, s, block, threshold)
+        rows_out.append(r)
+        cols_out.append(c)
     if reporter is not None:
         reporter.update(n)
     if not rows_out:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(rows_out).astype(np.int64), np.concatenate(cols_out).astype(np.int64)
+    return np.concatenate(rows_out), np.concatenate(cols_out)
 
 
 def find_duplicates(
@@ -96,8 +110,13 @@ def find_duplicates(
     embeddings: np.ndarray | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     reporter: Reporter | None = None,
+    pairs=None,
 ) -> DupesResult:
-    """Group exact duplicates, and with `embeddings` (aligned with texts) near duplicates too."""
+    """Group exact duplicates, and with `embeddings` (aligned with texts) near duplicates too.
+
+    `pairs(vectors, threshold, reporter)` finds the near pairs (default `near_pairs`; the Ray
+    engine passes one that runs the same blocks on its workers).
+    """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -118,7 +137,7 @@ def find_duplicates(
         vecs = np.asarray(embeddings, dtype=np.float32)[reps]
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         vecs = vecs / np.maximum(norms, 1e-12)
-        i, j = near_pairs(vecs, threshold, reporter.child("compare", n_keys))
+        i, j = (pairs or near_pairs)(vecs, threshold, reporter.child("compare", n_keys))
         near_links = len(i)
         if near_links:
             graph = coo_matrix((np.ones(len(i), np.int8), (i, j)), shape=(n_keys, n_keys))

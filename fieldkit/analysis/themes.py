@@ -44,6 +44,19 @@ class Theme:
 
 
 @dataclass
+class ThemeModel:
+    """What assigning a row needs: the k centres, each one's outlier fence and theme id.
+
+    Kept so other rows (the rest of a large dataset, on the Ray engine's workers) are
+    assigned by exactly the rule the fit used (`assign_themes`).
+    """
+
+    centres: np.ndarray  # (k, dim) unit float32, in k-means order
+    fences: np.ndarray  # (k,) float64: rows below their centre's fence are "other" (-inf: none)
+    ids: np.ndarray  # (k,) int64: theme id of each centre (OTHER_ID when it kept no rows)
+
+
+@dataclass
 class ThemesResult:
     """Per-row assignment plus the theme table (themes sorted by size, "other" last)."""
 
@@ -53,6 +66,7 @@ class ThemesResult:
     k: int
     chosen_by: str  # "silhouette" or "forced"
     silhouette: dict[int, float] = field(default_factory=dict)
+    model: ThemeModel | None = None  # None when there was nothing to cluster
 
     @property
     def labels_by_id(self) -> dict[int, str]:
@@ -171,9 +185,7 @@ def find_themes(
     if len(embeddings) != n:
         raise ValueError(f"{len(embeddings)} embeddings for {n} texts")
     emb = np.asarray(embeddings, dtype=np.float32)
-    norms = np.linalg.norm(emb, axis=1)
-    lengths = np.array([_normalised_len(t) for t in texts])
-    valid = (lengths >= MIN_CHARS) & (norms > 1e-6)
+    valid = _valid_rows(texts, emb)
     idx = np.flatnonzero(valid)
     if k is not None and k < 1:
         raise UsageError("--k must be at least 1", "for example --k 6, or leave it out to choose automatically")
@@ -199,30 +211,27 @@ def find_themes(
         chosen_by = "forced" if k == asked else f"--k {asked} capped at {k} distinct answers"
 
     # Assign every row to its nearest centre, in chunks (bounded memory for any n).
-    assign = reporter.child("assign themes", n)
-    raw = np.full(n, -1, dtype=np.int64)
-    for s in range(0, n, ASSIGN_CHUNK):
-        block = emb[s : s + ASSIGN_CHUNK]
-        sims = _unit(block) @ centres.T
-        raw[s : s + ASSIGN_CHUNK] = np.argmax(sims, axis=1)
-        score[s : s + ASSIGN_CHUNK] = sims[np.arange(len(block)), raw[s : s + ASSIGN_CHUNK]]
-        assign.update(min(n, s + ASSIGN_CHUNK))
+    raw, score = _nearest(emb, centres, reporter.child("assign themes", n))
     score[~valid] = np.nan
 
     # Outliers: below the Tukey lower fence (Q1 - 1.5 IQR) of their own theme's similarities.
-    members_ok = valid.copy()
+    fences = np.full(k, -np.inf, dtype=np.float64)
     for c in range(k):
         m = valid & (raw == c)
         if m.sum() >= 8:
             q1, q3 = np.percentile(score[m], [25, 75])
-            members_ok &= ~(m & (score < q1 - 1.5 * (q3 - q1)))
+            fences[c] = q1 - 1.5 * (q3 - q1)
+    members_ok = valid & (score >= fences[raw])
 
     # Number themes 1..k by size.
     sizes = np.bincount(raw[members_ok], minlength=k)
     order = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] > 0]
     new_id = {int(c): i + 1 for i, c in enumerate(order)}
+    ids = np.full(k, OTHER_ID, dtype=np.int64)
     for c, i in new_id.items():
-        theme_id[members_ok & (raw == c)] = i
+        ids[c] = i
+    model = ThemeModel(centres, fences, ids)
+    theme_id[members_ok] = ids[raw[members_ok]]
 
     reporter.check()
     member_texts = [texts[i] or "" for i in np.flatnonzero(members_ok)]
@@ -245,7 +254,42 @@ def find_themes(
         words = [w for w, _ in kw.get(i, [])]
         themes.append(Theme(i, label, len(rows), len(rows) / n, words, examples))
     themes.append(_other_theme(texts, theme_id, n))
-    return ThemesResult(themes, theme_id, score, k, chosen_by, silhouette)
+    return ThemesResult(themes, theme_id, score, k, chosen_by, silhouette, model)
+
+
+def _valid_rows(texts: Sequence[str | None], emb: np.ndarray) -> np.ndarray:
+    """Rows with an answer to cluster: enough letters/digits and a non-zero vector."""
+    lengths = np.array([_normalised_len(t) for t in texts])
+    return (lengths >= MIN_CHARS) & (np.linalg.norm(emb, axis=1) > 1e-6)
+
+
+def _nearest(emb: np.ndarray, centres: np.ndarray, reporter: Reporter | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(nearest centre, cosine to it) per row, in chunks of ASSIGN_CHUNK rows."""
+    n = len(emb)
+    raw = np.full(n, -1, dtype=np.int64)
+    score = np.full(n, np.nan, dtype=np.float32)
+    for s in range(0, n, ASSIGN_CHUNK):
+        block = emb[s : s + ASSIGN_CHUNK]
+        sims = _unit(block) @ centres.T
+        raw[s : s + ASSIGN_CHUNK] = np.argmax(sims, axis=1)
+        score[s : s + ASSIGN_CHUNK] = sims[np.arange(len(block)), raw[s : s + ASSIGN_CHUNK]]
+        if reporter is not None:
+            reporter.update(min(n, s + ASSIGN_CHUNK))
+    return raw, score
+
+
+def assign_themes(texts: Sequence[str | None], embeddings: np.ndarray, model: ThemeModel
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(theme_id, theme_score) of rows not seen by the fit, by the fit's own rule (nearest
+    centre, "other" below its fence or when empty; score NaN for empty rows)."""
+    emb = np.asarray(embeddings, dtype=np.float32)
+    valid = _valid_rows(texts, emb)
+    raw, score = _nearest(emb, model.centres)
+    score[~valid] = np.nan
+    ok = valid & (score >= model.fences[raw])
+    theme_id = np.where(ok, model.ids[raw], OTHER_ID).astype(np.int64)
+    return theme_id, score
 
 
 def _other_theme(texts, theme_id: np.ndarray, n: int) -> Theme:

@@ -10,6 +10,7 @@ from fieldkit.analysis.dupes import DEFAULT_THRESHOLD, NO_GROUP, DupesResult, fi
 from fieldkit.errors import UsageError
 from fieldkit.pipelines.core import Data, Result, dataset, make_step, require_some_text, text_column, timed
 from fieldkit.pipelines.embed import vectors
+from fieldkit.pipelines.engine import current, mark_step
 from fieldkit.progress import Reporter
 
 
@@ -52,7 +53,9 @@ def dupes(data: Data, column: str, *, threshold: float | None = None, exact_only
         require_some_text(texts, col, ds)
         embedder, vecs = (None, None) if exact_only else vectors(ds, col, texts, model_id,
                                                                    reporter.child("embed"))
-        result = find_duplicates(texts, vecs, threshold, reporter=reporter.child("duplicates"))
+        engine = current()
+        result = find_duplicates(texts, vecs, threshold, reporter=reporter.child("duplicates"),
+                                 pairs=engine.near_pairs if engine is not None else None)
     group = pl.Series("dup_group", result.dup_group, dtype=pl.Int64)
     unique = group == NO_GROUP
     columns = {
@@ -60,7 +63,7 @@ def dupes(data: Data, column: str, *, threshold: float | None = None, exact_only
         "dup_size": pl.select(pl.when(unique).then(None)
                               .otherwise(pl.Series(result.dup_size, dtype=pl.Int64))).to_series(),
     }
-    step = make_step("dupes", {"column": col, "threshold": threshold, "exact_only": exact_only},
-                     clock, embedder)
+    step = mark_step(make_step("dupes", {"column": col, "threshold": threshold, "exact_only": exact_only},
+                     clock, embedder))
     out = Dupes(result, col, texts, threshold, exact_only, embedder.model_id if embedder else None)
     return Result(out, columns, step)

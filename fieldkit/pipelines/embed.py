@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fieldkit.analysis import embeddings
 from fieldkit.inference.embedder import EmbedStats, get_embedder
 from fieldkit.io.dataset import Dataset
+from fieldkit.pipelines.engine import current, mark_step
 from fieldkit.pipelines.core import Data, Result, dataset, make_step, resolve_model, text_column, timed
 from fieldkit.progress import Reporter
 
@@ -24,7 +25,15 @@ class Embedded:
 
 def vectors(ds: Dataset, col: str, texts: list[str | None], model_id: str | None,
             reporter: Reporter | None = None, mmap: bool = True, batch_size: int = 32):
-    """(embedder, vectors) for texts already read from `col`; the file is not read again."""
+    """(embedder, vectors) for texts already read from `col`; the file is not read again.
+
+    On an engine (`--engine ray`) the engine embeds them on its workers instead (no cache).
+    """
+    from fieldkit.pipelines.engine import current
+
+    engine = current()
+    if engine is not None:
+        return engine.vectors(ds, col, texts, model_id, reporter, batch_size)
     embedder = get_embedder(resolve_model(texts, model_id))
     return embedder, embeddings.embed_column(ds, col, embedder.model_id, reporter=reporter, mmap=mmap,
                                              batch_size=batch_size, texts=texts)
@@ -42,7 +51,8 @@ def embed(data: Data, column: str, *, model_id: str | None = None, batch_size: i
     with timed() as clock:
         texts = ds.text_column(col).to_list()
         embedder, vecs = vectors(ds, col, texts, model_id, reporter, mmap=True, batch_size=batch_size)
-        stats = embeddings.cached_stats(ds, col, embedder) or EmbedStats(texts=len(texts))
-    step = make_step("embed", {"column": col, "batch_size": batch_size}, clock, embedder)
+        stats = (getattr(embedder, "last_stats", None) if current() is not None else None) \
+            or embeddings.cached_stats(ds, col, embedder) or EmbedStats(texts=len(texts))
+    step = mark_step(make_step("embed", {"column": col, "batch_size": batch_size}, clock, embedder))
     out = Embedded(col, int(vecs.shape[0]), int(embedder.dim), embedder.model_id, stats)
     return Result(out, {"embedding": vecs}, step)

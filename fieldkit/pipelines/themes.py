@@ -57,18 +57,27 @@ def themes(data: Data, column: str, *, k: int | None = None, by: str | None = No
     breakdown = None
     if by_col:
         breakdown = result.breakdown(ds.read([by_col]).get_column(by_col).to_list())
+    step = make_step("themes", theme_params(result, col, namer), clock, embedder)
+    return Result(Themes(result, col, len(texts), embedder.model_id, by_col, breakdown), theme_columns(result), step)
+
+
+def theme_columns(result: ThemesResult) -> dict[str, pl.Series]:
+    """The three columns every themes run adds (the Ray engine builds them the same way)."""
     score = np.asarray(result.theme_score, dtype="float64")
-    columns = {
+    return {
         "theme_id": pl.Series(result.theme_id.astype("int64")),
         "theme_label": pl.Series(result.row_labels(), dtype=pl.String),
         "theme_score": pl.Series(np.round(score, 4)).fill_nan(None),
     }
+
+
+def theme_params(result: ThemesResult, col: str, namer=None) -> dict:
+    """The provenance parameters of a themes run."""
     params = {"column": col, "k": result.k, "chosen_by": result.chosen_by, "other_id": OTHER_ID,
               "labels": "generated" if namer is not None else "keywords"}
     if namer is not None:
         params["label_model"] = getattr(namer, "model_id", None)
-    step = make_step("themes", params, clock, embedder)
-    return Result(Themes(result, col, len(texts), embedder.model_id, by_col, breakdown), columns, step)
+    return params
 
 
 def _generator(required: bool):

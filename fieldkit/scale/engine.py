@@ -1,0 +1,222 @@
+"""The Ray engine: starts or joins Ray, feeds rows to actor pools and collects results in row order.
+
+Rows are read on the driver by fieldkit's own loaders (the same encodings, delimiters and
+tolerant CSV repair as a local run, so both engines see the same rows) and shipped as Arrow
+blocks carrying their row number; the work that grows with the rows runs on the workers;
+the driver puts the results back in row order and writes through the same `save_annotated`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fieldkit.errors import UsageError
+from fieldkit.inference.embedder import EmbedStats
+from fieldkit.pipelines.engine import use_engine
+from fieldkit.progress import Reporter
+from fieldkit.scale.workers import ROW, TEXT, EmbedWorker, pair_block
+
+BLOCK_ROWS = 4_096  # rows per Arrow block sent to the workers and per map_batches call
+PAIR_TASKS_PER_WORKER = 4  # near-duplicate blocks per worker, so uneven blocks even out
+
+
+@dataclass
+class ModelView:
+    """What provenance needs of the model the workers ran (no ONNX session on the driver)."""
+
+    model_id: str
+    sha256: str
+    dim: int
+    last_stats: EmbedStats
+
+
+def _env() -> dict[str, str]:
+    """The driver's fieldkit settings, handed to every actor (same store, same caches)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("FIELDKIT_") and k != "FIELDKIT_THREADS"}
+
+
+class RayEngine:
+    """Runs the row-heavy parts of the jobs on Ray Data (see fieldkit.pipelines.engine)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None, workers: int, block_rows: int = BLOCK_ROWS):
+        self.address = address
+        self.workers = workers
+        self.block_rows = block_rows
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    def describe(self) -> dict[str, Any]:
+        import ray
+
+        return {"name": "ray", "ray": ray.__version__, "address": self.address or "local",
+                "workers": self.workers}
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # --- rows in, results out ------------------------------------------------------------
+    def dataset(self, texts: Sequence[Any]):
+        """A Ray dataset of (row number, text) in blocks of `block_rows`."""
+        import ray
+
+        n = len(texts)
+        blocks = [pa.table({ROW: pa.array(np.arange(s, min(n, s + self.block_rows)), pa.int64()),
+                            TEXT: pa.array([None if t is None else str(t) for t in texts[s:s + self.block_rows]],
+                                           pa.string())})
+                  for s in range(0, n, self.block_rows)]
+        return ray.data.from_arrow(blocks or [pa.table({ROW: pa.array([], pa.int64()), TEXT: pa.array([], pa.string())})])
+
+    def map_actors(self, texts: Sequence[Any], worker: type, kwargs: dict[str, Any],
+                   reporter: Reporter | None = None) -> Iterator[pa.Table]:
+        """Result batches of `worker` over the texts, on a pool of long-lived actors (any order)."""
+        import ray
+
+        out = self.dataset(texts).map_batches(
+            worker, batch_format="pyarrow", batch_size=self.block_rows,
+            fn_constructor_kwargs={"env": _env(), **kwargs},
+            compute=ray.data.ActorPoolStrategy(size=self.workers), num_cpus=1)
+        done = 0
+        if reporter is not None:
+            reporter.total = len(texts)
+        for batch in out.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
+            done += batch.num_rows
+            if reporter is not None:
+                reporter.update(done)  # raises Cancelled when asked to stop; Ray stops the rest
+            yield batch
+
+    def scratch(self) -> str:
+        """A private folder for arrays too big to keep in memory (removed when the session ends)."""
+        from fieldkit.config import cache_home
+
+        if self._tmp is None:
+            folder = cache_home() / "scale"
+            folder.mkdir(parents=True, exist_ok=True)
+            self._tmp = tempfile.TemporaryDirectory(dir=folder)
+        return self._tmp.name
+
+    # --- the Engine protocol ---------------------------------------------------------------
+    def vectors(self, ds, col: str, texts: list, model_id: str | None, reporter: Reporter | None,
+                batch_size: int = 32) -> tuple[ModelView, np.ndarray]:
+        """Embeddings of `texts` from an actor pool, in row order (memory-mapped on the driver)."""
+        from fieldkit.inference.manifest import get_entry
+        from fieldkit.inference.model_store import verified_file
+        from fieldkit.pipelines.core import resolve_model
+
+        entry = get_entry(resolve_model(texts, model_id))
+        if entry.task != "embed":
+            from fieldkit.errors import ModelError
+
+            raise ModelError(f"{entry.id} is a {entry.task} model, not an embedding model",
+                             "see `fieldkit models list` for embedding models")
+        verified_file(entry, "model")  # fail on the driver before any worker starts
+        sha = next(f.sha256 for f in entry.files if f.role == "model")
+        vecs: np.ndarray | None = None
+        stats = EmbedStats(texts=len(texts))
+        path = os.path.join(self.scratch(), f"vectors-{id(texts)}.npy")
+        for batch in self.map_actors(texts, EmbedWorker, {"model_id": entry.id, "batch_size": batch_size},
+                                     reporter):
+            emb = batch.column("embedding").combine_chunks()
+            dim = emb.type.list_size
+            if vecs is None:
+                vecs = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(len(texts), dim))
+            rows = batch.column(ROW).to_numpy()
+            vecs[rows] = emb.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
+            stats.empty += int(pc.sum(batch.column("_empty")).as_py() or 0)
+            stats.truncated += int(pc.sum(batch.column("_truncated")).as_py() or 0)
+        if vecs is None:
+            vecs = np.zeros((0, entry.dim or 0), np.float32)
+        if reporter is not None:
+            reporter.finish(stats.message())
+        return ModelView(entry.id, sha, int(vecs.shape[1]), stats), vecs
+
+    def near_pairs(self, vectors: np.ndarray, threshold: float, reporter: Reporter | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """The local blocked pair search, one block per Ray task over one shared copy of the vectors."""
+        import ray
+
+        from fieldkit.analysis.dupes import pair_block as block_rows
+
+        n = len(vectors)
+        if n == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        v = np.ascontiguousarray(vectors, dtype=np.float32)
+        block = max(1, min(block_rows(n), math.ceil(n / (self.workers * PAIR_TASKS_PER_WORKER))))
+        ref = ray.put(v)  # one copy in the object store; tasks on a node share it without copying
+        task = ray.remote(num_cpus=1)(pair_block)
+        pending = [task.remote(ref, s, block, threshold) for s in range(0, n, block)]
+        rows, cols = [], []
+        total = len(pending)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            r, c = ray.get(ready[0])
+            rows.append(r)
+            cols.append(c)
+            if reporter is not None:
+                reporter.update(int(n * (total - len(pending)) / total))
+        order = None
+        i, j = np.concatenate(rows), np.concatenate(cols)
+        order = np.lexsort((j, i))  # the local loop's order, so the result does not depend on timing
+        return i[order], j[order]
+
+
+def _quiet_ray() -> None:
+    """Ray's own banners and progress bars would mix with fieldkit's one-line progress on stderr."""
+    import ray
+
+    for name in ("ray", "ray.data", "ray._private", "ray.util"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    ctx = ray.data.DataContext.get_current()
+    for attr in ("enable_progress_bars", "enable_operator_progress_bars", "print_on_execution_start",
+                 "enable_auto_log_stats", "verbose_stats_logs", "enable_rich_progress_bars"):
+        if hasattr(ctx, attr):
+            setattr(ctx, attr, False)
+    warnings.filterwarnings("ignore", module="ray")
+
+
+@contextmanager
+def session(address: str | None = None, workers: int | None = None) -> Iterator[RayEngine]:
+    """Start a local Ray (or join the cluster at `address`) and run the jobs inside on it.
+
+    A Ray already started in this process (a notebook, the test session) is used as it is
+    and left running; one started here is shut down at the end.
+    """
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.ERROR, configure_logging=True)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+            raise UsageError(f"could not start or reach {where}: {first}",
+                             "on the head node run `ray start --head`, then pass --address HOST:6379"
+                             if address else "check free memory and /tmp space, or pass --address") from e
+        started = True
+    _quiet_ray()
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    engine = RayEngine(address, max(1, workers or cpus))
+    try:
+        with use_engine(engine):
+            yield engine
+    finally:
+        engine.close()
+        if started:
+            ray.shutdown()
