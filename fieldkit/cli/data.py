@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from fieldkit.cli.engine import engine_context, engine_options
 from fieldkit.cli.group import cli
 from fieldkit.cli.output import echo
 
@@ -181,9 +182,14 @@ def inspect_cmd(path: str, as_json: bool, sheet: str | None, encoding: str | Non
 @click.option("--form", type=click.Path(), help="The XLSForm (.xlsx), for --labels.")
 @click.option("--lang", help="Form language for --labels (e.g. English, ar).")
 @click.option("--labels", is_flag=True, help="Write choice labels instead of codes (needs --form).")
+@engine_options
 def convert_cmd(path: str, output: str, sheet: str | None, encoding: str | None,
-                progress: bool | None, form: str | None, lang: str | None, labels: bool) -> None:
-    """Load PATH and save it as Parquet (atomic write, provenance in the file metadata)."""
+                progress: bool | None, form: str | None, lang: str | None, labels: bool,
+                engine: str, address: str | None) -> None:
+    """Load PATH and save it as Parquet (atomic write, provenance in the file metadata).
+
+    With --engine ray, PATH may be a folder: each file becomes OUTPUT/<name>.parquet on a Ray task.
+    """
     import polars as pl
 
     from fieldkit import pipelines
@@ -191,6 +197,11 @@ def convert_cmd(path: str, output: str, sheet: str | None, encoding: str | None,
     from fieldkit.progress import Reporter
     from fieldkit.store import check_parquet_output
 
+    if engine == "ray":
+        _convert_on_ray(path, output, engine, address, sheet=sheet, encoding=encoding, form=form,
+                        lang=lang, labels=labels)
+        return
+    engine_context(engine, address)
     check_parquet_output(output)
     with StderrProgress(progress) as prog:
         reporter = Reporter("converting", callback=prog) if prog.enabled else None
@@ -207,3 +218,21 @@ def convert_cmd(path: str, output: str, sheet: str | None, encoding: str | None,
     echo(f"wrote {out} ({rows:,} rows, {ncols} columns) from {ds.path.name} ({what})")
     for note in ds.notes:
         echo(f"note: {note}", err=True)
+
+
+def _convert_on_ray(path: str, output: str, engine: str, address: str | None, **kwargs) -> None:
+    from fieldkit.cli.progress import StderrProgress
+    from fieldkit.progress import Reporter
+
+    if (kwargs["labels"] or kwargs["lang"]) and not kwargs["form"]:
+        from fieldkit.errors import UsageError
+
+        raise UsageError("--labels and --lang need --form", "give the XLSForm with --form FORM.xlsx")
+    with engine_context(engine, address), StderrProgress() as prog:
+        from fieldkit.scale.convert import convert
+
+        done = convert(path, output, reporter=Reporter("converting", callback=prog), **kwargs)
+    for out, rows, ncols, fmt in done.written:
+        echo(f"wrote {out} ({rows:,} rows, {ncols} columns, from {fmt})")
+    for name, why in done.skipped:
+        echo(f"note: skipped {name}: {why}", err=True)

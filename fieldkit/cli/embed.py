@@ -6,6 +6,7 @@ import json
 
 import click
 
+from fieldkit.cli.engine import engine_context, engine_options
 from fieldkit.cli.group import cli
 from fieldkit.cli.output import echo
 from fieldkit.cli.progress import StderrProgress
@@ -19,21 +20,41 @@ from fieldkit.progress import Reporter
 @click.option("--model", "model_id", default=None, help="model id (default: by the answers' languages; use-multilingual when >10% are not English)")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 4096))
 @click.option("--sheet", default=None, help="sheet of a workbook")
+@click.option("--parts", "part_rows", type=click.IntRange(1), default=None, metavar="ROWS",
+              help="write OUT as a folder of Parquet parts of ROWS rows each (same provenance in each)")
+@engine_options
 def embed_cmd(path: str, column: str, out: str, model_id: str | None, batch_size: int,
-              sheet: str | None) -> None:
+              sheet: str | None, part_rows: int | None, engine: str, address: str | None) -> None:
     """Add an `embedding` column (fixed-size list of float32) to every row of PATH."""
     from fieldkit import pipelines
     from fieldkit.store import check_parquet_output
 
-    check_parquet_output(out)  # before minutes of embedding, not after
+    with engine_context(engine, address):
+        if part_rows is None:
+            check_parquet_output(out)  # before minutes of embedding, not after
+        else:
+            from fieldkit.pipelines.parts import check_parts_output
+
+            check_parts_output(out)
+        r = _embed(pipelines, path, column, out, model_id, batch_size, sheet, part_rows)
+    e = r.outcome
+    extra = f" ({e.stats.message()})" if e.stats.message() else ""
+    where = f"{out} ({-(-e.rows // part_rows)} parts)" if part_rows else out
+    echo(f"wrote {e.rows:,} rows with {e.dim}-d embeddings ({e.model}) to {where}{extra}")
+
+
+def _embed(pipelines, path, column, out, model_id, batch_size, sheet, part_rows):
     with StderrProgress() as prog:
         ds = pipelines.dataset(path, sheet=sheet)
         r = pipelines.embed(ds, column, model_id=model_id, batch_size=batch_size,
                             reporter=Reporter("embed", callback=prog))
-        pipelines.save_annotated(ds, r.columns, [r.step], out, reporter=Reporter("write", callback=prog))
-    e = r.outcome
-    extra = f" ({e.stats.message()})" if e.stats.message() else ""
-    echo(f"wrote {e.rows:,} rows with {e.dim}-d embeddings ({e.model}) to {out}{extra}")
+        if part_rows is None:
+            pipelines.save_annotated(ds, r.columns, [r.step], out, reporter=Reporter("write", callback=prog))
+        else:
+            from fieldkit.pipelines.parts import save_parts
+
+            save_parts(ds, r.columns, [r.step], out, part_rows, reporter=Reporter("write", callback=prog))
+    return r
 
 
 @cli.command("search")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from fieldkit.cli.engine import engine_context, engine_options
 from fieldkit.cli.group import cli
 from fieldkit.cli.output import echo
 from fieldkit.cli.progress import StderrProgress
@@ -64,17 +65,22 @@ def _print_breakdown(table, by: str) -> None:
                    "(SmolLM2-135M names read worse than keywords, so it is opt-in); "
                    "`auto` = generated when prepared")
 @click.option("--sheet", default=None, help="sheet of a workbook")
-def themes_cmd(path, column, out, k, by, model_id, labels, sheet) -> None:
+@engine_options
+def themes_cmd(path, column, out, k, by, model_id, labels, sheet, engine, address) -> None:
     """Group free-text answers into themes with keywords, examples and a label."""
     from fieldkit import pipelines
 
-    _check_output(out)
-    with StderrProgress() as prog:
-        ds = pipelines.dataset(path, sheet=sheet)
-        r = pipelines.themes(ds, column, k=k, by=by, model_id=model_id, labels=labels,
-                             reporter=Reporter("themes", callback=prog))
-        if out:
-            pipelines.save_annotated(ds, r.columns, [r.step], out)
+    with engine_context(engine, address) as on:
+        _check_output(out)
+        job = pipelines.themes
+        if on is not None:  # fit on a bounded sample, assign every row on the workers
+            from fieldkit.scale.themes import themes as job
+        with StderrProgress() as prog:
+            ds = pipelines.dataset(path, sheet=sheet)
+            r = job(ds, column, k=k, by=by, model_id=model_id, labels=labels,
+                    reporter=Reporter("themes", callback=prog))
+            if out:
+                pipelines.save_annotated(ds, r.columns, [r.step], out)
     from fieldkit.cli.code import echo_model_notes
 
     echo_model_notes(r.step)
@@ -97,12 +103,13 @@ def themes_cmd(path, column, out, k, by, model_id, labels, sheet) -> None:
 @click.option("--exact", "exact_only", is_flag=True, help="exact duplicates only (no model needed)")
 @click.option("--model", "model_id", default=None, help="embedding model id (default: by the answers' languages; use-multilingual when >10% are not English)")
 @click.option("--sheet", default=None, help="sheet of a workbook")
-def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet) -> None:
+@engine_options
+def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet, engine, address) -> None:
     """Mark duplicate and near-duplicate answers: one dup_group per set (null = unique)."""
     from fieldkit import pipelines
 
-    _check_output(out)
-    with StderrProgress() as prog:
+    with engine_context(engine, address), StderrProgress() as prog:
+        _check_output(out)
         ds = pipelines.dataset(path, sheet=sheet)
         r = pipelines.dupes(ds, column, threshold=threshold, exact_only=exact_only, model_id=model_id,
                             reporter=Reporter("dupes", callback=prog))

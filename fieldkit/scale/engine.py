@@ -25,9 +25,9 @@ from fieldkit.errors import UsageError
 from fieldkit.inference.embedder import EmbedStats
 from fieldkit.pipelines.engine import use_engine
 from fieldkit.progress import Reporter
-from fieldkit.scale.workers import ROW, TEXT, EmbedWorker, pair_block
+from fieldkit.scale.workers import ROW, TEXT, EmbedWorker, pair_block, vectors_of
 
-BLOCK_ROWS = 4_096  # rows per Arrow block sent to the workers and per map_batches call
+BLOCK_ROWS = 4_096  # rows per Arrow block and map_batches call: a multiple of the embedder's SORT_WINDOW
 PAIR_TASKS_PER_WORKER = 4  # near-duplicate blocks per worker, so uneven blocks even out
 
 
@@ -80,19 +80,27 @@ class RayEngine:
                   for s in range(0, n, self.block_rows)]
         return ray.data.from_arrow(blocks or [pa.table({ROW: pa.array([], pa.int64()), TEXT: pa.array([], pa.string())})])
 
-    def map_actors(self, texts: Sequence[Any], worker: type, kwargs: dict[str, Any],
-                   reporter: Reporter | None = None) -> Iterator[pa.Table]:
-        """Result batches of `worker` over the texts, on a pool of long-lived actors (any order)."""
+    def embedded(self, texts: Sequence[Any], model_id: str, batch_size: int = 32, keep: bool = False):
+        """A Ray dataset of (row, text, embedding), made by a pool of embedding actors.
+
+        `keep` materializes it in the cluster's object store (spilled to disk when large), so
+        later steps (the themes fit sample, the assignment) read it there instead of embedding again.
+        """
         import ray
 
         out = self.dataset(texts).map_batches(
-            worker, batch_format="pyarrow", batch_size=self.block_rows,
-            fn_constructor_kwargs={"env": _env(), **kwargs},
+            EmbedWorker, batch_format="pyarrow", batch_size=self.block_rows,
+            fn_constructor_kwargs={"env": _env(), "model_id": model_id, "batch_size": batch_size},
             compute=ray.data.ActorPoolStrategy(size=self.workers), num_cpus=1)
+        return out.materialize() if keep else out
+
+    @staticmethod
+    def collect(ds, total: int, reporter: Reporter | None = None) -> Iterator[pa.Table]:
+        """The result batches of a Ray dataset (in any order; each carries its row numbers)."""
         done = 0
         if reporter is not None:
-            reporter.total = len(texts)
-        for batch in out.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
+            reporter.total = total
+        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
             done += batch.num_rows
             if reporter is not None:
                 reporter.update(done)  # raises Cancelled when asked to stop; Ray stops the rest
@@ -112,36 +120,42 @@ class RayEngine:
     def vectors(self, ds, col: str, texts: list, model_id: str | None, reporter: Reporter | None,
                 batch_size: int = 32) -> tuple[ModelView, np.ndarray]:
         """Embeddings of `texts` from an actor pool, in row order (memory-mapped on the driver)."""
-        from fieldkit.inference.manifest import get_entry
-        from fieldkit.inference.model_store import verified_file
         from fieldkit.pipelines.core import resolve_model
 
-        entry = get_entry(resolve_model(texts, model_id))
-        if entry.task != "embed":
-            from fieldkit.errors import ModelError
-
-            raise ModelError(f"{entry.id} is a {entry.task} model, not an embedding model",
-                             "see `fieldkit models list` for embedding models")
-        verified_file(entry, "model")  # fail on the driver before any worker starts
-        sha = next(f.sha256 for f in entry.files if f.role == "model")
+        view = self.model_view(resolve_model(texts, model_id))
         vecs: np.ndarray | None = None
         stats = EmbedStats(texts=len(texts))
         path = os.path.join(self.scratch(), f"vectors-{id(texts)}.npy")
-        for batch in self.map_actors(texts, EmbedWorker, {"model_id": entry.id, "batch_size": batch_size},
-                                     reporter):
-            emb = batch.column("embedding").combine_chunks()
-            dim = emb.type.list_size
+        for batch in self.collect(self.embedded(texts, view.model_id, batch_size), len(texts), reporter):
+            part = vectors_of(batch)
             if vecs is None:
-                vecs = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(len(texts), dim))
-            rows = batch.column(ROW).to_numpy()
-            vecs[rows] = emb.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
+                vecs = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32,
+                                                 shape=(len(texts), part.shape[1]))
+            vecs[batch.column(ROW).to_numpy()] = part
             stats.empty += int(pc.sum(batch.column("_empty")).as_py() or 0)
             stats.truncated += int(pc.sum(batch.column("_truncated")).as_py() or 0)
         if vecs is None:
-            vecs = np.zeros((0, entry.dim or 0), np.float32)
+            vecs = np.zeros((0, view.dim), np.float32)
         if reporter is not None:
             reporter.finish(stats.message())
-        return ModelView(entry.id, sha, int(vecs.shape[1]), stats), vecs
+        view.last_stats = stats
+        view.dim = int(vecs.shape[1])
+        return view, vecs
+
+    @staticmethod
+    def model_view(model_id: str) -> ModelView:
+        """The model's id, sha256 and size, its files verified here before any worker starts."""
+        from fieldkit.errors import ModelError
+        from fieldkit.inference.manifest import get_entry
+        from fieldkit.inference.model_store import verified_file
+
+        entry = get_entry(model_id)
+        if entry.task != "embed":
+            raise ModelError(f"{entry.id} is a {entry.task} model, not an embedding model",
+                             "see `fieldkit models list` for embedding models")
+        verified_file(entry, "model")
+        sha = next(f.sha256 for f in entry.files if f.role == "model")
+        return ModelView(entry.id, sha, int(entry.dim or 0), EmbedStats())
 
     def near_pairs(self, vectors: np.ndarray, threshold: float, reporter: Reporter | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -195,6 +209,8 @@ def session(address: str | None = None, workers: int | None = None) -> Iterator[
     and left running; one started here is shut down at the end.
     """
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    if address:  # an unreachable address makes Ray's C++ client retry loudly for ~20 s
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     import ray
 

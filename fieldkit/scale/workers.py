@@ -31,37 +31,50 @@ class EmbedWorker:
         self.embedder = get_embedder(model_id, threads=threads)
         self.batch_size = batch_size
 
-    def vectors(self, batch: pa.Table) -> np.ndarray:
-        return self.embedder.embed_all(batch.column(TEXT).to_pylist(), batch_size=self.batch_size)
-
-    def stats(self) -> tuple[int, int]:
-        s = self.embedder.last_stats
-        return s.empty, s.truncated
-
     def __call__(self, batch: pa.Table) -> pa.Table:
-        vecs = self.vectors(batch)
-        empty, truncated = self.stats()
-        n = batch.num_rows
-        return pa.table({ROW: batch.column(ROW), "embedding": _fixed_list(vecs),
-                         "_empty": pa.array([empty] + [0] * (n - 1), pa.int64()),
-                         "_truncated": pa.array([truncated] + [0] * (n - 1), pa.int64())})
+        """Rows plus `embedding`, embedded window by window exactly as a local run groups them.
 
+        The int8 graph quantizes activations per batch, so a vector depends (by ~1e-2) on which
+        texts share its batch; embedding each SORT_WINDOW of row numbers on its own gives the
+        same batches, hence the same vectors, as `Embedder.embed` over the whole column.
+        """
+        from fieldkit.inference.embedder import SORT_WINDOW
 
-class ThemeWorker(EmbedWorker):
-    """Embeds a batch and assigns each row to a theme by the fit's own rule (`assign_themes`)."""
-
-    def __init__(self, model_id: str, env: dict[str, str], theme_model, batch_size: int = 32,
-                 threads: int = 1):
-        super().__init__(model_id, env, batch_size, threads)
-        self.model = theme_model
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        from fieldkit.analysis.themes import assign_themes
-
+        rows = batch.column(ROW).to_numpy()
         texts = batch.column(TEXT).to_pylist()
-        theme_id, score = assign_themes(texts, self.vectors(batch), self.model)
-        return pa.table({ROW: batch.column(ROW), "theme_id": pa.array(theme_id, pa.int64()),
-                         "theme_score": pa.array(score, pa.float32())})
+        vecs = np.zeros((len(texts), self.embedder.dim), np.float32)
+        empty = truncated = 0
+        windows = rows // SORT_WINDOW
+        for w in np.unique(windows):
+            at = np.flatnonzero(windows == w)
+            vecs[at] = self.embedder.embed_all([texts[i] for i in at], batch_size=self.batch_size)
+            empty += self.embedder.last_stats.empty
+            truncated += self.embedder.last_stats.truncated
+        n = batch.num_rows
+        return batch.append_column("embedding", _fixed_list(vecs)).append_column(
+            "_empty", pa.array([empty] + [0] * (n - 1), pa.int64())).append_column(
+            "_truncated", pa.array([truncated] + [0] * (n - 1), pa.int64()))
+
+
+def vectors_of(batch: pa.Table) -> np.ndarray:
+    """The `embedding` column of a result batch as an (n, dim) float32 array."""
+    emb = batch.column("embedding").combine_chunks()
+    return emb.flatten().to_numpy(zero_copy_only=False).reshape(-1, emb.type.list_size)
+
+
+def assign_batch(batch: pa.Table, model) -> pa.Table:
+    """Theme of each embedded row by the fit's own rule (`assign_themes`): a map_batches task."""
+    from fieldkit.analysis.themes import assign_themes
+
+    theme_id, score = assign_themes(batch.column(TEXT).to_pylist(), vectors_of(batch), model)
+    return pa.table({ROW: batch.column(ROW), "theme_id": pa.array(theme_id, pa.int64()),
+                     "theme_score": pa.array(score, pa.float32())})
+
+
+def rows_in(batch: pa.Table, wanted: np.ndarray) -> pa.Table:
+    """The rows of a batch whose row number is in `wanted` (sorted): the themes fit sample."""
+    rows = batch.column(ROW).to_numpy()
+    return batch.filter(pa.array(np.isin(rows, wanted, assume_unique=True)))
 
 
 def pair_block(vectors: np.ndarray, start: int, block: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,89 @@
+"""`--engine` on the commands: local needs no Ray, a missing extra is one clean error, parts on Ray."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import polars as pl
+import pytest
+
+from fieldkit.cli import main
+from fieldkit.store import read_provenance
+from tests.conftest import shared
+
+LIKE_BEST = "What do you like best about using R?"
+COMMANDS = [["embed", "-c", "feedback/comment", "-o", "OUT.parquet"],
+            ["themes", "-c", "feedback/comment", "-o", "OUT.parquet"],
+            ["dupes", "-c", "feedback/comment", "-o", "OUT.parquet"],
+            ["convert", "-o", "OUT.parquet"]]
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: c[0])
+def test_engine_ray_without_the_extra_is_one_error_line(cmd, capsys, tmp_path, fk_home, monkeypatch):
+    import fieldkit.scale
+
+    monkeypatch.setattr(fieldkit.scale, "available", lambda: False)
+    out = tmp_path / "out.parquet"
+    args = [cmd[0], "sample_data/kobo_water_survey.csv", *[str(out) if a == "OUT.parquet" else a for a in cmd[1:]]]
+    code, stdout, err = run(capsys, *args, "--engine", "ray")
+    assert code == 2 and stdout == ""
+    assert err.splitlines() == ["error: --engine ray needs Ray Data, which is not installed",
+                                "hint: pip install 'fieldkit[scale]'"]
+    assert not out.exists()
+
+
+def test_address_without_ray_engine_is_a_usage_error(capsys, tmp_path, fk_home):
+    code, _, err = run(capsys, "dupes", "sample_data/kobo_water_survey.csv", "-c", "feedback/comment",
+                       "--exact", "--address", "10.0.0.1:6379")
+    assert code == 2 and err.startswith("error: --address is for --engine ray")
+
+
+def test_local_engine_never_imports_ray(tmp_path, fk_home):
+    """The default engine runs a job without Ray in the process (nor its start-up cost)."""
+    out = tmp_path / "o.parquet"
+    code = ("import sys\nfrom fieldkit.cli import main\n"
+            "try:\n    main(['dupes', 'sample_data/kobo_water_survey.csv', '-c', 'feedback/comment', '--exact',"
+            f" '--engine', 'local', '-o', {str(out)!r}])\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "assert not [m for m in sys.modules if m == 'ray' or m.startswith('ray.')], 'ray imported'\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert pl.read_parquet(out).height > 0
+
+
+@pytest.mark.slow
+def test_embed_on_ray_as_a_folder_of_parts_equals_local(capsys, tmp_path, local_ray, module_home):
+    pytest.importorskip("ray")
+    src = shared("survey", "rstudio_r_community_survey_2019_en.tsv")
+    code, out, err = run(capsys, "embed", str(src), "-c", LIKE_BEST, "-o", str(tmp_path / "local.parquet"))
+    assert code == 0, err
+    parts = tmp_path / "parts"
+    code, out, err = run(capsys, "embed", str(src), "-c", LIKE_BEST, "-o", str(parts),
+                         "--parts", "700", "--engine", "ray")
+    assert code == 0, err
+    assert "(3 parts)" in out
+    names = sorted(p.name for p in parts.iterdir())
+    assert names == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    local = pl.read_parquet(tmp_path / "local.parquet")
+    ray_rows = pl.concat([pl.read_parquet(parts / n) for n in names])
+    assert ray_rows.columns == local.columns and ray_rows.height == local.height == 1838
+    assert ray_rows.drop("embedding").equals(local.drop("embedding"))
+    diff = np.abs(np.stack(ray_rows["embedding"].to_numpy()) - np.stack(local["embedding"].to_numpy()))
+    assert float(diff.max()) <= 1e-4
+    lp = read_provenance(tmp_path / "local.parquet")
+    for n in names:  # every part says where it came from and what ran, as the local file does
+        rp = read_provenance(parts / n)
+        assert rp["source"] == lp["source"]
+        (ls,), (rs,) = lp["steps"], rp["steps"]
+        assert {k: rs[k] for k in ("operation", "parameters", "model", "model_sha256")} == \
+               {k: ls[k] for k in ("operation", "parameters", "model", "model_sha256")}
+        assert rs["engine"]["name"] == "ray"
