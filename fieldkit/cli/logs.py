@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from fieldkit.cli.engine import engine_context, engine_options
 from fieldkit.cli.group import cli
 from fieldkit.cli.output import echo
 
@@ -24,8 +25,15 @@ from fieldkit.cli.output import echo
               help="Also word the summary with the generative model (when prepared); the default is the digest facts.")
 @click.option("--no-model", is_flag=True, hidden=True, help="Accepted for old scripts; the model is off by default.")
 @click.option("--top", default=10, show_default=True, help="Rows per digest section.")
-def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top) -> None:
+@engine_options
+def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top,
+             engine, address) -> None:
     """Mine event templates in PATHS (log files or folders, merged by time) and summarize them."""
+    with engine_context(engine, address) as on:
+        _logs(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top, on)
+
+
+def _logs(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top, on) -> None:
     from fieldkit.store import check_parquet_output
 
     check_parquet_output(output)
@@ -45,9 +53,11 @@ def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary,
     with StderrProgress() as progress:
         rep = Reporter("logs", callback=progress, cancel=cancel)
         try:
-            res = pipelines.logs(paths, output, baseline=baseline, summary_out=summary_out,
-                                 templates_out=templates_out, use_model=model_summary and not no_model,
-                                 reporter=rep).outcome
+            job = pipelines.logs
+            if on is not None:  # one shard per file on the workers, templates merged on the driver
+                from fieldkit.scale.logs import logs as job
+            res = job(paths, output, baseline=baseline, summary_out=summary_out, templates_out=templates_out,
+                      use_model=model_summary and not no_model, reporter=rep).outcome
         except KeyboardInterrupt:
             cancel.set()
             raise

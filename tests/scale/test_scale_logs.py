@@ -1,0 +1,55 @@
+"""Ray engine vs local on the shared loghub sets: the same lines, groups, templates, params and digest."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from fieldkit.cli import main
+from fieldkit.store import read_provenance
+from tests.conftest import shared
+
+pytestmark = pytest.mark.slow
+SYSTEMS = ["Apache", "BGL", "HDFS", "HPC", "Hadoop", "HealthApp", "Spark", "Zookeeper"]
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+@pytest.fixture(scope="module")
+def loghub():
+    return [str(shared("logs", f"{name}_2k.log")) for name in SYSTEMS]
+
+
+def _both(capsys, tmp_path, files, *extra):
+    code, local_out, err = run(capsys, "logs", *files, "-o", str(tmp_path / "local.parquet"), *extra)
+    assert code == 0, err
+    code, ray_out, err = run(capsys, "logs", *files, "-o", str(tmp_path / "ray.parquet"), *extra, "--engine", "ray")
+    assert code == 0, err
+    return local_out, ray_out, pl.read_parquet(tmp_path / "local.parquet"), pl.read_parquet(tmp_path / "ray.parquet")
+
+
+def test_eight_systems_merged_by_time_group_exactly_as_local(capsys, tmp_path, loghub, local_ray, module_home):
+    local_out, ray_out, a, b = _both(capsys, tmp_path, loghub)
+    assert a.height == b.height == 16_000 and a.columns == b.columns
+    assert a["template_id"].n_unique() > 300
+    assert a.equals(b)  # every line, in the same order, with the same group, template and params
+    # the digest and summary printed are the local run's, line for line (the "wrote" line names the file)
+    assert local_out.splitlines()[:-1] == ray_out.splitlines()[:-1]
+    lp, rp = read_provenance(tmp_path / "local.parquet"), read_provenance(tmp_path / "ray.parquet")
+    assert rp["source"] == lp["source"] and rp["steps"][0]["parameters"] == lp["steps"][0]["parameters"]
+
+
+def test_one_file_against_a_baseline(capsys, tmp_path, loghub, local_ray, module_home):
+    """Seeded with an earlier run's templates (ids kept, new ones reported), as locally."""
+    code, _, err = run(capsys, "logs", loghub[2], "-o", str(tmp_path / "old.parquet"),
+                       "--templates-out", str(tmp_path / "tpl.parquet"))
+    assert code == 0, err
+    local_out, ray_out, a, b = _both(capsys, tmp_path, [loghub[0], loghub[2]], "--baseline", str(tmp_path / "tpl.parquet"))
+    assert a.equals(b)
+    assert local_out.splitlines()[:-1] == ray_out.splitlines()[:-1]
+    assert "new" in local_out.lower()
