@@ -36,10 +36,7 @@ def themes(data: Data, column: str, *, k: int | None = None, by: str | None = No
     `labels`: "keywords" (top keywords), "generated" (the prepared generative model names each
     theme; an error if it is not prepared) or "auto" (generated when prepared).
     """
-    if k is not None and k < 1:
-        raise UsageError("--k must be at least 1", "for example --k 6, or leave it out")
-    if labels not in LABELS:
-        raise UsageError(f"unknown labels {labels!r}", "use one of: " + ", ".join(LABELS))
+    check_options(k, labels)
     reporter = reporter or Reporter("themes")
     ds = dataset(data)
     col = text_column(ds, column)
@@ -59,6 +56,14 @@ def themes(data: Data, column: str, *, k: int | None = None, by: str | None = No
         breakdown = result.breakdown(ds.read([by_col]).get_column(by_col).to_list())
     step = make_step("themes", theme_params(result, col, namer), clock, embedder)
     return Result(Themes(result, col, len(texts), embedder.model_id, by_col, breakdown), theme_columns(result), step)
+
+
+def check_options(k: int | None, labels: str) -> None:
+    """Refuse a bad --k or --labels before any work (both engines)."""
+    if k is not None and k < 1:
+        raise UsageError("--k must be at least 1", "for example --k 6, or leave it out")
+    if labels not in LABELS:
+        raise UsageError(f"unknown labels {labels!r}", "use one of: " + ", ".join(LABELS))
 
 
 def theme_columns(result: ThemesResult) -> dict[str, pl.Series]:

@@ -33,12 +33,23 @@ PAIR_TASKS_PER_WORKER = 4  # near-duplicate blocks per worker, so uneven blocks 
 
 @dataclass
 class ModelView:
-    """What provenance needs of the model the workers ran (no ONNX session on the driver)."""
+    """What provenance needs of the model the workers ran (no ONNX session on the driver).
+
+    Anything else a job asks of its embedder (embedding a codebook's few texts, the derived
+    graph's sha256) is answered by the same model loaded on the driver, once, when first asked.
+    """
 
     model_id: str
     sha256: str
     dim: int
     last_stats: EmbedStats
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from fieldkit.inference.embedder import get_embedder
+
+        return getattr(get_embedder(self.model_id), name)
 
 
 def _env() -> dict[str, str]:

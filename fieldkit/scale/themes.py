@@ -36,15 +36,12 @@ def themes(data: Data, column: str, *, k: int | None = None, by: str | None = No
            reporter: Reporter | None = None) -> Result[Themes]:
     """`pipelines.themes` on the Ray engine: the same columns and step, fitted on <= `sample` rows."""
     from fieldkit.analysis.themes import find_themes, label_with_generator
-    from fieldkit.pipelines.themes import LABELS, _generator
+    from fieldkit.pipelines.themes import _generator, check_options
 
     engine = current()
     if engine is None:
         raise UsageError("scale.themes runs inside a Ray session", "use `fieldkit themes --engine ray`")
-    if k is not None and k < 1:
-        raise UsageError("--k must be at least 1", "for example --k 6, or leave it out")
-    if labels not in LABELS:
-        raise UsageError(f"unknown labels {labels!r}", "use one of: " + ", ".join(LABELS))
+    check_options(k, labels)
     if sample < 2:
         raise UsageError(f"a fit sample of {sample} rows is too small", f"use the default {FIT_SAMPLE:,}")
     reporter = reporter or Reporter("themes")

@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from fieldkit.cli import main
 from fieldkit.store import read_provenance
 from tests.conftest import shared
+from tests.e2e.test_cli_text import run
 
 LIKE_BEST = "What do you like best about using R?"
 COMMANDS = [["embed", "-c", "feedback/comment", "-o", "OUT.parquet"],
             ["themes", "-c", "feedback/comment", "-o", "OUT.parquet"],
             ["dupes", "-c", "feedback/comment", "-o", "OUT.parquet"],
-            ["convert", "-o", "OUT.parquet"]]
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
+            ["convert", "-o", "OUT.parquet"],
+            ["logs", "-o", "OUT.parquet"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: c[0])
@@ -33,7 +28,8 @@ def test_engine_ray_without_the_extra_is_one_error_line(cmd, capsys, tmp_path, f
 
     monkeypatch.setattr(fieldkit.scale, "available", lambda: False)
     out = tmp_path / "out.parquet"
-    args = [cmd[0], "sample_data/kobo_water_survey.csv", *[str(out) if a == "OUT.parquet" else a for a in cmd[1:]]]
+    src = "sample_data/fieldsync_server.log" if cmd[0] == "logs" else "sample_data/kobo_water_survey.csv"
+    args = [cmd[0], src, *[str(out) if a == "OUT.parquet" else a for a in cmd[1:]]]
     code, stdout, err = run(capsys, *args, "--engine", "ray")
     assert code == 2 and stdout == ""
     assert err.splitlines() == ["error: --engine ray needs Ray Data, which is not installed",
@@ -87,3 +83,24 @@ def test_embed_on_ray_as_a_folder_of_parts_equals_local(capsys, tmp_path, local_
         assert {k: rs[k] for k in ("operation", "parameters", "model", "model_sha256")} == \
                {k: ls[k] for k in ("operation", "parameters", "model", "model_sha256")}
         assert rs["engine"]["name"] == "ray"
+
+
+@pytest.mark.slow
+def test_convert_a_folder_on_ray_one_task_per_file(capsys, tmp_path, local_ray, module_home):
+    """Each file converted by the local job on a worker; a file that is not data is named, not fatal."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for src in ("sample_data/kobo_water_survey.csv", shared("messy", "csvkit_latin1.csv")):
+        (folder / Path(src).name).write_bytes(Path(src).read_bytes())
+    (folder / "photo.bin").write_bytes(b"\x00\x01\x02binary")
+    code, out, err = run(capsys, "convert", str(folder), "-o", str(tmp_path / "parquet"), "--engine", "ray")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "parquet").iterdir()) == ["csvkit_latin1.parquet", "kobo_water_survey.parquet"]
+    assert "note: skipped photo.bin:" in err
+    for name in ("kobo_water_survey", "csvkit_latin1"):
+        code, _, err = run(capsys, "convert", str(folder / next(p.name for p in folder.iterdir() if p.stem == name)),
+                           "-o", str(tmp_path / f"{name}.parquet"))
+        assert code == 0, err
+        assert pl.read_parquet(tmp_path / "parquet" / f"{name}.parquet").equals(pl.read_parquet(tmp_path / f"{name}.parquet"))
+        assert read_provenance(tmp_path / "parquet" / f"{name}.parquet")["source"] == \
+            read_provenance(tmp_path / f"{name}.parquet")["source"]

@@ -5,19 +5,12 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from fieldkit.cli import main
 from fieldkit.store import read_provenance
 from tests.conftest import shared
+from tests.e2e.test_cli_text import run
 
 pytestmark = pytest.mark.slow
 SYSTEMS = ["Apache", "BGL", "HDFS", "HPC", "Hadoop", "HealthApp", "Spark", "Zookeeper"]
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 @pytest.fixture(scope="module")
