@@ -437,10 +437,16 @@ def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | 
             done += int(batch["raw"].str.len_bytes().sum() or 0) + batch.height
         done = sum(x.stat().st_size for x in files[: files.index(f) + 1])
         mining.update(min(done, total_bytes))
+    rep.check()
+    return mined(files, layouts, header_cols, parts, miner, examples, baseline_ids, tmp)
+
+
+def mined(files: list[Path], layouts: dict, header_cols: list[str], parts: list[Path], miner: TemplateMiner,
+          examples: dict[int, str], baseline_ids: set[int] | None, tmp: Path) -> MinedLogs:
+    """The template table and digest over mined parts (shared by the local pass and the Ray engine's)."""
     if not parts:
         raise InputError("no lines found in the logs", "pass a non-empty text log")
     table = miner.table()
-    rep.check()
     digest = build_digest(pl.scan_parquet([str(p) for p in parts]).select("template_id", "timestamp", "level"),
                           table, [f.name for f in files], baseline_ids, examples=examples)
     for f in files:

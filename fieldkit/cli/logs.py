@@ -29,11 +29,11 @@ from fieldkit.cli.output import echo
 def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top,
              engine, address) -> None:
     """Mine event templates in PATHS (log files or folders, merged by time) and summarize them."""
-    with engine_context(engine, address) as on:
-        _logs(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top, on)
+    with engine_context(engine, address):  # on Ray, pipelines.logs mines one shard per file on the workers
+        _logs(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top)
 
 
-def _logs(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top, on) -> None:
+def _logs(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top) -> None:
     from fieldkit.store import check_parquet_output
 
     check_parquet_output(output)
@@ -53,11 +53,9 @@ def _logs(paths, output, summary_out, baseline, templates_out, model_summary, no
     with StderrProgress() as progress:
         rep = Reporter("logs", callback=progress, cancel=cancel)
         try:
-            job = pipelines.logs
-            if on is not None:  # one shard per file on the workers, templates merged on the driver
-                from fieldkit.scale.logs import logs as job
-            res = job(paths, output, baseline=baseline, summary_out=summary_out, templates_out=templates_out,
-                      use_model=model_summary and not no_model, reporter=rep).outcome
+            res = pipelines.logs(paths, output, baseline=baseline, summary_out=summary_out,
+                                 templates_out=templates_out, use_model=model_summary and not no_model,
+                                 reporter=rep).outcome
         except KeyboardInterrupt:
             cancel.set()
             raise

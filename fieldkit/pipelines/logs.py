@@ -16,6 +16,7 @@ from fieldkit.analysis.logs import LogsResult, check_output, mine_logs, summariz
 from fieldkit.errors import UsageError
 from fieldkit.io.dataset import Dataset
 from fieldkit.pipelines.core import Result, make_step, save_annotated, timed
+from fieldkit.pipelines.engine import current, mark_step
 from fieldkit.progress import Reporter
 
 
@@ -50,8 +51,10 @@ def logs(paths: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.P
     rep = reporter or Reporter("logs")
     with tempfile.TemporaryDirectory(prefix="fieldkit-logs-") as tmp:
         with timed() as clock:
-            mined = mine_logs(paths, Path(tmp), baseline=baseline, reporter=rep)
-        step = make_step("logs", mined.parameters(baseline), clock)
+            engine = current()  # on Ray: one shard per file, mined in the local order (fieldkit.scale.logs)
+            mine = engine.mine_logs if engine is not None else mine_logs
+            mined = mine(paths, Path(tmp), baseline=baseline, reporter=rep)
+        step = mark_step(make_step("logs", mined.parameters(baseline), clock))
         ds = _log_dataset(mined.files, paths)
         rep.check()
         save_annotated(ds, {}, [step], out, table=mined.annotated(rep))
