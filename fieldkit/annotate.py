@@ -144,6 +144,10 @@ class ThemeState:
     info: dict[int, dict[str, Any]] = field(default_factory=dict)  # keywords, examples per theme
     model: str | None = None  # the embedding model that found them
 
+    def renamed(self) -> bool:
+        """Whether the analyst renamed a theme (info keeps the label the job gave it, when known)."""
+        return any(self.info.get(t, {}).get("label", label) != label for t, label in self.labels.items())
+
     def sizes(self) -> dict[int, int]:
         out: dict[int, int] = {}
         for t in self.row_ids.values():
@@ -424,26 +428,35 @@ class Annotations:
         }
         if t is not None:
             ids = [t.row_ids.get(r) for r in rows]
-            data["theme_id"] = pl.Series(ids, dtype=pl.Int32)
+            data["theme_id"] = pl.Series(ids, dtype=pl.Int64)  # the dtypes `fieldkit themes -o` writes
             data["theme_label"] = pl.Series([t.labels.get(i) if i is not None else None for i in ids],
                                             dtype=pl.String)
-            data["theme_score"] = pl.Series([t.scores.get(r) for r in rows], dtype=pl.Float32)
+            data["theme_score"] = pl.Series([t.scores.get(r) for r in rows], dtype=pl.Float64)
             data["theme_reviewed"] = pl.Series(
                 [(i in t.reviewed) if i is not None else None for i in ids], dtype=pl.Boolean)
         return pl.DataFrame(data)
 
-    def apply(self, frame: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
-        """The frame with annotation columns (replacing older ones); rows keep their order."""
+    def apply(self, frame: pl.LazyFrame | pl.DataFrame, keep_empty: bool = True) -> pl.LazyFrame:
+        """The frame with annotation columns (replacing older ones); rows keep their order.
+
+        `keep_empty=False` leaves out `tags`, `note` and `theme_reviewed` when no row has one and
+        the frame had no such column, so a save with a job's result alone equals the CLI's output.
+        """
         lf = frame.lazy()
         names = lf.collect_schema().names()
         ann = self.columns_frame()
+        if not keep_empty:
+            empty = {"tags": not self.tags, "note": not self.notes,
+                     "theme_reviewed": self.themes is None or not self.themes.reviewed}
+            ann = ann.drop([c for c, e in empty.items() if e and c in ann.columns and c not in names])
         drop = [c for c in ann.columns if c in names and c != "_fk_row"]
         if self.themes is None:
             # keep no stale theme columns only when we replaced them; otherwise leave them alone
             drop = [c for c in drop if not c.startswith("theme_")]
         lf = lf.drop(drop).with_row_index("_fk_row").with_columns(pl.col("_fk_row").cast(pl.Int64))
         out = lf.join(ann.lazy(), on="_fk_row", how="left", maintain_order="left")
-        out = out.with_columns(pl.col("tags").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        if "tags" in ann.columns:
+            out = out.with_columns(pl.col("tags").fill_null(pl.lit([], dtype=pl.List(pl.String))))
         return self._apply_resolved(out).drop("_fk_row")
 
     def _apply_resolved(self, lf: pl.LazyFrame) -> pl.LazyFrame:

@@ -7,13 +7,13 @@ provenance so a reviewer can tell which export, form and settings produced them.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fieldkit.analysis.checks import CheckResult, run_checks
 from fieldkit.analysis.checks_config import CHECKS, load_config
+from fieldkit.pipelines.core import make_step, save_annotated, timed
 from fieldkit.progress import Reporter
 
 
@@ -36,7 +36,6 @@ def check(ds, *, form: str | Path | None = None, config: str | Path | None = Non
     """Run the enabled checks on `ds`; the step records the form's and config's sha256."""
     from fieldkit.io.xlsform import read_form
 
-    started = time.time()
     if ds.format in ("folder", "log", "text"):
         from fieldkit.errors import UsageError
 
@@ -50,29 +49,28 @@ def check(ds, *, form: str | Path | None = None, config: str | Path | None = Non
         from fieldkit.errors import UsageError
 
         raise UsageError("--lang needs --form", "give the XLSForm with --form FORM.xlsx")
-    res = run_checks(ds.frame, survey=ds.survey, form=frm, config=cfg, lang=lang, reporter=reporter)
-    step: dict[str, Any] = {
-        "operation": "check",
-        "parameters": {
-            "checks": [c for c in CHECKS if cfg[c]["enabled"]],
-            **({"form": str(form), "form_sha256": _sha(form),
-                "language": frm.language(lang)} if frm is not None else {}),
-            **({"config": str(config), "config_sha256": _sha(config)} if config else {}),
-            "roles": res.roles, "findings": res.findings.height,
-            **({"skipped": res.skipped} if res.skipped else {}),
-        },
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "seconds": round(time.time() - started, 3),
+    with timed() as clock:
+        res = run_checks(ds.frame, survey=ds.survey, form=frm, config=cfg, lang=lang, reporter=reporter)
+    params = {
+        "checks": [c for c in CHECKS if cfg[c]["enabled"]],
+        **({"form": str(form), "form_sha256": _sha(form),
+            "language": frm.language(lang)} if frm is not None else {}),
+        **({"config": str(config), "config_sha256": _sha(config)} if config else {}),
+        "roles": res.roles, "findings": res.findings.height,
+        **({"skipped": res.skipped} if res.skipped else {}),
     }
-    if res.models:
-        step["model"] = res.models[0].get("model")
-        step["model_sha256"] = res.models[0].get("model_sha256")
-    return CheckJob(res, step)
+    model = _Model(res.models[0].get("model"), res.models[0].get("model_sha256")) if res.models else None
+    return CheckJob(res, make_step("check", params, clock, model))
 
 
-def save_findings(job: CheckJob, ds, target: str | Path) -> Path:
-    """Write the findings table atomically with the source's provenance and the check step."""
-    from fieldkit.store import make_provenance, write_frame
+@dataclass
+class _Model:
+    """The embedder the "other (specify)" grouping ran, as make_step names a model."""
 
-    prov = make_provenance(ds.source_info(), [job.step])
-    return write_frame(job.result.findings, target, prov)
+    model_id: str | None
+    sha256: str | None
+
+
+def save_findings(job: CheckJob, ds, target: str | Path, reporter: Reporter | None = None) -> Path:
+    """Write the findings table atomically with the source's provenance (and its earlier steps) and the check step."""
+    return save_annotated(ds, {}, [job.step], target, reporter=reporter, table=job.result.findings)

@@ -7,12 +7,12 @@ file says exactly which decisions made it.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fieldkit.analysis.cleaning import CleanResult, apply_log, read_log
+from fieldkit.pipelines.core import make_step, save_annotated, timed
 from fieldkit.progress import Reporter
 
 
@@ -40,7 +40,6 @@ def clean(ds, *, log: str | Path, key: str | None = None,
     from fieldkit.errors import UsageError
     from fieldkit.store import file_sha256
 
-    started = time.time()
     if ds.format in ("folder", "log", "text"):
         raise UsageError(f"{ds.path.name} is a {ds.format}, not a table of submissions",
                          "give a survey export: CSV, Excel, JSON or Parquet")
@@ -48,26 +47,16 @@ def clean(ds, *, log: str | Path, key: str | None = None,
     if key is None:
         raise UsageError(f"{ds.path.name} has no uuid/instanceID/KEY column to match the log on",
                          "name the column with --key")
-    entries = read_log(log)
-    if reporter is not None:
-        reporter.check()
-    res = apply_log(ds.frame, entries, ds.require_column(key))
-    step = {
-        "operation": "clean",
-        "parameters": {"log": str(log), "log_sha256": file_sha256(log), "key": key,
-                       "entries": entries.height, "applied": res.applied.height,
-                       "refused": res.refused.height},
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "seconds": round(time.time() - started, 3),
-    }
-    return CleanJob(res, step)
+    with timed() as clock:
+        entries = read_log(log)
+        if reporter is not None:
+            reporter.check()
+        res = apply_log(ds.frame, entries, ds.require_column(key))
+    params = {"log": str(log), "log_sha256": file_sha256(log), "key": key, "entries": entries.height,
+              "applied": res.applied.height, "refused": res.refused.height}
+    return CleanJob(res, make_step("clean", params, clock))
 
 
 def save_clean(job: CleanJob, ds, target: str | Path, reporter: Reporter | None = None) -> Path:
-    """Write the clean table atomically; provenance keeps the input's steps, then this one."""
-    from fieldkit.pipelines.core import _source
-    from fieldkit.store import make_provenance, write_frame
-
-    source, previous = _source(ds)
-    prov = make_provenance(source, [job.step], previous)
-    return write_frame(job.result.frame, target, prov, reporter=reporter)
+    """Write the clean table atomically with the source's provenance, its earlier steps and the clean step."""
+    return save_annotated(ds, {}, [job.step], target, reporter=reporter, table=job.result.frame)

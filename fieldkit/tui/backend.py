@@ -1,4 +1,4 @@
-"""Calls into the core analyses, run inside worker threads; results come back as plain data.
+"""The jobs the interface runs in worker threads: the CLI's pipelines, with the TUI's Reporter.
 
 Heavy modules (onnxruntime, models, scikit-learn) are imported here, inside the functions,
 so the interface starts fast and pays for a model only when the user first asks for one.
@@ -7,11 +7,10 @@ No Textual here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import polars as pl
 
 from fieldkit.errors import UsageError
@@ -20,6 +19,7 @@ from fieldkit.tui.model import ROW
 
 
 def _require_text(ds, column: str) -> str:
+    """The real column name; refuses a column that is not text before a model is loaded."""
     col = ds.require_column(column)
     dtype = ds.frame.collect_schema()[col]
     if dtype not in (pl.String, pl.Categorical) and not isinstance(dtype, pl.Enum):
@@ -28,141 +28,61 @@ def _require_text(ds, column: str) -> str:
     return col
 
 
-@dataclass
-class EmbedResult:
-    column: str
-    rows: int
-    dim: int
-    model: str
+# Every job below is the CLI's pipeline function (fieldkit.pipelines), called with the TUI's
+# Reporter (progress to the job bar, its cancel Event from Esc): the same columns and the same
+# provenance step come back, so a file saved here equals `fieldkit <job> -o` on the same data.
 
 
-def embed(ds, column: str, reporter: Reporter, model: str | None = None) -> EmbedResult:
-    from fieldkit.analysis.embeddings import embed_column
-    from fieldkit.inference.embedder import get_embedder
+def embed(ds, column: str, reporter: Reporter, model: str | None = None):
+    """pipelines.embed: the column's vectors, cached for later search/themes/dupes."""
+    from fieldkit import pipelines
 
-    col = _require_text(ds, column)
-    vecs = embed_column(ds, col, model, reporter=reporter)
-    return EmbedResult(col, int(vecs.shape[0]), int(vecs.shape[1]), get_embedder(model).model_id)
-
-
-@dataclass
-class SearchResult:
-    hits: pl.DataFrame  # ROW, score (best first)
-    model: str
+    return pipelines.embed(ds, _require_text(ds, column), model_id=model, reporter=reporter)
 
 
 def semantic_search(ds, column: str, query: str, reporter: Reporter, top: int = 50,
-                    model: str | None = None) -> SearchResult:
-    """Rows ranked by cosine similarity to the query, with the model that ranked them."""
+                    model: str | None = None):
+    """pipelines.search: the `top` rows closest in meaning to the query, best first."""
     from fieldkit import pipelines
 
-    col = _require_text(ds, column)
-    r = pipelines.search(ds, col, query, top=top, model_id=model, reporter=reporter)
-    hits = r.outcome
-    frame = pl.DataFrame({ROW: pl.Series([h.row for h in hits], dtype=pl.Int64),
-                          "score": pl.Series([h.score for h in hits], dtype=pl.Float32)})
-    return SearchResult(frame, r.step["model"])
+    return pipelines.search(ds, _require_text(ds, column), query, top=top, model_id=model, reporter=reporter)
 
 
-@dataclass
-class ThemeInfo:
-    id: int
-    label: str
-    size: int
-    keywords: list[str]
-    samples: list[str]
+def hits_view(hits) -> pl.DataFrame:
+    """Search hits as the table's restriction: ROW and score, best first."""
+    return pl.DataFrame({ROW: pl.Series([h.row for h in hits], dtype=pl.Int64),
+                         "score": pl.Series([h.score for h in hits], dtype=pl.Float32)})
 
 
-@dataclass
-class ThemesResult:
-    column: str
-    themes: list[ThemeInfo]
-    row_ids: dict[int, int]          # row -> theme id (-1 = other)
-    scores: dict[int, float] = field(default_factory=dict)
-    model: str | None = None
-    model_sha256: str | None = None
-    k: int | None = None  # the number of clusters (as the CLI records it; "other" not counted)
+def themes(ds, column: str, reporter: Reporter, k: int | None = None, model: str | None = None):
+    """pipelines.themes: theme_id/theme_label/theme_score per row and the theme table."""
+    from fieldkit import pipelines
+
+    return pipelines.themes(ds, _require_text(ds, column), k=k, model_id=model, reporter=reporter)
 
 
-def themes(ds, column: str, reporter: Reporter, k: int | None = None, model: str | None = None) -> ThemesResult:
-    """Embed the column (cached), cluster it, and return themes with sizes, keywords and samples."""
-    from fieldkit.analysis.embeddings import embed_column
-    from fieldkit.analysis.themes import find_themes
+def dupes(ds, column: str, reporter: Reporter, model: str | None = None):
+    """pipelines.dupes: dup_group/dup_size per row (null for unique answers)."""
+    from fieldkit import pipelines
 
-    col = _require_text(ds, column)
-    texts = ds.text_column(col).to_list()
-    vecs = embed_column(ds, col, model, reporter=reporter.child(f"embedding {col}"))
-    result = find_themes(texts, vecs, k=k, reporter=reporter.child("themes"))
-    row_ids: dict[int, int] = {}
-    scores: dict[int, float] = {}
-    for r, (t, sc) in enumerate(zip(result.theme_id.tolist(), result.theme_score.tolist())):
-        row_ids[r] = int(t)
-        if sc == sc:  # not NaN
-            scores[r] = float(sc)
-    infos = [ThemeInfo(t.id, t.label, t.size, list(t.keywords), list(t.examples)) for t in result.themes]
-    from fieldkit.inference.embedder import get_embedder
-
-    emb = get_embedder(model)
-    return ThemesResult(col, infos, row_ids, scores, emb.model_id, emb.sha256, result.k)
+    return pipelines.dupes(ds, _require_text(ds, column), model_id=model, reporter=reporter)
 
 
-def dupes(ds, column: str, reporter: Reporter, model: str | None = None) -> pl.DataFrame:
-    """Rows that belong to a duplicate group: ROW, dup_group, dup_size (largest groups first)."""
-    from fieldkit.analysis.dupes import find_duplicates
-    from fieldkit.analysis.embeddings import embed_column
-
-    col = _require_text(ds, column)
-    texts = ds.text_column(col).to_list()
-    vecs = embed_column(ds, col, model, reporter=reporter.child(f"embedding {col}"))
-    r = find_duplicates(texts, vecs, reporter=reporter.child("duplicates"))
-    g = pl.DataFrame({ROW: np.arange(len(texts), dtype=np.int64), "dup_group": r.dup_group,
-                      "dup_size": r.dup_size})
-    return (g.filter(pl.col("dup_group") >= 0)
+def dupes_view(columns: dict[str, Any]) -> pl.DataFrame:
+    """The rows of duplicate groups as the table's restriction: largest groups first."""
+    g = pl.DataFrame({"dup_group": columns["dup_group"], "dup_size": columns["dup_size"]})
+    g = g.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
+    return (g.filter(pl.col("dup_group").is_not_null())
             .sort(["dup_size", "dup_group", ROW], descending=[True, False, False]))
 
 
-@dataclass
-class SummaryResult:
-    text: str
-    mode: str
-    model: str | None
-    groups: list[tuple[str, str]] = field(default_factory=list)
+def summarize(data, column: str, reporter: Reporter, by: str | None = None, mode: str = "auto",
+              on_token: Callable[[str], None] | None = None, max_groups: int | None = None):
+    """pipelines.summarize over the dataset (all rows) or the frame of the rows in view."""
+    from fieldkit import pipelines
 
-
-def summarize(texts: list[str], reporter: Reporter, on_token: Callable[[str], None] | None = None,
-              mode: str = "auto") -> SummaryResult:
-    from fieldkit.analysis.summarize import summarize_texts
-
-    texts = [t for t in texts if t and t.strip()]
-    if not texts:
-        raise UsageError("nothing to summarize: the column is empty in this view",
-                         "choose a text column, or clear the filter with x")
-    s = summarize_texts(texts, mode=mode, reporter=reporter, on_token=on_token)
-    return SummaryResult(s.text, s.mode, getattr(s, "model", None))
-
-
-def summarize_groups(frame: pl.DataFrame, column: str, by: str, reporter: Reporter,
-                     on_token: Callable[[str], None] | None = None, mode: str = "auto",
-                     max_groups: int = 12) -> SummaryResult:
-    """One summary per value of `by` (largest groups first); headers stream in between."""
-    from fieldkit.analysis.summarize import summarize_texts
-
-    sizes = (frame.filter(pl.col(column).is_not_null()).group_by(by).len()
-             .sort("len", descending=True).head(max_groups))
-    out = []
-    for value, n in sizes.iter_rows():
-        reporter.check()
-        texts = frame.filter(pl.col(by).eq_missing(value)).get_column(column).cast(pl.String).drop_nulls().to_list()
-        texts = [t for t in texts if t.strip()]
-        if not texts:
-            continue
-        if on_token:
-            on_token(f"\n\n## {by} = {value} ({n:,} rows)\n")
-        s = summarize_texts(texts, mode=mode, reporter=reporter.child(f"{by}={value}"), on_token=on_token)
-        if on_token and s.mode == "extractive":
-            on_token(s.text)
-        out.append((str(value), s.text))
-    return SummaryResult("\n\n".join(f"## {g}\n{t}" for g, t in out), mode, None, out)
+    return pipelines.summarize(data, column, by=by, mode=mode, max_groups=max_groups,
+                               reporter=reporter, on_token=on_token)
 
 
 # ---- logs -------------------------------------------------------------------------------------
@@ -244,12 +164,10 @@ def summarize_log(result: LogResult, reporter: Reporter,
 
 
 def save_annotated(dataset, frame, steps: list[dict[str, Any]], target: Path, reporter: Reporter) -> Path:
-    """Write data + annotations with provenance through the store (atomic; a Parquet source's steps kept)."""
-    from fieldkit.store import make_provenance, read_provenance, write_frame
+    """pipelines.save_annotated: the frame (data + annotation columns) with the source's provenance."""
+    from fieldkit.pipelines.core import save_annotated as save
 
-    previous = read_provenance(dataset.path) if dataset.format == "parquet" else None
-    prov = make_provenance(None if previous else dataset.source_info(), steps, previous)
-    return write_frame(frame, target, prov, reporter=reporter.child("saving", None))
+    return save(dataset, {}, steps, target, reporter=reporter.child("saving", None), table=frame)
 
 
 def embedding_models() -> list[str]:
@@ -262,40 +180,11 @@ def embedding_models() -> list[str]:
     return [e.id for e in sorted(entries, key=lambda e: e.id != default) if is_installed(e)]
 
 
-def choose_model(texts: list[str], installed: list[str]) -> str | None:
-    """The model for these texts: multilingual when they are not mostly English and it is installed.
+def choose_model(texts: list[str | None]) -> str:
+    """The model the pipelines will pick for these texts (pipelines.resolve_model), to name it while it runs."""
+    from fieldkit.pipelines import resolve_model
 
-    The one seam where the interface picks a model; None means the store's default.
-    """
-    if not installed:
-        return None
-    multi = next((m for m in installed if "multilingual" in m), None)
-    if multi is not None and english_share(texts) < 0.5:
-        return multi
-    return installed[0]
-
-
-def english_share(texts: list[str], sample: int = 400) -> float:
-    """Share of the texts (that show a language) written in English: script, then stop-word votes."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    from fieldkit.analysis.keywords import _WORD, _other_language_stop_words
-
-    others = _other_language_stop_words()
-    english = other = 0
-    for text in texts[:sample]:
-        letters = [c for c in text or "" if c.isalpha()]
-        if not letters:
-            continue
-        if sum(c > "\u024f" for c in letters) > len(letters) / 2:  # beyond Latin: CJK, Arabic, Cyrillic...
-            other += 1
-            continue
-        toks = [w.lower() for w in _WORD.findall(text)]
-        en = sum(w in ENGLISH_STOP_WORDS for w in toks)
-        oth = max((sum(w in words for w in toks) for words in others.values()), default=0)
-        english += en > oth
-        other += oth > en
-    return english / (english + other) if english + other else 1.0
+    return resolve_model(texts, None)
 
 
 class Backend:
@@ -306,7 +195,6 @@ class Backend:
     themes = staticmethod(themes)
     dupes = staticmethod(dupes)
     summarize = staticmethod(summarize)
-    summarize_groups = staticmethod(summarize_groups)
     analyse_log = staticmethod(analyse_log)
     summarize_log = staticmethod(summarize_log)
     save = staticmethod(save_annotated)

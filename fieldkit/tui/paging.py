@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -173,6 +174,9 @@ class ParquetPages:
         self._groups: OrderedDict[int, pl.DataFrame] = OrderedDict()
         self.most_held = 0  # the largest number of groups ever held (the memory-shape check)
         self.reads = 0
+        # the UI thread and a worker (profile, find, save) may read at once; a pyarrow
+        # ParquetFile is not safe for that ("ReadRangeCache did not find matching cache entry")
+        self._lock = threading.RLock()
 
     def lazy(self) -> pl.LazyFrame:
         return pl.scan_parquet(self.paths)
@@ -180,9 +184,14 @@ class ParquetPages:
     def _read(self, i: int) -> pl.DataFrame:
         """Row group `i` straight from disk (not kept)."""
         fi, gi = self._where[i]
-        return pl.from_arrow(self._files[fi].read_row_group(gi))
+        with self._lock:
+            return pl.from_arrow(self._files[fi].read_row_group(gi))
 
     def _group(self, i: int) -> pl.DataFrame:
+        with self._lock:
+            return self._held_group(i)
+
+    def _held_group(self, i: int) -> pl.DataFrame:
         df = self._groups.get(i)
         if df is None:
             df = self._read(i)

@@ -145,3 +145,17 @@ def test_inspect_and_convert_with_the_form(capsys, tmp_path):
     assert step["parameters"]["labels"] is True and step["parameters"]["language"] == "Arabic (ar)"
     code, out, err = run(capsys, "convert", data, "--labels", "-o", str(tmp_path / "x.parquet"))
     assert code == 2 and err.startswith("error: --labels and --lang need --form")
+
+
+def test_check_findings_of_a_fieldkit_parquet_keep_its_steps(capsys, tmp_path, no_other):
+    """check builds its provenance through pipelines.core (the input's earlier steps kept, one step shape)."""
+    converted, findings = tmp_path / "irq.parquet", tmp_path / "findings.parquet"
+    code, _, err = run(capsys, "convert", str(shared(*IRQ)), "-o", str(converted))
+    assert code == 0, err
+    code, _, err = run(capsys, "check", str(converted), "--config", no_other, "-o", str(findings))
+    assert code == 0, err
+    before, after = read_provenance(converted), read_provenance(findings)
+    assert after["source"]["path"] == str(converted) and after["source"]["format"] == "parquet"
+    assert [s["operation"] for s in after["steps"]] == [s["operation"] for s in before["steps"]] + ["check"]
+    assert list(after["steps"][-1]) == ["operation", "parameters", "started", "seconds"]
+    assert after["steps"][-1]["parameters"]["findings"] == pl.read_parquet(findings).height > 0

@@ -60,7 +60,8 @@ class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActio
         self._profile_timer: Timer | None = None
         self._find: tuple[str, str] | None = None
         self.last_summary = ""
-        self.steps: list[dict[str, Any]] = []
+        self.steps: list[dict[str, Any]] = []  # one provenance step per pipeline job whose columns are kept
+        self.job_columns: dict[str, Any] = {}  # columns of those jobs (dupes), saved beside the annotations
         self.tag_names = {str(i): f"tag{i}" for i in range(1, 10)}
         self.embed_model: str | None = None  # chosen by the user; None: chosen per column
         self.last_model: str | None = None   # the model the last job ran

@@ -21,6 +21,27 @@ from fieldkit.tui.screens.modals import PromptModal
 from fieldkit.tui.widgets.side import ThemeList
 
 
+MAX_GROUPS = 12  # group summaries shown in the panel (largest groups first)
+
+
+def theme_state(r) -> tuple:
+    """(result, (row_ids, labels, scores, info)) for Annotations.set_themes, built in the worker.
+
+    Ids and scores are the pipeline's own columns, so a saved file holds the CLI's values.
+    """
+    from fieldkit.analysis.themes import OTHER_ID, OTHER_LABEL
+
+    res = r.outcome.result
+    ids = r.columns["theme_id"].to_list()
+    labels = dict(res.labels_by_id)
+    if OTHER_ID in set(ids):
+        labels.setdefault(OTHER_ID, OTHER_LABEL)
+    scores = {i: s for i, s in enumerate(r.columns["theme_score"].to_list()) if s is not None}
+    info = {t.id: {"keywords": list(t.keywords)[:8], "examples": [x[:300] for x in t.examples[:3]], "size": t.size,
+                   "label": t.label} for t in res.themes}
+    return r, (dict(enumerate(ids)), labels, scores, info)
+
+
 class AnalyseActions(JobScreen):
     """Part of DatasetScreen: jobs on the selected text column, and the themes list.
 
@@ -35,26 +56,37 @@ class AnalyseActions(JobScreen):
             return None
         return self.current_column
 
-    def _model_for(self, column: str, reporter) -> str | None:
-        """The user's choice, else the backend's pick for this column (runs in the worker)."""
+    def _model_for(self, column: str) -> str | None:
+        """The user's choice, else the model the pipeline will pick for this column (runs in the worker)."""
         if self.embed_model is not None:
             return self.embed_model
-        backend = self.app.backend
-        texts = self.dataset.text_column(column).drop_nulls().head(400).to_list()
-        return backend.choose_model(texts, backend.embedding_models())
+        return self.app.backend.choose_model(self.dataset.text_column(column).to_list())
 
     def _job_model(self, model: str | None) -> None:
         self.last_model = model
         self.query_one("#jobbar").set_model(model)
 
     def _run_model_job(self, job: str, label: str, column: str, fn, done) -> None:
-        """Choose the model in the worker, name it in the job bar, then run fn(reporter, model)."""
+        """Name the model in the job bar, then run fn(reporter, model) with the user's choice or None (auto).
+
+        None lets the pipeline choose, exactly as the CLI does, so provenance records the same choice.
+        """
         def run(reporter):
-            model = self._model_for(column, reporter)
-            self.app.call_from_thread(self._job_model, model)
-            return fn(reporter, model)
+            self.app.call_from_thread(self._job_model, self._model_for(column))
+            return fn(reporter, self.embed_model)
 
         self.start_job(job, label, run, done)
+
+    def _record(self, result, columns: bool = True) -> None:
+        """Keep a job's columns and its provenance step for the next save (a rerun replaces both).
+
+        Themes keep their columns in the annotations instead (renames and reviews are journaled there).
+        """
+        if columns:
+            self.job_columns.update(result.columns)
+        self.steps = [s for s in self.steps if s.get("operation") != result.step.get("operation")]
+        self.steps.append(result.step)
+        self.last_model = result.step.get("model") or self.last_model
 
     # ---- embed, search ----
 
@@ -67,8 +99,9 @@ class AnalyseActions(JobScreen):
                                 self._embed_done)
 
     def _embed_done(self, r, elapsed: float) -> None:
-        self.steps.append({"operation": "embed", "parameters": {"column": r.column}, "model": r.model})
-        self._update_status(f"embedded {r.rows:,} rows of {r.column} (dim {r.dim}) in {elapsed:.1f} s")
+        e = r.outcome  # the vectors stay in the cache for search/themes/dupes; they are not saved here
+        self.last_model = e.model
+        self._update_status(f"embedded {e.rows:,} rows of {e.column} (dim {e.dim}) in {elapsed:.1f} s")
 
     def action_semantic_search(self) -> None:
         col = self._text_column()
@@ -85,14 +118,16 @@ class AnalyseActions(JobScreen):
                             partial(self._search_done, col, query))
 
     def _search_done(self, col: str, query: str, r, elapsed: float) -> None:
-        spec = ViewSpec(restrict=r.hits, restrict_label=f"search {query!r} in {col}")
-        self.view_theme = None
-        self._apply_view(spec, then=partial(self._show_search, col, query, r, elapsed))
+        from fieldkit.tui.backend import hits_view
 
-    def _show_search(self, col: str, query: str, r, elapsed: float) -> None:
-        hits = r.hits
+        hits = hits_view(r.outcome)
+        spec = ViewSpec(restrict=hits, restrict_label=f"search {query!r} in {col}")
+        self.view_theme = None
+        self._apply_view(spec, then=partial(self._show_search, col, query, hits, r.step.get("model"), elapsed))
+
+    def _show_search(self, col: str, query: str, hits: pl.DataFrame, model: str | None, elapsed: float) -> None:
         body = Text.assemble((f"{hits.height} rows ranked by meaning", "bold"), f" ({elapsed:.1f} s)\n",
-                             ("model ", "dim"), (r.model, "cyan"), "\nscores in the score column; x shows all rows")
+                             ("model ", "dim"), (str(model), "cyan"), "\nscores in the score column; x shows all rows")
         self.side.results(body, f"search: {query}")
         self._update_status(f"search: best score {hits['score'][0]:.3f}" if hits.height else "no hits")
         if col in self.model.columns:
@@ -105,21 +140,17 @@ class AnalyseActions(JobScreen):
         if col is not None:
             backend = self.app.backend
             self._run_model_job("themes", f"themes of {col}", col,
-                                lambda rep, model: backend.themes(self.dataset, col, rep, model=model),
+                                lambda rep, model: theme_state(backend.themes(self.dataset, col, rep, model=model)),
                                 self._themes_done)
 
-    def _themes_done(self, r, elapsed: float) -> None:
-        labels = {t.id: t.label for t in r.themes}
-        info = {t.id: {"keywords": t.keywords[:8], "examples": [x[:300] for x in t.samples[:3]],
-                       "size": t.size} for t in r.themes}
-        self.annotations.set_themes(r.column, r.row_ids, labels, r.scores, info, model=r.model)
-        self.steps.append(r.step if getattr(r, "step", None) else
-                          {"operation": "themes", "parameters": {"column": r.column, "k": r.k},
-                           "model": r.model, "model_sha256": r.model_sha256})
-        self.last_model = r.model
+    def _themes_done(self, done, elapsed: float) -> None:
+        r, state = done
+        t = r.outcome
+        self.annotations.set_themes(t.column, *state, model=t.model)
+        self._record(r, columns=False)
         self.show_themes()
         self.query_one(ThemeList).focus()
-        self._update_status(f"{len(r.themes)} themes in {elapsed:.1f} s — Enter shows a theme's rows")
+        self._update_status(f"{len(t.result.themes)} themes in {elapsed:.1f} s — Enter shows a theme's rows")
 
     def show_themes(self) -> None:
         """The themes list from the annotation state, titled with the column and the model."""
@@ -210,15 +241,18 @@ class AnalyseActions(JobScreen):
                                 lambda rep, model: backend.dupes(self.dataset, col, rep, model=model),
                                 partial(self._dupes_done, col))
 
-    def _dupes_done(self, col: str, groups: pl.DataFrame, elapsed: float) -> None:
+    def _dupes_done(self, col: str, r, elapsed: float) -> None:
+        from fieldkit.tui.backend import dupes_view
+
+        groups = dupes_view(r.columns)
+        self._record(r)  # saved like `fieldkit dupes -o`: dup_group/dup_size on every row
         if groups.height == 0:
             self.notify(f"no duplicates in {col}", timeout=4)
             return
         self.view_theme = None
-        self.steps.append({"operation": "dupes", "parameters": {"column": col}, "model": self.last_model})
         n = groups["dup_group"].n_unique()
         body = Text.assemble((f"{n:,} groups", "bold"), f" of near-duplicates\n{groups.height:,} rows\n",
-                             f"({elapsed:.1f} s, model ", (str(self.last_model), "cyan"), ")\n\nx shows all rows")
+                             f"({elapsed:.1f} s, model ", (str(r.outcome.model), "cyan"), ")\n\nx shows all rows")
         self._apply_view(ViewSpec(restrict=groups, restrict_label=f"duplicates in {col}"),
                          then=partial(self._dupes_shown, body, n, groups.height))
 
@@ -236,12 +270,14 @@ class AnalyseActions(JobScreen):
         if col is None:
             return
         backend = self.app.backend
-        texts = self.model.view_lazy().select(pl.col(col).cast(pl.String)).collect().to_series().drop_nulls().to_list()
-        scope = "rows in view" if (self.model.spec.where or self.model.spec.restrict is not None) else "all rows"
-        self._begin_summary(f"summary of {col} ({scope}, {len(texts):,} texts)")
+        filtered = bool(self.model.spec.where or self.model.spec.restrict is not None)
+        # all rows: the dataset itself (its cached embeddings); a view: the frame of its rows
+        data = self.model.view_lazy().select(col).collect() if filtered else self.dataset
+        n = data.height if filtered else self.model.total_rows
+        self._begin_summary(f"summary of {col} ({'rows in view' if filtered else 'all rows'}, {n:,} rows)")
         self.start_job("summarize", f"summarizing {col}",
-                       lambda rep: backend.summarize(texts, rep, on_token=self.token_callback("summarize", rep),
-                                                     mode=mode),
+                       lambda rep: backend.summarize(data, col, rep, mode=mode,
+                                                     on_token=self.token_callback("summarize", rep)),
                        self._summary_done, on_token=self._summary_token)
 
     def action_summarize_groups(self) -> None:
@@ -266,8 +302,8 @@ class AnalyseActions(JobScreen):
         backend = self.app.backend
         self._begin_summary(f"summary of {col} per {by_col}")
         self.start_job("summarize", f"summarizing {col} per {by_col}",
-                       lambda rep: backend.summarize_groups(frame, col, by_col, rep,
-                                                            on_token=self.token_callback("summarize", rep)),
+                       lambda rep: backend.summarize(frame, col, rep, by=by_col, max_groups=MAX_GROUPS,
+                                                     on_token=self.token_callback("summarize", rep)),
                        self._summary_done, on_token=self._summary_token)
 
     def _begin_summary(self, title: str) -> None:
@@ -280,12 +316,15 @@ class AnalyseActions(JobScreen):
         self.side.results(Text.assemble((self._summary_title, "bold"), "\n\n", self.last_summary), "summary")
 
     def _summary_done(self, r, elapsed: float) -> None:
-        if not r.groups:
-            self.last_summary = r.text
+        s = r.outcome
+        self.last_summary = s.markdown().strip() if s.by else s.groups[0].summary.text
+        used = next((g.summary for g in s.groups), None)
+        mode = used.mode if used is not None else s.mode
+        model = r.step.get("model")
         self.side.results(Text.assemble((self._summary_title, "bold"), "\n\n", self.last_summary,
-                                        (f"\n\n{r.mode}{' · ' + r.model if r.model else ''} · {elapsed:.1f} s", "dim")),
+                                        (f"\n\n{mode}{' · ' + model if model else ''} · {elapsed:.1f} s", "dim")),
                           "summary")
-        self._update_status(f"summary ready ({r.mode}, {elapsed:.1f} s)")
+        self._update_status(f"summary ready ({mode}, {elapsed:.1f} s)")
 
     # ---- models ----
 

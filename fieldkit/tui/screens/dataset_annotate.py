@@ -150,10 +150,18 @@ class AnnotateActions(JobScreen):
         if target.suffix.lower() != ".parquet":
             self.app.show_error(UsageError(f"{target.name} does not end in .parquet", "give a name like data.parquet"))
             return
+        from fieldkit.pipelines.core import make_step, timed  # not at import: the first paint stays light
+
         ann = self.annotations
-        frame = ann.apply(self.model.base_lazy().drop(ROW))
-        step = {"operation": "annotate", "parameters": {**ann.summary(), "tag_keys": dict(self.tag_names)}}
-        steps = list(self.steps) + [step]
+        frame = ann.apply(self.model.base_lazy().drop(ROW), keep_empty=False)
+        if self.job_columns:  # e.g. dup_group/dup_size, one value per row in file order
+            frame = frame.with_columns([s.rename(n) for n, s in self.job_columns.items()])
+        steps = list(self.steps)
+        done = ann.summary()
+        if done["tagged_rows"] or done["notes"] or done["themes_reviewed"] or (ann.themes and ann.themes.renamed()):
+            with timed() as clock:  # the same step shape as every job's
+                pass
+            steps.append(make_step("annotate", {**done, "tag_keys": dict(self.tag_names)}, clock))
         backend = self.app.backend
         self.start_job("save", f"saving {target.name}",
                        lambda rep: backend.save(self.dataset, frame, steps, target, rep),
