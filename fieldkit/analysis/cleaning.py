@@ -145,3 +145,52 @@ def apply_log(frame: pl.LazyFrame, log: pl.DataFrame, key: str) -> CleanResult:
                          "fix new_value in the log (numbers for numeric questions, ISO dates for dates)")
     out = frame.with_columns(exprs) if exprs else frame
     return CleanResult(out, applied.drop("new"), refused, key)
+
+
+LOG_HEADER = (*REQUIRED, *OPTIONAL)
+
+
+def log_path_for(source: str | Path) -> Path:
+    """The cleaning log the interface writes for a data file: beside it, `NAME.cleaning-log.csv`."""
+    source = Path(source)
+    return source.with_name(source.name + ".cleaning-log.csv")
+
+
+def cell_text(value) -> str:
+    """A cell as the log writes it (what `apply_log` compares): integral floats without '.0', empty for null."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
+def append_entry(path: str | Path, entry: dict[str, str]) -> Path:
+    """Add one change (uuid, question, old_value, new_value, reason, who, when) to the log CSV, atomically.
+
+    The file is the one `fieldkit clean --log` reads; it is rewritten whole through a temporary
+    file, so a crash never leaves half a line.
+    """
+    import csv
+    import io
+
+    from fieldkit.files import write_text_atomic
+
+    p = Path(path)
+    old = p.read_text(encoding="utf-8-sig") if p.exists() else ""
+    header = list(LOG_HEADER)
+    if old.strip():  # a log someone started by hand: keep its columns and their order
+        header = [c.strip().lower() for c in next(csv.reader(io.StringIO(old)))]
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise InputError(f"cleaning log {p.name} has no column {', '.join(repr(m) for m in missing)}",
+                             "its header needs: " + ", ".join(LOG_HEADER))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if not old.strip():
+        old = ""
+        w.writerow(header)
+    elif not old.endswith("\n"):
+        buf.write("\n")
+    w.writerow([entry.get(c) or "" for c in header])
+    return write_text_atomic(p, old + buf.getvalue())

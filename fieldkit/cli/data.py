@@ -9,18 +9,37 @@ from fieldkit.cli.group import cli
 from fieldkit.cli.output import echo
 
 
-def open_tui(path: str | None) -> None:
+def open_tui(path: str | None, form: str | None = None, lang: str | None = None,
+             config: str | None = None) -> None:
     """Start the terminal interface (imports textual only now)."""
     from fieldkit.tui.app import run_app
 
-    run_app(path)
+    run_app(path, form=form, lang=lang, checks=config)
 
 
 @cli.command("open")
 @click.argument("path", required=False, type=click.Path())
-def open_cmd(path: str | None) -> None:
+@click.option("--form", type=click.Path(), help="The XLSForm (.xlsx): labels in headers and cells (L switches).")
+@click.option("--lang", help="Form language shown first (e.g. English, ar).")
+@click.option("--config", type=click.Path(), help="CHECKS.toml for the findings filter (!), as for check.")
+def open_cmd(path: str | None, form: str | None, lang: str | None, config: str | None) -> None:
     """Open PATH (a file or folder) in the terminal interface, or a file browser."""
-    open_tui(path)
+    from fieldkit.errors import UsageError
+
+    # a bad form or config is one error line (exit 2) before the screen opens
+    if (lang or form) and not path:
+        raise UsageError("--form needs a file to open", "fieldkit open DATA.xlsx --form FORM.xlsx")
+    if lang and not form:
+        raise UsageError("--lang needs --form", "give the XLSForm with --form FORM.xlsx")
+    if form:
+        from fieldkit.io.xlsform import read_form
+
+        read_form(form).language(lang)
+    if config:
+        from fieldkit.analysis.checks_config import load_config
+
+        load_config(config)
+    open_tui(path, form, lang, config)
 
 
 def _size(n: int | None) -> str:

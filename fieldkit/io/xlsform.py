@@ -306,6 +306,19 @@ def label_exprs(form: Form, match: FormMatch, schema: pl.Schema, lang: str | Non
     return exprs
 
 
+def value_labels(form: Form, match: FormMatch, lang: str | None = None
+                 ) -> dict[str, tuple[bool, dict[str, str]]]:
+    """column -> (select_multiple?, code -> choice label in `lang`): what the TUI shows in cells."""
+    out: dict[str, tuple[bool, dict[str, str]]] = {}
+    for q in form.questions:
+        col = match.columns.get(q.name)
+        if col and q.list_name and (q.is_select_one or q.is_select_multiple):
+            mapping = form.choice_labels(q.list_name, lang)
+            if mapping and any(k != v for k, v in mapping.items()):
+                out[col] = (q.is_select_multiple, mapping)
+    return out
+
+
 def describe(form: Form, match: FormMatch, lang: str | None = None) -> dict[str, Any]:
     """What `inspect --form` prints: languages, counts, unmatched questions, labels."""
     lang = form.language(lang)

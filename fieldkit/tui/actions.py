@@ -73,6 +73,12 @@ DATASET_ACTIONS = [
     Action("ctrl+e", "export_report", "Export the HTML report", "write the report (charts, tables, provenance) "
            "of the data with its annotations", "Analyse", "Ctrl+E"),
     Action("escape", "cancel_job", "Cancel running job", "cancel the running analysis (Ctrl+C too)", "Analyse", "Esc"),
+    Action("L", "labels", "Form labels / codes", "with --form: question and choice labels in each language of "
+           "the form, then the stored codes", "Survey"),
+    Action("exclamation_mark", "findings", "Check findings as a filter", "run the survey checks (fieldkit "
+           "check) and show the rows with findings of one check", "Survey", "!"),
+    Action("E", "edit_cell", "Fix a cell (cleaning log)", "new value for the cell; logged with a reason in "
+           "NAME.cleaning-log.csv for `fieldkit clean --log`", "Survey"),
 ]
 
 THEME_LIST_ACTIONS = [

@@ -50,11 +50,14 @@ class FieldkitApp(App):
                                                    priority=True)]
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, path: str | os.PathLike | None = None, backend=None) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, backend=None, form: str | os.PathLike | None = None,
+                 lang: str | None = None, checks: str | os.PathLike | None = None) -> None:
         from fieldkit.tui.backend import Backend
 
         super().__init__()
         self.start_path = Path(path) if path else None
+        self.form = (Path(form), lang) if form else None  # the XLSForm of the file opened (--form, --lang)
+        self.checks_config = checks  # CHECKS.toml for the findings filter (--config), else the defaults
         self.backend = backend if backend is not None else Backend()  # tests pass a fake
         theme = settings.load().get("theme")
         if theme in ("textual-dark", "textual-light"):
@@ -98,6 +101,12 @@ class FieldkitApp(App):
             from fieldkit.tui.screens.dataset import DatasetScreen
 
             self.push_screen(DatasetScreen(path))
+
+    def form_for(self, path: str | os.PathLike) -> tuple[Path, str | None] | None:
+        """(form, language) for the file given on the command line with --form; None for others."""
+        if self.form is None or self.start_path is None:
+            return None
+        return self.form if Path(path).resolve() == self.start_path.resolve() else None
 
     def _to_browser(self) -> None:
         from fieldkit.tui.screens.browser import BrowserScreen
@@ -214,7 +223,8 @@ def is_log(path: Path) -> bool:
 QUIT_GRACE = 0.25  # seconds a cancelled job gets to stop by itself (temp files of atomic writes are swept later)
 
 
-def run_app(path: str | None) -> None:
+def run_app(path: str | None, form: str | None = None, lang: str | None = None,
+            checks: str | None = None) -> None:
     """Entry point used by `fieldkit` and `fieldkit open PATH`.
 
     A job thread stuck in one long native call (a model batch, a Polars collect) would keep
@@ -230,7 +240,7 @@ def run_app(path: str | None) -> None:
 
     # our own loop: asyncio.run() would wait, without limit, for the executor's job threads
     loop = asyncio.new_event_loop()
-    app = FieldkitApp(path)
+    app = FieldkitApp(path, form=form, lang=lang, checks=checks)
     app.run(loop=loop)
     deadline = time.monotonic() + QUIT_GRACE
     for thread in list(RUNNING_THREADS):

@@ -177,6 +177,8 @@ class TableModel:
                 vals = [format_value(v) for v in s.dt.to_string("%Y-%m-%d %H:%M:%S").to_list()]
             else:
                 vals = [format_value(v) for v in s.cast(pl.String).to_list()]
+            if name in self.value_labels:
+                vals = self._labelled(name, vals)
             cols.append(vals)
         ids = chunk.get_column(ROW).to_list()
         return [(ids[i], [c[i] for c in cols]) for i in range(chunk.height)]
@@ -207,6 +209,26 @@ class TableModel:
         return int(after[0]) if len(after) else int(hits[0])
 
     paged = False  # the in-memory model; fieldkit.tui.paging.PagedTableModel pages from disk
+
+    # The questionnaire as a view (`fieldkit open PATH --form FORM.xlsx`): question labels in the
+    # header, choice labels in the cells; the stored values (codes) never change. Replaced, never
+    # mutated, by set_labels (class defaults shared by every model without a form).
+    header_labels: dict[str, str] = {}
+    value_labels: dict[str, tuple[bool, dict[str, str]]] = {}  # column -> (select_multiple, code -> label)
+
+    def set_labels(self, header: dict[str, str], values: dict[str, tuple[bool, dict[str, str]]]) -> None:
+        self.header_labels, self.value_labels = dict(header), dict(values)
+        self._pages.clear()
+
+    def header(self, column: str) -> str:
+        """What the header shows: the question's label when a form is on, else the column name."""
+        return self.header_labels.get(column, column)
+
+    def _labelled(self, column: str, vals: list[str]) -> list[str]:
+        multi, mapping = self.value_labels[column]
+        if multi:  # "1 3" -> "label 1; label 3"
+            return [escape_controls("; ".join(mapping.get(c, c) for c in v.split())) if v else v for v in vals]
+        return [escape_controls(mapping[v]) if v in mapping else v for v in vals]
 
     def base_lazy(self) -> pl.LazyFrame:
         """The whole loaded frame (with ROW) as a lazy frame: saving streams from it."""
@@ -250,7 +272,7 @@ class TableModel:
         rows = [self.row(i)[1] for i in range(n)]
         numbers = self.numeric_widths()
         for j, name in enumerate(self.columns):
-            head = max(cell_len(display_text(name)), len(short_dtype(self.dtype(name))))
+            head = max(cell_len(display_text(self.header(name))), len(short_dtype(self.dtype(name))))
             body = max((cell_len(display_text(r[j])) for r in rows), default=0)
             if name in numbers:  # the whole value, and the header beside it when it is short enough
                 widths.append(max(3, numbers[name], body, min(head, MAX_CELL // 2 + 4)))

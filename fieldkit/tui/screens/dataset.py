@@ -28,6 +28,7 @@ from fieldkit.tui.model import PAGE, TableModel, ViewSpec, profile_column
 from fieldkit.tui.screens.dataset_analyse import AnalyseActions
 from fieldkit.tui.screens.dataset_annotate import AnnotateActions
 from fieldkit.tui.screens.dataset_conflicts import ConflictActions
+from fieldkit.tui.screens.dataset_survey import SurveyActions
 from fieldkit.tui.screens.dataset_table import TableActions, match_column
 from fieldkit.tui.suggest import SuggestActions
 from fieldkit.tui.widgets.jobbar import JobBar
@@ -41,7 +42,7 @@ PROFILE_DEBOUNCE = 0.05    # seconds a burst of cursor moves settles before the 
 
 
 class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActions, SuggestActions,
-                    ChartActions):
+                    ChartActions, SurveyActions):
     """One dataset: browse, profile, filter, analyse and annotate it."""
 
     BINDINGS = A.bindings(A.DATASET_ACTIONS)
@@ -147,8 +148,11 @@ class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActio
             table.reload(keep_cursor=True)
             if self.current_column:  # the profile so far described only the first rows
                 self._schedule_profile()
+        if self.form is not None and message.model is not None:
+            self.show_labels(self.label_lang)  # the paged model takes over: the same labels on it
         if message.complete:
             self.loaded = True
+            self.load_form()
             self.annotations = message.annotations
             if self.annotations is not None:
                 self.annotations.on_journal_created = self._journal_created

@@ -120,3 +120,30 @@ class TextModal(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#text-scroll").focus()
+
+
+class ChoiceModal(ModalScreen[str | None]):
+    """Pick one of a few labelled choices (↑↓, Enter); Esc returns None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, choices: list[tuple[str, Text]]) -> None:
+        super().__init__()
+        self.title_text, self.choices = title, choices
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import OptionList
+        from textual.widgets.option_list import Option
+
+        with Vertical(classes="modal-box picker-box"):
+            yield Static(Text.assemble((self.title_text, "bold"), ("  ↑↓ · Enter · Esc", "dim")), classes="modal-title")
+            yield OptionList(*[Option(text, id=cid) for cid, text in self.choices], id="choice-list")
+
+    def on_mount(self) -> None:
+        self.query_one("#choice-list").focus()
+
+    def on_option_list_option_selected(self, event) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -291,7 +291,7 @@ class VirtualTable(ScrollView, can_focus=True):
         widths = self._col_widths(cols, width)
         for j in cols:
             name = m.columns[j]
-            text = short_dtype(m.dtype(name)) if dtype else display_name(name)
+            text = short_dtype(m.dtype(name)) if dtype else display_name(m.header(name))
             if not dtype and m.spec.sort_by == name:
                 text = ("▼ " if m.spec.descending else "▲ ") + text
             s = style + col_style if (j == self.cursor_col and not dtype) else style
