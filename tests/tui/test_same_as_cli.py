@@ -22,6 +22,22 @@ def cli(capsys, *args: str) -> None:
     assert e.value.code == 0, err
 
 
+async def tui_session(path, keys: tuple[str, ...], out) -> None:
+    """Open `path`, run themes on the answers, press `keys` in the table, save to `out`."""
+    app = FieldkitApp(str(path))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for_workers(pilot)
+        select_column(app.screen, LIKE_BEST)
+        await pilot.press("t")
+        await wait_for_workers(pilot)
+        app.screen.table.focus()
+        await pilot.press(*keys)
+        await wait_for_workers(pilot)
+        await pilot.press("ctrl+s")
+        await answer(pilot, str(out))
+        await wait_for_workers(pilot)
+
+
 def without_times(step: dict) -> dict:
     return {k: v for k, v in step.items() if k not in TIMES}
 
@@ -32,19 +48,7 @@ async def test_themes_and_dupes_saved_from_the_tui_equal_the_cli_outputs(survey_
     cli(capsys, "themes", str(survey_tsv), "--column", LIKE_BEST, "-o", str(themes_out))
     cli(capsys, "dupes", str(survey_tsv), "--column", LIKE_BEST, "-o", str(dupes_out))
 
-    app = FieldkitApp(str(survey_tsv))
-    async with app.run_test(size=(120, 35)) as pilot:
-        await wait_for_workers(pilot)
-        screen = app.screen
-        select_column(screen, LIKE_BEST)
-        await pilot.press("t")
-        await wait_for_workers(pilot)
-        screen.table.focus()
-        await pilot.press("d")
-        await wait_for_workers(pilot)
-        await pilot.press("ctrl+s")
-        await answer(pilot, str(tui_out))
-        await wait_for_workers(pilot)
+    await tui_session(survey_tsv, ("d",), tui_out)
 
     tui = pl.read_parquet(tui_out)
     by_cli = pl.read_parquet(themes_out).with_columns(pl.read_parquet(dupes_out).select("dup_group", "dup_size"))
@@ -66,18 +70,7 @@ async def test_a_tag_adds_the_annotation_columns_and_step_after_the_jobs(survey_
     """Annotations are the analyst's layer on top: the job's columns stay as the CLI writes them."""
     themes_out, tui_out = tmp_path / "cli.parquet", tmp_path / "tui.parquet"
     cli(capsys, "themes", str(survey_tsv), "--column", LIKE_BEST, "-o", str(themes_out))
-    app = FieldkitApp(str(survey_tsv))
-    async with app.run_test(size=(120, 35)) as pilot:
-        await wait_for_workers(pilot)
-        screen = app.screen
-        select_column(screen, LIKE_BEST)
-        await pilot.press("t")
-        await wait_for_workers(pilot)
-        screen.table.focus()
-        await pilot.press("down", "1")
-        await pilot.press("ctrl+s")
-        await answer(pilot, str(tui_out))
-        await wait_for_workers(pilot)
+    await tui_session(survey_tsv, ("down", "1"), tui_out)
     tui, by_cli = pl.read_parquet(tui_out), pl.read_parquet(themes_out)
     assert [c for c in tui.columns if c not in by_cli.columns] == ["tags"]
     assert_frame_equal(tui.drop("tags"), by_cli)
