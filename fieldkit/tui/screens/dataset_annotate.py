@@ -158,7 +158,9 @@ class AnnotateActions(JobScreen):
             frame = frame.with_columns([s.rename(n) for n, s in self.job_columns.items()])
         steps = list(self.steps)
         done = ann.summary()
-        if done["tagged_rows"] or done["notes"] or done["themes_reviewed"] or (ann.themes and ann.themes.renamed()):
+        analyst = (done["tagged_rows"] or done["notes"] or done["themes_reviewed"] or done.get("conflicts_resolved")
+                   or (ann.themes and ann.themes.renamed()))
+        if analyst:
             with timed() as clock:  # the same step shape as every job's
                 pass
             steps.append(make_step("annotate", {**done, "tag_keys": dict(self.tag_names)}, clock))
