@@ -97,6 +97,29 @@ def test_position_plus_centrality_beats_centrality_alone_on_news(articles, embed
     assert mean_rouge(mixed).rouge1 > mean_rouge(central).rouge1
 
 
+def test_report_skips_short_sentences_while_enough_long_ones_remain(articles, embedder):
+    """Quotes and fragments ("He was 88.") lost to longer lead sentences in the CV (REPORT_MIN_WORDS)."""
+    met = 0
+    for row in articles[10:20]:
+        sents = split_sentences(row["article"])
+        long_ones = [x for x in sents if len(x.split()) >= S.REPORT_MIN_WORDS]
+        s = S.summarize_text(row["article"], embedder=embedder)
+        if len(long_ones) >= 3:
+            assert all(len(u.split()) >= S.REPORT_MIN_WORDS for u in s.units)
+        short = [i for i, x in enumerate(sents[:3]) if len(x.split()) < S.REPORT_MIN_WORDS]
+        met += bool(short)
+    assert met  # the check above met at least one short lead sentence it had to skip
+
+
+def test_report_with_few_long_sentences_relaxes_the_minimum(embedder):
+    """Two sentences reach REPORT_MIN_WORDS: the third comes from those of MIN_WORDS or more."""
+    long1 = "Floods cut the road to Kasese on Tuesday and three villages are now reached only by boat."
+    long2 = "The district office opened two shelters for families on the hill above the town."
+    text = f"{long1} Water is rising. Schools closed. {long2} Help is coming to them soon."
+    s = S.summarize_text(text, n=3, embedder=embedder)
+    assert s.units == (long1, long2, "Help is coming to them soon.")
+
+
 def test_column_summary_picks_distinct_representative_answers(embedder):
     from fieldkit.analysis.embeddings import embed_column
 
