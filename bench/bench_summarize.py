@@ -92,33 +92,88 @@ def kfold_pick(M: np.ndarray, base: np.ndarray, folds: int, labels: list[str]) -
     return held
 
 
-def genre_table(dialogues, articles) -> None:
-    from fieldkit.analysis.summary_genre import detect_shape
+def genre_sets(dialogues, articles) -> dict[str, tuple[list[str], str]]:
+    """The shared sets as texts of a known shape: {set name: (texts, genre)}."""
     from fieldkit.io import load_dataset
 
-    sets = {"DialogSum dialogues -> dialogue": ([d for d, _ in dialogues], "dialogue"),
-            "CNN/DM articles -> report": ([a["article"] for a in articles], "report")}
-    logs = []
-    for f in sorted(glob.glob(str(DATA / "logs" / "*_2k.log")) + glob.glob(str(DATA / "logs/formats/logfile_*"))):
+    cnn = ["(CNN)" in a["article"][:40] for a in articles]
+    sets = {"DialogSum dialogues": ([d for d, _ in dialogues], "dialogue"),
+            "CNN articles": ([a["article"] for a, c in zip(articles, cnn) if c], "report"),
+            "Daily Mail articles": ([a["article"] for a, c in zip(articles, cnn) if not c], "report")}
+    hub, lnav = [], []
+    for f in sorted(glob.glob(str(DATA / "logs" / "*_2k.log"))):
+        lines = Path(f).read_text("utf-8", errors="replace").splitlines()
+        hub += ["\n".join(lines[i:i + 200]) for i in range(0, len(lines), 400)]  # 5 blocks per log
+    for f in sorted(glob.glob(str(DATA / "logs/formats/logfile_*"))):
         try:
             text = "\n".join(Path(f).read_text("utf-8", errors="replace").splitlines()[:200])
         except (IsADirectoryError, OSError):
             continue
         if len(text.splitlines()) >= 3:
-            logs.append(text)
-    sets["loghub + lnav log samples -> log"] = (logs, "log")
+            lnav.append(text)
+    sets["loghub logs, 200-line blocks"] = (hub, "log")
+    sets["lnav log samples"] = (lnav, "log")
     ds = load_dataset(DATA / "survey" / "rstudio_r_community_survey_2019_en.tsv")
-    for col in ("What do you like least about using R?", "What do you like best about using R?"):
+    for col, name in (("What do you like least about using R?", "R survey 'like least'"),
+                      ("What do you like best about using R?", "R survey 'like best'")):
         ans = [t.replace("\n", " ").strip() for t in ds.text_column(col).to_list() if t and t.strip()]
-        sets[f"R survey '{col[:25]}...' in blocks of 100 lines -> answers"] = (
+        sets[f"{name}, blocks of 100 answers"] = (
             ["\n".join(ans[i:i + 100]) for i in range(0, len(ans) - 99, 100)], "answers")
-    print("\n### genre detector (thresholds fixed before these counts; misses summarize as the detected genre)")
-    print("| set | texts | read as expected | other readings |")
-    print("|---|---:|---:|---|")
-    for name, (texts, want) in sets.items():
-        got = collections.Counter(detect_shape(t).genre for t in texts)
-        other = ", ".join(f"{g} {n}" for g, n in got.items() if g != want) or "-"
-        print(f"| {name} | {len(texts)} | {got[want] / max(1, len(texts)):.0%} | {other} |")
+    bank = [ln for ln in load_dataset(DATA / "coding" / "banking77_train.csv").text_column("text").to_list() if ln]
+    sets["banking77 messages, blocks of 100"] = (
+        ["\n".join(t.replace("\n", " ") for t in bank[i:i + 100]) for i in range(0, 3000, 100)], "answers")
+    return sets
+
+
+GENRE_GRID = dict(min_turn_share=[0.4, 0.5, 0.6, 0.7, 0.8], min_log_share=[0.4, 0.5, 0.6, 0.7, 0.8],
+                  max_answer_words=[10, 15, 20, 25, 30, 40], max_answer_punct=[0.3, 0.5, 0.7, 0.9, 1.0])
+
+
+def genre_table(dialogues, articles, folds: int) -> None:
+    """Genre thresholds by k-fold CV (pooled texts) and leave-one-set-out; objective: mean per-set accuracy."""
+    from fieldkit.analysis import summary_genre as G
+
+    sets = genre_sets(dialogues, articles)
+    names = list(sets)
+    shapes = [(k, G.detect_shape(t), want) for k in names for t in sets[k][0] for want in [sets[k][1]]]
+    combos = [G.ShapeThresholds(**dict(zip(GENRE_GRID, c))) for c in itertools.product(*GENRE_GRID.values())]
+    labels = [", ".join(f"{k}={getattr(c, k)}" for k in GENRE_GRID) for c in combos]
+    # correct[g, i]: does grid point g read text i as its shape
+    correct = np.array([[G.classify(sh, c) == want for _, sh, want in shapes] for c in combos])
+    set_of = np.array([names.index(k) for k, _, _ in shapes])
+
+    def macro(mask: np.ndarray) -> np.ndarray:  # mean over sets of accuracy, per grid point
+        accs = [correct[:, mask & (set_of == j)].mean(axis=1) for j in range(len(names)) if (mask & (set_of == j)).any()]
+        return np.mean(accs, axis=0)
+
+    # folds within each set, so every fold holds every set
+    fold = np.zeros(len(shapes), int)
+    for j in range(len(names)):
+        idx = np.flatnonzero(set_of == j)
+        fold[idx] = np.arange(len(idx)) % folds
+    shipped = labels.index(", ".join(f"{k}={getattr(G.THRESHOLDS, k)}" for k in GENRE_GRID))
+    print(f"\n### genre detector: {folds}-fold CV over {len(combos)} threshold settings "
+          "(objective: mean of per-set accuracy)")
+    print("| fold | picked on the other folds | held-out mean per-set accuracy | shipped thresholds |")
+    print("|---|---|---:|---:|")
+    picks, held = [], []
+    for f in range(folds):
+        tr = fold != f
+        b = int(np.argmax(macro(tr)))  # ties: the first in grid order
+        picks.append(b)
+        held.append(macro(~tr)[b])
+        print(f"| {f} | {labels[b]} | {held[-1]:.1%} | {macro(~tr)[shipped]:.1%} |")
+    print(f"| all | most picked: {labels[collections.Counter(picks).most_common(1)[0][0]]} | "
+          f"{np.mean(held):.1%} | {np.mean([macro(fold == f)[shipped] for f in range(folds)]):.1%} |")
+    print("\n#### leave one set out: thresholds picked on the other sets, accuracy on the left-out set")
+    print("| left-out set (expected genre) | texts | picked on the others | held-out accuracy | shipped | other readings (shipped) |")
+    print("|---|---:|---|---:|---:|---|")
+    for j, k in enumerate(names):
+        b = int(np.argmax(macro(set_of != j)))
+        got = collections.Counter(G.classify(sh, G.THRESHOLDS) for kk, sh, _ in shapes if kk == k)
+        other = ", ".join(f"{g} {n}" for g, n in got.items() if g != sets[k][1]) or "-"
+        print(f"| {k} ({sets[k][1]}) | {(set_of == j).sum()} | {labels[b]} | {correct[b, set_of == j].mean():.0%} | "
+              f"{correct[shipped, set_of == j].mean():.0%} | {other} |")
 
 
 def dialogue_section(dialogues, emb, folds: int) -> dict:
@@ -157,6 +212,20 @@ def dialogue_section(dialogues, emb, folds: int) -> dict:
                   for p in (replace(D.DEFAULT_PARAMS, **dict(zip(grid, c))) for c in combos)])
     print(f"\n#### DialogSum {folds}-fold CV over {len(combos)} dialogue settings (R-1 mean of refs)")
     kfold_pick(M, np.array(first3)[:, 0], folds, labels)
+    fold = np.arange(len(dialogues)) % folds
+    held = np.zeros((len(dialogues), 4))
+    for f in range(folds):
+        p = replace(D.DEFAULT_PARAMS, **dict(zip(grid, combos[int(np.argmax(M[:, fold != f].mean(axis=1)))])))
+        for j in np.flatnonzero(fold == f):
+            held[j] = r1_multi(" ".join(D.render(units[j], D.select_sentences(units[j], 3, p), p)), dialogues[j][1])
+    print(f"\n### DialogSum summary: held-out ({folds}-fold CV) figures beside the baselines (mean of 3 refs)")
+    print("| method | R-1 | R-2 | R-L | R-1 vs first three turns |")
+    print("|---|---:|---:|---:|---:|")
+    base = np.array(first3)[:, 0].mean()
+    for name, sc in (("first three turns", np.array(first3)), ("3 sentences nearest the centroid", np.array(centroid)),
+                     (f"dialogue default settings, {folds}-fold CV held-out", held)):
+        m = sc.mean(axis=0)
+        print(f"| {name} | {m[0]:.2f} | {m[2]:.2f} | {m[3]:.2f} | {m[0] - base:+.2f} |")
     return {"default": default, "first3": first3}
 
 
@@ -377,7 +446,7 @@ def main() -> None:
     articles = [json.loads(x) for x in (DATA / "summarization" / "cnndm_dev_100.jsonl").open(encoding="utf-8")]
     emb = MemoEmbedder()
     if "genre" not in skip:
-        genre_table(dialogues, articles)
+        genre_table(dialogues, articles, args.folds)
     ext = None
     if "dialogue" not in skip:
         ext = dialogue_section(dialogues, emb, args.folds)["default"]

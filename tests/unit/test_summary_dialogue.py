@@ -45,6 +45,15 @@ def test_each_shared_set_is_read_as_its_genre(dialogues):
     assert detect_shape("\n".join(a.replace("\n", " ") for a in answers)).genre == "answers"
 
 
+def test_customer_messages_that_end_like_sentences_are_read_as_answers():
+    """The hand-set rule (at most half the lines end with . ? !) read customer messages as a report."""
+    bank = load_dataset(shared("coding", "banking77_train.csv")).text_column("text").to_list()
+    blocks = ["\n".join(bank[i:i + 100]) for i in range(0, 1000, 100)]
+    shapes = [detect_shape(b) for b in blocks]
+    assert min(sh.punct_share for sh in shapes) > 0.5  # what the old threshold tripped on
+    assert [sh.genre for sh in shapes] == ["answers"] * len(blocks)
+
+
 def test_turns_keep_speaker_names_with_dots_and_unspaced_colons():
     turns = parse_turns("Mr. Lee: Excuse me.\nAvrit:Oh, just put it on my desk.\n  and sign here.")
     assert [(t.speaker, t.text) for t in turns] == [
