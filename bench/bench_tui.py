@@ -12,6 +12,7 @@ one run are what to read.
     python bench/bench_tui.py --before /tmp/fk-before            # all sections
     python bench/bench_tui.py --before /tmp/fk-before --sections pages
     python bench/bench_tui.py --csv BIG.csv --presses 100
+    python bench/bench_tui.py --sections paint --runs 5                 # first paint only, as a range
 """
 
 from __future__ import annotations
@@ -76,19 +77,46 @@ def rss_mb() -> float:
 # ---------------------------------------------------------------- cases (run in a subprocess)
 
 
+def _hook_first_paint(out: dict, start) -> None:
+    """Record `first_paint_s` after the refresh that follows the table's first model (its first rows)."""
+    from fieldkit.tui.widgets.vtable import VirtualTable
+
+    original = VirtualTable.set_model
+
+    def set_model(self, model, keep_cursor: bool = False):
+        original(self, model, keep_cursor)
+        if "first_paint_s" not in out:
+            self.call_after_refresh(lambda: out.setdefault("first_paint_s", time.perf_counter() - start()))
+
+    VirtualTable.set_model = set_model
+
+
+async def case_paint(csv: str, tree: str = "") -> dict:
+    """Open `csv` and leave as soon as its first rows are painted: the first-paint figure alone."""
+    if tree:
+        sys.path.insert(0, tree)
+    from fieldkit.tui.app import FieldkitApp
+
+    assert not tree or Path(sys.modules["fieldkit"].__file__).resolve().is_relative_to(Path(tree).resolve())
+
+    out: dict = {}
+    _hook_first_paint(out, lambda: t0)
+    t0 = time.perf_counter()
+    app = FieldkitApp(csv)
+    async with app.run_test(size=(120, 35)) as pilot:
+        while "first_paint_s" not in out:
+            await asyncio.sleep(0.01)
+        await pilot.pause()
+        app.exit()
+    return out
+
+
 async def case_fieldkit_open(csv: str) -> dict:
     from fieldkit.tui.app import FieldkitApp
     from fieldkit.tui.screens.dataset import DatasetScreen
 
     out: dict = {}
-    original = DatasetScreen.on_loaded
-
-    def on_loaded(self, message):
-        original(self, message)
-        if "first_paint_s" not in out:  # the first rows are on screen after this refresh
-            self.call_after_refresh(lambda: out.setdefault("first_paint_s", time.perf_counter() - t0))
-
-    DatasetScreen.on_loaded = on_loaded
+    _hook_first_paint(out, lambda: t0)
     t0 = time.perf_counter()
     app = FieldkitApp(csv)
     async with app.run_test(size=(120, 35)) as pilot:
@@ -112,14 +140,7 @@ async def case_session(tree: str, csv: str) -> dict:
 
     assert Path(sys.modules["fieldkit"].__file__).resolve().is_relative_to(Path(tree).resolve())
     out: dict = {}
-    original = DatasetScreen.on_loaded
-
-    def on_loaded(self, message):
-        original(self, message)
-        if "first_paint_s" not in out:
-            self.call_after_refresh(lambda: out.setdefault("first_paint_s", time.perf_counter() - t0))
-
-    DatasetScreen.on_loaded = on_loaded
+    _hook_first_paint(out, lambda: t0)
 
     async def until(pilot, done, limit: float = 900.0) -> float:
         start = time.perf_counter()
@@ -359,7 +380,8 @@ def main() -> None:
     ap.add_argument("--case")
     ap.add_argument("--skip-fastdt-1gb", action="store_true", help="skip the slow alternative on the 1 GB file")
     ap.add_argument("--before", help="another checkout to run the paging session against (e.g. main before paging)")
-    ap.add_argument("--sections", default="pages,first,open,scroll")
+    ap.add_argument("--sections", default="pages,first,open,scroll", help="also: paint (first paint only)")
+    ap.add_argument("--runs", type=int, default=3, help="runs of the paint section")
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
     if a.case:
@@ -375,6 +397,19 @@ def main() -> None:
         print(f"making {csv} (1 GB)…", flush=True)
         make_csv(csv)
     sections = set(a.sections.split(","))
+    if "paint" in sections:  # first paint only, runs alternating between the trees: ranges side by side
+        trees = [("this tree", str(ROOT))] + ([(Path(a.before).name, a.before)] if a.before else [])
+        times: dict[str, list[float]] = {name: [] for name, _ in trees}
+        for _ in range(a.runs):
+            for name, tree in trees:
+                r = run_case("paint", str(csv), tree)
+                if "error" in r:
+                    raise SystemExit(f"first paint ({name}): {r['error']}")
+                times[name].append(r["first_paint_s"])
+        print(f"first paint of {csv.name} ({csv.stat().st_size / 1e9:.2f} GB), 120x35 headless, {a.runs} runs "
+              f"(load average {os.getloadavg()[0]:.1f})")
+        for name, t in times.items():
+            print(f"  {name:24} {min(t):.2f}-{max(t):.2f} s (median {statistics.median(t):.2f})")
     if "pages" in sections:
         runs = [("this tree", run_session(ROOT, csv))]
         if a.before:

@@ -44,6 +44,7 @@ class Dataset:
     extra: dict[str, Any] = field(default_factory=dict)
     compression: str | None = None  # "gzip" when the file was decompressed first
     survey: Any = None  # fieldkit.io.survey.SurveyInfo when it looks like a survey export
+    first_rows: pl.DataFrame | None = None  # the first rows as `frame` gives them, when loading read them
     mode: str = "memory"  # "scan" (read lazily in place), "clean" (tolerant pass), "memory"
     exact_checks: bool = True  # ragged/NUL checks covered the whole file
     ragged_rows: int = 0  # rows padded or cut to the header's width (counted, never dropped)
@@ -332,8 +333,10 @@ def _finish(ds: Dataset) -> Dataset:
         raise InputError(f"{ds.path.name} cannot be read: {_first(e)}",
                          "the file may be corrupt; run `fieldkit inspect` with --encoding if text looks wrong") from e
     info = survey.detect(sample)
+    ds.first_rows = sample.head(SURVEY_SAMPLE_ROWS)  # what a viewer shows first, without reading the file again
     if info is not None:
         ds.frame = survey.apply(ds.frame, info, sample)
+        ds.first_rows = survey.apply(ds.first_rows.lazy(), info, sample).collect()
         ds.survey = info
         ds.__dict__.pop("columns", None)
         if not small and any(t.get("parsed") for t in info.timestamps):

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
 from fieldkit.annotate import ANNOTATION_COLUMNS
 from fieldkit.errors import UsageError
@@ -158,6 +157,8 @@ class ParquetPages:
     def __init__(self, paths: str | os.PathLike | list, keep: int | None = None):
         self.paths = [Path(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]
         self.path = self.paths[0]
+        import pyarrow.parquet as pq  # here, not at import: every open would pay for it before its first paint
+
         self._files = [pq.ParquetFile(p) for p in self.paths]
         self._where: list[tuple[int, int]] = []  # row group number -> (file, group in file)
         sizes = []

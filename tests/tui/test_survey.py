@@ -174,3 +174,34 @@ async def test_fixing_a_cell_writes_the_log_that_fieldkit_clean_applies(irq, tmp
     step = read_provenance(saved)["steps"][-1]
     assert step["operation"] == "clean" and step["parameters"]["applied"] == 1
     assert step["parameters"]["log"] == str(log)
+
+
+async def test_summary_panel_shows_arabic_answers_in_visual_order(irq, monkeypatch):
+    """Seen in tmux on this export: the summary panel showed Arabic in logical (reversed) order."""
+    from fieldkit.analysis.summarize import Summary
+    from fieldkit.display import visual
+    from fieldkit.pipelines.core import Result, make_step, timed
+    from fieldkit.pipelines.summarize import GroupSummary, Summaries
+    from tests.tui.test_app import text_of
+
+    col = "water_supply_other_neighbourhoods_why"
+    answer_ar = next(t for t in load_dataset(irq).text_column(col).to_list() if t and len(t.split()) >= 3)
+
+    def summarize(data, column, reporter, **kw):
+        with timed() as clock:
+            pass
+        s = Summary(text=f"- {answer_ar}", mode="extractive", model=None, units=(), notes=())
+        return Result(Summaries(column, None, "auto", [GroupSummary(None, 1, s)]), {},
+                      make_step("summarize", {"column": column}, clock))
+
+    app = FieldkitApp(str(irq))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for_workers(pilot)
+        monkeypatch.setattr(app.backend, "summarize", summarize)
+        select_column(app.screen, col)
+        await pilot.press("z")
+        await wait_for_workers(pilot)
+        shown = text_of(app.screen.query_one("#results"), 400)
+        words = answer_ar.split()
+        assert visual(" ".join(words[:2])) in shown or visual(words[0]) in shown
+        assert " ".join(words[:2]) not in shown  # never the logical order on a terminal

@@ -115,7 +115,8 @@ class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActio
         start = time.monotonic()
         try:
             ds = load_dataset(self.path, sheet=self.sheet)
-            head = ds.frame.head(PAGE * 2).collect()
+            first = ds.first_rows  # read while loading: the first paint does not scan the file again
+            head = first.head(PAGE * 2) if first is not None else ds.frame.head(PAGE * 2).collect()
             page = paging.should_page(ds)
             self.post_message(Loaded(head, complete=False, dataset=ds, seconds=time.monotonic() - start, page=page))
             if page:

@@ -311,9 +311,17 @@ class AnalyseActions(JobScreen):
         self._summary_title = title
         self.side.results(Text.assemble((title, "bold"), ("\n\nworking…", "dim")), "summary")
 
+    def _panel_text(self, text: str) -> str:
+        """Data text for the side panel: wrapped to its width, controls escaped, right-to-left lines in visual order."""
+        from fieldkit.display import display_lines
+
+        width = max(16, self.side.content_size.width - 1)
+        return "\n".join("\n".join(display_lines(line, width)) for line in text.split("\n"))
+
     def _summary_token(self, text: str) -> None:
         self.last_summary += text
-        self.side.results(Text.assemble((self._summary_title, "bold"), "\n\n", self.last_summary), "summary")
+        self.side.results(Text.assemble((self._summary_title, "bold"), "\n\n", self._panel_text(self.last_summary)),
+                          "summary")
 
     def _summary_done(self, r, elapsed: float) -> None:
         s = r.outcome
@@ -321,7 +329,7 @@ class AnalyseActions(JobScreen):
         used = next((g.summary for g in s.groups), None)
         mode = used.mode if used is not None else s.mode
         model = r.step.get("model")
-        self.side.results(Text.assemble((self._summary_title, "bold"), "\n\n", self.last_summary,
+        self.side.results(Text.assemble((self._summary_title, "bold"), "\n\n", self._panel_text(self.last_summary),
                                         (f"\n\n{mode}{' · ' + model if model else ''} · {elapsed:.1f} s", "dim")),
                           "summary")
         self._update_status(f"summary ready ({mode}, {elapsed:.1f} s)")
