@@ -122,6 +122,7 @@ async def test_findings_filter_shows_the_rows_fieldkit_check_finds(irq, no_other
             want = sorted(by_cli.filter(pl.col("check") == check)["row"].unique().to_list())
             assert screen.model.view[ROW].to_list() == want
             assert set(screen.model.view["finding"].to_list()) == {check}
+            assert screen.current_column == "finding"  # the cursor starts on why the row is shown
             await pilot.press("x")
             await wait_for_workers(pilot)
         assert screen.model.row_count == 632

@@ -131,7 +131,11 @@ class SurveyActions(JobScreen):
         label = "findings" if check == ALL else f"findings: {check}"
         self.view_theme = None
         self._apply_view(ViewSpec(restrict=restrict, restrict_label=label),
-                         then=partial(self._update_status, f"{restrict.height:,} rows with {label}; x shows all"))
+                         then=partial(self._findings_shown, f"{restrict.height:,} rows with {label}; x shows all"))
+
+    def _findings_shown(self, said: str) -> None:
+        self.table.move_to(0, 0)  # the `finding` column first: why each row is here
+        self._update_status(said)
 
     # ---- fixing a cell: one cleaning-log entry ----
 

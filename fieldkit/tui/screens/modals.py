@@ -69,6 +69,9 @@ class PromptModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+DETAIL_WIDTH = 72  # cells a value is wrapped to in the row view (the modal leaves ~80 beside the names)
+
+
 class RowDetail(ModalScreen[str | None]):
     """Every field of one row (long answers wrap), with the row's note editable at the bottom."""
 
@@ -82,10 +85,14 @@ class RowDetail(ModalScreen[str | None]):
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", max_width=40)
         table.add_column(ratio=1)
+        from fieldkit.display import display_lines, display_text
+
         for k, v in self.record.items():
             if k.startswith("_fk_"):
                 continue
-            table.add_row(Text(str(k)), Text("" if v is None else str(v)))
+            # wrapped here, then each line in visual order: bidi must follow the wrapping
+            value = "\n".join(display_lines("" if v is None else str(v), DETAIL_WIDTH))
+            table.add_row(Text(display_text(str(k), 40)), Text(value))
         with Vertical(classes="modal-box detail-box"):
             yield Static(f"[b]{escape(self.title_text)}[/b]  tags: {escape(self.tags) or '-'}", classes="modal-title")
             with VerticalScroll(id="detail-scroll"):
