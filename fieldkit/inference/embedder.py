@@ -239,6 +239,10 @@ def load_embedder(entry: ModelEntry, threads: int | None = None, optimize: bool 
     sha = next(f.sha256 for f in entry.files if f.role == "model")
     if entry.runtime == "string-sentence-embeddings":
         return StringEmbedder(entry, model_path, sha, threads)
+    if entry.runtime == "static-embeddings":  # distilled (fieldkit.inference.distill)
+        from fieldkit.inference.distill import StaticEmbedder
+
+        return StaticEmbedder(entry, model_path, verified_file(entry, "tokenizer"), sha)
     tokenizer_path = verified_file(entry, "tokenizer")
     graph_path = graph_sha = None
     kind = "as shipped"

