@@ -1,0 +1,129 @@
+"""`fieldkit models distill` end to end on a tiny teacher built here (no torch, no downloads).
+
+The teacher is a real WordPiece tokenizer trained on the R survey answers plus a small ONNX
+token graph (embedding lookup, one mixing layer, tanh); it is installed and verified like any
+imported model, distilled through the CLI, then used with --model by `fieldkit embed`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from fieldkit.cli import main
+from tests.golden.texts import DATA, survey
+
+
+def _tiny_teacher(folder, texts):
+    import onnx
+    from onnx import TensorProto, helper
+    from onnx import numpy_helper as nh
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+
+    from fieldkit import files
+    from fieldkit.inference.manifest import FOLDER_ENTRY_NAME
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(
+        vocab_size=400, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"]))
+    tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")),
+                                                   ("[CLS]", tok.token_to_id("[CLS]")))
+    tok.save(str(folder / "tokenizer.json"))
+    rng = np.random.default_rng(0)
+    v, d = tok.get_vocab_size(), 24
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["emb", "input_ids"], ["e"]),
+         helper.make_node("MatMul", ["e", "w"], ["m"]),
+         helper.make_node("Tanh", ["m"], ["last_hidden_state"])],
+        "tiny", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"]),
+                 helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "s"])],
+        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["b", "s", d])],
+        [nh.from_array(rng.normal(size=(v, d)).astype(np.float32), "emb"),
+         nh.from_array((rng.normal(size=(d, d)) / d ** 0.5).astype(np.float32), "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(folder / "model.onnx"))
+    entry = {"id": "tiny-teacher", "task": "embed", "format": "onnx",
+             "runtime": "bert-token-embeddings", "dim": d, "max_tokens": 64, "pooling": "mean",
+             "files": [{"name": n, "role": r, "sha256": files.sha256(folder / n, force=True)}
+                       for n, r in (("model.onnx", "model"), ("tokenizer.json", "tokenizer"))]}
+    (folder / FOLDER_ENTRY_NAME).write_text(json.dumps(entry), encoding="utf-8")
+
+
+def run(capsys, *args):
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+@pytest.fixture
+def answers():
+    if not DATA.exists():
+        pytest.skip("../shared/data is absent")
+    return survey()[:600]
+
+
+def test_distill_tiny_model_end_to_end(fk_home, tmp_path, capsys, answers):
+    from scipy.stats import spearmanr
+
+    from fieldkit.inference.embedder import get_embedder
+    from fieldkit.inference.model_store import install_model_folder
+
+    teacher_dir = tmp_path / "teacher"
+    teacher_dir.mkdir()
+    _tiny_teacher(teacher_dir, answers)
+    install_model_folder(teacher_dir, "tiny-teacher")
+    code, out, err = run(capsys, "models", "distill", "tiny-teacher", "-o", "tiny-static", "--dim", "16")
+    assert code == 0, err
+    assert "tiny-static: static model distilled from tiny-teacher (16-d)" in out
+
+    static = get_embedder("tiny-static")
+    assert static.dim == 16 and static.provenance()["distilled_from"] == "tiny-teacher"
+    probe = answers[:200]
+    s = static.embed_all(probe)
+    t = get_embedder("tiny-teacher").embed_all(probe)
+    assert np.allclose(np.linalg.norm(s, axis=1), 1.0, atol=1e-5)
+    iu = np.triu_indices(len(probe), 1)
+    rho = spearmanr((s @ s.T)[iu], (t @ t.T)[iu]).statistic
+    # the same table with its rows shuffled among tokens: the teacher's token meaning is gone
+    static.table = static.table[np.random.default_rng(1).permutation(len(static.table))]
+    x = static.embed_all(probe)
+    rho_shuffled = spearmanr((x @ x.T)[iu], (t @ t.T)[iu]).statistic
+    assert rho > 0.3 and rho > rho_shuffled + 0.2, (rho, rho_shuffled)
+    static.table = None  # the cached embedder must not serve a damaged table below
+    from fieldkit.inference import embedder as embedder_module
+
+    embedder_module._CACHE.clear()
+
+    src = tmp_path / "answers.csv"
+    pl.DataFrame({"answer": probe}).write_csv(src)
+    code, out, err = run(capsys, "embed", str(src), "--column", "answer", "-o",
+                         str(tmp_path / "out.parquet"), "--model", "tiny-static")
+    assert code == 0, err
+    assert "16-d embeddings (tiny-static)" in out
+    assert np.allclose(np.stack(pl.read_parquet(tmp_path / "out.parquet")["embedding"].to_numpy()), s,
+                       atol=1e-6)
+
+    code, out, err = run(capsys, "models", "verify")
+    assert code == 0, err
+    vectors = fk_home / "models" / "tiny-static" / "vectors.npy"
+    arr = np.load(vectors)
+    arr[5, 0] += 1.0
+    np.save(vectors, arr)
+    code, out, err = run(capsys, "models", "verify")
+    assert code == 2 and "tiny-static" in err
+
+
+def test_distill_refuses_bad_requests(fk_home, capsys):
+    code, _, err = run(capsys, "models", "distill", "all-minilm-l6-v2", "-o", "all-minilm-l6-v2")
+    assert code == 2 and "built-in model id" in err
+    code, _, err = run(capsys, "models", "distill", "all-minilm-l6-v2", "-o", "../escape")
+    assert code == 2 and "not a plain name" in err and "Traceback" not in err
+    code, _, err = run(capsys, "models", "distill", "all-minilm-l6-v2", "-o", "x", "--dim", "4")
+    assert code == 2 and "--dim" in err
