@@ -263,6 +263,97 @@ def search_timing(rows: int, texts: list[str], env: dict, tmp: Path) -> None:
           f"(file hash + cache load + query embed + exact scan)")
 
 
+def index_timing(rows: int, texts: list[str], tmp: Path) -> None:
+    """Exact scan vs the usearch index over `rows` vectors: latency, recall@10, build time.
+
+    The vectors are real: fieldkit's embeddings of the survey answers and banking77 messages,
+    each repeated with small noise (then re-normalised) up to `rows`, since embedding a
+    million distinct texts here would take an hour; queries are held-out banking77 messages.
+    """
+    import polars as pl
+
+    from fieldkit.analysis import ann
+    from fieldkit.analysis.search import top_k
+    from fieldkit.inference.embedder import get_embedder
+
+    if not ann.available():
+        print("\n== index: usearch is not installed (pip install 'fieldkit[index]'); skipped")
+        return
+    bank = pl.read_csv(ROOT.parent / "shared" / "data" / "coding" / "banking77_train.csv")["text"]
+    emb = get_embedder()
+    base = emb.embed_all(texts + bank.to_list()[:9000])
+    queries = emb.embed_all(bank.to_list()[9000:9100])
+    rng = np.random.default_rng(0)
+    reps = -(-rows // len(base))
+    matrix = np.concatenate([base + rng.normal(0, 0.01, base.shape).astype(np.float32) * (i > 0)
+                             for i in range(reps)])[:rows]
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    t = time.perf_counter()
+    index = ann.load_or_build(matrix, tmp / "bench-index")
+    build = time.perf_counter() - t
+    t = time.perf_counter()
+    index = ann.load_or_build(matrix, tmp / "bench-index")
+    reload = time.perf_counter() - t
+    exact_t, index_t, hit = [], [], 0
+    for q in queries:
+        t = time.perf_counter()
+        want, _ = top_k(matrix, q, 10)
+        exact_t.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        got, _ = ann.top_k_indexed(index, matrix, q, 10)
+        index_t.append(time.perf_counter() - t)
+        hit += len(set(want.tolist()) & set(got.tolist()))
+    ex, ix = statistics.median(exact_t), statistics.median(index_t)
+    print(f"\n== search over {rows:,} vectors (384-d), {len(queries)} queries, load {os.getloadavg()[0]:.1f}")
+    print(f"exact scan (matrix product + top 10)  median {ex * 1e3:8.1f} ms")
+    print(f"usearch index + exact re-score        median {ix * 1e3:8.1f} ms  ({ex / ix:.0f}x faster), "
+          f"recall@10 {hit / (10 * len(queries)):.3f}")
+    print(f"index build once {build:.0f} s (cached beside the embeddings; reload + hash check {reload:.2f} s)")
+
+
+def distill_table(texts: list[str]) -> None:
+    """Distil the default model into a static one and measure it against its teacher."""
+    import polars as pl
+    from scipy.stats import spearmanr
+    from sklearn.linear_model import LogisticRegression
+
+    from fieldkit.analysis.search import top_k
+    from fieldkit.inference.distill import distill
+    from fieldkit.inference.embedder import get_embedder
+
+    t = time.perf_counter()
+    distill(None, "minilm-static", 256)
+    took = time.perf_counter() - t
+    teacher, static = get_embedder(), get_embedder("minilm-static")
+    bank = pl.read_csv(ROOT.parent / "shared" / "data" / "coding" / "banking77_train.csv")
+    btexts, labels = bank["text"].to_list(), bank["category"].to_list()
+    rows = []
+    for name, emb in (("teacher (int8 MiniLM)", teacher), ("distilled static 256-d", static)):
+        emb.embed_all(texts[:200])
+        t = time.perf_counter()
+        vec = emb.embed_all(texts)
+        rate = len(texts) / (time.perf_counter() - t)
+        bv = emb.embed_all(btexts)
+        train = np.arange(len(btexts)) % 5 != 0
+        acc = LogisticRegression(C=10, max_iter=2000).fit(bv[train], np.array(labels)[train]).score(
+            bv[~train], np.array(labels)[~train])
+        rows.append((name, rate, vec, bv, acc))
+    iu = np.triu_indices(len(texts), 1)
+    (_, r_t, v_t, b_t, a_t), (_, r_s, v_s, b_s, a_s) = rows
+    rho = spearmanr((v_s @ v_s.T)[iu], (v_t @ v_t.T)[iu]).statistic
+    corpus, queries = slice(0, 8000), range(8000, 8200)
+    hit = sum(len(set(top_k(b_t[corpus], b_t[q], 10)[0].tolist())
+                  & set(top_k(b_s[corpus], b_s[q], 10)[0].tolist())) for q in queries)
+    print(f"\n== distilled static model (fieldkit models distill, {took:.0f} s) vs its teacher, "
+          f"load {os.getloadavg()[0]:.1f}")
+    print(f"speed: {r_s:,.0f} vs {r_t:,.0f} texts/s ({r_s / r_t:.0f}x), {len(texts):,} survey answers")
+    print(f"Spearman of pairwise similarities (survey answers): {rho:.3f}")
+    print(f"search recall@10 against the teacher (200 banking77 queries, 8,000 rows): "
+          f"{hit / 2000:.3f}")
+    print(f"banking77 coding accuracy (77 codes, logistic regression, 80/20): teacher {a_t:.3f}, "
+          f"static {a_s:.3f}")
+
+
 def separate_runs(a) -> None:
     """Run the throughput and CPU tables in `a.runs` fresh processes; quote min-median-max."""
     walls: dict[str, list[float]] = {}
@@ -271,7 +362,7 @@ def separate_runs(a) -> None:
         r = subprocess.run([sys.executable, __file__, "--run-child", "--texts", str(a.texts),
                             "--rounds", str(a.rounds), "--batch-sizes", a.batch_sizes,
                             "--threads", str(a.threads), "--skip-rss", "--skip-search",
-                            "--skip-cold"], capture_output=True, text=True)
+                            "--skip-cold", "--skip-index", "--skip-distill"], capture_output=True, text=True)
         print(f"\n#### run {i + 1} of {a.runs}\n" + (r.stdout.rstrip() or r.stderr[-2000:]))
         for line in r.stdout.splitlines():
             for tag, into in (("RATIOS ", walls), ("CPU-RATIOS ", cpus)):
@@ -296,6 +387,9 @@ def main() -> None:
     ap.add_argument("--skip-search", action="store_true")
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-cold", action="store_true")
+    ap.add_argument("--index-rows", type=int, default=1_000_000)
+    ap.add_argument("--skip-index", action="store_true")
+    ap.add_argument("--skip-distill", action="store_true")
     ap.add_argument("--runs", type=int, default=1,
                     help="separate processes for the throughput tables; prints min-median-max ratios")
     ap.add_argument("--threads", type=int, default=2)
@@ -328,6 +422,10 @@ def main() -> None:
             cold_start(env, tmp)
         if not a.skip_search:
             search_timing(a.search_rows, texts, env, tmp)
+        if not a.skip_index:
+            index_timing(a.index_rows, texts, tmp)
+        if not a.skip_distill:
+            distill_table(texts[:a.texts])
         if not a.skip_rss:
             peak_rss(a.rss_rows, texts, env, tmp)
 

@@ -1,9 +1,15 @@
-"""The search job: rows of a text column closest in meaning to a query (exact cosine, cached vectors)."""
+"""The search job: rows of a text column closest in meaning to a query (cached vectors).
+
+Exact cosine scan below analysis.ann.index_rows() rows (200k); from there an HNSW index
+(usearch), built once and cached beside the embeddings, proposes candidates that are re-scored
+exactly. The step's parameters say which ran ("index": "exact" or the index recipe).
+"""
 
 from __future__ import annotations
 
 import polars as pl
 
+from fieldkit.analysis import ann, embeddings
 from fieldkit.analysis.search import Hit, top_k
 from fieldkit.errors import UsageError
 from fieldkit.pipelines.core import Data, Result, dataset, make_step, text_column, timed
@@ -27,9 +33,21 @@ def search(data: Data, column: str, query: str, *, top: int = 10, model_id: str 
         texts = ds.text_column(col)
         embedder, matrix = vectors(ds, col, texts.to_list(), model_id, reporter, mmap=True)
         q = embedder.embed_all([query])[0]
-        rows, scores = top_k(matrix, q, top)
+        how = "exact"
+        if matrix.shape[0] >= ann.index_rows() and ann.available():
+            base = embeddings.cache_dir() / embeddings.cache_key(ds.sha256, col, embedder)
+            try:
+                index = ann.load_or_build(matrix, base, reporter)
+            except OSError:
+                index = None  # read-only cache: the exact scan is still right, only slower
+            if index is not None:
+                rows, scores = ann.top_k_indexed(index, matrix, q, top)
+                how = ann.RECIPE
+        if how == "exact":
+            rows, scores = top_k(matrix, q, top)
     hits = [Hit(int(r), float(s), texts[int(r)] or "") for r, s in zip(rows, scores)]
-    step = make_step("search", {"column": col, "query": query, "top": top}, clock, embedder)
+    step = make_step("search", {"column": col, "query": query, "top": top, "index": how}, clock,
+                     embedder)
     return Result(hits, {}, step)
 
 
