@@ -6,7 +6,11 @@
    process, min-max seconds and peak RSS over --runs runs; the same without an id column
    (rows matched by fingerprint); and the floor: a plain Polars script that reads the three
    files, keeps one row per uuid and writes it (no tag union, no winners, no conflicts).
-2. federated coder (--federated): see bench_merge_federated() below.
+2. federated coder (--federated): Banking77 split 70/30 (seeded); the training answers spread over
+   4 laptops at random, each learning a coder from its own answers and labels (10 per code in
+   total over the 4, then every label); the FedAvg of the 4 coders vs one coder trained on all
+   labels at once, accuracy on the held-out 30%, with textbook FedAvg (per coder) and the single
+   laptop beside it.
 
 Usage: python bench/bench_merge.py [--rows 1000000] [--runs 3] [--skip-speed] [--federated]
 """
@@ -116,19 +120,87 @@ def bench_speed(rows: int, runs: int) -> None:
         print(f"merged rows {m.height:,}; rows with conflicts {m.filter(pl.col('merge_conflicts').list.len() > 0).height:,}")
 
 
+# ----------------------------------------------------------------------------- federated coder
+
+def _split_rows(n: int, seed: int = 0, held: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.random.default_rng(seed).permutation(n)
+    k = int(n * held)
+    return np.sort(idx[k:]), np.sort(idx[:k])
+
+
+def _per_code(y: np.ndarray, rows: np.ndarray, k: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.choice(rows[y[rows] == c], min(k, int((y[rows] == c).sum())), replace=False)
+                                   for c in np.unique(y[rows])]))
+
+
+def bench_federated(laptops: int = 4, repeats: int = 2) -> None:
+    """Held-out accuracy: one coder on all labels vs the FedAvg of `laptops` coders on a share each."""
+    from fieldkit.analysis.coding import fit_coder
+    from fieldkit.analysis.embeddings import embed_column
+    from fieldkit.analysis.merge_models import fedavg
+    from fieldkit.io import load_dataset
+
+    model = "all-minilm-l6-v2"
+    ds = load_dataset(DATA / "banking77_train.csv")
+    y = np.asarray(ds.frame.collect()["category"].to_list())
+    t0 = time.perf_counter()
+    x = np.asarray(embed_column(ds, "text", model), dtype=np.float32)
+    print(f"\nfederated coder, Banking77 ({len(y):,} answers, 77 codes, {model}; vectors in "
+          f"{time.perf_counter() - t0:.0f}s): train 70% / held out 30%; {laptops} laptops, each with a "
+          f"random quarter of the training answers and of their labels; mean over {repeats} draws")
+    train, held = _split_rows(len(y))
+
+    def fit(rows: np.ndarray, labelled: set[int]):
+        codes = [[y[r]] if r in labelled else [] for r in rows]
+        return fit_coder(x[rows], codes, model)
+
+    def acc(coder) -> float:
+        return float((np.asarray(coder.labels)[coder.predict(x[held]).proba.argmax(axis=1)] == y[held]).mean())
+
+    variants = {"central (all labels at once)": [], "FedAvg per label, centred (fieldkit)": [],
+                "FedAvg per coder (textbook)": [], "FedAvg per label, not centred": [],
+                "one laptop alone (mean)": []}
+    table = []
+    for setting, k in (("10 per code in total", 10), ("all labels", None)):
+        scores = {v: [] for v in variants}
+        missing = []
+        for rep in range(repeats):
+            labelled = _per_code(y, train, k, seed=rep) if k else train
+            rng = np.random.default_rng(100 + rep)
+            shard = rng.integers(0, laptops, len(train))  # each training answer lives on one laptop
+            lab_set = set(labelled.tolist())
+            scores["central (all labels at once)"].append(acc(fit(train, lab_set)))
+            coders = [fit(train[shard == i], lab_set) for i in range(laptops)]
+            names = [f"laptop{i}" for i in range(laptops)]
+            missing.append(np.mean([77 - int((c.n_labelled > 0).sum()) for c in coders]))
+            scores["FedAvg per label, centred (fieldkit)"].append(acc(fedavg(coders, names).coder))
+            scores["FedAvg per coder (textbook)"].append(acc(fedavg(coders, names, weighting="coder").coder))
+            scores["FedAvg per label, not centred"].append(acc(fedavg(coders, names, centre=False).coder))
+            scores["one laptop alone (mean)"].append(float(np.mean([acc(c) for c in coders])))
+        n_lab = len(_per_code(y, train, k, 0)) if k else len(train)
+        table.append((setting, n_lab, np.mean(missing), {v: float(np.mean(s)) for v, s in scores.items()}))
+    head = f"{'labels':22} {'n':>6} {'codes missing/laptop':>21} " + " ".join(f"{v[:26]:>27}" for v in variants)
+    print(head)
+    for setting, n_lab, miss, sc in table:
+        print(f"{setting:22} {n_lab:>6,} {miss:>21.1f} " + " ".join(f"{sc[v]:>27.3f}" for v in variants))
+    for setting, _, _, sc in table:
+        gap = 100 * (sc["central (all labels at once)"] - sc["FedAvg per label, centred (fieldkit)"])
+        print(f"{setting}: merged coder {gap:+.1f} points below the central coder (goal: within 2)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--federated", action="store_true")
+    ap.add_argument("--repeats", type=int, default=2, help="draws of labels and laptops (federated table)")
     args = ap.parse_args()
     if not args.skip_speed:
         bench_speed(args.rows, args.runs)
     if args.federated:
-        from bench_merge_federated import bench_federated  # noqa: E402  (beside this script)
-
-        bench_federated()
+        bench_federated(repeats=args.repeats)
 
 
 if __name__ == "__main__":

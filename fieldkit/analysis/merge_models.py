@@ -1,0 +1,110 @@
+"""Federated averaging of saved coders: one coder from several laptops' coders, no answers moved.
+
+Why per label: each laptop codes its own answers, so a code may be taught on one laptop and
+missing on another. Each label's weight row is the average of the coders' rows for that label,
+weighted by the answers that taught it there (`n_labelled`, FedAvg); a coder that never saw
+the label contributes nothing to it. Softmax coders are centred first (the same constant taken
+off every code's logit changes no prediction, but coders trained apart drift by different
+constants), so their rows average on one scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from fieldkit.errors import UsageError
+
+NEVER = -1e3  # a bias below this marks a code the coder was never taught (saved as -1e4)
+
+
+@dataclass
+class Averaged:
+    """The merged coder, and per label how many coders taught it."""
+
+    coder: Any
+    coders_per_label: dict[str, int]
+
+
+def check_compatible(coders: Sequence[Any], names: Sequence[str]) -> None:
+    """Refuse coders of different embedding models (or weights, sizes, kinds) with one clear error."""
+    first = coders[0]
+
+    def ident(c: Any) -> tuple:
+        return (c.model_id, c.info.get("model_sha256") or "", c.dim)
+
+    models = {ident(c) for c in coders}
+    if len({m[0] for m in models}) > 1 or len({m[2] for m in models}) > 1:
+        listed = ", ".join(f"{n}: {c.model_id}" for n, c in zip(names, coders))
+        raise UsageError(f"the coders were trained on different embedding models ({listed})",
+                         "merge coders of one model; retrain the others with "
+                         f"`fieldkit code ... --model {first.model_id} --save-model DIR`")
+    shas = {m[1] for m in models if m[1]}
+    if len(shas) > 1:
+        listed = ", ".join(f"{n}: {(c.info.get('model_sha256') or 'unknown')[:12]}" for n, c in zip(names, coders))
+        raise UsageError(f"the coders used different weights of {first.model_id} ({listed})",
+                         "install the same model version on every laptop (`fieldkit models verify`), "
+                         "then save the coders again")
+    if len({bool(c.multi_code) for c in coders}) > 1:
+        kinds = ", ".join(f"{n}: {'several codes' if c.multi_code else 'one code'} per answer"
+                          for n, c in zip(names, coders))
+        raise UsageError(f"the coders code differently ({kinds})",
+                         "code the same way on every laptop (one code per answer, or several)")
+
+
+def fedavg(coders: Sequence[Any], names: Sequence[str], weighting: str = "label",
+           centre: bool = True) -> Averaged:
+    """One coder from `coders` (same model): rows averaged per label, weighted by its answers.
+
+    `weighting` "coder" weights every row of a coder by all its answers (textbook FedAvg) and
+    `centre=False` skips the centring: both only for the benchmark's comparison.
+    """
+    from fieldkit.analysis.coding import Coder
+
+    if len(coders) < 2:
+        raise UsageError("a federated merge needs two or more coders", "fieldkit merge --models m1 m2 ... -o merged")
+    check_compatible(coders, names)
+    labels = sorted({lab for c in coders for lab in c.labels})  # any order of inputs gives the same coder
+    index = {lab: i for i, lab in enumerate(labels)}
+    dim, multi = coders[0].dim, bool(coders[0].multi_code)
+    w_sum = np.zeros((len(labels), dim), dtype=np.float64)
+    b_sum = np.zeros(len(labels), dtype=np.float64)
+    mass = np.zeros(len(labels), dtype=np.float64)
+    n_total = np.zeros(len(labels), dtype=np.int64)
+    teachers = np.zeros(len(labels), dtype=np.int64)
+    for c in coders:
+        weight = np.asarray(c.weight, dtype=np.float64)
+        bias = np.asarray(c.bias, dtype=np.float64)
+        taught = bias > NEVER
+        if centre and not multi and taught.any():
+            weight = weight - weight[taught].mean(axis=0)
+            bias = bias - bias[taught].mean()
+        n = np.asarray(c.n_labelled, dtype=np.float64)
+        # a code taught by the codebook only (n = 0) still counts, as one answer would
+        per_label = np.where(n > 0, n, 1.0) if weighting == "label" else np.full(len(n), max(n.sum(), 1.0))
+        share = np.where(taught, per_label, 0.0)
+        for j, lab in enumerate(c.labels):
+            if share[j] <= 0:
+                continue
+            i = index[lab]
+            w_sum[i] += share[j] * weight[j]
+            b_sum[i] += share[j] * bias[j]
+            mass[i] += share[j]
+            n_total[i] += int(c.n_labelled[j])
+            teachers[i] += 1
+    known = mass > 0
+    weight = np.zeros((len(labels), dim), dtype=np.float32)
+    bias = np.full(len(labels), -1e4, dtype=np.float32)
+    weight[known] = (w_sum[known] / mass[known, None]).astype(np.float32)
+    bias[known] = (b_sum[known] / mass[known]).astype(np.float32)
+    answers = np.array([int(np.sum(c.n_labelled)) for c in coders], dtype=np.float64)
+    temps = np.array([c.temperature for c in coders], dtype=np.float64)
+    temperature = float(np.sum(answers * temps) / answers.sum()) if answers.sum() else float(temps.mean())
+    info = {"settings": dict(coders[0].info.get("settings", {})),
+            "federated": {"coders": len(coders), "answers_per_coder": [int(a) for a in answers],
+                          "weighting": weighting, "centred": centre and not multi},
+            **{k: coders[0].info[k] for k in ("model_sha256", "graph_sha256") if coders[0].info.get(k)}}
+    merged = Coder(coders[0].model_id, labels, weight, bias, n_total, temperature, multi_code=multi, info=info)
+    return Averaged(merged, {lab: int(teachers[i]) for lab, i in index.items()})
