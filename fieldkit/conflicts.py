@@ -11,8 +11,7 @@ import polars as pl
 COLUMN = "merge_conflicts"
 
 
-def entry(field: str, value: object, source: str) -> str:
-    return f"{field}: {value} ({source})"
+FORMAT = "{}: {} ({})"  # field, value, source (pl.format and str.format alike)
 
 
 def parse(text: str) -> tuple[str, str, str]:

@@ -286,7 +286,7 @@ def _conflict_entries(allf: pl.DataFrame, disputed: pl.DataFrame, flag_names: li
             continue
         value = pl.col(name).cast(pl.String)
         cands.append(rows.join(keys, on=KEY, how="semi").filter(pl.col(name).is_not_null()).select(
-            KEY, "_fk_row", pl.format("{}: {} ({})", pl.lit(name), value, label).alias("entry"),  # conflicts.entry
+            KEY, "_fk_row", pl.format(conflicts.FORMAT, pl.lit(name), value, label).alias("entry"),
             pl.format("{}: {} (", pl.lit(name), value).alias("prefix")))
     found = pl.concat(cands) if cands else pl.DataFrame(schema={KEY: pl.String, "_fk_row": pl.UInt32,
                                                                 "entry": pl.String, "prefix": pl.String})

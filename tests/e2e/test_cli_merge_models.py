@@ -13,21 +13,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fieldkit.cli import main
 from tests.conftest import shared
+from tests.e2e.test_cli_merge import run
 
 pytest.importorskip("fieldkit.analysis.coder_file", reason="the saved-coder format (fieldkit code --save-model)")
 
 CODES = ["card_arrival", "lost_or_stolen_card", "exchange_rate", "top_up_failed", "pin_blocked",
          "cash_withdrawal_charge"]
 MISSING = "pin_blocked"  # never coded on the third laptop
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 @pytest.fixture(scope="module")
