@@ -71,15 +71,15 @@ def make_laptops(folder: Path, rows: int, with_id: bool = True, seed: int = 0) -
     return paths
 
 
-def timed_run(cmd: list[str], env: dict) -> tuple[float, float]:
-    """(seconds, peak RSS MB) of a fresh process."""
+def timed_run(cmd: list[str], env: dict) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MB, CPU seconds) of a fresh process (CPU time is what load cannot inflate)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()[-2000:]}")
-    return time.perf_counter() - t0, usage.ru_maxrss / 1024
+    return time.perf_counter() - t0, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def span(vals: list[float], fmt: str = "{:.1f}") -> str:
@@ -105,17 +105,17 @@ def bench_speed(rows: int, runs: int) -> None:
             "floor: polars concat+unique": [sys.executable, "-c", FLOOR, str(folder / "floor.parquet"),
                                             *map(str, with_id)],
         }
-        results: dict[str, list[tuple[float, float]]] = {k: [] for k in jobs}
+        results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in jobs}
         for _ in range(runs):  # interleaved, so load changes hit every job alike
             for name, cmd in jobs.items():
                 results[name].append(timed_run(cmd, env))
-        floor = min(s for s, _ in results["floor: polars concat+unique"])
+        floor = min(c for _, _, c in results["floor: polars concat+unique"])
         print(f"\n{rows:,} rows x 3 laptops, {runs} runs (load average now {os.getloadavg()[0]:.1f} on "
               f"{os.cpu_count()} cores)")
-        print(f"{'job':34} {'seconds':>12} {'peak RSS MB':>14} {'x floor (min)':>14}")
+        print(f"{'job':34} {'wall s':>12} {'CPU s':>12} {'peak RSS MB':>14} {'CPU x floor':>12}")
         for name, rs in results.items():
-            secs, rss = [s for s, _ in rs], [r for _, r in rs]
-            print(f"{name:34} {span(secs):>12} {span(rss, '{:.0f}'):>14} {min(secs) / floor:>14.2f}")
+            secs, rss, cpu = [s for s, _, _ in rs], [r for _, r, _ in rs], [c for _, _, c in rs]
+            print(f"{name:34} {span(secs):>12} {span(cpu):>12} {span(rss, '{:.0f}'):>14} {min(cpu) / floor:>12.2f}")
         m = pl.read_parquet(folder / "m_id.parquet", columns=["merge_conflicts"])
         print(f"merged rows {m.height:,}; rows with conflicts {m.filter(pl.col('merge_conflicts').list.len() > 0).height:,}")
 

@@ -42,6 +42,7 @@ def merge_models(folders: Sequence[str | os.PathLike], output: str | os.PathLike
                  reporter: Reporter | None = None) -> Result[MergedCoder]:
     """Average coder folders into one coder folder (written atomically when `output` is given)."""
     from fieldkit.analysis import coder_file
+    from fieldkit.analysis.coding import Coder
     from fieldkit.analysis.merge_models import fedavg
 
     reporter = reporter or Reporter("merge coders")
@@ -57,7 +58,7 @@ def merge_models(folders: Sequence[str | os.PathLike], output: str | os.PathLike
         coders = []
         for p in paths:
             reporter.check()
-            coders.append(coder_file.load(p))
+            coders.append(Coder.load(p))
         names = [p.name if [q.name for q in paths].count(p.name) == 1 else str(p) for p in paths]
         averaged = fedavg(coders, names)
     inputs = [{"name": n, "path": str(p), "answers": int(c.n_labelled.sum()), "codes": int((c.bias > -1e3).sum()),
