@@ -44,7 +44,7 @@ def convert(path: str | os.PathLike, out: str | os.PathLike, *, reporter: Report
     """PATH (a file) -> OUT.parquet, or PATH (a folder) -> OUT/<name>.parquet per file, on Ray tasks."""
     import ray
 
-    from fieldkit.scale.engine import _env
+    from fieldkit.scale.workers import _env
     from fieldkit.store import check_parquet_output
 
     src, target = Path(path), Path(out)

@@ -25,7 +25,7 @@ from fieldkit.errors import UsageError
 from fieldkit.inference.embedder import EmbedStats
 from fieldkit.pipelines.engine import use_engine
 from fieldkit.progress import Reporter
-from fieldkit.scale.workers import ROW, TEXT, EmbedWorker, pair_block, vectors_of
+from fieldkit.scale.workers import ROW, TEXT, EmbedWorker, _env, pair_block, vectors_of
 
 BLOCK_ROWS = 4_096  # rows per Arrow block and map_batches call: a multiple of the embedder's SORT_WINDOW
 PAIR_TASKS_PER_WORKER = 4  # near-duplicate blocks per worker, so uneven blocks even out
@@ -50,11 +50,6 @@ class ModelView:
         from fieldkit.inference.embedder import get_embedder
 
         return getattr(get_embedder(self.model_id), name)
-
-
-def _env() -> dict[str, str]:
-    """The driver's fieldkit settings, handed to every actor (same store, same caches)."""
-    return {k: v for k, v in os.environ.items() if k.startswith("FIELDKIT_") and k != "FIELDKIT_THREADS"}
 
 
 class RayEngine:

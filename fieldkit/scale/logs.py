@@ -75,7 +75,7 @@ def mine_logs_on_ray(paths: Sequence[str | os.PathLike], tmp: Path, *, baseline=
     import ray
 
     from fieldkit.io.logs import file_layout
-    from fieldkit.scale.engine import _env
+    from fieldkit.scale.workers import _env
 
     files = resolve_log_paths(paths)
     base = read_baseline(baseline) if baseline else None

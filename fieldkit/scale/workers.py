@@ -82,3 +82,8 @@ def pair_block(vectors: np.ndarray, start: int, block: int, threshold: float) ->
     from fieldkit.analysis.dupes import block_pairs
 
     return block_pairs(vectors, start, block, threshold)
+
+
+def _env() -> dict[str, str]:
+    """The driver's fieldkit settings, handed to every actor (same store, same caches)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("FIELDKIT_") and k != "FIELDKIT_THREADS"}
