@@ -40,7 +40,7 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
     from onnx import TensorProto, helper
     from onnx import numpy_helper as nh
 
-    from fieldkit.inference.optimize import _drop_dead, _weight_matmuls, simplify
+    from fieldkit.inference.graph_edit import _drop_dead, _weight_matmuls, simplify
 
     model = onnx.load(str(src))
     g = model.graph
