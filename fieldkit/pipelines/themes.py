@@ -28,6 +28,19 @@ class Themes:
     breakdown: pl.DataFrame | None = None  # share of each theme per value of `by`
 
 
+
+def name_themes(result, labels: str, reporter: Reporter):
+    """Name the themes with the generative model when `labels` asks for it; returns the namer or None.
+
+    One place for the rule, so the local and the Ray runs label themes the same way.
+    """
+    namer = _generator(required=labels == "generated") if labels != "keywords" else None
+    if namer is not None:
+        from fieldkit.analysis.themes import label_with_generator
+
+        label_with_generator(result, namer, reporter.child("name themes"))
+    return namer
+
 def themes(data: Data, column: str, *, k: int | None = None, by: str | None = None,
            model_id: str | None = None, labels: str = "keywords",
            reporter: Reporter | None = None) -> Result[Themes]:
@@ -46,11 +59,7 @@ def themes(data: Data, column: str, *, k: int | None = None, by: str | None = No
         require_some_text(texts, col, ds)
         embedder, vecs = vectors(ds, col, texts, model_id, reporter.child("embed"))
         result = find_themes(texts, vecs, k=k, reporter=reporter.child("themes"))
-        namer = _generator(required=labels == "generated") if labels != "keywords" else None
-        if namer is not None:
-            from fieldkit.analysis.themes import label_with_generator
-
-            label_with_generator(result, namer, reporter.child("name themes"))
+        namer = name_themes(result, labels, reporter)
     breakdown = None
     if by_col:
         breakdown = result.breakdown(ds.read([by_col]).get_column(by_col).to_list())

@@ -11,7 +11,6 @@ by `find_themes` itself, so the same seed gives the same centres as a local run;
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 
 from fieldkit.analysis.themes import FIT_SAMPLE, MIN_CHARS, OTHER_ID, Theme, ThemesResult, _normalised_len
 from fieldkit.errors import UsageError
@@ -35,8 +34,8 @@ def themes(data: Data, column: str, *, k: int | None = None, by: str | None = No
            model_id: str | None = None, labels: str = "keywords", sample: int = FIT_SAMPLE,
            reporter: Reporter | None = None) -> Result[Themes]:
     """`pipelines.themes` on the Ray engine: the same columns and step, fitted on <= `sample` rows."""
-    from fieldkit.analysis.themes import find_themes, label_with_generator
-    from fieldkit.pipelines.themes import _generator, check_options
+    from fieldkit.analysis.themes import find_themes
+    from fieldkit.pipelines.themes import check_options, name_themes
 
     engine = current()
     if engine is None:
@@ -57,9 +56,7 @@ def themes(data: Data, column: str, *, k: int | None = None, by: str | None = No
         rows = fit_sample(texts, sample)
         fit_texts, fit_vecs = _sample(engine, embedded, rows, reporter.child("embed"))
         result = find_themes(fit_texts, fit_vecs, k=k, reporter=reporter.child("themes"))
-        namer = _generator(required=labels == "generated") if labels != "keywords" else None
-        if namer is not None:
-            label_with_generator(result, namer, reporter.child("name themes"))
+        namer = name_themes(result, labels, reporter)
         if result.model is not None:
             theme_id, score = _assign(engine, embedded, len(texts), result.model, reporter.child("assign themes"))
             result = _on_all_rows(result, texts, theme_id, score)
