@@ -199,8 +199,13 @@ def _not_binary(lf: pl.LazyFrame, cols: list[str]) -> list[str]:
 
 def run_checks(frame: pl.LazyFrame, *, survey: Any = None, form: Any = None,
                config: dict[str, Any] | None = None, lang: str | None = None,
-               reporter: Reporter | None = None) -> CheckResult:
-    """Run every enabled check; findings carry the submission key and enumerator of their row."""
+               reporter: Reporter | None = None,
+               repeats: dict[str, pl.DataFrame] | None = None) -> CheckResult:
+    """Run every enabled check; findings carry the submission key and enumerator of their row.
+
+    `repeats` maps a repeat group's name to its own table (an Excel export's repeat sheet);
+    repeats held as lists of records in the main table (JSON exports) are found without it.
+    """
     from fieldkit.analysis import checks_other
 
     cfg = config if config is not None else load_config()
@@ -231,16 +236,28 @@ def run_checks(frame: pl.LazyFrame, *, survey: Any = None, form: Any = None,
                 specs += rules.form_rules(ctx)
             if form is None and name == "constraints":
                 ctx.skipped.append("constraints and relevant: need the form (--form)")
+        elif name == "required":
+            if form is None:
+                ctx.skipped.append("required: needs the form (--form)")
+            else:
+                req_specs, req_frame = rules.required(ctx)
+                specs += req_specs
+                eager.append(req_frame)
         elif name == "gps":
             specs += rules.gps(ctx)
         elif name == "outliers":
             specs += rules.outliers(ctx)
+    if form is not None and any(cfg[c]["enabled"] for c in ("constraints", "relevant", "required")):
+        from fieldkit.analysis.checks_repeat import repeat_findings
+
+        eager.append(repeat_findings(ctx, repeats or {}, build_context))
     if rep is not None:
         rep.update(len(enabled), "collecting")
     parts = [rules.run_specs(ctx, specs)]
     allf = pl.concat([p.cast(FINDING_SCHEMA) for p in parts + eager])
     order = {c: i for i, c in enumerate(["duplicate_id", "near_duplicate", "duration", "enumerator",
-                                         "other_specify", "constraint", "relevant", "gps", "outlier"])}
+                                         "other_specify", "constraint", "relevant", "required", "gps",
+                                         "outlier"])}
     out = (allf.join(ctx.keys.with_columns(pl.col(ROW).cast(pl.UInt32)), left_on="row",
                      right_on=ROW, how="left", suffix="_k")
            .with_columns(pl.coalesce("enumerator", "enumerator_k").alias("enumerator"))

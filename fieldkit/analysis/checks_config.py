@@ -32,11 +32,14 @@ DEFAULTS: dict[str, Any] = {
               "model": ""},
     "constraints": {"enabled": True},
     "relevant": {"enabled": True},
+    # a required question blank in more than this share of the submissions that show it is
+    # one finding for the question (another form version), not one per submission
+    "required": {"enabled": True, "systematic_share": 0.5},
     "gps": {"enabled": True, "latitude": "", "longitude": "", "bbox": []},
     "outliers": {"enabled": True, "z": 6.0, "min_values": 10, "columns": [], "exclude": []},
 }
-CHECKS = ("duplicates", "duration", "enumerators", "other", "constraints", "relevant", "gps",
-          "outliers")
+CHECKS = ("duplicates", "duration", "enumerators", "other", "constraints", "relevant", "required",
+          "gps", "outliers")
 
 
 def _err(message: str, hint: str) -> InputError:
@@ -115,6 +118,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         raise _err("duplicates.near_threshold must be in (0, 1]", "the share of equal answers, e.g. 0.95")
     if not 0.0 < cfg["other"]["spelling_threshold"] <= 1.0:
         raise _err("other.spelling_threshold must be in (0, 1]", "character n-gram cosine, e.g. 0.8")
+    if not 0.0 < cfg["required"]["systematic_share"] <= 1.0:
+        raise _err("required.systematic_share must be in (0, 1]", "a share of submissions, e.g. 0.5")
     if not 0.0 < cfg["other"]["threshold"] <= 1.0:
         raise _err("other.threshold must be in (0, 1]", "cosine similarity, e.g. 0.85")
     return cfg

@@ -301,7 +301,12 @@ def enumerators(ctx: Context) -> pl.DataFrame:
 
 # ---- form logic: constraints and relevant ---------------------------------------------------------
 
-def form_rules(ctx: Context) -> list[Spec]:
+def in_scope(q, repeat: str | None) -> bool:
+    """The main table's questions (repeat None), or those directly inside one repeat group."""
+    return q.repeats == (repeat,) if repeat else not q.in_repeat
+
+
+def form_rules(ctx: Context, repeat: str | None = None) -> list[Spec]:
     """Constraint violations and answers the skip logic should have hidden."""
     from fieldkit.analysis.checks_expr import Column, ExprUnsupported
 
@@ -311,7 +316,7 @@ def form_rules(ctx: Context) -> list[Spec]:
     out = []
     for q in form.questions:
         col = match.columns.get(q.name)
-        if col is None or q.in_repeat or not q.has_data:
+        if col is None or not in_scope(q, repeat) or not q.has_data:
             continue
         cur = Column(col, ctx.schema[col], match.options.get(q.name))
         has = answered(col, ctx.schema[col])
@@ -335,6 +340,76 @@ def form_rules(ctx: Context) -> list[Spec]:
                     f"({r})" for r in rel)
                 out.append(Spec("relevant", col, has & ~shown, pl.col(col), detail, "error"))
     return out
+
+
+REQUIRED_SKIP = ("calculate", "hidden", "acknowledge", "geopoint", "geotrace", "geoshape",
+                 "image", "audio", "video", "file", "barcode")
+
+
+def required(ctx: Context, repeat: str | None = None) -> tuple[list[Spec], pl.DataFrame]:
+    """Required questions left blank where the form shows them (ODK refuses to send those).
+
+    A blank in a few submissions is an interview problem (one finding per submission); blank
+    in most submissions where the form shows the question means the export was collected
+    with another version of the form, so it becomes one finding for the question instead
+    of hundreds (share in the config: required.systematic_share).
+    """
+    from fieldkit.analysis.checks_expr import Column, ExprUnsupported
+    from fieldkit.io.xlsform import META_TYPES
+
+    form, match = ctx.form, ctx.match
+    if form is None or match is None:
+        return [], empty()
+    cands: list[tuple[str, pl.Expr, pl.Expr, str]] = []
+    for q in form.questions:
+        if not q.required or not q.has_data or not in_scope(q, repeat) or q.type in META_TYPES \
+                or q.type in REQUIRED_SKIP:
+            continue
+        col = match.columns.get(q.name)
+        opts = match.options.get(q.name) or {}
+        if col is None and not opts:
+            continue  # the question is not in the export at all (form and export differ)
+        if col is not None:
+            cur = Column(col, ctx.schema[col], opts or None)
+            has = answered(col, ctx.schema[col])
+        else:
+            first = next(iter(opts.values()))
+            cur = Column(first, ctx.schema[first], opts)
+            has = pl.any_horizontal([pl.col(c).cast(pl.String).is_in(["1", "1.0", "true", "True"])
+                                     .fill_null(False) for c in opts.values()])
+        conds = [r for r in q.group_relevants + [q.relevant, q.required_if] if r]
+        try:
+            # (a bare literal would sum to 1, not to the row count)
+            shown = pl.all_horizontal([ctx.compiler.compile(r, cur) for r in conds]) if conds \
+                else pl.col(ROW).is_not_null()
+        except ExprUnsupported as e:
+            ctx.skipped.append(f"required {q.name}: {e}")
+            continue
+        why = "required" + (" here: " + " and ".join(f"({r})" for r in conds) if conds else "")
+        cands.append((col or cur.name, shown.fill_null(False) & ~has, shown.fill_null(False), why))
+    if not cands:
+        return [], empty()
+    sums = collect_rows(ctx, lambda lf: lf.select(
+        *[e for i, (_, blank, shown, _) in enumerate(cands)
+          for e in (blank.sum().alias(f"b{i}"), shown.sum().alias(f"s{i}"))]), "required")
+    tot = sums.sum().row(0, named=True)
+    share = float(ctx.cfg["required"]["systematic_share"])
+    specs, column_level = [], []
+    for i, (col, blank, _, why) in enumerate(cands):
+        b, n = int(tot[f"b{i}"] or 0), int(tot[f"s{i}"] or 0)
+        if not b:
+            continue
+        if n and b > share * n:
+            column_level.append({
+                "row": None, "enumerator": None, "check": "required", "column": col,
+                "value": f"{b} of {n}", "severity": "warning",
+                "detail": f"blank in {b} of {n} submissions where the form shows it: the export "
+                          f"was probably collected with another version of the form"})
+        else:
+            specs.append(Spec("required", col, blank, pl.lit(""),
+                              f"blank, but the form makes it {why}", "error"))
+    frame = pl.DataFrame(column_level, schema=FINDING_SCHEMA) if column_level else empty()
+    return specs, frame
 
 
 def _pick_msg(msgs: dict[str, str], lang: str | None, default: str) -> str:

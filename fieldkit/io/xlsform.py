@@ -38,9 +38,11 @@ class Question:
     group_relevants: list[str] = field(default_factory=list)  # the enclosing groups', outer first
     constraint: str = ""
     constraint_message: dict[str, str] = field(default_factory=dict)
-    required: bool = False
+    required: bool = False  # always, or when `required_if` holds
+    required_if: str = ""  # a conditional required expression ("" when always or never)
     list_name: str | None = None
     in_repeat: bool = False
+    repeats: tuple[str, ...] = ()  # the enclosing repeat groups, outermost first
 
     @property
     def is_select_one(self) -> bool:
@@ -144,7 +146,7 @@ def read_form(path: str | Path) -> Form:
     questions: list[Question] = []
     groups: dict[str, dict[str, str]] = {}
     langs: list[str] = []
-    _walk(tree, (), [], False, questions, groups, langs)
+    _walk(tree, (), [], (), questions, groups, langs)
     choices = {name: [Choice(str(c.get("name")), _labels(c.get("label"))) for c in items]
                for name, items in (tree.get("choices") or {}).items()}
     for items in choices.values():
@@ -178,7 +180,7 @@ def _note_langs(labels: dict[str, str], langs: list[str]) -> None:
             langs.append(k)
 
 
-def _walk(node: dict, path: tuple[str, ...], rels: list[str], in_repeat: bool,
+def _walk(node: dict, path: tuple[str, ...], rels: list[str], repeats: tuple[str, ...],
           out: list[Question], groups: dict, langs: list[str]) -> None:
     for child in node.get("children") or []:
         ctype = str(child.get("type", ""))
@@ -189,8 +191,8 @@ def _walk(node: dict, path: tuple[str, ...], rels: list[str], in_repeat: bool,
         if ctype in ("group", "repeat") and child.get("children") is not None:
             groups[name] = labels
             own = [str(bind["relevant"])] if bind.get("relevant") else []
-            _walk(child, path + (name,), rels + own, in_repeat or ctype == "repeat", out,
-                  groups, langs)
+            _walk(child, path + (name,), rels + own,
+                  repeats + ((name,) if ctype == "repeat" else ()), out, groups, langs)
             continue
         if ctype in ("survey",):
             continue
@@ -199,8 +201,25 @@ def _walk(node: dict, path: tuple[str, ...], rels: list[str], in_repeat: bool,
             relevant=str(bind.get("relevant") or ""), group_relevants=list(rels),
             constraint=str(bind.get("constraint") or ""),
             constraint_message=_labels(bind.get("jr:constraintMsg")),
-            required=str(bind.get("required", "")).strip().lower() in ("true", "yes", "true()"),
-            list_name=child.get("itemset") or child.get("list_name"), in_repeat=in_repeat))
+            required=_required(bind.get("required")) != "false", required_if=_required_if(bind),
+            list_name=child.get("itemset") or child.get("list_name"), in_repeat=bool(repeats),
+            repeats=repeats))
+
+
+def _required(value: Any) -> str:
+    """The bind's required as 'true', 'false' or its condition (pyxform keeps a condition as text)."""
+    text = str(value if value is not None else "").strip()
+    low = text.lower()
+    if low in ("true", "yes", "true()", "1"):
+        return "true"
+    if low in ("", "false", "no", "false()", "0"):
+        return "false"
+    return text
+
+
+def _required_if(bind: dict) -> str:
+    r = _required(bind.get("required"))
+    return "" if r in ("true", "false") else r
 
 
 def _first(e: BaseException) -> str:

@@ -49,8 +49,10 @@ def check(ds, *, form: str | Path | None = None, config: str | Path | None = Non
         from fieldkit.errors import UsageError
 
         raise UsageError("--lang needs --form", "give the XLSForm with --form FORM.xlsx")
+    repeats = _repeat_sheets(ds, frm) if frm is not None else {}
     with timed() as clock:
-        res = run_checks(ds.frame, survey=ds.survey, form=frm, config=cfg, lang=lang, reporter=reporter)
+        res = run_checks(ds.frame, survey=ds.survey, form=frm, config=cfg, lang=lang, reporter=reporter,
+                         repeats=repeats)
     params = {
         "checks": [c for c in CHECKS if cfg[c]["enabled"]],
         **({"form": str(form), "form_sha256": _sha(form),
@@ -61,6 +63,23 @@ def check(ds, *, form: str | Path | None = None, config: str | Path | None = Non
     }
     model = _Model(res.models[0].get("model"), res.models[0].get("model_sha256")) if res.models else None
     return CheckJob(res, make_step("check", params, clock, model))
+
+
+def _repeat_sheets(ds, form) -> dict[str, Any]:
+    """An Excel export's sheet per repeat group (Kobo names it after the repeat, cut to 31 characters)."""
+    from fieldkit.analysis.checks_repeat import repeat_names
+
+    if ds.format not in ("xlsx", "xls", "ods") or len(ds.sheets) < 2:
+        return {}
+    from fieldkit.io.excel import load_excel
+
+    by_lower = {n.lower(): n for n in ds.sheets if n != ds.sheet}
+    out = {}
+    for name in repeat_names(form):
+        sheet = by_lower.get(name.lower()) or by_lower.get(name[:31].lower())
+        if sheet is not None:
+            out[name] = load_excel(ds.path, sheet).frame.collect()
+    return out
 
 
 @dataclass
