@@ -163,6 +163,7 @@ class Annotations:
         self.notes: dict[int, str] = {}
         self.themes: ThemeState | None = None
         self.resolved: dict[int, dict[str, str]] = {}  # row -> merge-conflict field -> the side picked
+        self.edited_at: dict[int, str] = {}  # row -> when it was last annotated (ISO 8601, UTC)
         self.journal = journal
         self._undo: list[dict[str, Any]] = []
         self._pending: list[dict[str, Any]] = []  # job results held until the first annotation
@@ -272,6 +273,18 @@ class Annotations:
                 pl.col("note").is_not_null() & (pl.col("note") != ""))
             for r, note in rows.iter_rows():
                 self.notes[r] = note
+        if "annotated_at" in frame.columns:
+            t = pl.col("annotated_at")
+            if frame.schema["annotated_at"] == pl.String:
+                t = t.str.to_datetime(time_zone="UTC", strict=False)
+            elif isinstance(frame.schema["annotated_at"], pl.Datetime):
+                if frame.schema["annotated_at"].time_zone is None:
+                    t = t.dt.replace_time_zone("UTC")
+            else:
+                t = pl.lit(None, pl.Datetime("us", "UTC"))
+            rows = frame.select(idx, t.dt.convert_time_zone("UTC").alias("t")).filter(pl.col("t").is_not_null())
+            for r, when in rows.iter_rows():
+                self._touch(r, when.isoformat())
         if "theme_id" in frame.columns and "theme_label" in frame.columns:
             cols = [idx, pl.col("theme_id"), pl.col("theme_label")]
             has_score = "theme_score" in frame.columns
@@ -384,9 +397,11 @@ class Annotations:
                     self.themes.reviewed.discard(t)
         else:
             return  # unknown ops from a newer version are ignored, not fatal
+        if record and "row" in op:  # when: a merge of several laptops' journals lets the latest change win
+            op["at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+        if "row" in op and isinstance(op.get("at"), str):
+            self._touch(int(op["row"]), op["at"])
         if record:
-            if "row" in op:  # when: a merge of several laptops' journals lets the latest change win
-                op["at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
             self.changes += 1
             if self.journal is None:
                 return
@@ -397,6 +412,18 @@ class Annotations:
                 self.journal.append(held)
             self._pending.clear()
             self.journal.append(op)
+
+    def _touch(self, row: int, at: str) -> None:
+        """Keep the row's latest annotation time (saved as `annotated_at`, which `merge` reads)."""
+        try:
+            when = _dt.datetime.fromisoformat(at)
+        except ValueError:
+            return  # a damaged time in a journal is not a reason to lose the annotation
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_dt.timezone.utc)
+        iso = when.astimezone(_dt.timezone.utc).isoformat(timespec="microseconds")
+        if iso > self.edited_at.get(row, ""):
+            self.edited_at[row] = iso
 
     # ---- output -------------------------------------------------------------------------------
 
@@ -419,7 +446,8 @@ class Annotations:
 
     def columns_frame(self) -> pl.DataFrame:
         """One row per annotated row: `_fk_row` plus the annotation columns (for a left join)."""
-        rows = sorted(set(self.tags) | set(self.notes) | set(self.themes.row_ids if self.themes else ()))
+        rows = sorted(set(self.tags) | set(self.notes) | set(self.themes.row_ids if self.themes else ())
+                      | set(self.edited_at))
         t = self.themes
         data: dict[str, Any] = {
             "_fk_row": pl.Series(rows, dtype=pl.Int64),
@@ -434,6 +462,9 @@ class Annotations:
             data["theme_score"] = pl.Series([t.scores.get(r) for r in rows], dtype=pl.Float64)
             data["theme_reviewed"] = pl.Series(
                 [(i in t.reviewed) if i is not None else None for i in ids], dtype=pl.Boolean)
+        if self.edited_at:
+            data["annotated_at"] = pl.Series([self.edited_at.get(r) for r in rows], dtype=pl.String) \
+                .str.to_datetime(time_zone="UTC").cast(pl.Datetime("us", "UTC"))
         return pl.DataFrame(data)
 
     def apply(self, frame: pl.LazyFrame | pl.DataFrame, keep_empty: bool = True) -> pl.LazyFrame:
@@ -449,6 +480,9 @@ class Annotations:
             empty = {"tags": not self.tags, "note": not self.notes,
                      "theme_reviewed": self.themes is None or not self.themes.reviewed}
             ann = ann.drop([c for c, e in empty.items() if e and c in ann.columns and c not in names])
+        keep_time = "annotated_at" in names and "annotated_at" in ann.columns
+        if keep_time:  # rows not edited here keep the time the file already had (a merged file's)
+            ann = ann.rename({"annotated_at": "_fk_at"})
         drop = [c for c in ann.columns if c in names and c != "_fk_row"]
         if self.themes is None:
             # keep no stale theme columns only when we replaced them; otherwise leave them alone
@@ -457,6 +491,10 @@ class Annotations:
         out = lf.join(ann.lazy(), on="_fk_row", how="left", maintain_order="left")
         if "tags" in ann.columns:
             out = out.with_columns(pl.col("tags").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        if keep_time:
+            out = out.with_columns(pl.coalesce(
+                pl.col("_fk_at"), pl.col("annotated_at").cast(pl.Datetime("us", "UTC"), strict=False))
+                .alias("annotated_at")).drop("_fk_at")
         return self._apply_resolved(out).drop("_fk_row")
 
     def _apply_resolved(self, lf: pl.LazyFrame) -> pl.LazyFrame:

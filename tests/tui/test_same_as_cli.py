@@ -72,9 +72,11 @@ async def test_a_tag_adds_the_annotation_columns_and_step_after_the_jobs(survey_
     cli(capsys, "themes", str(survey_tsv), "--column", LIKE_BEST, "-o", str(themes_out))
     await tui_session(survey_tsv, ("down", "1"), tui_out)
     tui, by_cli = pl.read_parquet(tui_out), pl.read_parquet(themes_out)
-    assert [c for c in tui.columns if c not in by_cli.columns] == ["tags"]
-    assert_frame_equal(tui.drop("tags"), by_cli)
+    assert [c for c in tui.columns if c not in by_cli.columns] == ["tags", "annotated_at"]
+    assert_frame_equal(tui.drop("tags", "annotated_at"), by_cli)
     assert tui.with_row_index().filter(pl.col("tags").list.len() > 0)["index"].to_list() == [1]
+    # when the tag was made: `fieldkit merge` lets the latest edit win between laptops' files
+    assert tui.with_row_index().filter(pl.col("annotated_at").is_not_null())["index"].to_list() == [1]
     steps = read_provenance(tui_out)["steps"]
     assert [s["operation"] for s in steps] == ["themes", "annotate"]
     assert list(steps[1]) == ["operation", "parameters", "started", "seconds"]

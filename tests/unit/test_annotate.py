@@ -136,9 +136,32 @@ def test_apply_on_real_survey_keeps_every_row_and_order(tmp_path):
     ann.toggle_tag(frame.height - 1, "y")
     out = ann.apply(frame).collect()
     assert out.height == frame.height
-    assert out.drop("tags", "note").equals(frame)
+    assert out.drop("tags", "note", "annotated_at").equals(frame)
     assert out["tags"][0].to_list() == ["x"] and out["tags"][-1].to_list() == ["y"]
+    # the two edited rows carry when they were annotated (merge's latest-wins reads it), no other
+    edited = out.select(pl.col("annotated_at").is_not_null().arg_true())["annotated_at"].to_list()
+    assert edited == [0, frame.height - 1]
     assert tmp_path.exists()
+
+
+def test_annotated_at_survives_reopen_and_a_later_edit_wins(tmp_path):
+    """Saved times come back from the file; a new edit of a row moves its time forward only."""
+    frame = pl.DataFrame({"answer": ["a", "b", "c"]})
+    ann = Annotations()
+    ann.set_note(0, "first")
+    ann.toggle_tag(2, "t")
+    saved = ann.apply(frame).collect()
+    again = Annotations()
+    again.load_columns(saved)
+    assert again.edited_at == ann.edited_at
+    again.set_note(2, "later")
+    out = again.apply(saved).collect()
+    assert out["annotated_at"][0] == saved["annotated_at"][0]
+    assert out["annotated_at"][2] > saved["annotated_at"][2]
+    assert out["annotated_at"][1] is None
+    # a journal op with an older time does not move a row's time back
+    again.replay([{"op": "note", "row": 0, "text": "old", "at": "2001-01-01T00:00:00+00:00"}])
+    assert again.apply(saved).collect()["annotated_at"][0] == saved["annotated_at"][0]
 
 
 def test_saving_over_the_source_resets_its_journal(tmp_path):

@@ -256,3 +256,25 @@ def test_rows_with_list_cells_get_journal_keys(bgd, tmp_path, fk_home):
     ann.journal.close()
     out, _ = merged([src], tmp_path, journals=[journal_path_for(src)])
     assert out["tags"].list.len().sum() == 1 and out["tags"][3].to_list() == ["x"]
+
+
+def test_files_saved_by_the_tui_carry_their_times_so_the_later_note_wins(bgd, tmp_path, fk_home):
+    """Two laptops' TUI saves (Annotations.apply, as the TUI's save writes them): the later edit wins."""
+    from fieldkit.annotate import Annotations
+
+    uid = bgd["X_uuid"]
+    first, second = Annotations(), Annotations()
+    # laptop b edited row 7 first (its journal says so); laptop a edited it later
+    second.replay([{"op": "note", "row": 7, "text": "aaa earlier", "at": "2026-03-01T08:00:00+00:00"}])
+    first.replay([{"op": "note", "row": 7, "text": "zzz later", "at": "2026-03-01T09:30:00+03:00"},
+                  {"op": "tag", "row": 8, "tag": "water", "on": True, "at": "2026-03-01T10:00:00+00:00"}])
+    a = write(tmp_path, "a.parquet", first.apply(bgd).collect())
+    b = write(tmp_path, "b.parquet", second.apply(bgd).collect())
+    for order in ([a, b], [b, a]):
+        out, res = merged(order, tmp_path)
+        r7 = row(out, uid[7])
+        # 09:30+03:00 is 06:30 UTC, before b's 08:00 UTC: b's note is the later one
+        assert r7["note"] == "aaa earlier"
+        assert sorted(r7["merge_conflicts"]) == ["note: aaa earlier (b.parquet)", "note: zzz later (a.parquet)"]
+        assert str(r7["annotated_at"]) == "2026-03-01 08:00:00+00:00"
+        assert row(out, uid[8])["tags"] == ["water"]
