@@ -37,21 +37,23 @@ def write_form(path: Path) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "survey"
-    ws.append(["type", "name", "label::English (en)", "label::Arabic (ar)", "relevant", "constraint"])
-    ws.append(["start", "start", "", "", "", ""])
-    ws.append(["end", "end", "", "", "", ""])
-    ws.append(["integer", "enumerator", "Enumerator", "العداد", "", ""])
-    ws.append(["geopoint", "gps", "GPS", "GPS", "", ""])
+    # every question required, as in most Kobo forms (REACH Iraq: 214 of 224)
+    ws.append(["type", "name", "label::English (en)", "label::Arabic (ar)", "relevant", "constraint",
+               "required"])
+    ws.append(["start", "start", "", "", "", "", ""])
+    ws.append(["end", "end", "", "", "", "", ""])
+    ws.append(["integer", "enumerator", "Enumerator", "العداد", "", "", "yes"])
+    ws.append(["geopoint", "gps", "GPS", "GPS", "", "", ""])
     for i in range(N_SELECT):
         rel = f"selected(${{s{i - 1}}}, 'a') or ${{n0}} > 10" if i % 4 == 1 else ""
-        ws.append(["select_one opts", f"s{i}", f"Question {i}", f"سؤال {i}", rel, ""])
+        ws.append(["select_one opts", f"s{i}", f"Question {i}", f"سؤال {i}", rel, "", "yes"])
     for i in range(N_INT):
-        ws.append(["integer", f"n{i}", f"Number {i}", f"رقم {i}", "", ". >= 0 and . < 100"])
+        ws.append(["integer", f"n{i}", f"Number {i}", f"رقم {i}", "", ". >= 0 and . < 100", "yes"])
     for i in range(N_MULTI):
         ws.append(["select_multiple opts", f"m{i}", f"Multi {i}", f"متعدد {i}", "",
-                   "not(selected(., 'dont_know') and count-selected(.) > 1)"])
+                   "not(selected(., 'dont_know') and count-selected(.) > 1)", "yes"])
     for i in range(N_OTHER):
-        ws.append(["text", f"m{i}_other", "Other", "أخرى", f"selected(${{m{i}}}, 'd')", ""])
+        ws.append(["text", f"m{i}_other", "Other", "أخرى", f"selected(${{m{i}}}, 'd')", "", ""])
     wc = wb.create_sheet("choices")
     wc.append(["list_name", "name", "label::English (en)", "label::Arabic (ar)"])
     for o in OPTS:
@@ -94,7 +96,10 @@ def _chunk(offset: int, rows: int):
              (36.3 + rnd(5, 10_000) / 50_000).alias("_gps_latitude"),
              (42.4 + rnd(6, 10_000) / 50_000).alias("_gps_longitude")]
     for k in range(N_SELECT):
-        cols.append(pick(100 + k, OPTS[:4] + ["dont_know"] * (k % 2)).alias(f"s{k}"))
+        v = pick(100 + k, OPTS[:4] + ["dont_know"] * (k % 2))
+        if k % 4 in (2, 3):  # required, left blank in 1 of 20,000 (no skip logic reads these)
+            v = pl.when(rnd(950 + k, 20_000) == 0).then(None).otherwise(v)
+        cols.append(v.alias(f"s{k}"))
     # skip logic as the form says (s1, s5, ... only when the previous is 'a' or n0 > 10),
     # broken in 1 of 20,000 submissions
     follow = []

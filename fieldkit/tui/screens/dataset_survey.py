@@ -16,6 +16,7 @@ import polars as pl
 from rich.text import Text
 from textual import work
 
+from fieldkit.display import escape_controls
 from fieldkit.errors import UsageError
 from fieldkit.tui.jobs import JobScreen
 from fieldkit.tui.model import ROW, ViewSpec
@@ -106,14 +107,25 @@ class SurveyActions(JobScreen):
         body = Text.assemble((f"{res.findings.height:,} findings", "bold"), f" ({elapsed:.1f} s)\n")
         for r in res.by_check.iter_rows(named=True):
             body.append(f"\n{r['check']}", "bold")
-            body.append(f"  {r['findings']:,} findings, {r['submissions']:,} submissions")
+            body.append(f" {r['severity']}  {_n(r['findings'], 'finding')}, "
+                        f"{_n(r['submissions'], 'submission')}")
+        # findings about an enumerator or a whole question have no row to filter to: shown here
+        whole = res.findings.filter(pl.col("row").is_null())
+        if whole.height:
+            body.append("\n\nnot about one submission:", "bold")
+        for r in whole.head(12).iter_rows(named=True):
+            who = r["enumerator"] if r["check"] == "enumerator" else r["column"]
+            body.append(f"\n{r['check']} ", "bold")
+            body.append(escape_controls(f"{who}: {r['detail']}"))
+        if whole.height > 12:
+            body.append(f"\n... {whole.height - 12:,} more in the findings file", "dim")
         for note in res.skipped:
             body.append(f"\n\nskipped: {note}", "dim")
         self.side.results(body, "checks")
         rows = self.findings.filter(pl.col("row").is_not_null())
-        choices = [(ALL, Text(f"every check  ({rows['row'].n_unique():,} rows)"))]
+        choices = [(ALL, Text(f"every check  ({_n(rows['row'].n_unique(), 'row')})"))]
         for name, n in rows.group_by("check").agg(pl.col("row").n_unique()).sort("row", descending=True).rows():
-            choices.append((name, Text.assemble((name, "bold"), f"  {n:,} rows")))
+            choices.append((name, Text.assemble((name, "bold"), f"  {_n(n, 'row')}")))
         self.app.push_screen(ChoiceModal("Show the rows with findings of", choices), self._finding_chosen)
 
     def _finding_chosen(self, check: str | None) -> None:
@@ -223,3 +235,7 @@ class SurveyActions(JobScreen):
         self.steps = [s for s in self.steps if s.get("operation") != "clean"] + [step]
         if self.annotations is not None:
             self.annotations.changes += 1  # unsaved until Ctrl+S
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
