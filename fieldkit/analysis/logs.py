@@ -10,12 +10,10 @@ deterministic digest facts, or the generative model when asked.
 
 from __future__ import annotations
 
-import math
 import queue
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator, Sequence, TypeVar
 
@@ -24,29 +22,17 @@ import polars as pl
 # the digest's wording lives in log_summary; these names are re-exported for callers of this module
 from fieldkit.analysis.log_summary import (GENERATOR_ID, Digest, _fact_lines, _grounded, _short,  # noqa: F401
                                            _ts, digest_markdown, fallback_summary, summarize_digest)
+from fieldkit.analysis.log_digest import (BUCKETS, BURST_MIN, BURST_RATIO, BURST_WINDOW,  # noqa: F401
+                                          ERROR_LEVELS, MAX_BUCKETS, PROBLEM_RE, WARN_LEVELS, DigestBuilder,
+                                          build_digest, worded_ids)
+from fieldkit.analysis.log_digest import pick_bucket as _pick_bucket  # noqa: F401 (fieldkit.report uses it)
 from fieldkit.analysis.logtemplates import MINER_SETTINGS, TemplateMiner  # noqa: F401 (re-exported)
 from fieldkit.errors import InputError, UsageError
 from fieldkit.io.log_header import HEADER_COLS
 from fieldkit.io.logs import iter_log_batches, looks_like_log
 from fieldkit.progress import Reporter
 
-ERROR_LEVELS = ("ERROR", "FATAL", "SEVERE", "CRITICAL", "ALERT", "EMERG", "FAILURE")
-WARN_LEVELS = ("WARN",)
-# Lines without a level (syslog, HPC, HealthApp ...) are problems when their template says so;
-# the usual English forms and a few other languages' (de, fr, es, pt, it, ru, zh).
-PROBLEM_RE = (r"(?i)(?:\b(?:errors?|fail|fails|failed|failure|failures|failing|exception|fatal|critical|"
-              r"denied|refused|rejected|invalid|unauthori[sz]ed|forbidden|not permitted|timed out|time ?out|"
-              r"timeouts|unavailable|unreachable|panic|corrupt|corrupted|severed|abort|aborted|killed|crash|"
-              r"crashed|cannot|can't|couldn't|unable|lost|interrupt|"
-              r"fehler|fehlgeschlagen|verweigert|erreur|échec|echec|refusé|erro|falha|negado|fallo|falló|"
-              r"denegado|errore|fallito|negato|ошибка|отказано)\b|失败|错误|拒绝|超时)")
-BURST_WINDOW = "1m"
-BURST_MIN = 50  # lines of one problem template in one window ...
-BURST_RATIO = 10  # ... and this many times its average rate over the whole log
 LOG_SUFFIXES = (".log", ".out", ".txt", ".err")
-BUCKETS = [("1s", 1), ("10s", 10), ("1m", 60), ("5m", 300), ("15m", 900), ("1h", 3600), ("3h", 10800),
-           ("6h", 21600), ("1d", 86400), ("7d", 604800), ("30d", 2592000)]
-MAX_BUCKETS = 48
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -123,116 +109,6 @@ def read_baseline(path: str | Path) -> pl.DataFrame:
                          "pass a previous `fieldkit logs` output or a --templates-out table")
     return (pl.scan_parquet(p).select("template_id", "template").unique("template_id")
             .sort("template_id").collect())
-
-
-# ----------------------------------------------------------------------------- digest
-
-def _pick_bucket(start: datetime | None, end: datetime | None) -> tuple[str, int] | None:
-    if start is None or end is None:
-        return None
-    span = max(1.0, (end - start).total_seconds())
-    for name, secs in BUCKETS:
-        if span / secs <= MAX_BUCKETS:
-            return name, secs
-    return BUCKETS[-1]
-
-
-def build_digest(lines: pl.LazyFrame, table: pl.DataFrame, sources: list[str],
-                 baseline_ids: set[int] | None = None, rare_max: int | None = None,
-                 examples: dict[int, str] | None = None) -> Digest:
-    """Aggregate annotated lines (template_id, timestamp, level[, message]) into a Digest.
-
-    With `examples` (template_id -> first message, gathered while mining) the message column
-    is not read at all, which keeps a multi-GB digest small.
-    """
-    lvl = pl.col("level")
-    worded = table.filter(pl.col("template").str.contains(PROBLEM_RE))["template_id"].to_list()
-    # a line without a level is a problem when its template names one (failed, denied, timeout ...)
-    is_err = lvl.is_in(list(ERROR_LEVELS)) | (lvl.is_null() & pl.col("template_id").is_in(worded))
-    is_warn = lvl.is_in(list(WARN_LEVELS))
-    per = (lines.group_by("template_id").agg(
-        pl.len().alias("count"),
-        pl.col("timestamp").min().alias("first_seen"),
-        pl.col("timestamp").max().alias("last_seen"),
-        lvl.drop_nulls().mode().first().alias("level"),
-        is_err.sum().alias("errors"),
-        is_warn.sum().alias("warns"),
-        *([] if examples is not None else
-          [pl.col("message").first().str.split("\n").list.first().alias("example")]),
-    ).collect(engine="streaming"))
-    if examples is not None:
-        per = per.with_columns(pl.col("template_id").replace_strict(
-            list(examples), [m.split("\n")[0] for m in examples.values()], default=None,
-            return_dtype=pl.String).alias("example"))
-    total = int(per["count"].sum()) if per.height else 0
-    tpl = (per.join(table.select("template_id", "template"), on="template_id", how="left")
-           .with_columns((pl.col("count") / max(total, 1)).alias("share"))
-           .sort(["count", "template_id"], descending=[True, False]))
-    tpl = tpl.select("template_id", "template", "count", "share", "first_seen", "last_seen", "level",
-                     "errors", "warns", "example")
-    levels = dict(lines.group_by("level").len().collect(engine="streaming").drop_nulls("level")
-                  .sort("len", descending=True)
-                  .iter_rows())
-    has_levels = bool(levels)
-    problems = tpl.filter((pl.col("errors") > 0) | (pl.col("warns") > 0)).sort(
-        ["errors", "warns", "count"], descending=True)
-    rare_max = rare_max if rare_max is not None else max(2, math.ceil(total / 10_000))
-    rare = tpl.filter(pl.col("count") <= rare_max).sort(["count", "first_seen"])
-    span = lines.select(pl.col("timestamp").min().alias("a"),
-                        pl.col("timestamp").max().alias("b")).collect(engine="streaming")
-    start, end = span["a"][0], span["b"][0]
-    pick = _pick_bucket(start, end)
-    bucket_name = None
-    buckets = pl.DataFrame(schema={"bucket": pl.Datetime("us"), "count": pl.UInt32, "problems": pl.UInt32})
-    busiest = worst = buckets
-    median = problem_median = 0.0
-    if pick is not None:
-        bucket_name, _ = pick
-        buckets = (lines.filter(pl.col("timestamp").is_not_null())
-                   .group_by(pl.col("timestamp").dt.truncate(bucket_name).alias("bucket"))
-                   .agg(pl.len().alias("count"),
-                        (is_err | is_warn).sum().alias("problems"))
-                   .sort("bucket").collect(engine="streaming"))
-        median = float(buckets["count"].median() or 0.0)
-        busiest = buckets.sort(["count", "bucket"], descending=[True, False]).head(3)
-        worst = buckets.sort(["problems", "bucket"], descending=[True, False]).head(3).filter(pl.col("problems") > 0)
-        problem_median = float(buckets["problems"].median() or 0.0)
-    new = gone = None
-    if baseline_ids is not None:
-        new = tpl.filter(~pl.col("template_id").is_in(list(baseline_ids)))
-        seen = set(tpl["template_id"].to_list())
-        gone = table.filter(pl.col("template_id").is_in(list(baseline_ids - seen))).select("template_id", "template")
-    err_lines = int(tpl["errors"].sum()) if tpl.height else 0
-    warn_lines = int(tpl["warns"].sum()) if tpl.height else 0
-    bursts = find_bursts(lines, is_err | is_warn, tpl, start, end)
-    return Digest(sources, total, start, end, levels, tpl, problems, rare, bucket_name, buckets, busiest,
-                  median, new, gone, err_lines, warn_lines,
-                  {"has_levels": has_levels, "rare_max": rare_max, "worst": worst, "problem_median": problem_median,
-                   "bursts": bursts, "notes": []})
-
-
-def find_bursts(lines: pl.LazyFrame, is_problem: pl.Expr, tpl: pl.DataFrame, start: datetime | None,
-                end: datetime | None) -> pl.DataFrame:
-    """Problem templates with a burst: >= BURST_MIN lines in one minute, BURST_RATIO x their average rate."""
-    empty = pl.DataFrame(schema={"template_id": pl.Int64, "template": pl.String, "lines": pl.UInt32,
-                                 "first": pl.Datetime("us"), "last": pl.Datetime("us"), "rate_ratio": pl.Float64})
-    if start is None or end is None:
-        return empty
-    minutes = max(1.0, (end - start).total_seconds() / 60)
-    win = (lines.filter(is_problem & pl.col("timestamp").is_not_null())
-           .group_by("template_id", pl.col("timestamp").dt.truncate(BURST_WINDOW).alias("w"))
-           .agg(pl.len().alias("lines"), pl.col("timestamp").min().alias("first"),
-                pl.col("timestamp").max().alias("last"))
-           .collect(engine="streaming"))
-    if win.height == 0:
-        return empty
-    totals = win.group_by("template_id").agg(pl.col("lines").sum().alias("total"))
-    win = (win.join(totals, on="template_id")
-           .with_columns((pl.col("lines") / (pl.col("total") / minutes)).alias("rate_ratio"))
-           .filter((pl.col("lines") >= BURST_MIN) & (pl.col("rate_ratio") >= BURST_RATIO)))
-    win = win.join(tpl.select("template_id", "template"), on="template_id", how="left")
-    return (win.sort(["lines", "first"], descending=[True, False])
-            .select("template_id", "template", pl.col("lines").cast(pl.UInt32), "first", "last", "rate_ratio"))
 
 
 # ----------------------------------------------------------------------------- the run
@@ -398,6 +274,20 @@ class MinedLogs:
                                   explain_name="fieldkit annotated log")
 
 
+class _Worded:
+    """Which of a batch's templates name a problem now (each template text is looked at once)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, bool] = {}
+
+    def ids(self, miner: TemplateMiner, ids: pl.Series) -> list[int]:
+        texts = {int(t): miner.clusters[t].template for t in ids.unique().to_list() if t in miner.clusters}
+        new = [t for t in set(texts.values()) if t not in self.seen]
+        if new:
+            self.seen.update(zip(new, pl.Series(new, dtype=pl.String).str.contains(PROBLEM_RE).to_list()))
+        return [t for t, text in texts.items() if self.seen[text]]
+
+
 def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | None = None,
               reporter: Reporter | None = None, batch_bytes: int = 8 << 20,
               miner: TemplateMiner | None = None) -> MinedLogs:
@@ -416,7 +306,8 @@ def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | 
     layouts = {f: file_layout(f) for f in files}
     header_cols = [c for c in HEADER_COLS if any(c in lay.columns for lay in layouts.values())]
     parts: list[Path] = []
-    examples: dict[int, str] = {}
+    digest = DigestBuilder()  # the digest's counts, batch by batch: nothing is read back at the end
+    worded = _Worded()
     done = 0
     for f in files:
         for batch in prefetch(iter_log_batches(f, batch_bytes=batch_bytes, layout=layouts[f])):
@@ -424,9 +315,8 @@ def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | 
             if batch.height == 0:  # only a file header (a preamble) in this batch
                 continue
             batch = batch.with_columns(miner.add_messages(batch["message"]))
-            for tid, msg in batch.group_by("template_id", maintain_order=True).agg(
-                    pl.col("message").first()).iter_rows():
-                examples.setdefault(tid, msg)
+            digest.add(batch.select("template_id", "timestamp", "level", "message"),
+                       worded.ids(miner, batch["template_id"]))
             if several:
                 batch = batch.with_columns(pl.lit(f.name).alias("source"))
             batch = batch.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in header_cols
@@ -438,17 +328,25 @@ def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | 
         done = sum(x.stat().st_size for x in files[: files.index(f) + 1])
         mining.update(min(done, total_bytes))
     rep.check()
-    return mined(files, layouts, header_cols, parts, miner, examples, baseline_ids, tmp)
+    return mined(files, layouts, header_cols, parts, miner, digest.examples, baseline_ids, tmp, digest=digest)
 
 
 def mined(files: list[Path], layouts: dict, header_cols: list[str], parts: list[Path], miner: TemplateMiner,
-          examples: dict[int, str], baseline_ids: set[int] | None, tmp: Path) -> MinedLogs:
-    """The template table and digest over mined parts (shared by the local pass and the Ray engine's)."""
+          examples: dict[int, str], baseline_ids: set[int] | None, tmp: Path,
+          digest: DigestBuilder | None = None) -> MinedLogs:
+    """The template table and digest over mined parts (shared by the local pass and the Ray engine's).
+
+    `digest` holds the counts gathered while mining; without it the parts are read once, one at a time.
+    """
     if not parts:
         raise InputError("no lines found in the logs", "pass a non-empty text log")
     table = miner.table()
-    digest = build_digest(pl.scan_parquet([str(p) for p in parts]).select("template_id", "timestamp", "level"),
-                          table, [f.name for f in files], baseline_ids, examples=examples)
+    if digest is None:
+        digest = DigestBuilder()
+        worded = worded_ids(table)
+        for p in parts:
+            digest.add(pl.read_parquet(p, columns=["template_id", "timestamp", "level"]), worded)
+    digest = digest.finish(table, [f.name for f in files], baseline_ids, examples=examples)
     for f in files:
         digest.extra["notes"] += layout_notes(f.name, layouts[f])
     digest.extra["headers"] = {f.name: layouts[f].describe() for f in files}

@@ -184,3 +184,60 @@ def test_template_with_params_is_the_message_on_every_line(name):
     assert rebuilt == msgs.to_list()
     # templates keep `<*>` only: no masked text is left half-open like `<*` or `*>`
     assert not any(t.replace("<*>", "").count("<*") or t.replace("<*>", "").count("*>") for t in templates.values())
+
+
+def _one_shot_buckets(lines: pl.DataFrame, bucket: str, worded: list[int]) -> pl.DataFrame:
+    """The time buckets counted over all lines at once (what the batch-wise digest must equal)."""
+    from fieldkit.analysis.log_digest import ERROR_LEVELS, WARN_LEVELS
+
+    lvl = pl.col("level")
+    problem = lvl.is_in(list(ERROR_LEVELS + WARN_LEVELS)) | (lvl.is_null() & pl.col("template_id").is_in(worded))
+    return (lines.filter(pl.col("timestamp").is_not_null())
+            .group_by(pl.col("timestamp").dt.truncate(bucket).alias("bucket"))
+            .agg(pl.len().alias("count"), problem.sum().alias("problems")).sort("bucket")
+            .with_columns(pl.col("count", "problems").cast(pl.UInt32)))
+
+
+@pytest.mark.parametrize("name", ["BGL", "HDFS", "HPC"])
+def test_digest_in_small_batches_equals_the_whole(monkeypatch, name):
+    """Counts folded batch by batch (with the kept time step coarsened several times) give the one-shot digest."""
+    from fieldkit.analysis import log_digest
+    from fieldkit.analysis.logs import default_miner
+
+    lines = scan_log(shared("logs", f"{name}_2k.log")).collect()
+    miner = default_miner()
+    lines = lines.with_columns(miner.add_messages(lines["message"]))
+    table = miner.table()
+    worded = log_digest.worded_ids(table)
+    whole = build_digest(lines.lazy(), table, ["x.log"])
+    # the smallest bound that is still exact (more kept buckets than a digest shows) moves the step up
+    monkeypatch.setattr(log_digest, "_KEPT_MAX", log_digest.MAX_BUCKETS + 1)
+    b = log_digest.DigestBuilder()
+    for i in range(0, lines.height, 97):
+        b.add(lines.slice(i, 97), worded)
+    assert b.step > 0
+    part = b.finish(table, ["x.log"])
+    assert part.bucket == whole.bucket
+    assert part.buckets.equals(whole.buckets)
+    assert part.buckets.equals(_one_shot_buckets(lines, whole.bucket, worded))
+    for attr in ("templates", "problems", "rare", "busiest"):
+        assert getattr(part, attr).equals(getattr(whole, attr)), attr
+    assert (part.lines, part.start, part.end, part.levels) == (whole.lines, whole.start, whole.end, whole.levels)
+    assert part.extra["bursts"].equals(whole.extra["bursts"])
+    errors = lines.filter(pl.col("level").is_in(list(log_digest.ERROR_LEVELS))
+                          | (pl.col("level").is_null() & pl.col("template_id").is_in(worded))).height
+    assert part.error_lines == errors
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_digit_blind_masking_gives_the_ids_of_masking_every_line(name):
+    """Masking only the distinct digit-zeroed lines assigns every line the template masking each line would."""
+    msgs = scan_log(shared("logs", f"{name}_2k.log")).collect()["message"]
+    fast, slow = TemplateMiner(), TemplateMiner()
+    for i in range(0, msgs.len(), 500):
+        batch = msgs.slice(i, 500)
+        masked = slow.mask(batch)
+        counts = pl.DataFrame({"m": masked}).group_by("m", maintain_order=True).len()
+        ids = {m: slow.add_masked(m, n) for m, n in zip(counts["m"], counts["len"])}
+        assert fast.add_messages(batch).to_list() == masked.replace_strict(ids, return_dtype=pl.Int64).to_list()
+    assert fast.table().equals(slow.table())
