@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import click
 
+from fieldkit.cli.engine import engine_context, engine_options
 from fieldkit.cli.group import cli
 from fieldkit.cli.progress import StderrProgress
 from fieldkit.progress import Reporter
@@ -35,8 +36,9 @@ def _safe(text, width: int) -> str:
 @click.option("--model", "model_id", default=None,
               help="embedding model id (default: chosen by the answers' languages)")
 @click.option("--sheet", default=None, help="sheet of a workbook")
+@engine_options
 def code_cmd(path, column, labels, codebook, out, suggest, save_model, load_model, model_id,
-             sheet) -> None:
+             sheet, engine, address) -> None:
     """Code every answer of a text column; several codes in one answer are joined by `;`."""
     from fieldkit.errors import UsageError
     from fieldkit.pipelines.code import code
@@ -55,7 +57,7 @@ def code_cmd(path, column, labels, codebook, out, suggest, save_model, load_mode
     if save_model and load_model:
         raise UsageError("--save-model with --load-model would only copy the coder",
                          "leave out --save-model (copy the folder instead)")
-    with StderrProgress() as prog:
+    with engine_context(engine, address), StderrProgress() as prog:  # on Ray: the answers embed on the workers
         rep = Reporter("code", callback=prog)
         ds = dataset(path, sheet=sheet, reporter=rep.child("read"))
         res = code(ds, column, labels=labels, codebook=codebook, load_model=load_model,

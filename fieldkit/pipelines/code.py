@@ -18,6 +18,7 @@ from fieldkit.errors import UsageError
 from fieldkit.io.dataset import Dataset
 from fieldkit.pipelines.core import Data, Result, dataset, make_step, require_some_text, text_column, timed
 from fieldkit.pipelines.embed import vectors
+from fieldkit.pipelines.engine import mark_step
 from fieldkit.progress import Reporter
 
 COLUMNS = ("code", "code_score", "code_source", "needs_review")
@@ -143,7 +144,7 @@ def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
               "coded_answers": int(result.human.sum()),
               "calibration": coder.info.get("calibration"),
               "temperature": round(coder.temperature, 4)}
-    step = make_step("code", params, clock, embedder)
+    step = mark_step(make_step("code", params, clock, embedder))  # names the engine when not local
     if saved is not None:
         step["parameters"].update({"model_choice": "saved coder",
                                    "model_reason": "the model the saved coder was trained on"})

@@ -18,6 +18,7 @@ LIKE_BEST = "What do you like best about using R?"
 COMMANDS = [["embed", "-c", "feedback/comment", "-o", "OUT.parquet"],
             ["themes", "-c", "feedback/comment", "-o", "OUT.parquet"],
             ["dupes", "-c", "feedback/comment", "-o", "OUT.parquet"],
+            ["code", "-c", "feedback/comment", "--labels", "feedback/language", "-o", "OUT.parquet"],
             ["convert", "-o", "OUT.parquet"],
             ["logs", "-o", "OUT.parquet"]]
 
