@@ -1,16 +1,22 @@
-"""Logs on Ray: each file read and masked on a worker, the shards' tables of distinct lines mined on the driver.
+"""Logs on Ray: each file read, masked and folded on a worker; the folded tables merged through the local miner.
 
 A shard is one log file (compressed files cannot be split, and a fleet's logs come as many
-files), read by the local reader in the local job's batches and masked by the local rules;
-it comes back with its table of distinct masked lines per batch, with their counts: exactly
-the calls the local miner makes. The driver merges those tables through the local miner in
-file and batch order (`replay`): identical lines are unified by the miner's cache, near-
-identical ones by its similarity rule, so every line's group is the local run's. (Mining each
-shard on its own and merging the shards' template tables was tried first: on the 8 loghub
-sets 2 of 16,000 lines changed group, since the online miner's choices depend on what it has
-seen, and a template cannot say which of its <*> were masked values and which were differing
-words.) The workers then put the template ids on their lines; the local job's own code
-(`analysis.logs.mined`, `MinedLogs.annotated`, `pipelines.logs`) builds the digest and writes.
+files), read by the local reader in the local job's batches and masked by the local rules.
+The local miner sees, batch by batch, each distinct masked line with its count
+(`add_masked`). Only a line it has not seen before makes a decision (which template, widened
+how); a line seen before goes to its cached template and only adds to that template's size,
+and sizes are read only by the next decision (ties). So each worker folds its shard's calls
+between its new lines into one (line, summed count) per line and segment (`fold_calls`); the
+driver folds the shards' tables again between the lines new to all shards taken in file order,
+and feeds the result through the local miner (`merge_folded`): the same decisions in the same
+order with the same sizes, hence the same templates, ids and counts, with one call per new
+line instead of one per (batch, line). Exact while the miner never forgets: no more distinct
+lines than its cache holds and no more templates than it keeps (checked; otherwise every
+(batch, line) is replayed as before, `replay`, also exact). The workers then put each line's
+template id on it; the local job's own code (`analysis.logs.mined`, `MinedLogs.annotated`,
+`pipelines.logs`) builds the digest and writes. (Mining each shard on its own and merging the
+shards' template tables was tried first: 2 of 16,000 loghub lines changed group, since the online
+miner's choices depend on what it has seen.)
 """
 
 from __future__ import annotations
@@ -28,10 +34,50 @@ from fieldkit.progress import Reporter
 
 BATCH_BYTES = mine_logs.__kwdefaults__["batch_bytes"]  # the local batches, hence the local mining order
 BATCH, MASKED = "_batch", "_masked"
+SEG, NEW = "_seg", "_new"
 
 
-def read_shard(path: str, layout, env: dict[str, str], batch_bytes: int) -> tuple[pa.Table, pa.Table]:
-    """On a worker: one file read and masked as the local job reads it -> (lines, distinct masked lines per batch)."""
+def fold_calls(calls: pl.DataFrame) -> pl.DataFrame:
+    """The miner's calls (masked line, count) in order, summed per line between lines new to these calls.
+
+    Row k of the result that starts a segment is the k-th new line; the rows after it until the
+    next new line are lines seen before, one row each with their counts summed.
+    """
+    return (calls.select(MASKED, pl.col("count").cast(pl.Int64))
+            .with_columns(pl.col(MASKED).is_first_distinct().alias(NEW))
+            .with_columns(pl.col(NEW).cum_sum().alias(SEG))
+            .group_by(SEG, MASKED, maintain_order=True).agg(pl.col("count").sum(), pl.col(NEW).first()))
+
+
+def merge_folded(folded: Sequence[pl.DataFrame], miner) -> pl.DataFrame | None:
+    """(masked line, template id) for every distinct line: the shards' folded calls, in file order, through `miner`.
+
+    None when folding would not be exact (the miner would forget lines or templates); then
+    the caller replays every call (`replay`) with a fresh miner.
+    """
+    calls = pl.concat([f.select(MASKED, "count") for f in folded]) if folded else \
+        pl.DataFrame(schema={MASKED: pl.String, "count": pl.Int64})
+    if calls[MASKED].n_unique() > miner.cache_size:  # the miner's cache would be cleared mid-way
+        return None
+    seeded, first_id = len(miner.clusters), miner.next_id
+    ids: dict[str, int] = {}
+    for masked, count, new in fold_calls(calls).select(MASKED, "count", NEW).iter_rows():
+        cid = miner.add_masked(masked, count)
+        if new:
+            ids[masked] = cid
+        elif ids[masked] != cid:  # a seen line must hit its cached template
+            return None
+    if seeded + miner.next_id - first_id > miner.max_clusters:  # templates were evicted
+        return None
+    return pl.DataFrame({MASKED: list(ids), "template_id": list(ids.values())},
+                        schema={MASKED: pl.String, "template_id": pl.Int64})
+
+
+def read_shard(path: str, layout, env: dict[str, str], batch_bytes: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """On a worker: one file read and masked as the local job reads it.
+
+    Returns (lines, distinct masked lines per batch with counts, those calls folded).
+    """
     os.environ.update(env)
     from fieldkit.analysis.logtemplates import mask_expr
     from fieldkit.io.logs import iter_log_batches
@@ -45,13 +91,14 @@ def read_shard(path: str, layout, env: dict[str, str], batch_bytes: int) -> tupl
         distinct.append(batch.group_by(BATCH, MASKED, maintain_order=True).len("count"))
         lines.append(batch)
     empty = pl.DataFrame(schema={BATCH: pl.Int64, MASKED: pl.String, "count": pl.UInt32})
+    calls = pl.concat(distinct) if distinct else empty
     return (pl.concat(lines, how="vertical_relaxed").to_arrow() if lines else empty.to_arrow(),
-            pl.concat(distinct).to_arrow() if distinct else empty.to_arrow())
+            calls.to_arrow(), fold_calls(calls).to_arrow())
 
 
-def replay(shards: Sequence[pl.DataFrame], base: pl.DataFrame | None = None):
-    """(miner, (batch, masked line) -> template id per shard): the local miner fed the shards' distinct lines."""
-    miner = default_miner(base)
+def replay(shards: Sequence[pl.DataFrame], base: pl.DataFrame | None = None, miner=None):
+    """(miner, (batch, masked line) -> template id per shard): the local miner fed every call of every shard."""
+    miner = miner if miner is not None else default_miner(base)
     ids = []
     for d in shards:
         got = [miner.add_masked(m, int(n)) for m, n in d.select(MASKED, "count").iter_rows()]
@@ -59,9 +106,22 @@ def replay(shards: Sequence[pl.DataFrame], base: pl.DataFrame | None = None):
     return miner, ids
 
 
+def merge(shards, folded: list[pl.DataFrame], base: pl.DataFrame | None):
+    """(miner, per shard the template id of its lines): folded when exact, else every call replayed."""
+    import ray
+
+    miner = default_miner(base)
+    ids = merge_folded(folded, miner)
+    if ids is not None:
+        return miner, [ids.join(f.select(MASKED).unique(), on=MASKED, how="semi") for f in folded]
+    return replay([pl.from_arrow(ray.get(s[1])) for s in shards], base)
+
+
 def label_shard(lines: pa.Table, ids: pa.Table, source: str | None, header_cols: list[str]) -> pa.Table:
-    """On a worker: a shard's lines with their template ids, in the shape of the local job's parts."""
-    df = pl.from_arrow(lines).join(pl.from_arrow(ids), on=[BATCH, MASKED], how="left", maintain_order="left")
+    """On a worker: a shard's lines with their template ids (by masked line, or by batch and masked line)."""
+    ids_df = pl.from_arrow(ids)
+    on = [c for c in ids_df.columns if c != "template_id"]
+    df = pl.from_arrow(lines).join(ids_df, on=on, how="left", maintain_order="left")
     df = df.drop(BATCH, MASKED)
     if source is not None:
         df = df.with_columns(pl.lit(source).alias("source"))
@@ -83,13 +143,13 @@ def mine_logs_on_ray(paths: Sequence[str | os.PathLike], tmp: Path, *, baseline=
     header_cols = [c for c in HEADER_COLS if any(c in lay.columns for lay in layouts.values())]
     rep = reporter or Reporter("logs")
     reading = rep.child("reading shards", len(files))
-    task = ray.remote(num_cpus=1)(read_shard).options(num_returns=2)
+    task = ray.remote(num_cpus=1)(read_shard).options(num_returns=3)
     shards = [task.remote(str(f), layouts[f], _env(), BATCH_BYTES) for f in files]
-    distinct = []
-    for i, (_, d) in enumerate(shards):  # mined in file order as the shards arrive
-        distinct.append(pl.from_arrow(ray.get(d)))
+    folded = []
+    for i, (_, _, f) in enumerate(shards):  # in file order as the shards arrive
+        folded.append(pl.from_arrow(ray.get(f)))
         reading.update(i + 1)
-    miner, ids = replay(distinct, base)
+    miner, ids = merge(shards, folded, base)
     label = ray.remote(num_cpus=1)(label_shard)
     several = len(files) > 1
     labelled = [label.remote(s[0], i.to_arrow(), f.name if several else None, header_cols)

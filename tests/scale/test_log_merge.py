@@ -1,0 +1,93 @@
+"""The shards' folded miner calls merged on the driver give the local run's templates, ids and counts.
+
+No Ray here: the worker functions (`read_shard`, `label_shard`) are plain functions, so the
+merge is checked on every shared log file, in small batches (many segments per file).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from fieldkit.analysis.logs import MINER_SETTINGS, default_miner, mine_logs, resolve_log_paths
+from fieldkit.analysis.logtemplates import TemplateMiner
+from fieldkit.io.logs import file_layout
+from fieldkit.scale.logs import label_shard, merge_folded, read_shard, replay
+from tests.conftest import shared
+
+SYSTEMS = ["Apache", "BGL", "HDFS", "HPC", "Hadoop", "HealthApp", "Spark", "Zookeeper"]
+SMALL = 16 << 10  # 16 KB batches: a 2k-line file is ~10-20 batches, so lines recur across batches
+
+
+def local_ids(files: list[Path], tmp: Path, miner: TemplateMiner) -> pl.Series:
+    """Each line's template id from the local job's mining pass, in file order."""
+    got = mine_logs(files, tmp, miner=miner, batch_bytes=SMALL)
+    return pl.concat([pl.read_parquet(p, columns=["template_id"]) for p in got.parts])["template_id"]
+
+
+def sharded(files: list[Path]):
+    return [read_shard(str(f), file_layout(f), {}, SMALL) for f in files]
+
+
+def labelled(shards, ids) -> pl.Series:
+    return pl.concat([pl.from_arrow(label_shard(s[0], i.to_arrow(), None, [])).select("template_id")
+                      for s, i in zip(shards, ids)])["template_id"]
+
+
+def merged(shards, miner):
+    folded = [pl.from_arrow(s[2]) for s in shards]
+    ids = merge_folded(folded, miner)
+    return None if ids is None else [ids.join(f.select("_masked").unique(), on="_masked", how="semi") for f in folded]
+
+
+@pytest.mark.parametrize("files", [
+    pytest.param([shared("logs", f"{s}_2k.log") for s in SYSTEMS], id="loghub-8-files"),
+    pytest.param([shared("logs", f"{s}_2k.log") for s in reversed(SYSTEMS)], id="loghub-reversed"),
+    pytest.param(resolve_log_paths([shared("logs", "formats")]), id="lnav-formats"),
+])
+def test_folded_merge_equals_the_local_miner(files, tmp_path):
+    local_miner = default_miner()
+    want = local_ids(files, tmp_path, local_miner)
+    shards = sharded(files)
+    calls = sum(pl.from_arrow(s[1]).height for s in shards)
+    folded = sum(pl.from_arrow(s[2]).height for s in shards)
+    miner = default_miner()
+    ids = merged(shards, miner)
+    assert ids is not None
+    got = labelled(shards, ids)
+    assert got.len() == want.len() > 1000 and got.null_count() == 0
+    assert got.equals(want)  # every line in the same group, with the same id
+    assert miner.table().equals(local_miner.table())  # same templates, counts, known flags
+    assert local_miner.table().height > 100
+    assert folded < calls  # the driver made fewer calls than the replay of every (batch, line)
+
+
+def test_against_a_baseline_ids_kept(tmp_path):
+    """Seeded with an earlier run's templates, the merge keeps their ids and counts new ones as the local run."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = default_miner()
+    local_ids([shared("logs", "HDFS_2k.log")], tmp_path / "a", first)
+    base = first.table()
+    files = [shared("logs", f"{s}_2k.log") for s in ("Apache", "HDFS", "Hadoop")]
+    local_miner = default_miner(base)
+    want = local_ids(files, tmp_path / "b", local_miner)
+    shards = sharded(files)
+    miner = default_miner(base)
+    got = labelled(shards, merged(shards, miner))
+    assert got.equals(want) and miner.table().equals(local_miner.table())
+    assert local_miner.table()["known"].sum() == base.height
+
+
+def test_a_miner_that_would_forget_falls_back_to_the_exact_replay(tmp_path):
+    """More distinct lines than the miner's cache holds: folding is refused, the full replay matches."""
+    files = [shared("logs", f"{s}_2k.log") for s in SYSTEMS]
+    small = dict(MINER_SETTINGS, cache_size=300)
+    local_miner = TemplateMiner(**small)
+    want = local_ids(files, tmp_path, local_miner)
+    shards = sharded(files)
+    assert merged(shards, TemplateMiner(**small)) is None
+    miner, ids = replay([pl.from_arrow(s[1]) for s in shards], miner=TemplateMiner(**small))
+    assert labelled(shards, ids).equals(want) and miner.table().equals(local_miner.table())
