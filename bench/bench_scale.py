@@ -1,15 +1,17 @@
 """Ray engine benchmark: the same jobs local vs `--engine ray` on this machine, and a cluster projection.
 
-Run:  python bench/bench_scale.py [--answers 1000000] [--lines 10000000] [--runs 3] [--workers N]
+Run:  python bench/bench_scale.py [--answers 4000,64000] [--lines 400000,2000000] [--runs 3] [--modes cold,joined]
 
 1. Answers: N survey answers resampled from the real R survey answers (both free-text
    columns), written to Parquet; `embed` timed local (one process, onnxruntime on every core)
    and on a local Ray (one embedding actor per core, one thread each), each in a fresh
    subprocess with an empty FIELDKIT_HOME (no embedding cache), Ray's start-up included.
 2. Log lines: the 8 loghub sets repeated into 8 files of N/8 lines (a fleet's files);
-   `logs` timed local vs Ray the same way. The driver's serial share (the template replay) is
-   timed inside the Ray run.
-3. A projection for 100M answers and 1 TB of logs on a 16-node cluster, from the measured
+   `logs` timed local vs Ray the same way. The driver's serial parts (the template merge,
+   writing the one output file) are timed inside the Ray run.
+3. Two ways to meet Ray: `cold` (each command starts and stops its own local Ray) and
+   `joined` (a Ray started once with `ray start --head`, as on a cluster; the command joins it).
+4. A projection for 100M answers and 1 TB of logs on a 16-node cluster, from the measured
    per-worker throughput and the measured serial (driver) rates, with its assumptions.
 Timings are min-max over --runs; the load average is printed beside them (the machine is shared).
 """
@@ -46,14 +48,17 @@ from contextlib import nullcontext
 ctx = nullcontext()
 if engine == "ray":
     from fieldkit.scale import ray_engine
-    ctx = ray_engine(workers=args.get("workers"))
+    ctx = ray_engine(address=args.get("address"), workers=args.get("workers"))
 with ctx:
     t1 = time.perf_counter()
     if job == "embed":
         from fieldkit import pipelines
         ds = pipelines.dataset(args["path"])
+        s0 = time.perf_counter()
         r = pipelines.embed(ds, "answer")
+        s1 = time.perf_counter()
         pipelines.save_annotated(ds, r.columns, [r.step], out)
+        timings.update(mine=s1 - s0, write=time.perf_counter() - s1)  # the embedding; the driver's write
         rows = r.outcome.rows
     else:
         from fieldkit import pipelines
@@ -129,102 +134,153 @@ def rng_fmt(xs: list[float], fmt: str = "{:,.1f}") -> str:
     return fmt.format(lo) if abs(hi - lo) < 1e-9 else f"{fmt.format(lo)}-{fmt.format(hi)}"
 
 
+def ray_head(workers: int, start: bool) -> None:
+    """Start (or stop) the one Ray this machine's `joined` runs join, as a cluster's head would be running."""
+    env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    cmd = (["ray", "start", "--head", f"--num-cpus={workers}", "--include-dashboard=false",
+            "--disable-usage-stats"] if start else ["ray", "stop", "--force"])
+    subprocess.run(cmd, check=start, capture_output=True, env=env, timeout=300)
+
+
+def sizes(text: str) -> list[int]:
+    return [int(float(x)) for x in text.split(",") if x.strip()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--answers", type=int, default=1_000_000)
-    ap.add_argument("--lines", type=int, default=10_000_000)
+    ap.add_argument("--answers", default="1000000", help="sizes, comma-separated (e.g. 4000,16000,64000)")
+    ap.add_argument("--lines", default="10000000", help="sizes, comma-separated")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--modes", default="cold,joined",
+                    help="cold: each command starts its own local Ray; joined: it joins a Ray started once (`ray start --head`)")
     ap.add_argument("--workers", type=int, default=None, help="Ray actors (default: every CPU)")
     ap.add_argument("--nodes", type=int, default=16)
     ap.add_argument("--cores", type=int, default=16, help="cores per node in the projection")
     a = ap.parse_args()
     cpus = os.cpu_count() or 1
     workers = a.workers or cpus
-    print(f"# bench_scale: {a.answers:,} answers, {a.lines:,} log lines, {a.runs} runs, {cpus} CPUs, "
+    modes = [m for m in a.modes.split(",") if m]
+    print(f"# bench_scale: answers {a.answers}, log lines {a.lines}, {a.runs} runs, modes {modes}, {cpus} CPUs, "
           f"{workers} Ray workers; load average {os.getloadavg()[0]:.1f} at start\n")
-    results: dict[str, dict[str, list[dict]]] = {"embed": {"local": [], "ray": []}, "logs": {"local": [], "ray": []}}
+    results: dict[tuple, list[tuple[dict, dict]]] = {}
     with tempfile.TemporaryDirectory(prefix="fk-bench-scale-") as tmp:
         tmp = Path(tmp)
-        answers = make_answers(a.answers, tmp)
-        logs = make_logs(a.lines, tmp)
-        jobs = {"embed": {"path": str(answers), "workers": workers},
-                "logs": {"paths": [str(p) for p in logs], "workers": workers}}
-        for run in range(a.runs):  # interleaved, so load changes hit both engines alike
-            for job, args in jobs.items():
-                for engine in ("local", "ray"):
-                    home = tmp / f"home-{job}-{engine}-{run}"
-                    got = child(job, engine, tmp / f"out-{job}-{engine}.parquet", args, home)
-                    got["load"] = os.getloadavg()[0]
-                    results[job][engine].append(got)
-                    print(f"run {run + 1} {job:<5} {engine:<5} {got['rows']:>11,} rows {got['seconds']:8.1f} s "
-                          f"(start {got['start']:.1f} s{', replay %.1f s' % got['replay'] if 'replay' in got else ''}) "
-                          f"peak RSS {got['rss_mb']:,.0f} MB, load {got['load']:.1f}", flush=True)
-    print("\n| job | rows | local s | ray s (incl. start) | ray/local | rows/s local | rows/s ray | per worker rows/s |")
-    print("|---|---|---|---|---|---|---|---|")
-    per_worker = {}
-    for job in ("embed", "logs"):
-        loc, ray_ = results[job]["local"], results[job]["ray"]
-        n = loc[0]["rows"]
-        ratios = [r["seconds"] / l["seconds"] for l, r in zip(loc, ray_)]
-        work = [r["seconds"] - r["start"] - r.get("replay", 0.0) for r in ray_]  # the parallel part
-        per_worker[job] = [n / w / workers for w in work]
-        print(f"| {job} | {n:,} | {rng_fmt([x['seconds'] for x in loc])} | {rng_fmt([x['seconds'] for x in ray_])} "
-              f"| {rng_fmt(ratios, '{:.2f}')} | {rng_fmt([n / x['seconds'] for x in loc], '{:,.0f}')} "
-              f"| {rng_fmt([n / x['seconds'] for x in ray_], '{:,.0f}')} | {rng_fmt(per_worker[job], '{:,.0f}')} |")
-    # the serial part: the replay's cost per distinct (batch, masked line), times the share of
-    # distinct masked lines in the original (unrepeated) loghub sets, which real logs resemble
-    per_distinct = max(r["replay"] / max(r["distinct"], 1) for r in results["logs"]["ray"])
-    share = distinct_share()
-    serial_rate = 1 / (per_distinct * share)
-    print(f"\nreplay: {1 / per_distinct:,.0f} distinct lines/s on the driver; distinct masked lines in the "
-          f"8 original loghub sets: {share:.1%} of lines -> {serial_rate:,.0f} log lines/s serial")
-    start = min(r["start"] for j in results for r in results[j]["ray"])
-    projection(a, per_worker, serial_rate, start)
+        jobs = [("embed", n, {"path": str(make_answers(n, tmp))}) for n in sizes(a.answers)]
+        for n in sizes(a.lines):
+            folder = tmp / f"logs-{n}"
+            folder.mkdir()
+            jobs.append(("logs", n, {"paths": [str(p) for p in make_logs(n, folder)]}))
+        ray_head(workers, False)  # a Ray left running would be joined by the `cold` runs
+        try:
+            for mode in modes:
+                if mode == "joined":
+                    ray_head(workers, True)
+                for run in range(a.runs):  # local and Ray alternate, so load changes hit both alike
+                    for job, n, args in jobs:
+                        pair = []
+                        for engine in ("local", "ray"):
+                            home = tmp / f"home-{job}-{n}-{engine}-{mode}-{run}"
+                            got = child(job, engine, tmp / f"out-{job}-{engine}.parquet",
+                                        {**args, "workers": workers, "address": "auto" if mode == "joined" else None}, home)
+                            got["load"] = os.getloadavg()[0]
+                            pair.append(got)
+                            extra = "".join(f", {k} {got[k]:.2f} s" for k in ("mine", "merge", "write") if k in got)
+                            print(f"{mode:<6} run {run + 1} {job:<5} {engine:<5} {got['rows']:>11,} rows "
+                                  f"{got['seconds']:8.1f} s (start {got['start']:.1f} s{extra}) "
+                                  f"peak RSS {got['rss_mb']:,.0f} MB, load {got['load']:.1f}", flush=True)
+                        results.setdefault((job, n, mode), []).append(tuple(pair))
+                if mode == "joined":
+                    ray_head(workers, False)
+        finally:
+            ray_head(workers, False)
+    report(results, workers)
+    projection(a, results, workers)
 
 
-def distinct_share() -> float:
-    """Distinct masked messages / lines over the 8 loghub sets (2,000 lines each, one batch each)."""
-    from fieldkit.analysis.logs import MINER_SETTINGS
-    from fieldkit.analysis.logtemplates import mask_expr
-    from fieldkit.io.logs import iter_log_batches
+def report(results: dict, workers: int) -> None:
+    """One row per job, size and mode: times, the overhead with and without Ray's start-up."""
+    print("\n| job | rows | Ray | local s | ray s | ray start s | ray/local | ray/local without start | per-worker rows/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (job, n, mode), pairs in sorted(results.items()):
+        loc, ray_ = [p[0] for p in pairs], [p[1] for p in pairs]
+        rows = loc[0]["rows"]
+        ratio = [r["seconds"] / l["seconds"] for l, r in pairs]
+        warm = [(r["seconds"] - r["start"]) / l["seconds"] for l, r in pairs]
+        print(f"| {job} | {rows:,} | {mode} | {rng_fmt([x['seconds'] for x in loc])} | {rng_fmt([x['seconds'] for x in ray_])} "
+              f"| {rng_fmt([x['start'] for x in ray_])} | {rng_fmt(ratio, '{:.2f}')} | {rng_fmt(warm, '{:.2f}')} "
+              f"| {rng_fmt([rate(job, r, workers) for r in ray_], '{:,.0f}')} |")
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
-    lines = distinct = 0
-    for name in SYSTEMS:
-        for b in iter_log_batches(DATA / "logs" / f"{name}_2k.log"):
-            lines += b.height
-            distinct += b.select(mask_expr(pl.col("message"), MINER_SETTINGS["mask_hosts"])).n_unique()
-    return distinct / lines
+
+def rate(job: str, r: dict, workers: int) -> float:
+    """Rows per second per worker in the part that runs on the workers (no start-up, merge or driver write)."""
+    return r["rows"] / max(r["mine"] - r.get("merge", 0.0), 1e-9) / workers
 
 
-def projection(a, per_worker: dict[str, list[float]], serial_rate: float, start: float) -> None:
-    """Hours on N nodes x C cores: the parallel part at the slowest measured per-worker rate, plus the serial part."""
-    workers = a.nodes * a.cores
+def merge_costs() -> tuple[float, float]:
+    """(seconds per new line, seconds per seen line) of the driver's merge, on the 8 original loghub sets."""
+    from fieldkit.analysis.logs import default_miner
+    from fieldkit.io.logs import file_layout
+    from fieldkit.scale.logs import fold_calls, merge_folded, read_shard
+
+    files = [DATA / "logs" / f"{name}_2k.log" for name in SYSTEMS]
+    folded = [pl.from_arrow(read_shard(str(f), file_layout(f), {}, 8 << 20)[2]) for f in files]
+    calls = pl.concat([f.select("_masked", "count") for f in folded])
+    t = time.perf_counter()
+    merge_folded(folded, default_miner())
+    new = time.perf_counter() - t
+    miner = default_miner()
+    merge_folded(folded, miner)
+    seen = fold_calls(pl.concat([calls] * 20))  # every line seen before: the cost of a hit row
+    t = time.perf_counter()
+    for m, c in seen.select("_masked", "count").iter_rows():
+        miner.add_masked(m, c)
+    hit = (time.perf_counter() - t) / seen.height
+    return new / calls["_masked"].n_unique(), hit
+
+
+def projection(a, results: dict, workers: int) -> None:
+    """Hours on N nodes x C cores from the largest size's measured per-worker rates and the driver's serial parts."""
+    def largest(job):
+        keys = [k for k in results if k[0] == job]
+        mode = "joined" if any(k[2] == "joined" for k in keys) else keys[0][2]
+        n = max(k[1] for k in keys if k[2] == mode)
+        return [p[1] for p in results[(job, n, mode)]]
+
+    total = a.nodes * a.cores
     answers, tb_lines = 100_000_000, int(1e12 / 150)  # 1 TB of logs at ~150 bytes per line
-    emb = min(per_worker["embed"])
-    logs = min(per_worker["logs"])
-    emb_h = answers / (emb * workers) / 3600
-    logs_par_h = tb_lines / (logs * workers) / 3600
-    logs_ser_h = tb_lines / serial_rate / 3600
-    print(f"\n## Projection: {a.nodes} nodes x {a.cores} cores = {workers} Ray workers\n")
-    print("| job | rows | per-worker rate (measured, slowest run) | parallel part | serial part (driver) | total |")
+    emb, logs = largest("embed"), largest("logs")
+    emb_rate = min(rate("embed", r, workers) for r in emb)
+    log_rate = min(rate("logs", r, workers) for r in logs)
+    emb_write = min(r["rows"] / r["write"] for r in emb)
+    log_write = min(r["rows"] / r["write"] for r in logs)
+    per_new, per_hit = merge_costs()
+    cache, shards = 200_000, 1_000  # the exact fold's bound on distinct masked lines; 1 TB as 1 GB files
+    merge_s = cache * per_new + shards * cache * per_hit  # every shard holding every distinct line: an upper bound
+    emb_h, emb_w = answers / (emb_rate * total) / 3600, answers / emb_write / 3600
+    log_h, log_w = tb_lines / (log_rate * total) / 3600, tb_lines / log_write / 3600
+    print(f"\n## Projection: {a.nodes} nodes x {a.cores} cores = {total} Ray workers\n")
+    print("| job | rows | per-worker rate (measured, slowest run) | parallel part | serial part on the driver | total |")
     print("|---|---|---|---|---|---|")
-    print(f"| embed 100M answers | {answers:,} | {emb:,.0f} answers/s | {emb_h:.2f} h | driver reads + writes "
-          f"(not measured apart; I/O bound) | >= {emb_h:.2f} h |")
-    print(f"| logs 1 TB | {tb_lines:,} lines | {logs:,.0f} lines/s | {logs_par_h:.2f} h | template replay at "
-          f"{serial_rate:,.0f} lines/s: {logs_ser_h:.2f} h | {logs_par_h + logs_ser_h:.2f} h |")
-    print(f"\nCost per million rows (CPU-hours = 1e6 / per-worker rate / 3600): embed "
-          f"{1e6 / emb / 3600:.2f} CPU-h, logs {1e6 / logs / 3600:.3f} CPU-h (+ {1e6 / serial_rate:.0f} s on the driver).")
+    print(f"| embed 100M answers | {answers:,} | {emb_rate:,.0f} answers/s | {emb_h:.2f} h | writing the one "
+          f"Parquet file at {emb_write:,.0f} rows/s: {emb_w:.2f} h | {emb_h + emb_w:.2f} h |")
+    print(f"| logs 1 TB | {tb_lines:,} lines | {log_rate:,.0f} lines/s | {log_h:.2f} h | template merge <= "
+          f"{merge_s / 3600:.2f} h; writing the one sorted Parquet file at {log_write:,.0f} lines/s: {log_w:.2f} h "
+          f"| {log_h + merge_s / 3600 + log_w:.2f} h |")
+    print(f"\nMerge costs on the driver: {per_new * 1e6:,.0f} us per new masked line, {per_hit * 1e6:.2f} us per "
+          f"line seen before (8 loghub sets).")
+    print(f"Cost per million rows (CPU-hours = 1e6 / per-worker rate / 3600): embed {1e6 / emb_rate / 3600:.2f} CPU-h, "
+          f"logs {1e6 / log_rate / 3600:.3f} CPU-h (+ {1e6 / log_write:.1f} s of driver writing).")
     print(f"""
-Assumptions: every node runs one actor per core at this machine's measured per-core rate
-(cores of a cloud node are usually faster than these shared ones, so this is pessimistic);
-scaling is linear in workers (no shared state between blocks; Ray's object store spills to
-local disk); the input sits on storage every worker can reach at >= the aggregate rate;
-1 TB of logs = {tb_lines:,} lines at ~150 bytes; the logs template replay is one process on the
-driver: its measured cost per distinct masked line times the distinct share of the original
-loghub sets ({serial_rate:,.0f} lines/s; logs with more distinct lines replay slower, and this
-part caps the speed-up whatever the cluster size); the driver's own reading and writing are
-not in the table (a fast local disk writes ~0.5-1 GB/s of Parquet);
-Ray start-up ({start:.1f} s here) is paid once per command.""")
+Assumptions: every node runs one worker per core at this machine's measured per-core rate
+(the slowest run of the largest size, joined to a running Ray; cloud cores are usually
+faster than these shared ones); the parallel part scales linearly (no shared state between
+blocks or files; the object store spills to local disk); the input sits on storage every worker
+reads at >= the aggregate rate; 1 TB of logs = {tb_lines:,} lines at ~150 bytes, as {shards:,} files;
+the template merge is exact while the logs hold <= {cache:,} distinct masked lines (the local
+miner's cache; beyond, the driver replays every (batch, line) as the local run does), bounded
+here as if every file held all of them; the one output file is written by the driver at this
+machine's measured rate (a faster disk or a folder of parts per worker would shrink it).""")
 
 
 if __name__ == "__main__":
