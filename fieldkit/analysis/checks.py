@@ -235,10 +235,11 @@ def run_checks(frame: pl.LazyFrame, *, survey: Any = None, form: Any = None,
             if name == "constraints" or not cfg["constraints"]["enabled"]:
                 specs += rules.form_rules(ctx)
             if form is None and name == "constraints":
-                ctx.skipped.append("constraints and relevant: need the form (--form)")
+                ctx.skipped.append("constraints, relevant and required: need the form (--form)")
         elif name == "required":
             if form is None:
-                ctx.skipped.append("required: needs the form (--form)")
+                if not cfg["constraints"]["enabled"]:  # else the constraints note says it
+                    ctx.skipped.append("required: needs the form (--form)")
             else:
                 req_specs, req_frame = rules.required(ctx)
                 specs += req_specs

@@ -181,7 +181,7 @@ def test_bgd_without_form_finds_its_known_short_interviews():
     assert res.roles["enumerator"] == "enumerator_id"
     assert res.roles["ids"] == ["X_uuid", "meta.instanceID"]
     assert f.filter(pl.col("check").is_in(["duplicate_id", "near_duplicate"])).height == 0
-    assert "constraints and relevant: need the form (--form)" in res.skipped
+    assert "constraints, relevant and required: need the form (--form)" in res.skipped
 
 
 def test_findings_by_enumerator_add_up(irq):
