@@ -220,11 +220,10 @@ def rate(job: str, r: dict, workers: int) -> float:
 def merge_costs() -> tuple[float, float]:
     """(seconds per new line, seconds per seen line) of the driver's merge, on the 8 original loghub sets."""
     from fieldkit.analysis.logs import default_miner
-    from fieldkit.io.logs import file_layout
     from fieldkit.scale.logs import fold_calls, merge_folded, read_shard
 
     files = [DATA / "logs" / f"{name}_2k.log" for name in SYSTEMS]
-    folded = [pl.from_arrow(read_shard(str(f), file_layout(f), {}, 8 << 20)[2]) for f in files]
+    folded = [pl.from_arrow(read_shard(str(f), {}, 8 << 20)[2]) for f in files]
     calls = pl.concat([f.select("_masked", "count") for f in folded])
     t = time.perf_counter()
     merge_folded(folded, default_miner())

@@ -253,7 +253,8 @@ class MinedLogs:
             for i, part in enumerate(self.parts):
                 writing.update(i)
                 rep.check()
-                yield annotate(pl.read_parquet(part), self.miner, templates).select(cols)
+                df = pl.read_parquet(part)  # parts annotated by the Ray workers (fieldkit.scale.logs) come ready
+                yield (df if "params" in df.columns else annotate(df, self.miner, templates)).select(cols)
 
         if self.several:  # merge by time; lines without a timestamp keep their place after the previous one
             final = []

@@ -13,7 +13,6 @@ import pytest
 
 from fieldkit.analysis.logs import MINER_SETTINGS, default_miner, mine_logs, resolve_log_paths
 from fieldkit.analysis.logtemplates import TemplateMiner
-from fieldkit.io.logs import file_layout
 from fieldkit.scale.logs import label_shard, merge_folded, read_shard, replay
 from tests.conftest import shared
 
@@ -28,7 +27,7 @@ def local_ids(files: list[Path], tmp: Path, miner: TemplateMiner) -> pl.Series:
 
 
 def sharded(files: list[Path]):
-    return [read_shard(str(f), file_layout(f), {}, SMALL) for f in files]
+    return [read_shard(str(f), {}, SMALL) for f in files]
 
 
 def labelled(shards, ids) -> pl.Series:
