@@ -176,7 +176,7 @@ def genre_table(dialogues, articles, folds: int) -> None:
               f"{correct[shipped, set_of == j].mean():.0%} | {other} |")
 
 
-def dialogue_section(dialogues, emb, folds: int) -> dict:
+def dialogue_section(dialogues, emb, folds: int, label: str = "") -> dict:
     from fieldkit.analysis import summary_dialogue as D
     from fieldkit.analysis import summarize as S
     from fieldkit.analysis.summary_genre import parse_turns
@@ -196,7 +196,7 @@ def dialogue_section(dialogues, emb, folds: int) -> dict:
                     budget_ratio=1.0, min_budget=10**6)
         picked = D.select_sentences(u, 3, c)
         centroid.append(r1_multi(" ".join(f"{u.speakers[i]}: {u.sentences[i]}" for i in picked), refs))
-    table(f"DialogSum, {len(dialogues)} dialogues x 3 references", [
+    table(f"DialogSum, {len(dialogues)} dialogues x 3 references{label}", [
         ("first three turns", np.array(first3)), ("3 sentences nearest the centroid (speaker named)", np.array(centroid)),
         ("fieldkit default (auto = extractive, dialogue)", np.array(default))])
     print(f"(default: {np.mean(times):.3f} s per dialogue, embeddings cached after the first pass)")
@@ -210,7 +210,7 @@ def dialogue_section(dialogues, emb, folds: int) -> dict:
                             for r in refs])
                    for u, (_, refs) in zip(units, dialogues)]
                   for p in (replace(D.DEFAULT_PARAMS, **dict(zip(grid, c))) for c in combos)])
-    print(f"\n#### DialogSum {folds}-fold CV over {len(combos)} dialogue settings (R-1 mean of refs)")
+    print(f"\n#### DialogSum {folds}-fold CV over {len(combos)} dialogue settings (R-1 mean of refs){label}")
     kfold_pick(M, np.array(first3)[:, 0], folds, labels)
     fold = np.arange(len(dialogues)) % folds
     held = np.zeros((len(dialogues), 4))
@@ -218,7 +218,7 @@ def dialogue_section(dialogues, emb, folds: int) -> dict:
         p = replace(D.DEFAULT_PARAMS, **dict(zip(grid, combos[int(np.argmax(M[:, fold != f].mean(axis=1)))])))
         for j in np.flatnonzero(fold == f):
             held[j] = r1_multi(" ".join(D.render(units[j], D.select_sentences(units[j], 3, p), p)), dialogues[j][1])
-    print(f"\n### DialogSum summary: held-out ({folds}-fold CV) figures beside the baselines (mean of 3 refs)")
+    print(f"\n### DialogSum summary: held-out ({folds}-fold CV) figures beside the baselines (mean of 3 refs){label}")
     print("| method | R-1 | R-2 | R-L | R-1 vs first three turns |")
     print("|---|---:|---:|---:|---:|")
     base = np.array(first3)[:, 0].mean()
@@ -226,7 +226,7 @@ def dialogue_section(dialogues, emb, folds: int) -> dict:
                      (f"dialogue default settings, {folds}-fold CV held-out", held)):
         m = sc.mean(axis=0)
         print(f"| {name} | {m[0]:.2f} | {m[2]:.2f} | {m[3]:.2f} | {m[0] - base:+.2f} |")
-    return {"default": default, "first3": first3}
+    return {"default": default, "first3": first3, "held": held}
 
 
 def textrank(v: np.ndarray, k: int, damping: float = 0.85) -> list[int]:
@@ -244,7 +244,7 @@ NEWS_GRID = dict(position_weight=[0.6, 0.7, 0.8, 0.9], position_decay=[4.0, 8.0]
                  min_words=[4, 8, 12], length_penalty=[0.0, 0.05])
 
 
-def news_section(articles, emb, folds: int) -> None:
+def news_section(articles, emb, folds: int, label: str = "") -> np.ndarray:
     from fieldkit.analysis import summarize as S
     from fieldkit.analysis.rouge import rouge1
     from fieldkit.analysis.sentences import split_sentences
@@ -254,13 +254,13 @@ def news_section(articles, emb, folds: int) -> None:
     words = [[len(x.split()) for x in s] for s in sents]
     refs = [[a["reference"]] for a in articles]
     texts = {"Lead-3": [" ".join(s[:3]) for s in sents],
-             "TextRank (embedding cosine)": [" ".join(s[i] for i in textrank(v, 3)) for s, v in zip(sents, vecs)],
+             "TextRank (sentence-vector cosine)": [" ".join(s[i] for i in textrank(v, 3)) for s, v in zip(sents, vecs)],
              "3 sentences nearest the centroid": [" ".join(s[i] for i in S.rank_sentences(v, w, 3, position_weight=0.0))
                                                   for s, v, w in zip(sents, vecs, words)],
              f"fieldkit default (auto = {S.AUTO_MODE}, report)": [S.summarize_text(a["article"], embedder=emb).text
                                                                   for a in articles]}
     rows = {k: np.array([r1_multi(t, r) for t, r in zip(v, refs)]) for k, v in texts.items()}
-    table(f"CNN/DailyMail, {len(articles)} articles (one reference; all rows use every article)",
+    table(f"CNN/DailyMail, {len(articles)} articles (one reference; all rows use every article){label}",
           list(rows.items()))
     lead = rows["Lead-3"]
     combos = list(itertools.product(*NEWS_GRID.values()))
@@ -270,7 +270,7 @@ def news_section(articles, emb, folds: int) -> None:
     M = np.array([[100 * rouge1(" ".join(s[i] for i in p), r[0]) for p, s, r in zip(pc, sents, refs)]
                   for pc in picks])
     print(f"\n#### CNN/DM {folds}-fold CV over {len(combos)} report settings "
-          "(position weight x decay x MMR penalty x min words x length penalty), R-1")
+          f"(position weight x decay x MMR penalty x min words x length penalty), R-1{label}")
     held_r1 = kfold_pick(M, lead[:, 0], folds, labels)
     # held-out R-1/2/L of what each fold picked
     fold = np.arange(len(articles)) % folds
@@ -282,7 +282,7 @@ def news_section(articles, emb, folds: int) -> None:
     assert np.allclose(held[:, 0], held_r1, atol=1e-6)
     # leave one source out: CNN articles open with "(CNN)"; the rest are Daily Mail
     cnn = np.array(["(CNN)" in a["article"][:40] for a in articles])
-    print("\n#### CNN/DM leave one source out (settings picked on one source, R-1 on the other)")
+    print(f"\n#### CNN/DM leave one source out (settings picked on one source, R-1 on the other){label}")
     print("| picked on | scored on | articles | picked | held-out R-1 | Lead-3 R-1 | gain |")
     print("|---|---|---:|---|---:|---:|---:|")
     for train, name in ((~cnn, "Daily Mail"), (cnn, "CNN")):
@@ -290,7 +290,7 @@ def news_section(articles, emb, folds: int) -> None:
         test = ~train
         print(f"| {name} | {'CNN' if name == 'Daily Mail' else 'Daily Mail'} | {test.sum()} | {labels[b]} | "
               f"{M[b, test].mean():.2f} | {lead[test, 0].mean():.2f} | {M[b, test].mean() - lead[test, 0].mean():+.2f} |")
-    print(f"\n### CNN/DM summary: held-out ({folds}-fold CV) figures beside the baselines and published anchors")
+    print(f"\n### CNN/DM summary: held-out ({folds}-fold CV) figures beside the baselines and published anchors{label}")
     print("| method | R-1 | R-2 | R-L | R-1 vs Lead-3 |")
     print("|---|---:|---:|---:|---:|")
     for name, sc in list(rows.items())[:3] + [(f"position+centrality+MMR, {folds}-fold CV held-out", held)]:
@@ -298,6 +298,7 @@ def news_section(articles, emb, folds: int) -> None:
         print(f"| {name} | {m[0]:.2f} | {m[2]:.2f} | {m[3]:.2f} | {m[0] - lead[:, 0].mean():+.2f} |")
     print("| published Lead-3, full CNN/DM test (data README) | 40.3 | 17.7 | 36.6 | |")
     print("| published bart-large-cnn (abstractive, 400M params) | 44.2 | 21.3 | 40.9 | |")
+    return held
 
 
 def generator_section(dialogues, emb, n: int, folds: int, out: Path, extractive: list,
@@ -389,11 +390,14 @@ def generator_section(dialogues, emb, n: int, folds: int, out: Path, extractive:
 
 
 def speed_section(dialogues, runs: int) -> None:
+    import os
+    import subprocess
+    import tempfile
+
     from fieldkit.analysis import summarize as S
     from fieldkit.errors import ModelError
     from fieldkit.inference.embedder import get_embedder
 
-    emb = get_embedder()  # no memo: a cold transcript
     lines, words = [], 0
     for d, _ in dialogues[100:]:
         for ln in d.split("\n"):
@@ -416,8 +420,23 @@ def speed_section(dialogues, runs: int) -> None:
 
     base = timed(lambda: " ".join(text.split("\n")[:3]))
     print(f"| first three turns | {base[0]:.4f}-{base[1]:.4f} | 1x |")
-    ext = timed(lambda: S.summarize_text(text, n=5, embedder=emb))
-    print(f"| extractive (default) | {ext[0]:.2f}-{ext[1]:.2f} | {ext[0] / max(base[0], 1e-6):.0f}x |")
+    ext = timed(lambda: S.summarize_text(text, n=5))
+    print(f"| extractive (default: TF-IDF sentence vectors) | {ext[0]:.3f}-{ext[1]:.3f} | "
+          f"{ext[0] / max(base[0], 1e-6):.0f}x |")
+    t0 = time.perf_counter()
+    emb = get_embedder()  # no memo: a cold transcript
+    load = time.perf_counter() - t0
+    mini = timed(lambda: S.summarize_text(text, n=5, embedder=emb))
+    print(f"| extractive with MiniLM sentence embeddings (model loaded once: {load:.2f} s more) | "
+          f"{mini[0]:.2f}-{mini[1]:.2f} | {mini[0] / max(base[0], 1e-6):.0f}x |")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "transcript.txt"
+        path.write_text(text, encoding="utf-8")
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        cli = timed(lambda: subprocess.run([sys.executable, "-m", "fieldkit", "summarize", str(path)],
+                                           env=env, check=True, capture_output=True))
+    print(f"| whole `fieldkit summarize transcript.txt` command (new process: imports, read, summary) | "
+          f"{cli[0]:.2f}-{cli[1]:.2f} | |")
     try:
         gen = S._load_generator()
     except ModelError:
@@ -425,6 +444,9 @@ def speed_section(dialogues, runs: int) -> None:
     ab = timed(lambda: S.summarize_text(text, mode="abstractive", n=3, generator=gen, embedder=emb))
     print(f"| abstractive (grounded; input cut to the model's window) | {ab[0]:.1f}-{ab[1]:.1f} | "
           f"{ab[0] / max(base[0], 1e-6):.0f}x |")
+    hy = timed(lambda: S.summarize_text(text, mode="hybrid", n=3, generator=gen, embedder=emb))
+    print(f"| hybrid (grounded; every part of the transcript read) | {hy[0]:.1f}-{hy[1]:.1f} | "
+          f"{hy[0] / max(base[0], 1e-6):.0f}x |")
 
 
 def main() -> None:
@@ -437,6 +459,8 @@ def main() -> None:
                     help="dialogues for the plain and few-shot variants (copy-constrained runs on all)")
     ap.add_argument("--skip", default="", help="comma list of: genre,dialogue,news,generate,speed")
     ap.add_argument("--out", default="/tmp/fieldkit_summaries.md")
+    ap.add_argument("--vectors", default="tfidf,minilm",
+                    help="sentence vectors to compare for extractive documents (first = shipped)")
     args = ap.parse_args()
     skip = set(args.skip.split(","))
     rows = json.loads((DATA / "summarization" / "dialogsum_test_500x3refs.json").read_text("utf-8"))
@@ -445,22 +469,46 @@ def main() -> None:
         refs.setdefault(r["dialogue"], []).append(r["summary"])
     dialogues = list(refs.items())
     articles = [json.loads(x) for x in (DATA / "summarization" / "cnndm_dev_100.jsonl").open(encoding="utf-8")]
-    emb = MemoEmbedder()
+    from fieldkit.analysis.summary_vectors import TfidfVectors
+
+    kinds = [k for k in args.vectors.split(",") if k]
+    vec = {k: (TfidfVectors() if k == "tfidf" else MemoEmbedder()) for k in kinds}
+    emb = vec.get("minilm") or MemoEmbedder()  # the generator's grounding check uses MiniLM
     if "genre" not in skip:
         genre_table(dialogues, articles, args.folds)
-    ext = None
-    if "dialogue" not in skip:
-        ext = dialogue_section(dialogues, emb, args.folds)["default"]
-    if "news" not in skip:
-        news_section(articles, emb, args.news_folds)
+    ext, held = None, {}
+    for k in kinds:
+        label = f" [sentence vectors: {VECTOR_NAMES[k]}]"
+        if "dialogue" not in skip:
+            d = dialogue_section(dialogues, vec[k], args.folds, label)
+            held.setdefault(k, {})["DialogSum"] = d["held"][:, 0].mean()
+            ext = d["default"] if ext is None else ext  # the shipped default comes first
+        if "news" not in skip:
+            held.setdefault(k, {})["CNN/DM"] = news_section(articles, vec[k], args.news_folds, label)[:, 0].mean()
+    if len(held) > 1:
+        vectors_table(held)
     if "generate" not in skip and args.n_generate > 0:
         if ext is None:
             from fieldkit.analysis import summarize as S
 
-            ext = [r1_multi(S.summarize_text(d, embedder=emb).text, r) for d, r in dialogues[-args.n_generate:]]
+            ext = [r1_multi(S.summarize_text(d).text, r) for d, r in dialogues[-args.n_generate:]]
         generator_section(dialogues, emb, args.n_generate, args.folds, Path(args.out), ext, args.n_variants)
     if "speed" not in skip:
         speed_section(dialogues, args.runs)
+
+
+VECTOR_NAMES = {"tfidf": "TF-IDF over the document's sentences (shipped)",
+                "minilm": "all-MiniLM-L6-v2 embeddings"}
+
+
+def vectors_table(held: dict) -> None:
+    """Held-out R-1 per sentence representation, side by side (each with its own CV picks)."""
+    sets = sorted({s for v in held.values() for s in v})
+    print("\n### sentence vectors for extractive documents: held-out R-1 (each picks its own settings by CV)")
+    print("| sentence vectors | " + " | ".join(sets) + " |")
+    print("|---|" + "---:|" * len(sets))
+    for k, v in held.items():
+        print(f"| {VECTOR_NAMES[k]} | " + " | ".join(f"{v.get(s, float('nan')):.2f}" for s in sets) + " |")
 
 
 if __name__ == "__main__":

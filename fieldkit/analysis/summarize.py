@@ -3,8 +3,10 @@
 - extractive (the default, see AUTO_MODE): one document is first read for its shape
   (fieldkit.analysis.summary_genre): a dialogue or transcript gets a topic line and its key
   sentences with the speaker named (fieldkit.analysis.summary_dialogue); a report gets
-  sentences by a mix of position and embedding centrality with MMR redundancy control (news
-  and reports put the point first; centrality alone loses to Lead-3); a log or a list of
+  sentences by a mix of position and centrality with MMR redundancy control (news and reports
+  put the point first; centrality alone loses to Lead-3). A document's sentences are compared
+  by TF-IDF over its own sentences (fieldkit.analysis.summary_vectors): level with MiniLM held
+  out and no model to load, so a 2,000-word transcript takes milliseconds. A log or a list of
   short lines is treated as a collection of answers; for many short texts (survey answers),
   treat each answer as a unit and pick one representative answer per k-means cluster,
   largest first, with its share. It can only quote the input, so it cannot invent facts.
@@ -183,6 +185,16 @@ def _get_embedder(embedder):
     return get_embedder()
 
 
+def _sentence_vectors(embedder):
+    """What compares one document's sentences: the caller's embedder, else TF-IDF (no model to
+    load; level with MiniLM held out on DialogSum and CNN/DM, see summary_vectors)."""
+    if embedder is not None:
+        return embedder
+    from fieldkit.analysis.summary_vectors import TfidfVectors
+
+    return TfidfVectors()
+
+
 def _joiner(parts: Sequence[str]) -> str:
     return "" if parts and is_cjk_text("".join(parts)) else " "
 
@@ -253,7 +265,7 @@ def _extract_document(text: str, k: int, reporter: Reporter, embedder) -> Summar
                                 key=_log_key if genre == "log" else normalise_answer, noun="lines")
         return replace(s, genre=genre, notes=s.notes + (f"read as {genre}: one line per unit",))
     sentences = split_sentences(text)
-    emb = _get_embedder(embedder)
+    emb = _sentence_vectors(embedder)
     if len(sentences) <= k:
         return Summary(_joiner(sentences).join(sentences), "extractive", emb.model_id,
                        tuple(sentences))
@@ -271,7 +283,7 @@ def _extract_dialogue(text: str, k: int, reporter: Reporter, embedder) -> Summar
 
     turns = parse_turns(text)
     rows = D.dialogue_sentences(turns)
-    emb = _get_embedder(embedder)
+    emb = _sentence_vectors(embedder)
     vectors = emb.embed_all([r[1] for r in rows], reporter=reporter.child("embed sentences", len(rows)))
     units = D.build_units(turns, vectors)
     picked = D.select_sentences(units, k)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -81,11 +82,30 @@ def dialogue_sentences(turns: Sequence[Turn]) -> list[tuple[str, str, int]]:
     return [(t.speaker, s, t.index) for t in turns for s in split_sentences(t.text)]
 
 
+@lru_cache(maxsize=1)
+def _language_stop_words() -> dict[str, frozenset[str]]:
+    """Stop words per language (the stop-words package; CJK is read by characters, not words)."""
+    import stop_words
+
+    return {lang: frozenset(w.casefold() for w in stop_words.get_stop_words(lang))
+            for lang in stop_words.AVAILABLE_LANGUAGES if lang not in ("chinese", "japanese", "korean")}
+
+
+def transcript_stop_words(sentences: Sequence[str]) -> frozenset[str]:
+    """English stop words, plus those of the language the transcript uses most stop words of."""
+    from fieldkit.analysis.summary_vectors import english_stop_words
+
+    lists = _language_stop_words()
+    words = [w.casefold() for s in sentences for w in _WORD.findall(s)]
+    main = max(lists, key=lambda lang: (sum(w in lists[lang] for w in words), lang == "english"))
+    return english_stop_words() | (lists[main] if main != "english" else frozenset())
+
+
 def topic_keywords(sentences: Sequence[str], names: Sequence[str], m: int = 8) -> list[str]:
     """Content words said at least twice, most frequent first (stop words, fillers, names out)."""
-    from fieldkit.analysis.keywords import EXTRA_STOP_WORDS, _stop_words
+    from fieldkit.analysis.keywords import EXTRA_STOP_WORDS
 
-    stop = _stop_words(list(sentences)) | EXTRA_STOP_WORDS | _FILLERS
+    stop = transcript_stop_words(sentences) | EXTRA_STOP_WORDS | _FILLERS
     named = {w.lower() for n in names for w in _WORD.findall(n)}
     counts: Counter[str] = Counter()
     first: dict[str, int] = {}

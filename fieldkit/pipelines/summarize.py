@@ -201,6 +201,10 @@ def _model(out: Summaries, embedder) -> object | None:
     if used is None:
         return embedder
     if used.mode == "extractive":
+        from fieldkit.analysis.summary_vectors import MODEL_ID as TFIDF
+
+        if used.model == TFIDF:  # a document's sentences compared by their words: no model ran
+            return embedder
         from fieldkit.inference.embedder import get_embedder
 
         return embedder if embedder is not None else get_embedder(used.model)

@@ -78,11 +78,12 @@ def test_dialogue_summary_names_speakers_and_quotes_their_own_words(dialogues, e
             assert word.lower() in dialogue.lower()
 
 
-def test_dialogue_default_beats_first_three_turns(dialogues, embedder):
-    # 40 dialogues held out of nothing: the weights came from 5-fold CV on all 500 (bench).
+def test_dialogue_default_beats_first_three_turns(dialogues):
+    # 40 dialogues held out of nothing: the weights came from 5-fold CV on all 500 (bench);
+    # the default compares sentences by TF-IDF (no embedder given).
     ours, first3 = [], []
     for dialogue, refs in dialogues[-40:]:
-        s = S.summarize_text(dialogue, embedder=embedder).text
+        s = S.summarize_text(dialogue).text
         lead = " ".join(dialogue.split("\n")[:3])
         ours.append(sum(rouge(s, r).rouge1 for r in refs) / len(refs))
         first3.append(sum(rouge(lead, r).rouge1 for r in refs) / len(refs))
