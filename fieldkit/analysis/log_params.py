@@ -16,6 +16,7 @@ from fieldkit.analysis.logtemplates import WILDCARD
 
 _META = set(r"\.+*?()|[]{}^$#&-~")
 PARAMS_DTYPE = pl.List(pl.String)
+_DIGIT = re.compile("[0-9]")
 
 
 def _escape(text: str) -> str:
@@ -48,14 +49,57 @@ def _extract(lines: pl.Series, template: str, loose: bool) -> pl.Series:
     return g.select(pl.when(ok).then(pl.concat_list(fields)).otherwise(None).alias("params"))["params"]
 
 
+def _spans(keys: pl.Series, template: str, loose: bool) -> pl.DataFrame:
+    """Per key: where each `<*>` starts and how long it is (s0, l0, s1, l1 ..., in characters; null: no fit).
+
+    Every literal piece is captured too, so a `<*>` starts after the lengths of all groups before it.
+    """
+    lits = [_escape(p) for p in template.split(WILDCARD)]
+    if loose:
+        lits = [re.sub(r"\s+", lambda _: r"\s+", p) for p in lits]
+    rx = "^" + "(.*?)".join(f"({p})" for p in lits) + "$"
+    g = pl.col("g").struct
+    ok = g.field("1").is_not_null()
+    lens = [g.field(str(i + 1)).str.len_chars() for i in range(2 * len(lits) - 1)]
+    cols = []
+    for i in range(len(lits) - 1):
+        cols += [pl.when(ok).then(pl.sum_horizontal(lens[: 2 * i + 1])).alias(f"s{i}"),
+                 pl.when(ok).then(lens[2 * i + 1]).alias(f"l{i}")]
+    return keys.to_frame("k").select(pl.col("k").str.extract_groups(rx).alias("g")).select(*cols)
+
+
+def _by_spans(part: pl.DataFrame, keys: pl.Series, template: str) -> pl.Series:
+    """A template's params from each distinct digit-zeroed line's spans, cut out of the real lines.
+
+    Why it holds: a template has no ASCII digit, so a digit and a 0 match its pieces alike and
+    the groups of a line and of its zeroed key fall on the same characters.
+    """
+    ks = part["k"].unique()
+    kv = keys.gather(ks)
+    sp = _spans(kv, template, loose=False)
+    n = template.count(WILDCARD)
+    if sp["s0"].null_count():  # spacing that differs from the template's: the tolerant match
+        lo = _spans(kv, template, loose=True)
+        sp = sp.with_columns(*[pl.coalesce(sp[c], lo[c]).alias(c) for c in sp.columns])
+    sp = sp.with_columns(ks.alias("k"))
+    j = part.select("k", "m").join(sp, on="k", how="left", maintain_order="left")
+    m = pl.col("m")
+    vals = pl.concat_list([m.str.slice(pl.col(f"s{i}"), pl.col(f"l{i}")) for i in range(n)])
+    return j.select(pl.when(pl.col("s0").is_not_null()).then(vals).otherwise(None).alias("params"))["params"]
+
+
 def line_params(messages: pl.Series, ids: pl.Series, templates: dict[int, str]) -> pl.Series:
     """List[str] per line: the values of its template's `<*>` in the message's first line.
 
     Lines whose spacing differs from their template between two constant words get the values
-    from a spacing-tolerant match instead; a line no regex fits gets null.
+    from a spacing-tolerant match instead; a line no regex fits gets null. Each regex runs once
+    per distinct digit-zeroed line (see `_by_spans`), not once per line.
     """
+    from fieldkit.analysis.logtemplates import digit_blind
+
     first = messages.str.split("\n").list.first().fill_null("")
-    df = pl.DataFrame({"m": first, "t": ids}).with_row_index("_i")
+    codes, keys = digit_blind(first)
+    df = pl.DataFrame({"m": first, "t": ids, "k": codes}).with_row_index("_i")
     parts = []
     for (tid,), part in df.partition_by("t", as_dict=True, maintain_order=True).items():
         template = templates.get(tid) if tid is not None else None
@@ -64,7 +108,9 @@ def line_params(messages: pl.Series, ids: pl.Series, templates: dict[int, str]) 
             continue
         if WILDCARD not in template:
             vals = pl.Series("params", [[]] * part.height, dtype=PARAMS_DTYPE)
-        else:
+        elif not _DIGIT.search(template):
+            vals = _by_spans(part, keys, template)
+        else:  # a hand-edited baseline template may hold a digit: match the real lines
             vals = _extract(part["m"], template, loose=False)
             if vals.null_count():
                 loose = _extract(part["m"], template, loose=True)

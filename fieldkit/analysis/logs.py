@@ -290,7 +290,7 @@ class _Worded:
 
 
 def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | None = None,
-              reporter: Reporter | None = None, batch_bytes: int = 8 << 20,
+              reporter: Reporter | None = None, batch_bytes: int = 4 << 20,
               miner: TemplateMiner | None = None) -> MinedLogs:
     """Read the logs in batches (the next one parsed while this one is mined), keep them in `tmp`, build the digest."""
     from fieldkit.io.logs import file_layout

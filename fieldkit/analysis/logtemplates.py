@@ -70,7 +70,7 @@ _SPLIT = re.compile(r"(\s+)")
 _ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
-def _digit_blind(lines: pl.Series) -> tuple[np.ndarray, pl.Series]:
+def digit_blind(lines: pl.Series) -> tuple[np.ndarray, pl.Series]:
     """(code per line, distinct lines by first appearance), lines equal but for their ASCII digits being one.
 
     Why Arrow: a byte translation of the whole text buffer and a dictionary encoding cost a
@@ -246,7 +246,7 @@ class TemplateMiner:
         # Masking is the same for two lines that differ only in their ASCII digits (every digit
         # ends up inside a <*>, and a 0 keeps each rule's match: \d, hex, 0x, lengths), so only
         # the distinct digit-zeroed first lines are masked: a few thousand per batch, not every line.
-        codes, keys = _digit_blind(s.str.split("\n").list.first().fill_null(""))
+        codes, keys = digit_blind(s.str.split("\n").list.first().fill_null(""))
         keys = pl.DataFrame({"m": self.mask(keys), "n": np.bincount(codes, minlength=len(keys))})
         # distinct masked lines by first appearance (keys are), so ids follow the log's order
         counts = keys.group_by("m", maintain_order=True).agg(pl.col("n").sum())

@@ -241,3 +241,22 @@ def test_digit_blind_masking_gives_the_ids_of_masking_every_line(name):
         ids = {m: slow.add_masked(m, n) for m, n in zip(counts["m"], counts["len"])}
         assert fast.add_messages(batch).to_list() == masked.replace_strict(ids, return_dtype=pl.Int64).to_list()
     assert fast.table().equals(slow.table())
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_params_from_digit_blind_spans_equal_a_regex_per_line(name):
+    """Params cut at the spans of each distinct zeroed line equal those of each line's own regex match."""
+    from fieldkit.analysis.log_params import PARAMS_DTYPE, _extract, fill, line_params
+
+    msgs = scan_log(shared("logs", f"{name}_2k.log")).collect()["message"]
+    miner = TemplateMiner()
+    ids = miner.add_messages(msgs)
+    templates = dict(miner.table().select("template_id", "template").iter_rows())
+    got = line_params(msgs, ids, templates)
+    first = msgs.str.split("\n").list.first()
+    for tid in ids.unique().to_list():
+        rows = (ids == tid).arg_true()
+        want = _extract(first.gather(rows), templates[tid], loose=False) if "<*>" in templates[tid] else \
+            pl.Series([[]] * rows.len(), dtype=PARAMS_DTYPE)
+        assert got.gather(rows).to_list() == want.cast(PARAMS_DTYPE).to_list(), templates[tid]
+    assert [fill(templates[t], p) for t, p in zip(ids, got)] == first.to_list()
