@@ -70,6 +70,32 @@ TIME_FORMS: tuple[TimeForm, ...] = (
     TimeForm("time", r"\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?", "%H:%M:%S%.f", False),
 )
 _FORM_RES = [re.compile(r"(?<![\w.:-])(" + f.pattern + r")(?!\w|[:.]\d)") for f in TIME_FORMS]
+
+
+def plausible(form: TimeForm, text: str) -> bool:
+    """Whether a text of this form is a real date and time (month <= 12, hour < 24 ...).
+
+    Why: the all-digit forms also match plain numbers (`262144 262144` has the yymmdd shape);
+    a shape whose fields are out of range is a number, not a timestamp, whatever the file.
+    """
+    if form.fmt in ("epoch", "compact_ms"):
+        return True
+    t = re.sub(r"(:\d{2}|\.\d{2}\.\d{2}|\d{6})[.,]\d{1,9}", r"\1", text.strip())  # the seconds' fraction
+    t = re.sub(r"\s?(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)$", "", t)
+    fmt = form.fmt.replace("%.f", "").replace("%e", "%d")
+    if form.name == "glog":
+        t = t[1:]
+    if form.name in ("iso", "ymd_slash"):
+        t = t.replace("T", " ", 1)
+    if form.name == "mon_year":
+        t = t.replace(",", "")
+    if not form.has_year and form.name != "time":
+        t, fmt = "2000 " + t, "%Y " + fmt  # a leap year: Feb 29 is a date
+    try:
+        datetime.strptime(" ".join(t.split()), " ".join(fmt.split()))
+    except ValueError:
+        return False
+    return True
 MAX_PREFIX_TOKENS = 6
 _TS_END = r"(?:[\s,|:\]]|$)"
 
@@ -222,6 +248,8 @@ def find_timestamps(line: str) -> list[tuple[int, int, int, str, str]]:
     for i, rx in enumerate(_FORM_RES):
         for m in rx.finditer(head):
             start, end = m.start(1), m.end(1)
+            if not plausible(TIME_FORMS[i], m.group(1)):
+                continue
             if any(a <= start < b or start <= a < end for a, b in taken):
                 continue  # a longer form already claimed this text
             before = head[:start]

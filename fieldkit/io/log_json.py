@@ -11,6 +11,7 @@ paths on every line (`str.json_path_match`), a malformed line simply gets nulls.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -79,7 +80,7 @@ def infer_json(lines: list[str], min_share: float = 0.9) -> JsonLayout | None:
                 ts_path, ts_form, best = k, TIME_FORMS[f], c / n
     level_path = None
     for k, vs in vals.items():
-        words = [str(v).upper() for v in vs]
+        words = [re.sub(r"(?<=[A-Z])\d$", "", str(v).upper()) for v in vs]  # numbered levels: DEBUG1..DEBUG5
         ok = sum(w in _LEVEL_SET or w in LEVEL_NORMAL or w in BUNYAN_LEVELS for w in words)
         if k != ts_path and ok / n >= min_share and len(set(words)) <= 12:
             level_path = k

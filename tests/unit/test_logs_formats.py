@@ -101,3 +101,24 @@ def test_hash_lines_that_carry_the_time_stay_entries():
     assert not file_layout(p).comments
     assert df["timestamp"].null_count() / df.height < 0.05
     assert df["raw"][0].startswith("# Time: 2021-01-26T23:45:57")
+
+
+def test_numbers_shaped_like_a_date_are_not_the_timestamp(tmp_path):
+    """`262144 262144` has the yymmdd shape but month 21, hour 26: the syslog stamp before it is the timestamp."""
+    p = tmp_path / "sizes.log"
+    p.write_text("Mar 24 15:17:38.999  00000000026F I shmem.res 262144 262144 1 pool ready\n"
+                 "Mar 24 15:17:40.120  00000000026F I shmem.res 131072 262144 2 pool ready\n", encoding="utf-8")
+    assert file_layout(p).form.name == "syslog"
+    df = scan_log(p).collect()
+    assert df["timestamp"].dt.strftime("%m-%d %H:%M:%S%.3f").to_list() == ["03-24 15:17:38.999", "03-24 15:17:40.120"]
+    assert all("262144" in m for m in df["message"])
+    real = scan_log(_fmt("logfile_cxx.0")).collect()  # the real sample with such numbers
+    assert real["timestamp"].null_count() == 0
+
+
+def test_numbered_debug_levels_name_the_json_level_key():
+    """lnav's JSON sample writes DEBUG2..DEBUG5 beside the usual words under `lvl`: that key is the level."""
+    p = _fmt("logfile_json.json")
+    assert file_layout(p).json.level_path.endswith("lvl")
+    levels = scan_log(p).collect()["level"]
+    assert levels.null_count() == 0 and {"TRACE", "DEBUG3", "WARN", "FATAL"} <= set(levels)
