@@ -83,9 +83,12 @@ class DigestBuilder:
                          pl.col("level").cast(pl.String), *(["message"] if "message" in batch.columns else []))
         if b.height == 0:
             return
-        if "message" in b.columns:
-            for tid, msg in b.group_by("template_id", maintain_order=True).agg(pl.col("message").first()).iter_rows():
-                self.examples.setdefault(tid, msg)
+        if "message" in b.columns:  # each template's first message: looked up only for templates not seen yet
+            ids = b["template_id"]
+            first = ids.arg_unique()
+            new = first.filter(~ids.gather(first).is_in(list(self.examples)))
+            if new.len():
+                self.examples.update(zip(ids.gather(new).to_list(), b["message"].gather(new).to_list()))
         ts, lvl = pl.col("timestamp"), pl.col("level")
         per = b.group_by("template_id", "level").agg(pl.len().cast(pl.UInt32).alias("count"),
                                                       ts.min().alias("first"), ts.max().alias("last"))

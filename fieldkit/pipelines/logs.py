@@ -57,7 +57,8 @@ def logs(paths: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.P
         step = mark_step(make_step("logs", mined.parameters(baseline), clock))
         ds = _log_dataset(mined.files, paths)
         rep.check()
-        save_annotated(ds, {}, [step], out, table=mined.annotated(rep))
+        # zstd level 1: the default level took a quarter of a multi-GB run's CPU, for a file no smaller
+        save_annotated(ds, {}, [step], out, table=mined.annotated(rep), compression_level=1)
     digest = mined.digest
     summary, how = summarize_digest(digest, use_model=use_model, cancel=rep.cancel)
     if templates_out:

@@ -117,11 +117,14 @@ def write_frame(
     target: str | os.PathLike,
     provenance: dict[str, Any] | None = None,
     reporter: Reporter | None = None,
+    compression_level: int | None = None,
 ) -> Path:
     """Write a (lazy) frame to Parquet atomically, streaming in row groups.
 
     With a reporter, batches are pulled one at a time so progress is reported and the
     user can cancel between batches; without one, Polars' streaming sink does the work.
+    `compression_level` (zstd, Polars' sink only): 1 writes multi-GB text outputs (logs) in
+    about half the time of the default, at about the same size.
     """
     lf = frame.lazy()
     target = Path(target)
@@ -131,6 +134,7 @@ def write_frame(
                 lf.sink_parquet(
                     tmp,
                     compression="zstd",
+                    compression_level=compression_level,
                     row_group_size=ROW_GROUP_SIZE,
                     metadata=_metadata(provenance),
                 )
