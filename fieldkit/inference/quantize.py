@@ -8,6 +8,12 @@ scaled by its own max |x| (after SmoothQuant smoothing), quantized to uint8 arou
 multiplied with the int8 weights by MatMulInteger (u8 x s8, VNNI), then rescaled by the row
 and per-channel weight scales: same-quality results whatever the batch. Projections that read
 the same activation (Q, K and V) share one quantization.
+
+The FFN down-projections (input = GELU output) are int8 too since v4: GELU output is at least
+-0.17, so adding 0.17 makes it non-negative and it takes all 256 uint8 levels (zero point 0);
+the constant 0.17 x W it adds is taken off the bias. Its few outlier channels (the largest
+calibration maxima, OUTLIER_CHANNELS per layer) stay in a small float MatMul beside it, so one
+huge channel does not set the whole row's scale (the LLM.int8() decomposition).
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-# GELU outputs feed the FFN down-projections: int8 there cost min cosine 0.990 -> 0.980 on
-# short dialogue turns (measured), so they stay float
-FFN_OUT_FLOAT = True
+# GELU outputs feed the FFN down-projections. Symmetric int8 there cost min cosine 0.990 ->
+# 0.980 on short dialogue turns; shifted to uint8 with these many outlier channels kept float it
+# costs nothing measurable (bench/bench_embed.py --quality)
+OUTLIER_CHANNELS = 8
+GELU_FLOOR = 0.17  # erf GELU's minimum is -0.16997
 
 
 def _smoothing(items, a_max: np.ndarray, alpha: float) -> np.ndarray:
@@ -34,7 +42,8 @@ def _int8_columns(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
-                      alphas: dict[str, float] | None = None, default_alpha: float = 0.65) -> int:
+                      alphas: dict[str, float] | None = None, default_alpha: float = 0.65,
+                      outliers: int = OUTLIER_CHANNELS) -> int:
     """Write the per-token int8 rewrite of `src` to `dst`; returns how many MatMuls changed."""
     import onnx
     from onnx import TensorProto, helper
@@ -44,10 +53,13 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
 
     model = onnx.load(str(src))
     g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    consumers: dict[str, list] = {}
+    for nd in g.node:
+        for i in nd.input:
+            consumers.setdefault(i, []).append(nd)
     groups: dict[str, list] = {}
     for node, w in _weight_matmuls(model):
-        if FFN_OUT_FLOAT and w.shape[0] > w.shape[1]:
-            continue
         if node.input[0] in amax:
             groups.setdefault(node.input[0], []).append((node, w))
 
@@ -59,36 +71,68 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
         for k, nd in enumerate(nodes):
             g.node.insert(idx + k, nd)
 
+    def take_off_bias(out: str, corr: np.ndarray, n: str) -> None:
+        adds = [c for c in consumers.get(out, []) if c.op_type == "Add"
+                and any(i in inits for i in c.input)]
+        if len(adds) != 1:
+            raise ValueError(f"{n}: no single bias Add after the FFN down-projection")
+        k, name = next((k, i) for k, i in enumerate(adds[0].input) if i in inits)
+        adds[0].input[k] = const(n + "__bias_shifted", nh.to_array(inits[name]) - corr)
+
     changed = 0
     for x, items in groups.items():
-        smooth = _smoothing(items, amax[x], (alphas or {}).get(x, default_alpha))
         p = x + "__pt"
         first = min(list(g.node).index(n) for n, _ in items)
-        insert_at(first, [
-            helper.make_node("Mul", [x, const(p + "_sinv", 1.0 / smooth)], [p + "_xs"]),
-            helper.make_node("Abs", [p + "_xs"], [p + "_abs"]),
-            helper.make_node("ReduceMax", [p + "_abs"], [p + "_amax"], axes=[-1], keepdims=1),
+        down = items[0][1].shape[0] > items[0][1].shape[1]  # GELU output: >= -GELU_FLOOR
+        if down:
+            keep = np.sort(np.argsort(-np.asarray(amax[x]))[:outliers]).astype(np.int64)
+            mask = np.ones(items[0][1].shape[0], np.float32)
+            mask[keep] = 0
+            smooth = np.ones_like(mask)
+            levels, zero = 255, 0
+            pre = [helper.make_node("Add", [x, const(p + "_floor", np.float32(GELU_FLOOR))], [p + "_x0"]),
+                   helper.make_node("Mul", [p + "_x0", const(p + "_mask", mask)], [p + "_xs"]),
+                   helper.make_node("ReduceMax", [p + "_xs"], [p + "_amax"], axes=[-1], keepdims=1)]
+            if outliers:
+                pre.append(helper.make_node("Gather", [x, const(p + "_keep", keep)], [p + "_xo"], axis=-1))
+        else:
+            smooth = _smoothing(items, amax[x], (alphas or {}).get(x, default_alpha))
+            levels, zero = 127, 128
+            pre = [helper.make_node("Mul", [x, const(p + "_sinv", 1.0 / smooth)], [p + "_xs"]),
+                   helper.make_node("Abs", [p + "_xs"], [p + "_abs"]),
+                   helper.make_node("ReduceMax", [p + "_abs"], [p + "_amax"], axes=[-1], keepdims=1)]
+        pre += [
             helper.make_node("Max", [p + "_amax", const(p + "_eps", np.float32(1e-6))], [p + "_am"]),
-            helper.make_node("Mul", [p + "_am", const(p + "_i127", np.float32(1 / 127))], [p + "_scale"]),
+            helper.make_node("Mul", [p + "_am", const(p + "_il", np.float32(1 / levels))], [p + "_scale"]),
             helper.make_node("Div", [p + "_xs", p + "_scale"], [p + "_q0"]),
-            helper.make_node("Round", [p + "_q0"], [p + "_q1"]),
-            helper.make_node("Add", [p + "_q1", const(p + "_128", np.float32(128))], [p + "_q2"]),
-            helper.make_node("Cast", [p + "_q2"], [p + "_q"], to=TensorProto.UINT8),
-        ])
+            helper.make_node("Round", [p + "_q0"], [p + "_q1"])]
+        if zero:
+            pre += [helper.make_node("Add", [p + "_q1", const(p + "_128", np.float32(zero))], [p + "_q2"]),
+                    helper.make_node("Cast", [p + "_q2"], [p + "_q"], to=TensorProto.UINT8)]
+        else:
+            pre.append(helper.make_node("Cast", [p + "_q1"], [p + "_q"], to=TensorProto.UINT8))
+        insert_at(first, pre)
         for node, w in items:  # one wider GEMM with a Split measured slower here
-            q, ws = _int8_columns(w * smooth[:, None])
-            n = node.name
+            n, out = node.name, node.output[0]
+            q, ws = _int8_columns(w * (mask[:, None] if down else smooth[:, None]))
             idx = list(g.node).index(node)
             g.node.remove(node)
+            tail, int_out = [], out
+            if down:
+                take_off_bias(out, GELU_FLOOR * mask @ (q.astype(np.float32) * ws), n)
+                if outliers:
+                    int_out = n + "__int"
+                    tail = [helper.make_node("MatMul", [p + "_xo", const(n + "__wkeep", w[keep])], [n + "__fo"]),
+                            helper.make_node("Add", [int_out, n + "__fo"], [out])]
             insert_at(idx, [
                 helper.make_node("MatMulInteger", [p + "_q", const(n + "__wq", q),
-                                                   const(n + "__azp", np.uint8(128)),
+                                                   const(n + "__azp", np.uint8(zero)),
                                                    const(n + "__wzp", np.zeros(q.shape[1], np.int8))],
                                  [n + "__i32"]),
                 helper.make_node("Cast", [n + "__i32"], [n + "__f"], to=TensorProto.FLOAT),
                 helper.make_node("Mul", [n + "__f", const(n + "__ws", ws)], [n + "__fw"]),
-                helper.make_node("Mul", [n + "__fw", p + "_scale"], [node.output[0]]),
-            ])
+                helper.make_node("Mul", [n + "__fw", p + "_scale"], [int_out]),
+            ] + tail)
             changed += 1
     simplify(g)
     _drop_dead(g)
