@@ -8,9 +8,10 @@
    files, keeps one row per uuid and writes it (no tag union, no winners, no conflicts).
 2. federated coder (--federated): Banking77 split 70/30 (seeded); the training answers spread over
    4 laptops at random, each learning a coder from its own answers and labels (10 per code in
-   total over the 4, then every label); the FedAvg of the 4 coders vs one coder trained on all
-   labels at once, accuracy on the held-out 30%, with textbook FedAvg (per coder) and the single
-   laptop beside it.
+   total over the 4, then every label); the merge of the 4 coders vs one coder trained on all
+   labels at once, accuracy (and ECE) on the held-out 30%: exact merge of the pooled label
+   statistics (fieldkit's, with codes of fewer than 2 answers per laptop withheld, and with 1 and
+   3 for comparison), FedAvg per label, textbook FedAvg (per coder) and the single laptop.
 
 Usage: python bench/bench_merge.py [--rows 1000000] [--runs 3] [--skip-speed] [--federated]
 """
@@ -136,9 +137,12 @@ def _per_code(y: np.ndarray, rows: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 def bench_federated(laptops: int = 4, repeats: int = 2) -> None:
     """Held-out accuracy: one coder on all labels vs the FedAvg of `laptops` coders on a share each."""
-    from fieldkit.analysis.coding import fit_coder
+    import copy
+
+    from fieldkit.analysis.coding import expected_calibration_error, fit_coder
+    from fieldkit.analysis.coding_stats import label_stats
     from fieldkit.analysis.embeddings import embed_column
-    from fieldkit.analysis.merge_models import fedavg
+    from fieldkit.analysis.merge_models import fedavg, pooled
     from fieldkit.io import load_dataset
 
     model = "all-minilm-l6-v2"
@@ -153,13 +157,29 @@ def bench_federated(laptops: int = 4, repeats: int = 2) -> None:
 
     def fit(rows: np.ndarray, labelled: set[int]):
         codes = [[y[r]] if r in labelled else [] for r in rows]
-        return fit_coder(x[rows], codes, model)
+        coder = fit_coder(x[rows], codes, model)
+        coder.info["rows"] = [r for r in rows if r in labelled]  # the bench's own: to redo statistics
+        return coder
 
-    def acc(coder) -> float:
-        return float((np.asarray(coder.labels)[coder.predict(x[held]).proba.argmax(axis=1)] == y[held]).mean())
+    eces: dict[str, list[float]] = {}
 
-    variants = {"central (all labels at once)": [], "FedAvg per label, centred (fieldkit)": [],
-                "FedAvg per coder (textbook)": [], "FedAvg per label, not centred": [],
+    def acc(coder, name: str | None = None) -> float:
+        p = coder.predict(x[held]).proba
+        right = np.asarray(coder.labels)[p.argmax(axis=1)] == y[held]
+        if name:
+            eces.setdefault(name, []).append(expected_calibration_error(p.max(axis=1), right))
+        return float(right.mean())
+
+    def restat(c, k: int):
+        c = copy.copy(c)
+        idx = {lab: i for i, lab in enumerate(c.labels)}
+        rows = c.info["rows"]
+        c.stats = label_stats(x[rows], np.array([idx[y[r]] for r in rows], dtype=int), len(c.labels), k)
+        return c
+
+    variants = {"central (all labels at once)": [], "pooled statistics, min 2 (fieldkit)": [],
+                "pooled statistics, min 1": [], "pooled statistics, min 3": [],
+                "FedAvg per label, centred": [], "FedAvg per coder (textbook)": [],
                 "one laptop alone (mean)": []}
     table = []
     for setting, k in (("10 per code in total", 10), ("all labels", None)):
@@ -170,23 +190,27 @@ def bench_federated(laptops: int = 4, repeats: int = 2) -> None:
             rng = np.random.default_rng(100 + rep)
             shard = rng.integers(0, laptops, len(train))  # each training answer lives on one laptop
             lab_set = set(labelled.tolist())
-            scores["central (all labels at once)"].append(acc(fit(train, lab_set)))
+            scores["central (all labels at once)"].append(acc(fit(train, lab_set), f"central {setting}"))
             coders = [fit(train[shard == i], lab_set) for i in range(laptops)]
             names = [f"laptop{i}" for i in range(laptops)]
             missing.append(np.mean([77 - int((c.n_labelled > 0).sum()) for c in coders]))
-            scores["FedAvg per label, centred (fieldkit)"].append(acc(fedavg(coders, names).coder))
+            scores["pooled statistics, min 2 (fieldkit)"].append(
+                acc(pooled(coders, names).coder, f"pooled {setting}"))
+            for k in (1, 3):
+                scores[f"pooled statistics, min {k}"].append(acc(pooled([restat(c, k) for c in coders], names).coder))
+            scores["FedAvg per label, centred"].append(acc(fedavg(coders, names).coder, f"FedAvg {setting}"))
             scores["FedAvg per coder (textbook)"].append(acc(fedavg(coders, names, weighting="coder").coder))
-            scores["FedAvg per label, not centred"].append(acc(fedavg(coders, names, centre=False).coder))
             scores["one laptop alone (mean)"].append(float(np.mean([acc(c) for c in coders])))
         n_lab = len(_per_code(y, train, k, 0)) if k else len(train)
         table.append((setting, n_lab, np.mean(missing), {v: float(np.mean(s)) for v, s in scores.items()}))
-    head = f"{'labels':22} {'n':>6} {'codes missing/laptop':>21} " + " ".join(f"{v[:26]:>27}" for v in variants)
-    print(head)
-    for setting, n_lab, miss, sc in table:
-        print(f"{setting:22} {n_lab:>6,} {miss:>21.1f} " + " ".join(f"{sc[v]:>27.3f}" for v in variants))
+    print(f"{'':38}" + "".join(f"{t[0]:>24}" for t in table))
+    print(f"{'labelled answers (codes missing/laptop)':38}" + "".join(f"{f'{t[1]:,} ({t[2]:.1f})':>24}" for t in table))
+    for v in variants:
+        print(f"{v:38}" + "".join(f"{t[3][v]:>24.3f}" for t in table))
     for setting, _, _, sc in table:
-        gap = 100 * (sc["central (all labels at once)"] - sc["FedAvg per label, centred (fieldkit)"])
+        gap = 100 * (sc["central (all labels at once)"] - sc["pooled statistics, min 2 (fieldkit)"])
         print(f"{setting}: merged coder {gap:+.1f} points below the central coder (goal: within 2)")
+    print("ECE on the held-out 30%: " + "; ".join(f"{k} {np.mean(v):.3f}" for k, v in eces.items()))
 
 
 def main() -> None:

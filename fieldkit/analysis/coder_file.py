@@ -4,9 +4,10 @@ Why a folder of .npy + JSON: no pickle anywhere (arrays are read with `allow_pic
 JSON with the standard library), any tool can read it, and a coordinator can average several
 laptops' coders (FedAvg) without the answers that taught them.
 
-FORMAT `fieldkit-coder/2` (a folder, written atomically: built beside the target, then renamed):
+FORMAT `fieldkit-coder/3` (a folder, written atomically: built beside the target, then renamed;
+folders of format /2, which is /3 without the statistics, are read too):
 
-    coder.json    {"format": "fieldkit-coder/2",
+    coder.json    {"format": "fieldkit-coder/3",
                    "model": embedding model id (e.g. "all-minilm-l6-v2"),
                    "model_sha256": sha256 of the model's shipped weights (null if unknown),
                    "graph_sha256": sha256 of the ONNX graph actually run, when derived (else null),
@@ -18,16 +19,22 @@ FORMAT `fieldkit-coder/2` (a folder, written atomically: built beside the target
                    "multi_code": bool                    (false: softmax over codes, one code per
                                                           answer; true: one sigmoid per code),
                    "settings": {...}                     (how it was trained: C, blend, ...),
-                   "info": {...}}                        (coded answers, held-out calibration)
+                   "info": {...},                        (coded answers, held-out calibration)
+                   "stats": {"min_answers": k, "withheld": codes} or null (no statistics)}
     weight.npy    float32 (L, d)   logits = x @ weight.T + bias, x the L2-normalised embedding
     bias.npy      float32 (L,)     a code never taught has bias -1e4 (never predicted)
+  and, when "stats" is not null (one code per answer; analysis/coding_stats.py):
+    class_sum.npy    float32 (L, d)  per-code sum of the coded answers' embeddings
+    class_count.npy  float32 (L,)    answers in each sum (0 for a code with fewer than k answers:
+                                     its answers stay on the laptop, out of all three arrays)
+    moment.npy       float32 (d, d)  sum of x x^T over the same answers
 
-Averaging (federated): coders with the same `model` (and `model_sha256`) can be combined row
-by row per label, weighting each coder's row by its `n_labelled` for that label; a label a
-coder lacks (or has with n_labelled 0) contributes nothing. Temperatures are per coder; a
-merged coder should be recalibrated or take the n-weighted mean.
+Merging (federated): coders with the same `model` (and `model_sha256`) that all carry statistics
+are merged exactly: the statistics add up, and the office fits one head on the sums
+(analysis/merge_models.py). Otherwise rows are averaged per label, weighting each coder's row by
+its `n_labelled` for that label (FedAvg); a label a coder lacks contributes nothing.
 
-Loading treats the folder as hostile: only the three fixed names are opened, never a name
+Loading treats the folder as hostile: only the six fixed names are opened, never a name
 from the JSON; symlinks leading out of the folder, pickled/object arrays, wrong shapes or
 dtypes, non-finite numbers, and labels that are not short printable strings are refused.
 """
@@ -45,8 +52,10 @@ import numpy as np
 
 from fieldkit.errors import InputError, UsageError
 
-FORMAT = "fieldkit-coder/2"
+FORMAT = "fieldkit-coder/3"
+READS = ("fieldkit-coder/2", FORMAT)  # /2 is /3 without statistics
 META, WEIGHT, BIAS = "coder.json", "weight.npy", "bias.npy"
+SUM, COUNT, MOMENT = "class_sum.npy", "class_count.npy", "moment.npy"
 MAX_JSON = 16 << 20  # a coder's JSON is a few kB per code; refuse anything absurd
 MAX_LABEL = 200
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
@@ -68,12 +77,19 @@ def save(coder: Any, target: str | os.PathLike, *, model_sha256: str | None = No
             "temperature": float(coder.temperature), "multi_code": bool(coder.multi_code),
             "settings": dict(coder.info.get("settings", {})),
             "info": {k: v for k, v in coder.info.items()
-                     if k not in ("settings", "model_sha256", "graph_sha256")}}
+                     if k not in ("settings", "model_sha256", "graph_sha256")}, "stats": None}
+    arrays = [(WEIGHT, coder.weight), (BIAS, coder.bias)]
+    stats = getattr(coder, "stats", None)
+    if stats is not None:
+        from fieldkit.analysis.coding_stats import MIN_ANSWERS
+
+        meta["stats"] = {"min_answers": MIN_ANSWERS, "withheld": int(stats.withheld)}
+        arrays += [(SUM, stats.class_sum), (COUNT, stats.class_count), (MOMENT, stats.moment)]
     tmp = temp_name(target)
     old = temp_name(target)
     tmp.mkdir(mode=0o755)
     try:
-        for name, arr in ((WEIGHT, coder.weight), (BIAS, coder.bias)):
+        for name, arr in arrays:
             with open(tmp / name, "wb") as f:
                 np.save(f, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
                 f.flush()
@@ -148,7 +164,7 @@ def read(source: str | os.PathLike) -> dict[str, Any]:
         raise InputError(f"{folder.name}/{META} is too large for a coder", _HINT)
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        if not isinstance(meta, dict) or meta.get("format") not in READS:
             raise InputError(f"{folder.name} is not a {FORMAT} coder "
                              f"(format {str(meta.get('format') if isinstance(meta, dict) else None)[:40]!r})",
                              _HINT)
@@ -172,15 +188,33 @@ def read(source: str | os.PathLike) -> dict[str, Any]:
         info = meta.get("info") or {}
         if not isinstance(settings, dict) or not isinstance(info, dict):
             raise ValueError("settings and info must be objects")
+        has_stats = meta.get("format") == FORMAT and meta.get("stats") is not None
+        withheld = int(meta["stats"]["withheld"]) if has_stats else 0
+        if has_stats and (bool(meta.get("multi_code")) or not 0 <= withheld <= len(labels)):
+            raise ValueError("statistics are kept for one-code coders only, with 0..L withheld codes")
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as e:
         raise InputError(f"{folder.name}/{META} is not a valid coder description ({e})"[:300],
                          _HINT) from None
     weight = _array(_inside(folder, WEIGHT), (len(labels), dim))
     bias = _array(_inside(folder, BIAS), (len(labels),))
     info = {**info, "settings": settings, **{k: v for k, v in shas.items() if v}}
+    stats = _stats(folder, len(labels), dim, n_labelled, withheld) if has_stats else None
     return {"model_id": model, "labels": labels, "weight": weight, "bias": bias,
             "n_labelled": n_labelled, "temperature": temperature,
-            "multi_code": bool(meta.get("multi_code", False)), "info": info}
+            "multi_code": bool(meta.get("multi_code", False)), "info": info, "stats": stats}
+
+
+def _stats(folder: Path, n_labels: int, dim: int, n_labelled: np.ndarray, withheld: int):
+    """The label statistics of a /3 folder, checked like the weights (and counts <= coded answers)."""
+    from fieldkit.analysis.coding_stats import LabelStats
+
+    class_sum = _array(_inside(folder, SUM), (n_labels, dim)).astype(np.float64)
+    count = _array(_inside(folder, COUNT), (n_labels,)).astype(np.float64)
+    moment = _array(_inside(folder, MOMENT), (dim, dim)).astype(np.float64)
+    if (count < 0).any() or (count > n_labelled + 1e-6).any():
+        raise InputError(f"{folder.name}/{COUNT} counts more answers than the coder was taught",
+                         "save the coder again with --save-model")
+    return LabelStats(class_sum, count, moment, withheld)
 
 
 def check_model(coder: Any, embedder: Any) -> None:

@@ -104,7 +104,57 @@ def fedavg(coders: Sequence[Any], names: Sequence[str], weighting: str = "label"
     temperature = float(np.sum(answers * temps) / answers.sum()) if answers.sum() else float(temps.mean())
     info = {"settings": dict(coders[0].info.get("settings", {})),
             "federated": {"coders": len(coders), "answers_per_coder": [int(a) for a in answers],
-                          "weighting": weighting, "centred": centre and not multi},
+                          "weighting": weighting, "centred": centre and not multi,
+                          "method": "FedAvg"},
             **{k: coders[0].info[k] for k in ("model_sha256", "graph_sha256") if coders[0].info.get(k)}}
     merged = Coder(coders[0].model_id, labels, weight, bias, n_total, temperature, multi_code=multi, info=info)
     return Averaged(merged, {lab: int(teachers[i]) for lab, i in index.items()})
+
+
+def _aligned_stats(coder: Any, labels: list[str]):
+    """A coder's label statistics with rows in `labels` order (zeros for codes it lacks)."""
+    from fieldkit.analysis.coding_stats import LabelStats
+
+    s = coder.stats
+    at = [labels.index(lab) for lab in coder.labels]
+    class_sum = np.zeros((len(labels), s.class_sum.shape[1]))
+    count = np.zeros(len(labels))
+    class_sum[at] = s.class_sum
+    count[at] = s.class_count
+    return LabelStats(class_sum, count, s.moment, s.withheld)
+
+
+def pooled(coders: Sequence[Any], names: Sequence[str]) -> Averaged:
+    """One coder from the coders' pooled label statistics: exactly what one holder of all labels fits.
+
+    The head is a shrunk LDA on the summed statistics (analysis/coding_stats.py). A code whose
+    statistics no laptop shared (fewer than MIN_ANSWERS answers on each) takes its FedAvg row,
+    mapped onto the LDA's scale by the least-squares fit over the codes that have both.
+    Falls back to `fedavg` when any coder has no statistics (format /2, several codes per answer).
+    """
+    from fieldkit.analysis.coding import Coder
+    from fieldkit.analysis.coding_stats import lda_head, pool
+
+    averaged = fedavg(coders, names)  # also checks the coders can be merged at all
+    if any(getattr(c, "stats", None) is None for c in coders):
+        return averaged
+    avg = averaged.coder
+    labels = list(avg.labels)
+    total = pool([_aligned_stats(c, labels) for c in coders])
+    weight, bias, has, shrink = lda_head(total)
+    taught = avg.bias > NEVER
+    both, fill = taught & has, taught & ~has
+    if both.sum() < 2:
+        return averaged
+    if fill.any():
+        a = float((avg.weight[both] * weight[both]).sum() / max((avg.weight[both] ** 2).sum(), 1e-12))
+        c = float(np.mean(bias[both] - a * avg.bias[both]))
+        weight[fill] = a * avg.weight[fill]
+        bias[fill] = a * avg.bias[fill] + c
+    bias[~taught] = -1e4
+    info = {**avg.info, "federated": {**avg.info["federated"], "method": "pooled statistics (LDA)",
+                                      "shrinkage": round(shrink, 4), "answers_pooled": total.answers,
+                                      "codes_from_average": int(fill.sum())}}
+    merged = Coder(avg.model_id, labels, weight.astype(np.float32), bias.astype(np.float32),
+                   avg.n_labelled, 1.0, multi_code=False, info=info, stats=total)
+    return Averaged(merged, averaged.coders_per_label)

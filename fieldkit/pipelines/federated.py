@@ -1,8 +1,9 @@
 """The federated coder job: several laptops' saved coders (`fieldkit code --save-model`) into one.
 
 Why: each laptop learns a coder from the answers its analyst coded; only the coders travel
-(weights and label counts, never an answer), and the office averages them (FedAvg, per label,
-weighted by the answers that taught it) into a coder every laptop can apply next round.
+(weights, label counts and label statistics, never an answer), and the office pools their
+statistics into the coder one holder of every label would fit (or, for coders without
+statistics, averages them per label: FedAvg) for every laptop to apply next round.
 """
 
 from __future__ import annotations
@@ -27,10 +28,15 @@ class MergedCoder:
     coders_per_label: dict[str, int]
 
     def summary_lines(self) -> list[str]:
+        fed = self.coder.info.get("federated", {})
         lines = [f"merged {len(self.inputs)} coders ({self.coder.model_id}): {len(self.coder.labels)} codes, "
-                 f"{int(self.coder.n_labelled.sum()):,} labelled answers in all"]
+                 f"{int(self.coder.n_labelled.sum()):,} labelled answers in all; "
+                 f"method: {fed.get('method', 'FedAvg')}"]
         for i in self.inputs:
             lines.append(f"  {i['name']}: {i['answers']:,} labelled answers, {i['codes']} codes")
+        if fed.get("codes_from_average"):
+            lines.append(f"codes no laptop shared statistics for (too few answers): "
+                         f"{fed['codes_from_average']} (their rows are averaged)")
         partial = sorted(lab for lab, n in self.coders_per_label.items() if n < len(self.inputs))
         if partial:
             shown = ", ".join(partial[:8]) + (f" and {len(partial) - 8} more" if len(partial) > 8 else "")
@@ -40,10 +46,10 @@ class MergedCoder:
 
 def merge_models(folders: Sequence[str | os.PathLike], output: str | os.PathLike | None = None, *,
                  reporter: Reporter | None = None) -> Result[MergedCoder]:
-    """Average coder folders into one coder folder (written atomically when `output` is given)."""
+    """Merge coder folders into one coder folder (written atomically when `output` is given)."""
     from fieldkit.analysis import coder_file
     from fieldkit.analysis.coding import Coder
-    from fieldkit.analysis.merge_models import fedavg
+    from fieldkit.analysis.merge_models import pooled
 
     reporter = reporter or Reporter("merge coders")
     paths = [Path(f) for f in folders]
@@ -60,12 +66,13 @@ def merge_models(folders: Sequence[str | os.PathLike], output: str | os.PathLike
             reporter.check()
             coders.append(Coder.load(p))
         names = [p.name if [q.name for q in paths].count(p.name) == 1 else str(p) for p in paths]
-        averaged = fedavg(coders, names)
+        averaged = pooled(coders, names)
     inputs = [{"name": n, "path": str(p), "answers": int(c.n_labelled.sum()), "codes": int((c.bias > -1e3).sum()),
                "model": c.model_id, "model_sha256": c.info.get("model_sha256")}
               for n, p, c in zip(names, paths, coders)]
+    method = averaged.coder.info.get("federated", {}).get("method", "FedAvg")
     step = make_step("merge_models", {"inputs": inputs, "codes": len(averaged.coder.labels),
-                                      "weighting": "per-label n_labelled (FedAvg)"}, clock)
+                                      "method": method}, clock)
     averaged.coder.info.setdefault("steps", []).append(step)
     written = coder_file.save(averaged.coder, output) if output is not None else None
     reporter.finish("merged")

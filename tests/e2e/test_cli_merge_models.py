@@ -1,4 +1,4 @@
-"""`fieldkit merge --models`: laptops' saved coders averaged (FedAvg) on real Banking77 answers.
+"""`fieldkit merge --models`: laptops' saved coders merged (pooled statistics; FedAvg) on real Banking77 answers.
 
 Three laptops code their own answers of six Banking77 codes (the third never saw one code);
 each saves its coder; the office merges the coders without any answer and applies the result.
@@ -70,24 +70,35 @@ def test_coders_merge_weighted_by_labelled_answers_and_code_held_out_answers(lap
     merged = folder / "merged"
     code, out, err = run(capsys, "merge", "--models", *[str(c) for _, c, _ in saved], "-o", str(merged))
     assert code == 0, err
-    assert f"merged 3 coders (all-minilm-l6-v2): 6 codes, {sum(n for *_, n in saved):,} labelled answers" in out
+    assert (f"merged 3 coders (all-minilm-l6-v2): 6 codes, {sum(n for *_, n in saved):,} labelled answers "
+            "in all; method: pooled statistics (LDA)") in out
     assert f"codes taught on only some laptops: 1 ({MISSING})" in out
     m = meta(merged)
-    assert m["labels"] == sorted(CODES) and m["format"] == "fieldkit-coder/2"
+    assert m["labels"] == sorted(CODES) and m["format"] == "fieldkit-coder/3"
     inputs = [meta(c) for _, c, _ in saved]
     for lab, n in zip(m["labels"], m["n_labelled"]):
         assert n == sum(dict(zip(i["labels"], i["n_labelled"])).get(lab, 0) for i in inputs)
-    # the code laptop 3 never saw: the n-weighted mean of the other two laptops' (centred) rows
+    # the merged statistics are the laptops' added up: the code laptop 3 never saw, from the other two
+    j = m["labels"].index(MISSING)
+    sums = [np.load(c / "class_sum.npy")[meta(c)["labels"].index(MISSING)] for _, c, _ in saved[:2]]
+    assert np.allclose(np.load(merged / "class_sum.npy")[j], sum(sums), atol=1e-4)
+    assert np.allclose(np.load(merged / "moment.npy"), sum(np.load(c / "moment.npy") for _, c, _ in saved),
+                       atol=1e-3)
+    # coders without statistics (format /2) average instead: the code laptop 3 never saw is
+    # the n-weighted mean of the other two laptops' (centred) rows
+    from fieldkit.analysis.coding import Coder
+    from fieldkit.analysis.merge_models import fedavg
+
     rows = []
     for _, c, _ in saved[:2]:
         w, b, info = np.load(c / "weight.npy"), np.load(c / "bias.npy"), meta(c)
         taught = b > -1e3
         w = w - w[taught].mean(axis=0)
-        j = info["labels"].index(MISSING)
-        rows.append((info["n_labelled"][j], w[j]))
+        k = info["labels"].index(MISSING)
+        rows.append((info["n_labelled"][k], w[k]))
     want = sum(n * r for n, r in rows) / sum(n for n, _ in rows)
-    got = np.load(merged / "weight.npy")[m["labels"].index(MISSING)]
-    assert np.allclose(got, want, atol=1e-5)
+    averaged = fedavg([Coder.load(c) for _, c, _ in saved], ["a", "b", "c"]).coder
+    assert np.allclose(averaged.weight[averaged.labels.index(MISSING)], want, atol=1e-5)
     # any order of the laptops gives the same coder
     again = folder / "merged_reversed"
     code, _, err = run(capsys, "merge", "--models", *[str(c) for _, c, _ in reversed(saved)], "-o", str(again))
