@@ -196,8 +196,9 @@ def bench_federated(laptops: int = 4, repeats: int = 2) -> None:
             missing.append(np.mean([77 - int((c.n_labelled > 0).sum()) for c in coders]))
             scores["pooled statistics, min 2 (fieldkit)"].append(
                 acc(pooled(coders, names).coder, f"pooled {setting}"))
-            for k in (1, 3):
-                scores[f"pooled statistics, min {k}"].append(acc(pooled([restat(c, k) for c in coders], names).coder))
+            for least in (1, 3):
+                scores[f"pooled statistics, min {least}"].append(
+                    acc(pooled([restat(c, least) for c in coders], names).coder))
             scores["FedAvg per label, centred"].append(acc(fedavg(coders, names).coder, f"FedAvg {setting}"))
             scores["FedAvg per coder (textbook)"].append(acc(fedavg(coders, names, weighting="coder").coder))
             scores["one laptop alone (mean)"].append(float(np.mean([acc(c) for c in coders])))

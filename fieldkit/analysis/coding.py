@@ -38,8 +38,12 @@ C_REG = 10.0
 # out-of-fold accuracy on the analyst's codes (nested: the held-out figures never see the pick)
 KNN = 10
 ALPHA = 0.9
-SPREAD_WEIGHTS = (0.0, 0.3)
-PSEUDO_WEIGHT = 0.3  # when too few answers are coded to hold any out (e.g. codebook only)
+SPREAD_WEIGHTS = (0.3, 0.0)  # the first wins ties
+# the weight when the pick cannot be measured: too few coded answers to hold any out, or codes
+# taught by the codebook alone (held-out answers never carry them, yet spreading is what
+# carries them from the codebook's texts to the answers); and for answers with several codes,
+# as no shared set has them to check a pick on (leave-one-dataset-out covers one-code sets)
+PSEUDO_WEIGHT = 0.3
 # uncoded answers in the spreading graph: bounds its cost (kNN is quadratic) for any file size
 POOL_MAX = 4000
 # answers with several codes: each code is a yes/no question (sigmoid), given when p >= 0.5;
@@ -382,7 +386,8 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
         uncoded = np.sort(rng.choice(uncoded, POOL_MAX, replace=False))
     pool = vectors[uncoded]
     multi = any(len(row_codes[i]) > 1 for i in coded)
-    spreads = SPREAD_WEIGHTS if len(pool) else (0.0,)
+    book_only = any(n == 0 and j in taught for j, n in enumerate(n_labelled))
+    spreads = (0.0,) if not len(pool) else (PSEUDO_WEIGHT,) if book_only or multi else SPREAD_WEIGHTS
     rep = reporter.child("learn codes", folds * len(spreads) + 2) if reporter is not None else None
     graph = _spread_matrix(np.vstack([pool, seeds.x]), rep) if len(pool) else None
     spread, temperature, held_out = _calibrate(seeds, pool, graph, len(labels), folds, rng, rep,
