@@ -133,7 +133,8 @@ def test_label_used_once_and_saved_coder_applies_to_the_next_round(english, tmp_
     assert code == 0, err
     assert "flooding" in stdout
     assert "code these 5 answers next" in stdout
-    assert sorted(p.name for p in saved.iterdir()) == ["bias.npy", "coder.json", "weight.npy"]
+    assert sorted(p.name for p in saved.iterdir()) == ["bias.npy", "class_count.npy", "class_sum.npy",
+                                                       "coder.json", "moment.npy", "weight.npy"]
     meta = json.loads((saved / "coder.json").read_text(encoding="utf-8"))
     labels = meta["labels"]
     weight = np.load(saved / "weight.npy", allow_pickle=False)  # plain arrays, no pickle
@@ -142,7 +143,10 @@ def test_label_used_once_and_saved_coder_applies_to_the_next_round(english, tmp_
     counts = dict(zip(labels, meta["n_labelled"]))
     assert counts["flooding"] == 1 and counts["water"] >= 4
     assert meta["model"] == "all-minilm-l6-v2" and len(meta["model_sha256"]) == 64
-    assert meta["settings"]["C"] > 0 and meta["format"] == "fieldkit-coder/2"
+    assert meta["settings"]["C"] > 0 and meta["format"] == "fieldkit-coder/3"
+    # the code used once keeps its one answer on this laptop: no statistics of it are saved
+    assert meta["stats"]["withheld"] == 1
+    assert np.load(saved / "class_count.npy")[labels.index("flooding")] == 0
     src2 = write(second.drop("mycode"), tmp_path / "round2.csv")
     out2 = tmp_path / "round2.parquet"
     code, stdout, err = run(capsys, "code", str(src2), "--column", TEXT, "--load-model", str(saved),
