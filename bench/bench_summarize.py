@@ -74,7 +74,25 @@ def table(title: str, rows: list[tuple]) -> None:
         print(f"| {name} | {len(scores)} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} | {m[3]:.2f} | {m[0] - base:+.2f} |")
 
 
-def kfold_pick(M: np.ndarray, base: np.ndarray, folds: int, labels: list[str]) -> np.ndarray:
+def grid_positions(grid: dict) -> np.ndarray:
+    """Each grid point's place along every axis, 0 (first value) to 1 (last), in product order."""
+    axes = [np.linspace(0, 1, len(v)) if len(v) > 1 else np.zeros(1) for v in grid.values()]
+    return np.array(list(itertools.product(*axes)))
+
+
+def pick(scores: np.ndarray, pos: np.ndarray | None = None, tol: float = 1e-9) -> int:
+    """The best grid point; ties go to the middle of the tied region (the tied point nearest the
+    per-axis median of all tied points), the setting with the widest margin on every side,
+    rather than to whichever came first in grid order."""
+    tied = np.flatnonzero(scores >= scores.max() - tol)
+    if len(tied) == 1 or pos is None:
+        return int(tied[0])
+    centre = np.median(pos[tied], axis=0)
+    return int(tied[np.argmin(np.abs(pos[tied] - centre).sum(axis=1))])
+
+
+def kfold_pick(M: np.ndarray, base: np.ndarray, folds: int, labels: list[str],
+               pos: np.ndarray | None = None) -> np.ndarray:
     """M: grid points x items (R-1). Each fold picks argmax on the others; prints held-out figures."""
     fold = np.arange(M.shape[1]) % folds
     held = np.zeros(M.shape[1])
@@ -82,7 +100,7 @@ def kfold_pick(M: np.ndarray, base: np.ndarray, folds: int, labels: list[str]) -
     print("| fold | picked on the other folds | held-out R-1 | baseline R-1 | gain |")
     print("|---|---|---:|---:|---:|")
     for f in range(folds):
-        b = int(np.argmax(M[:, fold != f].mean(axis=1)))
+        b = pick(M[:, fold != f].mean(axis=1), pos)
         held[fold == f] = M[b, fold == f]
         picks.append(b)
         print(f"| {f} | {labels[b]} | {M[b, fold == f].mean():.2f} | {base[fold == f].mean():.2f} | "
@@ -138,6 +156,7 @@ def genre_table(dialogues, articles, folds: int) -> None:
     shapes = [(k, G.detect_shape(t), want) for k in names for t in sets[k][0] for want in [sets[k][1]]]
     combos = [G.ShapeThresholds(**dict(zip(GENRE_GRID, c))) for c in itertools.product(*GENRE_GRID.values())]
     labels = [", ".join(f"{k}={getattr(c, k)}" for k in GENRE_GRID) for c in combos]
+    gpos = grid_positions(GENRE_GRID)
     # correct[g, i]: does grid point g read text i as its shape
     correct = np.array([[G.classify(sh, c) == want for _, sh, want in shapes] for c in combos])
     set_of = np.array([names.index(k) for k, _, _ in shapes])
@@ -159,7 +178,7 @@ def genre_table(dialogues, articles, folds: int) -> None:
     picks, held = [], []
     for f in range(folds):
         tr = fold != f
-        b = int(np.argmax(macro(tr)))  # ties: the first in grid order
+        b = pick(macro(tr), gpos)
         picks.append(b)
         held.append(macro(~tr)[b])
         print(f"| {f} | {labels[b]} | {held[-1]:.1%} | {macro(~tr)[shipped]:.1%} |")
@@ -169,7 +188,7 @@ def genre_table(dialogues, articles, folds: int) -> None:
     print("| left-out set (expected genre) | texts | picked on the others | held-out accuracy | shipped | other readings (shipped) |")
     print("|---|---:|---|---:|---:|---|")
     for j, k in enumerate(names):
-        b = int(np.argmax(macro(set_of != j)))
+        b = pick(macro(set_of != j), gpos)
         got = collections.Counter(G.classify(sh, G.THRESHOLDS) for kk, sh, _ in shapes if kk == k)
         other = ", ".join(f"{g} {n}" for g, n in got.items() if g != sets[k][1]) or "-"
         print(f"| {k} ({sets[k][1]}) | {(set_of == j).sum()} | {labels[b]} | {correct[b, set_of == j].mean():.0%} | "
@@ -211,11 +230,12 @@ def dialogue_section(dialogues, emb, folds: int, label: str = "") -> dict:
                    for u, (_, refs) in zip(units, dialogues)]
                   for p in (replace(D.DEFAULT_PARAMS, **dict(zip(grid, c))) for c in combos)])
     print(f"\n#### DialogSum {folds}-fold CV over {len(combos)} dialogue settings (R-1 mean of refs){label}")
-    kfold_pick(M, np.array(first3)[:, 0], folds, labels)
+    gpos = grid_positions(grid)
+    kfold_pick(M, np.array(first3)[:, 0], folds, labels, gpos)
     fold = np.arange(len(dialogues)) % folds
     held = np.zeros((len(dialogues), 4))
     for f in range(folds):
-        p = replace(D.DEFAULT_PARAMS, **dict(zip(grid, combos[int(np.argmax(M[:, fold != f].mean(axis=1)))])))
+        p = replace(D.DEFAULT_PARAMS, **dict(zip(grid, combos[pick(M[:, fold != f].mean(axis=1), gpos)])))
         for j in np.flatnonzero(fold == f):
             held[j] = r1_multi(" ".join(D.render(units[j], D.select_sentences(units[j], 3, p), p)), dialogues[j][1])
     print(f"\n### DialogSum summary: held-out ({folds}-fold CV) figures beside the baselines (mean of 3 refs){label}")
@@ -271,12 +291,13 @@ def news_section(articles, emb, folds: int, label: str = "") -> np.ndarray:
                   for pc in picks])
     print(f"\n#### CNN/DM {folds}-fold CV over {len(combos)} report settings "
           f"(position weight x decay x MMR penalty x min words x length penalty), R-1{label}")
-    held_r1 = kfold_pick(M, lead[:, 0], folds, labels)
+    gpos = grid_positions(NEWS_GRID)
+    held_r1 = kfold_pick(M, lead[:, 0], folds, labels, gpos)
     # held-out R-1/2/L of what each fold picked
     fold = np.arange(len(articles)) % folds
     held = np.zeros((len(articles), 4))
     for f in range(folds):
-        b = int(np.argmax(M[:, fold != f].mean(axis=1)))
+        b = pick(M[:, fold != f].mean(axis=1), gpos)
         for j in np.flatnonzero(fold == f):
             held[j] = r1_multi(" ".join(sents[j][i] for i in picks[b][j]), refs[j])
     assert np.allclose(held[:, 0], held_r1, atol=1e-6)
@@ -286,7 +307,7 @@ def news_section(articles, emb, folds: int, label: str = "") -> np.ndarray:
     print("| picked on | scored on | articles | picked | held-out R-1 | Lead-3 R-1 | gain |")
     print("|---|---|---:|---|---:|---:|---:|")
     for train, name in ((~cnn, "Daily Mail"), (cnn, "CNN")):
-        b = int(np.argmax(M[:, train].mean(axis=1)))
+        b = pick(M[:, train].mean(axis=1), gpos)
         test = ~train
         print(f"| {name} | {'CNN' if name == 'Daily Mail' else 'Daily Mail'} | {test.sum()} | {labels[b]} | "
               f"{M[b, test].mean():.2f} | {lead[test, 0].mean():.2f} | {M[b, test].mean() - lead[test, 0].mean():+.2f} |")
@@ -327,7 +348,9 @@ def generator_section(dialogues, emb, n: int, folds: int, out: Path, extractive:
         raw[name] = [S.summarize_text(d, mode="abstractive", n=2, generator=gen, embedder=emb,
                                       options=opts).text for d, _ in part]
         secs[name] = (time.perf_counter() - t0) / len(part)
-    grid = list(itertools.product([0.45, 0.55, 0.65], [0, 1, 2]))
+    ggrid = {"min_cosine": [0.45, 0.55, 0.65], "max_novel": [0, 1, 2]}
+    grid = list(itertools.product(*ggrid.values()))
+    gpos = grid_positions(ggrid)
 
     def grounded(text, dia, mc, mn):
         shown, checks = G.ground_text(text, [dia], "dialogue", emb, None, mc, mn)
@@ -346,7 +369,7 @@ def generator_section(dialogues, emb, n: int, folds: int, out: Path, extractive:
         fold = np.arange(len(sub_v)) % folds
         held = np.zeros(len(sub_v))
         for f in range(folds):
-            b = int(np.argmax(M[:, fold != f].mean(axis=1)))
+            b = pick(M[:, fold != f].mean(axis=1), gpos)
             held[fold == f] = M[b, fold == f]
         checks = [grounded(o, d, None, None)[1] for o, (d, _) in zip(outs, sub_v)]
         rep = sum(c.replaced for cs in checks for c in cs)
