@@ -208,10 +208,12 @@ def rank_sentences(
     min_words: int | None = None,
     position_decay: float | None = None,
     length_penalty: float | None = None,
+    centrality: np.ndarray | None = None,
 ) -> list[int]:
     """Indices of k sentences: position prior + centroid centrality, greedy MMR; reading order.
 
-    Sentences under `min_words` are picked only when fewer than k are longer (a short text).
+    Sentences under `min_words` are picked only when fewer than k are longer (a short text);
+    `centrality` replaces the cosine to the centroid (the bench tries other kinds).
     """
     n = len(embeddings)
     if n <= k:
@@ -224,7 +226,7 @@ def rank_sentences(
         ok[:] = True
     centroid = embeddings.mean(axis=0)
     centroid /= np.linalg.norm(centroid) + 1e-9
-    central = embeddings @ centroid
+    central = embeddings @ centroid if centrality is None else np.asarray(centrality, dtype=np.float64)
     lo, hi = central[ok].min(), central[ok].max()
     central = (central - lo) / (hi - lo + 1e-9)
     position = np.exp(-np.arange(n) / (POSITION_DECAY if position_decay is None else position_decay))
