@@ -5,7 +5,8 @@ far") hides the differences a coordinator must act on. All answers are clustered
 (k-means on their embeddings); for each group, the clusters it mentions far more often than the
 rest do are ranked by the log-odds ratio z-score with a 0.5 prior (Monroe, Colaresi & Quinn
 2008, "Fightin' words"), and each is shown by the group's own answer nearest the cluster centre,
-with counts here and elsewhere. Words used more in the group (class TF-IDF) are listed too.
+with counts here and elsewhere. Words used more in the group are listed too: class TF-IDF
+candidates that a larger share of its answers use than of the others' (the same z-test).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def summarize_groups(
     with threadpool_limits(1):  # see fieldkit.analysis.themes._fit_kmeans
         theme = KMeans(n_clusters=n_themes, n_init=3, random_state=seed).fit_predict(vectors)
     lab = np.asarray(labels, dtype=object)
-    words = class_tfidf(answers, labels, top_n=5)
+    words = class_tfidf(answers, labels, top_n=15)
     out = []
     for g in order:
         mine = lab == g
@@ -136,5 +137,22 @@ def summarize_groups(
             found.append(Distinct(answers[best], here, n_g, there, n_o, z))
         found.sort(key=lambda d: -d.z)
         out.append(GroupSummary(g, rows_per_group[g], n_g, tuple(found[:k]),
-                                tuple(w for w, _ in words.get(g, [])) if n_o else ()))
+                                _words_more_here([w for w, _ in words.get(g, [])], answers, mine) if n_o else ()))
     return out
+
+
+def _words_more_here(candidates: Sequence[str], answers: Sequence[str], mine: np.ndarray, top: int = 5) -> tuple[str, ...]:
+    """The group's class TF-IDF words that its answers use significantly more often than the
+    other groups' do (share of answers, log-odds z >= MIN_Z): a word every group uses a lot
+    ("packages") is frequent everywhere, not "used more here"."""
+    import re
+
+    lowered = [a.casefold() for a in answers]
+    n_g, n_o = int(mine.sum()), len(answers) - int(mine.sum())
+    kept = []
+    for w in candidates:
+        pattern = re.compile(r"\b" + r"\W+".join(map(re.escape, w.casefold().split())) + r"\b")
+        has = np.fromiter((bool(pattern.search(a)) for a in lowered), bool, len(lowered))
+        if log_odds_z(int((has & mine).sum()), n_g, int((has & ~mine).sum()), n_o) >= MIN_Z:
+            kept.append(w)
+    return tuple(kept[:top])

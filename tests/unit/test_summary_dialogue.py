@@ -179,6 +179,16 @@ def test_group_summaries_say_what_each_group_says_more(embedder):
     # beginners, more than others, find R hard to learn
     assert re.search(r"learn|curve|difficult|hard", " ".join(d.answer for d in beginner.distinct), re.I)
     assert " here, " in beginner.text and "in the other groups" in beginner.text
+    # "words used more here" are used by a larger share of the group's answers than of the
+    # others' (once "packages" was listed for every group: frequent everywhere, more nowhere)
+    for g in out:
+        mine_g = [t.casefold() for t, x in zip(texts, groups) if t and t.strip() and x == g.group]
+        rest = [t.casefold() for t, x in zip(texts, groups) if t and t.strip() and x != g.group]
+        for w in g.words:
+            share = lambda xs: sum(bool(re.search(r"\b" + r"\W+".join(map(re.escape, w.split())) + r"\b", t))
+                                   for t in xs) / len(xs)
+            assert share(mine_g) > share(rest), (g.group, w)
+    assert not all("packages" in g.words for g in out if g.words)
 
 
 def test_grounding_never_shows_the_same_line_twice(dialogues, embedder):
