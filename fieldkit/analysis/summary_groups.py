@@ -58,6 +58,8 @@ class GroupSummary:
             lines = ["- nothing stands out: its answers cover the same themes as the other groups'"]
         if self.words:
             lines.append("- words used more here: " + ", ".join(self.words))
+        elif self.distinct:  # themes stand out, single words do not
+            lines.append("- words used more here: none stands out")
         return "\n".join(lines)
 
 
