@@ -34,7 +34,7 @@ from fieldkit.inference.manifest import ModelEntry
 from fieldkit.inference.model_store import check_file, verified_file
 from fieldkit.inference.graph_edit import _drop_dead, _weight_matmuls, simplify  # noqa: F401  (used here and by quantize)
 
-RECIPE = "int8-per-token-smooth-v4"
+RECIPE = "int8-per-token-smooth-v5"
 DEFAULT_ALPHA = 0.65
 
 
