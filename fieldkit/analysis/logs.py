@@ -1,9 +1,9 @@
 """Log digests: mine templates over one or many logs, then say what happened, when, and what fails.
 
 `mine_logs` streams each file in batches (bounded memory), assigns a template to every record,
-keeps the records in temporary parts and builds a `Digest` (templates by count with first/last
-seen, level mix, error and warning templates, rare templates, bursts per time bucket, templates
-new against a baseline). `MinedLogs.annotated` streams the lines with their final templates and
+keeps the records in temporary parts and folds each batch into the digest's counts as it goes
+(fieldkit.analysis.log_digest: templates by count with first/last seen, level mix, error and
+warning templates, rare templates, bursts per time bucket, templates new against a baseline). `MinedLogs.annotated` streams the lines with their final templates and
 params; fieldkit.pipelines.logs writes them. `summarize_digest` words the summary: the
 deterministic digest facts, or the generative model when asked.
 """
