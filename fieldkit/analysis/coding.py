@@ -351,11 +351,13 @@ def expected_calibration_error(score: np.ndarray, correct: np.ndarray, bins: int
 
 def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str,
               codebook: Codebook | None = None, codebook_vectors: dict[str, np.ndarray] | None = None,
-              reporter: Reporter | None = None, folds: int = 3, seed: int = 0) -> Coder:
+              reporter: Reporter | None = None, folds: int = 3, seed: int = 0,
+              spread: bool = True) -> Coder:
     """Learn a coder from the coded rows of `vectors`, the codebook, and the uncoded rows.
 
     `row_codes[i]` is [] for an uncoded answer; uncoded answers (up to POOL_MAX) carry labels
-    by spreading. The temperature comes from `folds`-fold predictions on the coded answers.
+    by spreading (`spread=False`: not, e.g. when a merged coder labelled them into
+    `codebook_vectors`). The temperature comes from `folds`-fold predictions on the coded answers.
     """
     vectors = np.asarray(vectors, dtype=np.float32)
     labels = list(codebook.codes) if codebook else []
@@ -380,7 +382,7 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
                          "code a few answers with other codes, or give a --codebook with "
                          "two or more codes")
     seeds = _Seeds(np.vstack(xs), np.asarray(ys), np.asarray(ws, dtype=np.float64), np.asarray(rows))
-    uncoded = np.flatnonzero([not c and np.any(vectors[i]) for i, c in enumerate(row_codes)])
+    uncoded = np.flatnonzero([spread and not c and np.any(vectors[i]) for i, c in enumerate(row_codes)])
     rng = np.random.default_rng(seed)
     if len(uncoded) > POOL_MAX:
         uncoded = np.sort(rng.choice(uncoded, POOL_MAX, replace=False))

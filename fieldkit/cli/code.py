@@ -35,10 +35,12 @@ def _safe(text, width: int) -> str:
               help="apply a coder saved with --save-model (e.g. to the next survey round)")
 @click.option("--model", "model_id", default=None,
               help="embedding model id (default: chosen by the answers' languages)")
+@click.option("--teacher", type=click.Path(), default=None,
+              help="federated second round: a merged coder (merge --models) labels the uncoded answers too")
 @click.option("--sheet", default=None, help="sheet of a workbook")
 @engine_options
 def code_cmd(path, column, labels, codebook, out, suggest, save_model, load_model, model_id,
-             sheet, engine, address) -> None:
+             teacher, sheet, engine, address) -> None:
     """Code every answer of a text column; several codes in one answer are joined by `;`."""
     from fieldkit.errors import UsageError
     from fieldkit.pipelines.code import code
@@ -61,7 +63,7 @@ def code_cmd(path, column, labels, codebook, out, suggest, save_model, load_mode
         rep = Reporter("code", callback=prog)
         ds = dataset(path, sheet=sheet, reporter=rep.child("read"))
         res = code(ds, column, labels=labels, codebook=codebook, load_model=load_model,
-                   model_id=model_id, suggest=suggest, reporter=rep)
+                   model_id=model_id, suggest=suggest, teacher=teacher, reporter=rep)
         coded = res.outcome
         if out:
             save_annotated(ds, res.columns, [res.step], out, reporter=rep.child("write"))

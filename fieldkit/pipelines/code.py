@@ -7,7 +7,7 @@ embedding cache. The saved coder's format is in `fieldkit/analysis/coder_file.py
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -76,10 +76,25 @@ def _codebook_vectors(book, embedder) -> dict[str, np.ndarray]:
     return {c: np.vstack(v) for c, v in out.items()}
 
 
+def _taught_by(guide, embedder, book, seeds: dict, vecs, row_codes, empty):
+    """The teacher's codes (all of them, in the codebook) and its code for each uncoded answer."""
+    from fieldkit.analysis import coder_file
+    from fieldkit.analysis.codebook import Codebook
+    from fieldkit.analysis.merge_models import teacher_seeds
+
+    coder_file.check_model(guide, embedder)
+    have = list(book.codes) if book else []
+    codes = have + [c for c in guide.labels if c not in have]
+    book = replace(book, codes=codes) if book else Codebook(codes=codes)
+    for c, v in teacher_seeds(guide, vecs, row_codes, empty).items():
+        seeds[c] = np.vstack([seeds[c], v]) if c in seeds else v
+    return book, seeds
+
+
 def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
          codebook: str | Path | None = None, load_model: str | Path | None = None,
          model_id: str | None = None, suggest: int = 0, sheet: str | None = None,
-         reporter: Reporter | None = None) -> Result[Coded]:
+         teacher: str | Path | None = None, reporter: Reporter | None = None) -> Result[Coded]:
     """Adds `code` (several joined by `;`), `code_score` (calibrated), `code_source`, `needs_review`.
 
     `labels`: column of the analyst's codes (filled rows teach), or the codes themselves, one
@@ -87,11 +102,16 @@ def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
     `codebook`: CSV of codes with descriptions/examples (zero-shot for codes no row has).
     `load_model`: a coder folder saved earlier (applied as is; refused when it was trained on
     another embedding model).
+    `teacher`: a merged coder (`fieldkit merge --models`) whose codes for the uncoded answers
+    teach alongside `labels` (the federated second round, analysis/merge_models.py).
     """
     from fieldkit.analysis import coder_file
     from fieldkit.analysis.codebook import SEP, read_codebook
     from fieldkit.analysis.coding import Coder, code_rows, fit_coder, suggest_rows
 
+    if teacher is not None and (labels is None or load_model is not None):
+        raise UsageError("--teacher relearns from your own codes and a merged coder",
+                         "give --labels COL (and no --load-model)")
     if labels is None and codebook is None and load_model is None:
         raise UsageError("nothing to learn the codes from",
                          "give --labels COL (rows the analyst coded), --codebook CODES.csv, "
@@ -105,6 +125,11 @@ def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
     if saved is not None and model_id is not None and model_id != saved.model_id:
         raise UsageError(f"the saved coder was trained on {saved.model_id}, not {model_id}",
                          "leave out --model when applying --load-model")
+    guide = Coder.load(teacher) if teacher is not None else None
+    if guide is not None and model_id is not None and model_id != guide.model_id:
+        raise UsageError(f"the teacher was trained on {guide.model_id}, not {model_id}",
+                         "leave out --model when giving --teacher")
+    saved_model = saved.model_id if saved else guide.model_id if guide else None
     ds = dataset(data, sheet=sheet)
     col = text_column(ds, column)
     with timed() as clock:
@@ -115,9 +140,9 @@ def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
         if labels is not None and saved is None and not any(row_codes):
             raise UsageError(f"no row of {named!r} holds a code",
                              "code some answers first, or give --codebook CODES.csv")
-        embedder, vecs = vectors(ds, col, texts, saved.model_id if saved else model_id,
-                                 reporter.child("embed"))
+        embedder, vecs = vectors(ds, col, texts, saved_model or model_id, reporter.child("embed"))
         vecs = np.asarray(vecs, dtype=np.float32)
+        empty = [t is None or not str(t).strip() for t in texts]
         notes: list[str] = []
         if saved is not None:
             coder_file.check_model(saved, embedder)
@@ -128,18 +153,25 @@ def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
                 if unknown:
                     notes.append(f"{len(unknown)} code(s) in {named!r} are not in the codebook and "
                                  "were kept: " + ", ".join(unknown[:5]))
+            seeds = _codebook_vectors(book, embedder) if book else {}
+            if guide is not None:
+                book, seeds = _taught_by(guide, embedder, book, seeds, vecs, row_codes, empty)
             coder = fit_coder(vecs, row_codes, embedder.model_id, codebook=book,
-                              codebook_vectors=_codebook_vectors(book, embedder) if book else None,
-                              reporter=reporter)
+                              codebook_vectors=seeds or None, reporter=reporter,
+                              spread=guide is None)
+            if guide is not None:
+                from fieldkit.analysis.merge_models import teacher_id
+
+                coder.info["teacher"] = teacher_id(guide)
             coder.info["model_sha256"] = embedder.sha256
             if getattr(embedder, "graph_sha256", None):
                 coder.info["graph_sha256"] = embedder.graph_sha256
-        empty = [t is None or not str(t).strip() for t in texts]
         result = code_rows(vecs, row_codes, coder, empty=empty)
         picks = suggest_rows(result, suggest, texts) if suggest else []
     params = {"column": col, "labels": named, "separator": SEP,
               "codebook": str(codebook) if codebook is not None else None,
               "load_model": str(load_model) if load_model is not None else None,
+              "teacher": str(teacher) if teacher is not None else None,
               "codes": coder.labels, "multi_code": coder.multi_code,
               "coded_answers": int(result.human.sum()),
               "calibration": coder.info.get("calibration"),

@@ -116,6 +116,40 @@ def test_coders_merge_weighted_by_labelled_answers_and_code_held_out_answers(lap
     assert accs["merged"] >= 0.8 and accs["merged"] >= min(v for k, v in accs.items() if k != "merged")
 
 
+def test_a_second_round_relearns_from_the_merged_coder_and_averages(laptops, capsys):
+    folder, saved = laptops
+    save_coders(capsys, saved)
+    merged = folder / "merged_r1"
+    code, _, err = run(capsys, "merge", "--models", *[str(c) for _, c, _ in saved], "-o", str(merged))
+    assert code == 0, err
+    again = []
+    for k, (src, _, _) in enumerate(saved):
+        r2 = folder / f"coder{k}_round2"
+        code, _, err = run(capsys, "code", str(src), "--column", "text", "--labels", "mycode",
+                           "--teacher", str(merged), "--save-model", str(r2))
+        assert code == 0, err
+        m = meta(r2)
+        # every code of the merged coder, the one laptop 3 never saw too; its counts are its own codes
+        assert sorted(m["labels"]) == sorted(CODES)
+        assert sum(m["n_labelled"]) == saved[k][2] and len(m["info"]["teacher"]) == 64
+        again.append(r2)
+    assert len({meta(r)["info"]["teacher"] for r in again}) == 1
+    out2 = folder / "merged_r2"
+    code, out, err = run(capsys, "merge", "--models", *map(str, again), "-o", str(out2))
+    assert code == 0, err
+    assert "method: FedAvg of coders taught by one merged coder (round 2)" in out
+    res_p = folder / "held_r2.parquet"
+    code, _, err = run(capsys, "code", str(folder / "held.csv"), "--column", "text", "--load-model", str(out2),
+                       "-o", str(res_p))
+    assert code == 0, err
+    res = pl.read_parquet(res_p)
+    assert float((res["code"] == res["category"]).mean()) >= 0.8
+    # a teacher teaches alongside the analyst's own codes, never alone
+    code, _, err = run(capsys, "code", str(saved[0][0]), "--column", "text", "--teacher", str(merged),
+                       "--save-model", str(folder / "no_labels"))
+    assert code == 2 and err.startswith("error: --teacher") and not (folder / "no_labels").exists()
+
+
 def test_mixed_embedding_models_are_refused_in_one_line(laptops, capsys):
     folder, saved = laptops
     save_coders(capsys, saved)
