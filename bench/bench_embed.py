@@ -387,7 +387,8 @@ def separate_runs(a) -> None:
                             "--rounds", str(a.rounds), "--batch-sizes", a.batch_sizes,
                             "--threads", str(a.threads), "--skip-rss", "--skip-search",
                             "--skip-cold", "--skip-index", "--skip-distill"], capture_output=True, text=True)
-        print(f"\n#### run {i + 1} of {a.runs}\n" + (r.stdout.rstrip() or r.stderr[-2000:]))
+        print(f"\n#### run {i + 1} of {a.runs} (load after it {os.getloadavg()[0]:.1f})\n"
+              + (r.stdout.rstrip() or r.stderr[-2000:]), flush=True)
         for line in r.stdout.splitlines():
             for tag, into in (("RATIOS ", walls), ("CPU-RATIOS ", cpus)):
                 if line.startswith(tag):
