@@ -18,6 +18,8 @@ folders of format /2, which is /3 without the statistics, are read too):
                    "temperature": float                  (logits are divided by it),
                    "multi_code": bool                    (false: softmax over codes, one code per
                                                           answer; true: one sigmoid per code),
+                   "code_threshold": float               (several codes: the probability a
+                                                          further code needs; optional, 0.5),
                    "settings": {...}                     (how it was trained: C, blend, ...),
                    "info": {...},                        (coded answers, held-out calibration)
                    "stats": {"min_answers": k, "withheld": codes} or null (no statistics)}
@@ -75,6 +77,7 @@ def save(coder: Any, target: str | os.PathLike, *, model_sha256: str | None = No
             "dim": coder.dim, "labels": list(coder.labels),
             "n_labelled": [int(n) for n in coder.n_labelled],
             "temperature": float(coder.temperature), "multi_code": bool(coder.multi_code),
+            "code_threshold": float(getattr(coder, "threshold", 0.5)),
             "settings": dict(coder.info.get("settings", {})),
             "info": {k: v for k, v in coder.info.items()
                      if k not in ("settings", "model_sha256", "graph_sha256")}, "stats": None}
@@ -179,8 +182,9 @@ def read(source: str | os.PathLike) -> dict[str, Any]:
             raise ValueError("n_labelled must give one count >= 0 per label")
         dim = int(meta["dim"])
         temperature = float(meta.get("temperature", 1.0))
-        if not (0 < dim <= 65_536) or not (1e-3 <= temperature <= 1e3):
-            raise ValueError("dim or temperature out of range")
+        threshold = float(meta.get("code_threshold", 0.5))  # absent in older folders
+        if not (0 < dim <= 65_536) or not (1e-3 <= temperature <= 1e3) or not 0 < threshold < 1:
+            raise ValueError("dim, temperature or code_threshold out of range")
         shas = {k: meta.get(k) for k in ("model_sha256", "graph_sha256")}
         if any(v is not None and not (isinstance(v, str) and _SHA.match(v)) for v in shas.values()):
             raise ValueError("sha256 values must be 64 hex digits")
@@ -201,7 +205,8 @@ def read(source: str | os.PathLike) -> dict[str, Any]:
     stats = _stats(folder, len(labels), dim, n_labelled, withheld) if has_stats else None
     return {"model_id": model, "labels": labels, "weight": weight, "bias": bias,
             "n_labelled": n_labelled, "temperature": temperature,
-            "multi_code": bool(meta.get("multi_code", False)), "info": info, "stats": stats}
+            "multi_code": bool(meta.get("multi_code", False)), "info": info, "stats": stats,
+            "threshold": threshold}
 
 
 def _stats(folder: Path, n_labels: int, dim: int, n_labelled: np.ndarray, withheld: int):

@@ -78,6 +78,7 @@ class Prediction:
     proba: np.ndarray  # (n, L) float32
     labels: list[str]
     multi_code: bool
+    threshold: float = 0.5  # several codes: the score a further code needs (coding_multi.py)
 
     def codes(self) -> tuple[list[str | None], np.ndarray, np.ndarray]:
         """Per row: codes joined by `;`, score of the first, needs_review."""
@@ -89,11 +90,11 @@ class Prediction:
         keep = np.zeros_like(top, dtype=bool)
         keep[:, 0] = True
         if self.multi_code:  # independent yes/no per code: every "yes" (the best one always)
-            keep[:, 1:MAX_CODES] = top[:, 1:MAX_CODES] >= 0.5
+            keep[:, 1:MAX_CODES] = top[:, 1:MAX_CODES] >= self.threshold
         runner_up = np.where(keep, 0.0, top).max(axis=1) if top.shape[1] > 1 else np.zeros(n)
         score = top[:, 0].astype(np.float64)
-        if self.multi_code:  # a left-out code near "yes" is the close call
-            review = (score < REVIEW_SCORE) | (runner_up >= 0.5 - REVIEW_MARGIN)
+        if self.multi_code:  # a left-out code near the cut is the close call
+            review = (score < REVIEW_SCORE) | (runner_up >= self.threshold - REVIEW_MARGIN)
         else:
             review = (score < REVIEW_SCORE) | (runner_up >= score - REVIEW_MARGIN)
         names = np.asarray(self.labels, dtype=object)
@@ -128,6 +129,7 @@ class Coder:
     temperature: float = 1.0
     multi_code: bool = False
     info: dict[str, Any] = field(default_factory=dict)
+    threshold: float = 0.5  # several codes per answer: the score a further code needs
     stats: Any = None  # analysis.coding_stats.LabelStats of the coded answers (exact merges)
 
     @property
@@ -148,7 +150,7 @@ class Coder:
                              f"embed with --model {self.model_id}")
         z = self.logits(vectors) / np.float32(self.temperature)
         proba = 1.0 / (1.0 + np.exp(-z)) if self.multi_code else _softmax(z)
-        return Prediction(proba, self.labels, self.multi_code)
+        return Prediction(proba, self.labels, self.multi_code, self.threshold)
 
     def save(self, folder: str | Path) -> Path:
         """Write the coder as a folder of plain arrays + JSON (format: analysis/coder_file.py)."""
@@ -409,7 +411,7 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
         mine = seeds.row >= 0
         stats = label_stats(seeds.x[mine], seeds.y[mine], len(labels))
     return Coder(model_id, labels, weight, bias, n_labelled, temperature, multi_code=multi,
-                 info=info, stats=stats)
+                 info=info, stats=stats, threshold=float(held_out.get("code_threshold", 0.5)))
 
 
 def _calibrate(seeds: _Seeds, pool: np.ndarray, graph, n_labels: int, folds: int,
@@ -456,9 +458,14 @@ def _calibrate(seeds: _Seeds, pool: np.ndarray, graph, n_labels: int, folds: int
     spread = max(tried, key=lambda s: tried[s][0])  # max keeps the first of equals
     _, z, y = tried[spread]
     t = _fit_temperature(z, y.astype(np.float64) if multi else y)
+    extra = {}
     if multi:
+        from fieldkit.analysis.coding_multi import pick_threshold
+
         p = 1.0 / (1.0 + np.exp(-z / t))
         first_right = y[np.arange(len(y)), p.argmax(axis=1)]
+        cut, exact = pick_threshold(p, y, MAX_CODES)
+        extra = {"code_threshold": cut, "exact_codes_by_threshold": exact}
     else:
         p = _softmax(z / t)
         first_right = p.argmax(axis=1) == y
@@ -466,7 +473,7 @@ def _calibrate(seeds: _Seeds, pool: np.ndarray, graph, n_labels: int, folds: int
     return spread, t, {"method": "temperature", "folds": folds, "held_out_points": int(len(y)),
                        "held_out_accuracy": round(float(np.mean(first_right)), 4),
                        "ece": round(float(ece), 4), "spread_weight": spread,
-                       "spread_accuracy": {str(s): round(v[0], 4) for s, v in tried.items()}}
+                       "spread_accuracy": {str(s): round(v[0], 4) for s, v in tried.items()}, **extra}
 
 
 # ----------------------------------------------------------------------------- applying

@@ -107,7 +107,10 @@ def fedavg(coders: Sequence[Any], names: Sequence[str], weighting: str = "label"
                           "weighting": weighting, "centred": centre and not multi,
                           "method": "FedAvg"},
             **{k: coders[0].info[k] for k in ("model_sha256", "graph_sha256") if coders[0].info.get(k)}}
-    merged = Coder(coders[0].model_id, labels, weight, bias, n_total, temperature, multi_code=multi, info=info)
+    cuts = np.array([c.threshold for c in coders], dtype=np.float64)
+    threshold = float(np.sum(answers * cuts) / answers.sum()) if answers.sum() else float(cuts.mean())
+    merged = Coder(coders[0].model_id, labels, weight, bias, n_total, temperature, multi_code=multi, info=info,
+                   threshold=threshold)
     return Averaged(merged, {lab: int(teachers[i]) for lab, i in index.items()})
 
 

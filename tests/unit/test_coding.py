@@ -136,6 +136,8 @@ def _tamper(folder, case: str, tmp_path):
         meta["model"] = "../../etc/passwd"
     elif case == "older format":
         meta["format"] = "fieldkit-coder/1"
+    elif case == "code threshold out of range":
+        meta["code_threshold"] = 5.0
     elif case == "not json":
         (folder / "coder.json").write_bytes(b"\x80not json")
         return
@@ -144,7 +146,8 @@ def _tamper(folder, case: str, tmp_path):
 
 @pytest.mark.parametrize("case", ["pickled weights", "weights elsewhere", "wrong shape", "not finite",
                                   "control characters in a label", "duplicate labels",
-                                  "model id with a path", "older format", "not json"])
+                                  "model id with a path", "older format", "not json",
+                                  "code threshold out of range"])
 def test_a_hostile_or_damaged_coder_folder_is_refused(small_coder, tmp_path, case):
     coder, _ = small_coder
     folder = coder.save(tmp_path / "coder")
@@ -192,3 +195,30 @@ def test_an_empty_answer_coded_by_hand_is_no_example_of_its_code(small_coder):
     summary = code_rows(vecs, row_codes, coder).summary(texts)
     first = next(s for s in summary if s["code"] == coder.labels[0])
     assert first["human"] == 1 and first["examples"] and "None" not in first["examples"]
+
+
+def test_the_cut_for_further_codes_is_the_one_that_gets_most_answers_exactly_right():
+    """Held-out second codes scoring 0.3-0.4 are caught by a cut of 0.3, not by 0.5."""
+    from fieldkit.analysis.coding_multi import code_sets, pick_threshold
+
+    proba = np.array([[0.9, 0.35, 0.05], [0.8, 0.1, 0.32], [0.95, 0.05, 0.1], [0.7, 0.2, 0.1]])
+    truth = np.array([[1, 1, 0], [1, 0, 1], [1, 0, 0], [1, 0, 0]], dtype=bool)
+    cut, exact = pick_threshold(proba, truth, max_codes=3)
+    assert cut == 0.3 and exact["0.3"] == 1.0 and exact["0.5"] == 0.5
+    assert (code_sets(proba, cut, 3) == truth).all()
+    # equals resolve to the cut nearest 0.5; one code per answer always (the best one)
+    cut, _ = pick_threshold(np.array([[0.9, 0.1], [0.8, 0.15]]), np.array([[1, 0], [1, 0]]), 3)
+    assert cut == 0.5
+    assert code_sets(np.array([[0.1, 0.2]]), 0.9, 3).tolist() == [[False, True]]
+
+
+def test_a_saved_several_codes_coder_keeps_its_cut(tmp_path):
+    labels = ["food", "water", "health"]
+    coder = Coder("all-MiniLM-L6-v2", labels, np.eye(3, 4, dtype=np.float32), np.zeros(3, np.float32),
+                  np.array([3, 3, 3]), 1.0, multi_code=True, threshold=0.3)
+    again = Coder.load(coder.save(tmp_path / "coder"))
+    assert again.threshold == 0.3 and again.multi_code
+    x = np.array([[4.0, -0.6, -3.0, 0.0]], dtype=np.float32)  # sigmoids 0.98, 0.35, 0.05
+    assert again.predict(x).codes()[0] == ["food;water"]
+    coder.threshold = 0.5
+    assert coder.predict(x).codes()[0] == ["food"]
