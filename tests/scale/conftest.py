@@ -13,7 +13,9 @@ def local_ray():
 
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+        # address="local": the tests' own Ray even when a cluster (`ray start --head`) runs here
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.ERROR)
     yield ray
     if started:
         ray.shutdown()
