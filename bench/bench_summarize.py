@@ -453,7 +453,7 @@ def generator_section(dialogues, emb, n: int, folds: int, out: Path, extractive:
         if mode == "abstractive":
             for c in checks:
                 lines.append(f"- generated: {c.generated!r} cos {c.cosine:.2f}; missing {list(c.missing)} -> "
-                             f"{'REPLACED by ' + repr(c.shown) if c.replaced else 'kept'}")
+                             f"{'REPLACED by ' + repr(c.shown) if c.replaced else 'shown as the source line ' + repr(c.shown) if c.verbatim else 'kept'}")
         lines.append("")
     out.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote every generated summary beside its dialogue, with its checks, to {out}")

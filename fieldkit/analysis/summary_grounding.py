@@ -114,17 +114,41 @@ def novel_words(sentence: str, source: SourceIndex) -> list[str]:
 _QUOTE = re.compile(r"^\s*([^:\n]{1,40}):\s+(.+)$")
 
 
+def _closest_line(sentence: str, source: SourceIndex) -> tuple[int, float]:
+    """(index, share): the source unit holding the largest share of the sentence's words (ties:
+    the unit with the fewest words the sentence lacks, so "I'm Alice." finds itself, not "I'm
+    not laughing at you.")."""
+    words = [_stem(w) for w in _WORD.findall(sentence)]
+    best, at = (0.0, 0.0), -1
+    for j, unit in enumerate(source.units):
+        have = {_stem(w) for w in _WORD.findall(unit)}
+        key = (sum(w in have for w in words) / max(1, len(words)), len(have & set(words)) / max(1, len(have)))
+        if key > best:
+            best, at = key, j
+    return at, best[0]
+
+
 def misquoted(sentence: str, source: SourceIndex) -> bool:
     """True when the sentence is written as "Name: words" but those words are not a source line."""
-    m = _QUOTE.match(sentence)
-    if not m:
+    if not _QUOTE.match(sentence):
         return False
-    words = [_stem(w) for w in _WORD.findall(sentence)]
-    best = 0.0
-    for unit in source.units:
-        have = {_stem(w) for w in _WORD.findall(unit)}
-        best = max(best, sum(w in have for w in words) / max(1, len(words)))
-    return best < MIN_QUOTE_OVERLAP
+    return _closest_line(sentence, source)[1] < MIN_QUOTE_OVERLAP
+
+
+def verbatim_line(sentence: str, sims: np.ndarray, source: SourceIndex) -> int | None:
+    """The source line to show instead of a supported near-copy, or None to show the sentence.
+
+    A quote ("Name: words") is shown as the line itself, word for word; in a dialogue, a bare
+    near-copy of a line ("Thanks.") is shown with its speaker, since after a quoted line it
+    would read as that speaker's words (both misattributions were found reading 20 summaries).
+    """
+    if _QUOTE.match(sentence):
+        at, share = _closest_line(sentence, source)
+        return at if share >= MIN_QUOTE_OVERLAP and at >= 0 else None
+    speakers = sum(bool(_QUOTE.match(u)) for u in source.units)
+    if len(sims) and speakers > len(source.units) / 2 and float(sims.max()) >= NEAR_REPEAT:
+        return int(np.argmax(sims))
+    return None
 
 
 @dataclass(frozen=True)
@@ -135,10 +159,12 @@ class Check:
     shown: str
     cosine: float
     missing: tuple[str, ...]
+    verbatim: bool = False  # supported, and shown as the source line it copies (speaker named)
 
     @property
     def replaced(self) -> bool:
-        return self.shown != self.generated
+        """Unsupported, so a source sentence is shown instead."""
+        return self.shown != self.generated and not self.verbatim
 
 
 def ground_sentences(sentences: Sequence[str], vectors: np.ndarray, source: SourceIndex,
@@ -168,10 +194,14 @@ def ground_sentences(sentences: Sequence[str], vectors: np.ndarray, source: Sour
         if misquoted(sent, source):
             missing += ("(not a line of the source)",)
         if not missing and best >= min_cosine:
-            if not repeats(v[i], sent):
-                checks.append(Check(sent, sent, best, ()))
-                shown_vectors.append(v[i])
-                shown_words.append(words(sent))
+            line = verbatim_line(sent, sims, source)
+            shown, x = (sent, v[i]) if line is None else (source.units[line], source.vectors[line])
+            if not repeats(x, shown):
+                if line is not None:
+                    used.add(line)
+                checks.append(Check(sent, shown, best, (), verbatim=line is not None))
+                shown_vectors.append(x)
+                shown_words.append(words(shown))
             continue
         order = [int(j) for j in np.argsort(-sims)
                  if int(j) not in used and not repeats(source.vectors[int(j)], source.units[int(j)])]

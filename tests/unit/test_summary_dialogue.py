@@ -203,3 +203,21 @@ def test_grounding_never_shows_the_same_line_twice(dialogues, embedder):
     plain = [s.split(": ", 1)[1] for s in shown]
     v = embedder.embed_all(plain)
     assert len(shown) == 2 and (v @ v.T)[0, 1] < NEAR_REPEAT
+
+
+def test_supported_quotes_are_shown_word_for_word_with_their_speaker(dialogues, embedder):
+    """Found reading 20 hybrid summaries: "Alice: I'm Alice. Thanks." put Nick's "Thanks." in
+    Alice's mouth, and "Frank: ... did you hear about the great news?" was not Frank's wording."""
+    from fieldkit.analysis.summary_grounding import ground_text
+
+    laundry = next(d for d, _ in dialogues if d.startswith("Nick: Excuse me."))
+    shown, checks = ground_text("Alice: I'm Alice. Thanks.", [laundry], "dialogue", embedder)
+    assert shown[0] == "Alice: I'm Alice." and shown[1].startswith("Nick: Thanks")
+    assert not any(c.replaced for c in checks) and checks[1].verbatim
+    party = next(d for d, _ in dialogues if d.startswith("Frank: Hey, Betsy"))
+    shown, checks = ground_text("Frank: Hey, Betsy, did you hear about the great news?", [party],
+                                "dialogue", embedder)
+    assert shown == ["Frank: Hey, Betsy, did you hear the great news?"] and checks[0].verbatim
+    for line in shown:
+        who, said = line.split(": ", 1)
+        assert any(t.speaker == who and said in t.text for t in parse_turns(party))
