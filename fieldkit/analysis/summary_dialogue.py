@@ -110,15 +110,19 @@ def topic_keywords(sentences: Sequence[str], names: Sequence[str], m: int = 8) -
     counts: Counter[str] = Counter()
     first: dict[str, int] = {}
     forms: dict[str, Counter[str]] = {}
+    inside: Counter[str] = Counter()  # occurrences after a sentence's first word
     for i, s in enumerate(sentences):
-        for w in _WORD.findall(s):
+        for k, w in enumerate(_WORD.findall(s)):
             lw = w.lower()
             if len(lw) < 3 or lw in stop or lw in named or "'" in lw or "’" in lw:
                 continue
             counts[lw] += 1
+            inside[lw] += k > 0
             first.setdefault(lw, i)
             forms.setdefault(lw, Counter())[w if not w.isupper() or len(w) < 5 else lw] += 1
-    ranked = sorted((w for w, c in counts.items() if c >= 2), key=lambda w: (-counts[w], first[w]))
+    # a word that only ever opens a sentence ("Wow", "Probably", "Did") is a reply, not a topic
+    ranked = sorted((w for w, c in counts.items() if c >= 2 and inside[w]),
+                    key=lambda w: (-counts[w], first[w]))
     # written as the transcript writes it most often ("Masha", "DVD", "traffic")
     return [forms[w].most_common(1)[0][0] if forms[w].most_common(1)[0][0][1:].islower()
             or forms[w].most_common(1)[0][0].isupper() else w for w in ranked[:m]]
