@@ -84,7 +84,9 @@ def pick(scores: np.ndarray, pos: np.ndarray | None = None, tol: float = 1e-9) -
     """The best grid point; ties go to the middle of the tied region (the tied point nearest the
     per-axis median of all tied points), the setting with the widest margin on every side,
     rather than to whichever came first in grid order."""
-    tied = np.flatnonzero(scores >= scores.max() - tol)
+    if not np.isfinite(scores).any():  # nothing to pick on (an empty training fold)
+        return 0
+    tied = np.flatnonzero(scores >= np.nanmax(scores) - tol)
     if len(tied) == 1 or pos is None:
         return int(tied[0])
     centre = np.median(pos[tied], axis=0)
@@ -392,6 +394,8 @@ def generator_section(dialogues, emb, n: int, folds: int, out: Path, extractive:
     for name, opts in variants.items():
         t0 = time.perf_counter()
         part = sub if name == "copy-constrained decoding" else sub[:n_variants]
+        if not part:  # --n-variants 0: the shipped variant only
+            continue
         raw[name] = [S.summarize_text(d, mode="abstractive", n=2, generator=gen, embedder=emb,
                                       options=opts).text for d, _ in part]
         secs[name] = (time.perf_counter() - t0) / len(part)
