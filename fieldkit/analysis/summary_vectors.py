@@ -27,7 +27,7 @@ def english_stop_words() -> frozenset[str]:
     """scikit-learn's English stop words, read from its list without importing scikit-learn.
 
     Importing the package costs 1-3 s here (scipy comes with it), more than a whole summary
-    may take; its list is a plain frozenset literal in one file, so that file alone is run.
+    may take; its list is a plain frozenset literal in one module, so that module alone is loaded.
     """
     import importlib.util
     from pathlib import Path
@@ -39,9 +39,11 @@ def english_stop_words() -> frozenset[str]:
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
         return frozenset(ENGLISH_STOP_WORDS)
-    scope: dict = {}
-    exec(compile(path.read_text("utf-8"), str(path), "exec"), scope)
-    return frozenset(scope["ENGLISH_STOP_WORDS"])
+    # that one module loaded on its own, the standard way (importlib), not through the package
+    one = importlib.util.spec_from_file_location("_fieldkit_sklearn_stop_words", path)
+    module = importlib.util.module_from_spec(one)
+    one.loader.exec_module(module)
+    return frozenset(module.ENGLISH_STOP_WORDS)
 
 
 @lru_cache(maxsize=1)
