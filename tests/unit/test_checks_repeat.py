@@ -20,6 +20,7 @@ from fieldkit.analysis.checks import run_checks
 from fieldkit.analysis.checks_config import load_config
 from fieldkit.io import load_dataset
 from fieldkit.io.xlsform import read_form
+from tests.unit.test_xlsform import write_form
 
 SURVEY = [
     ["type", "name", "label::English (en)", "relevant", "constraint", "required"],
@@ -40,17 +41,7 @@ CONFIG = {name: {"enabled": False} for name in ("duplicates", "duration", "enume
 
 
 def _form(tmp_path):
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    for row in SURVEY:
-        ws.append(row)
-    ch = wb.create_sheet("choices")
-    for row in CHOICES:
-        ch.append(row)
-    path = tmp_path / "household.xlsx"
-    wb.save(path)
-    return path
+    return write_form(tmp_path / "household.xlsx", SURVEY, CHOICES)
 
 
 def _households(n: int = 12):

@@ -3,7 +3,6 @@ loghub logs and R community survey answers."""
 
 from __future__ import annotations
 
-import collections
 import json
 import re
 
@@ -16,15 +15,6 @@ from fieldkit.analysis.summary_genre import detect_shape, parse_turns
 from fieldkit.io import load_dataset
 from tests.conftest import shared
 from tests.unit.test_summarize import LIKE_LEAST, CachingEmbedder
-
-
-@pytest.fixture(scope="module")
-def dialogues():
-    rows = json.loads(shared("summarization", "dialogsum_test_500x3refs.json").read_text("utf-8"))
-    refs: dict[str, list[str]] = collections.OrderedDict()
-    for r in rows:
-        refs.setdefault(r["dialogue"], []).append(r["summary"])
-    return list(refs.items())
 
 
 @pytest.fixture(scope="module")

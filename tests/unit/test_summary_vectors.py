@@ -3,7 +3,6 @@ they compare sentences by shared content words, and a document summary loads no 
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import re
@@ -21,15 +20,6 @@ from fieldkit.analysis.summary_genre import parse_turns
 from fieldkit.analysis.summary_vectors import MODEL_ID, TfidfVectors, english_stop_words, tfidf_vectors
 from fieldkit.io import load_dataset
 from tests.conftest import shared
-
-
-@pytest.fixture(scope="module")
-def dialogues():
-    rows = json.loads(shared("summarization", "dialogsum_test_500x3refs.json").read_text("utf-8"))
-    refs: dict[str, list[str]] = collections.OrderedDict()
-    for r in rows:
-        refs.setdefault(r["dialogue"], []).append(r["summary"])
-    return list(refs.items())
 
 
 def test_rows_are_unit_length_and_compare_by_shared_content_words(dialogues):
