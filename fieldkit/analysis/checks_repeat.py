@@ -42,7 +42,15 @@ def _list_column(schema: pl.Schema, name: str) -> str | None:
     return None
 
 
-def _from_list(main: pl.LazyFrame, col: str) -> pl.DataFrame:
+RESERVED = (ROW, PARENT, ITEM)
+
+
+def _from_list(main: pl.LazyFrame, schema: pl.Schema, col: str, name: str,
+               skipped: list[str]) -> pl.DataFrame | None:
+    fields = [f.name for f in schema[col].inner.fields]
+    if any(f in RESERVED for f in fields):  # a record key that would overwrite the item's link
+        skipped.append(f"repeat {name}: a field is named like fieldkit's own columns {RESERVED}")
+        return None
     items = (main.select(pl.col(ROW).alias(PARENT), pl.col(col))
              .explode(col).filter(pl.col(col).is_not_null())
              .with_columns((pl.int_range(pl.len()).over(PARENT) + 1).alias(ITEM))
@@ -52,6 +60,7 @@ def _from_list(main: pl.LazyFrame, col: str) -> pl.DataFrame:
 
 def _from_sheet(main: pl.LazyFrame, schema: pl.Schema, sheet: pl.DataFrame, name: str,
                 skipped: list[str]) -> pl.DataFrame | None:
+    sheet = sheet.drop([c for c in RESERVED if c in sheet.columns])  # fieldkit's own names
     for link, parent_cols in LINKS:
         if link not in sheet.columns:
             continue
@@ -86,7 +95,7 @@ def repeat_findings(ctx: Any, sheets: dict[str, pl.DataFrame], build_context) ->
         col = _list_column(ctx.schema, name)
         sheet = sheets.get(name)
         if col is not None:
-            items = _from_list(ctx.lf, col)
+            items = _from_list(ctx.lf, ctx.schema, col, name, ctx.skipped)
         elif sheet is not None:
             items = _from_sheet(ctx.lf, ctx.schema, sheet, name, ctx.skipped)
         else:

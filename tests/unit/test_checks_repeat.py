@@ -184,3 +184,18 @@ def test_required_can_be_switched_off(tmp_path):
     cfg = load_config(overrides={**CONFIG, "required": {"enabled": False}})
     res = run_checks(ds.frame, survey=ds.survey, form=form, config=cfg)
     assert set(res.findings["check"]) == {"constraint", "relevant"}
+
+
+def test_repeat_records_with_fieldkits_own_column_names_are_skipped_with_a_note(tmp_path):
+    """A hostile export naming a member field like fieldkit's link columns cannot move findings."""
+    form = read_form(_form(tmp_path))
+    subs = _households()
+    rows = [{**{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in s.items()
+                if k != "members"},
+             "members": [{"members/age": 150, "__parent": 0, "__item": 9}]} for s in subs]
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    ds = load_dataset(path)
+    res = run_checks(ds.frame, survey=ds.survey, form=form, config=load_config(overrides=CONFIG))
+    assert not res.findings.filter(pl.col("column").str.starts_with("members/")).height
+    assert any("repeat members: a field is named like fieldkit's own columns" in s for s in res.skipped)

@@ -120,7 +120,7 @@ class SurveyActions(JobScreen):
         if whole.height > 12:
             body.append(f"\n... {whole.height - 12:,} more in the findings file", "dim")
         for note in res.skipped:
-            body.append(f"\n\nskipped: {note}", "dim")
+            body.append("\n\nskipped: " + escape_controls(note), "dim")
         self.side.results(body, "checks")
         rows = self.findings.filter(pl.col("row").is_not_null())
         choices = [(ALL, Text(f"every check  ({_n(rows['row'].n_unique(), 'row')})"))]
