@@ -104,9 +104,9 @@ class Prediction:
         return codes.tolist(), score, review
 
     def margin(self) -> np.ndarray:
-        """How sure the coder is (small = it hesitates): first minus second, or distance to 0.5."""
+        """How sure the coder is (small = it hesitates): first minus second, or distance to the cut."""
         if self.multi_code:
-            return 2 * np.abs(self.proba - 0.5).min(axis=1)
+            return 2 * np.abs(self.proba - self.threshold).min(axis=1)
         if self.proba.shape[1] < 2:
             return np.ones(self.proba.shape[0])
         part = -np.partition(-self.proba, 1, axis=1)[:, :2]
