@@ -49,22 +49,35 @@ def themes(data: Data, column: str, *, k: int | None = None, by: str | None = No
     `labels`: "keywords" (top keywords), "generated" (the prepared generative model names each
     theme; an error if it is not prepared) or "auto" (generated when prepared).
     """
-    check_options(k, labels)
-    reporter = reporter or Reporter("themes")
-    ds = dataset(data)
-    col = text_column(ds, column)
-    by_col = ds.require_column(by) if by else None
+    reporter, ds, col, by_col = themes_input(data, column, k, by, labels, reporter)
     with timed() as clock:
-        texts = ds.text_column(col).to_list()
-        require_some_text(texts, col, ds)
+        texts = read_texts(ds, col)
         embedder, vecs = vectors(ds, col, texts, model_id, reporter.child("embed"))
         result = find_themes(texts, vecs, k=k, reporter=reporter.child("themes"))
         namer = name_themes(result, labels, reporter)
-    breakdown = None
-    if by_col:
-        breakdown = result.breakdown(ds.read([by_col]).get_column(by_col).to_list())
+    breakdown = group_shares(result, ds, by_col)
     step = make_step("themes", theme_params(result, col, namer), clock, embedder)
     return Result(Themes(result, col, len(texts), embedder.model_id, by_col, breakdown), theme_columns(result), step)
+
+
+def themes_input(data: Data, column: str, k: int | None, by: str | None, labels: str,
+                 reporter: Reporter | None):
+    """What the local and the Ray runs check and open first: options, dataset, text and group column."""
+    check_options(k, labels)
+    ds = dataset(data)
+    return reporter or Reporter("themes"), ds, text_column(ds, column), ds.require_column(by) if by else None
+
+
+def read_texts(ds, col: str) -> list:
+    """The column's answers as a list; a column with no text at all is refused."""
+    texts = ds.text_column(col).to_list()
+    require_some_text(texts, col, ds)
+    return texts
+
+
+def group_shares(result: ThemesResult, ds, by_col: str | None) -> pl.DataFrame | None:
+    """The share of each theme per value of the `--by` column (None without one)."""
+    return result.breakdown(ds.read([by_col]).get_column(by_col).to_list()) if by_col else None
 
 
 def check_options(k: int | None, labels: str) -> None:

@@ -14,8 +14,7 @@ import numpy as np
 
 from fieldkit.analysis.themes import FIT_SAMPLE, MIN_CHARS, OTHER_ID, Theme, ThemesResult, _normalised_len
 from fieldkit.errors import UsageError
-from fieldkit.pipelines.core import (Data, Result, _last_choice, dataset, make_step, model_choice,
-                                     require_some_text, text_column, timed)
+from fieldkit.pipelines.core import Data, Result, _last_choice, make_step, model_choice, timed
 from fieldkit.pipelines.engine import current, mark_step
 from fieldkit.pipelines.themes import Themes, theme_columns, theme_params
 from fieldkit.progress import Reporter
@@ -35,21 +34,16 @@ def themes(data: Data, column: str, *, k: int | None = None, by: str | None = No
            reporter: Reporter | None = None) -> Result[Themes]:
     """`pipelines.themes` on the Ray engine: the same columns and step, fitted on <= `sample` rows."""
     from fieldkit.analysis.themes import find_themes
-    from fieldkit.pipelines.themes import check_options, name_themes
+    from fieldkit.pipelines.themes import group_shares, name_themes, read_texts, themes_input
 
     engine = current()
     if engine is None:
         raise UsageError("scale.themes runs inside a Ray session", "use `fieldkit themes --engine ray`")
-    check_options(k, labels)
     if sample < 2:
         raise UsageError(f"a fit sample of {sample} rows is too small", f"use the default {FIT_SAMPLE:,}")
-    reporter = reporter or Reporter("themes")
-    ds = dataset(data)
-    col = text_column(ds, column)
-    by_col = ds.require_column(by) if by else None
+    reporter, ds, col, by_col = themes_input(data, column, k, by, labels, reporter)
     with timed() as clock:
-        texts = ds.text_column(col).to_list()
-        require_some_text(texts, col, ds)
+        texts = read_texts(ds, col)
         chosen = model_choice(texts, model_id)  # on every answer, as the local run chooses
         view = engine.model_view(chosen.model_id)
         embedded = engine.embedded(texts, chosen.model_id, keep=True)  # stays on the cluster
@@ -62,7 +56,7 @@ def themes(data: Data, column: str, *, k: int | None = None, by: str | None = No
             result = _on_all_rows(result, texts, theme_id, score)
         else:  # nothing to cluster: every row is "other"
             result = find_themes(texts, np.zeros((len(texts), 1), np.float32))
-    breakdown = result.breakdown(ds.read([by_col]).get_column(by_col).to_list()) if by_col else None
+    breakdown = group_shares(result, ds, by_col)
     params = {**theme_params(result, col, namer), "fit_rows": int(len(rows)), "seed": 0}
     _last_choice.value = chosen  # make_step records the automatic choice and its reason
     step = mark_step(make_step("themes", params, clock, view))

@@ -60,16 +60,22 @@ def save_coders(capsys, saved) -> None:
             assert code == 0, err
 
 
+def merge_saved(capsys, folder, saved, name: str):
+    """Every laptop's coder saved, then merged into `folder/name`; returns the folder and stdout."""
+    save_coders(capsys, saved)
+    merged = folder / name
+    code, out, err = run(capsys, "merge", "--models", *[str(c) for _, c, _ in saved], "-o", str(merged))
+    assert code == 0, err
+    return merged, out
+
+
 def meta(folder):
     return json.loads((folder / "coder.json").read_text(encoding="utf-8"))
 
 
 def test_coders_merge_weighted_by_labelled_answers_and_code_held_out_answers(laptops, capsys):
     folder, saved = laptops
-    save_coders(capsys, saved)
-    merged = folder / "merged"
-    code, out, err = run(capsys, "merge", "--models", *[str(c) for _, c, _ in saved], "-o", str(merged))
-    assert code == 0, err
+    merged, out = merge_saved(capsys, folder, saved, "merged")
     assert (f"merged 3 coders (all-minilm-l6-v2): 6 codes, {sum(n for *_, n in saved):,} labelled answers "
             "in all; method: pooled statistics (LDA)") in out
     assert f"codes taught on only some laptops: 1 ({MISSING})" in out
@@ -118,10 +124,7 @@ def test_coders_merge_weighted_by_labelled_answers_and_code_held_out_answers(lap
 
 def test_a_second_round_relearns_from_the_merged_coder_and_averages(laptops, capsys):
     folder, saved = laptops
-    save_coders(capsys, saved)
-    merged = folder / "merged_r1"
-    code, _, err = run(capsys, "merge", "--models", *[str(c) for _, c, _ in saved], "-o", str(merged))
-    assert code == 0, err
+    merged, _ = merge_saved(capsys, folder, saved, "merged_r1")
     again = []
     for k, (src, _, _) in enumerate(saved):
         r2 = folder / f"coder{k}_round2"
