@@ -3,8 +3,10 @@
 With one yes/no model per code, 0.5 is the textbook cut; but a few dozen coded answers give
 sigmoids whose second-best "yes" sits well below it (the evidence for a second topic is
 thinner than for the first). The cut is therefore picked from the out-of-fold predictions of
-the coded answers, as the one giving most answers exactly their set of codes; equals resolve
-to the value closest to 0.5, and 0.5 stays when nothing was held out.
+the coded answers: of the cuts whose share of answers with exactly their codes is within one
+standard error of the best (the one-standard-error rule: a few dozen answers make that share
+noisy, and analysts code two-topic answers more often than they occur), the one closest to
+0.5; 0.5 stays when nothing was held out.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ def code_sets(proba: np.ndarray, threshold: float, max_codes: int) -> np.ndarray
 
 
 def pick_threshold(proba: np.ndarray, truth: np.ndarray, max_codes: int) -> tuple[float, dict[str, float]]:
-    """The cut giving the most held-out answers exactly their codes (ties: nearest 0.5)."""
+    """The cut nearest 0.5 among those within one standard error of the most exact answers."""
     if len(proba) == 0:
         return DEFAULT, {}
     truth = truth.astype(bool)
     exact = {t: float(np.mean((code_sets(proba, t, max_codes) == truth).all(axis=1)))
              for t in THRESHOLDS}
     best = max(exact.values())
-    pick = min((t for t, a in exact.items() if a == best), key=lambda t: (abs(t - DEFAULT), t))
+    se = float(np.sqrt(best * (1.0 - best) / len(proba)))
+    pick = min((t for t, a in exact.items() if a >= best - se - 1e-12),
+               key=lambda t: (abs(t - DEFAULT), t))
     return pick, {str(t): round(a, 4) for t, a in exact.items()}
