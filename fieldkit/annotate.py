@@ -399,8 +399,8 @@ class Annotations:
             return  # unknown ops from a newer version are ignored, not fatal
         if record and "row" in op:  # when: a merge of several laptops' journals lets the latest change win
             op["at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
-        if "row" in op and isinstance(op.get("at"), str):
-            self._touch(int(op["row"]), op["at"])
+        if "row" in op:
+            self._touch(int(op["row"]), op.get("at"))
         if record:
             self.changes += 1
             if self.journal is None:
@@ -413,17 +413,13 @@ class Annotations:
             self._pending.clear()
             self.journal.append(op)
 
-    def _touch(self, row: int, at: str) -> None:
+    def _touch(self, row: int, at: object) -> None:
         """Keep the row's latest annotation time (saved as `annotated_at`, which `merge` reads)."""
-        try:
-            when = _dt.datetime.fromisoformat(at)
-        except ValueError:
-            return  # a damaged time in a journal is not a reason to lose the annotation
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=_dt.timezone.utc)
-        iso = when.astimezone(_dt.timezone.utc).isoformat(timespec="microseconds")
-        if iso > self.edited_at.get(row, ""):
-            self.edited_at[row] = iso
+        from fieldkit.conflicts import later_time
+
+        when = later_time(self.edited_at.get(row), at)  # a damaged time keeps the annotation
+        if when is not None:
+            self.edited_at[row] = when
 
     # ---- output -------------------------------------------------------------------------------
 

@@ -38,3 +38,30 @@ def open_fields(frame: pl.DataFrame, row: str, resolved: pl.DataFrame) -> pl.Dat
     if resolved.height:
         long = long.join(resolved.select(row, "field"), on=[row, "field"], how="anti")
     return long.group_by([row, "field"], maintain_order=True).agg(pl.col(COLUMN).alias("entries"))
+
+
+FUTURE_SLACK_S = 86_400  # a laptop clock a day ahead is plausible; a time beyond that is not
+
+
+def later_time(known: str | None, at: object) -> str | None:
+    """The later of a row's known annotation time and a journal op's `at`, as UTC ISO 8601.
+
+    Journals come from other laptops, so `at` is checked: text that is not an ISO time, and
+    times more than a day in the future (a wrong clock or a forged journal would otherwise win
+    every later merge), are ignored; times with an offset compare in UTC, not as strings.
+    """
+    import datetime as dt
+
+    if not isinstance(at, str):
+        return known
+    try:
+        when = dt.datetime.fromisoformat(at)
+    except ValueError:
+        return known
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    when = when.astimezone(dt.timezone.utc)
+    if (when - dt.datetime.now(dt.timezone.utc)).total_seconds() > FUTURE_SLACK_S:
+        return known
+    iso = when.isoformat(timespec="microseconds")
+    return iso if known is None or iso > known else known

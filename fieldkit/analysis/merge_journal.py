@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import polars as pl
 
 from fieldkit.analysis.merge import KEY, TAGS, TIME_COLUMN
+from fieldkit.conflicts import later_time
 
 
 @dataclass
@@ -78,6 +79,6 @@ def replay(ops: Iterable[dict[str, Any]]) -> JournalState:
 
 
 def _touch(times: dict[str, str], key: str, op: dict[str, Any]) -> None:
-    at = op.get("at")
-    if isinstance(at, str) and at > times.get(key, ""):
-        times[key] = at
+    when = later_time(times.get(key), op.get("at"))  # parsed, in UTC; forged future times ignored
+    if when is not None:
+        times[key] = when

@@ -228,3 +228,22 @@ def test_survey_rows_are_matched_by_their_uuid_after_a_re_export(tmp_path):
     ann, _ = _reopen(src)
     now = pl.read_csv(src)["_uuid"].to_list().index(uuid)
     assert ann.tags == {now: {"check"}}
+
+
+def test_journal_times_compare_in_utc_and_a_forged_future_time_is_ignored():
+    """Journals come from other laptops: offsets are compared as times, far-future times dropped."""
+    from fieldkit.analysis.merge import KEY
+    from fieldkit.analysis.merge_journal import replay
+
+    ann = Annotations()
+    ann.replay([{"op": "note", "row": 0, "text": "a", "at": "2026-03-01T08:00:00+00:00"},
+                {"op": "note", "row": 0, "text": "b", "at": "2026-03-01T09:30:00+03:00"},  # 06:30 UTC
+                {"op": "note", "row": 1, "text": "c", "at": "9999-01-01T00:00:00+00:00"},
+                {"op": "note", "row": 1, "text": "d", "at": "not a time"}])
+    assert ann.edited_at[0] == "2026-03-01T08:00:00.000000+00:00"
+    assert 1 not in ann.edited_at and ann.notes[1] == "d"  # the annotation itself is kept
+    ops = [{"op": "note", "row": 0, "key": "k", "text": "a", "at": "2026-03-01T08:00:00+00:00"},
+           {"op": "note", "row": 0, "key": "k", "text": "b", "at": "2026-03-01T09:30:00+03:00"},
+           {"op": "note", "row": 1, "key": "f", "text": "c", "at": "9999-01-01T00:00:00+00:00"}]
+    times = dict(replay(ops).frame.select(KEY, "annotated_at").iter_rows())
+    assert times["k"].startswith("2026-03-01T08:00:00") and times["f"] is None
