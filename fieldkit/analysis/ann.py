@@ -85,8 +85,12 @@ def build(matrix: np.ndarray, target: Path, reporter: Reporter | None = None,
     index.save(str(target))
 
 
-def load_or_build(matrix: np.ndarray, cache_base: Path, reporter: Reporter | None = None):
-    """The cached index for this matrix (checked), built and cached first when absent or bad."""
+def load_or_build(matrix: np.ndarray, cache_base: Path, reporter: Reporter | None = None,
+                  threads: int = 0):
+    """The cached index for this matrix (checked), built and cached first when absent or bad.
+
+    `threads=1` builds the same graph every time (several threads insert in scheduling order).
+    """
     Index = _usearch_index()
     path, meta = _paths(cache_base)
     with contextlib.suppress(OSError, ValueError, TypeError, RuntimeError):
@@ -98,7 +102,7 @@ def load_or_build(matrix: np.ndarray, cache_base: Path, reporter: Reporter | Non
                 return index
     path.parent.mkdir(parents=True, exist_ok=True)
     with files.atomic_path(path, durable=False) as tmp:
-        build(matrix, tmp, reporter)
+        build(matrix, tmp, reporter, threads=threads)
     digest = files.sha256(path, force=True)
     files.write_text_atomic(meta, json.dumps({"recipe": RECIPE, "rows": int(matrix.shape[0]),
                                               "sha256": digest}), durable=False)
