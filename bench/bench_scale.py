@@ -71,6 +71,11 @@ with ctx:
                 timings["distinct"] = int(pl.concat([f.select("_masked") for f in folded])["_masked"].n_unique()) if folded else 0
                 return got
             L.merge = merge
+            read_all = L._read_all
+            def timed_read(*a, **k):  # the workers' reading, masking and folding, up to the merge
+                s = time.perf_counter(); got = read_all(*a, **k); timings["read"] = time.perf_counter() - s
+                return got
+            L._read_all = timed_read
             owner, name = L, "mine_logs_on_ray"
         else:
             import fieldkit.pipelines.logs
@@ -134,12 +139,38 @@ def rng_fmt(xs: list[float], fmt: str = "{:,.1f}") -> str:
     return fmt.format(lo) if abs(hi - lo) < 1e-9 else f"{fmt.format(lo)}-{fmt.format(hi)}"
 
 
-def ray_head(workers: int, start: bool) -> None:
-    """Start (or stop) the one Ray this machine's `joined` runs join, as a cluster's head would be running."""
-    env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
-    cmd = (["ray", "start", "--head", f"--num-cpus={workers}", "--include-dashboard=false",
-            "--disable-usage-stats"] if start else ["ray", "stop", "--force"])
-    subprocess.run(cmd, check=start, capture_output=True, env=env, timeout=300)
+HEAD = r"""
+import logging, sys, ray
+ray.init(address="local", num_cpus=int(sys.argv[1]), include_dashboard=False, log_to_driver=False,
+         logging_level=logging.ERROR)
+print(ray.get_runtime_context().gcs_address, flush=True)
+sys.stdin.read()  # until the benchmark closes this pipe
+ray.shutdown()
+"""
+
+
+class RayHead:
+    """The one Ray the `joined` runs join, as a cluster's head would be running: this benchmark's own.
+
+    A process of its own (not `ray start`), so stopping it stops this Ray only, never
+    another one running on the machine.
+    """
+
+    def __init__(self, workers: int):
+        env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+        self.proc = subprocess.Popen([sys.executable, "-c", HEAD, str(workers)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self.address = self.proc.stdout.readline().strip()
+        if not self.address:
+            raise SystemExit("could not start the benchmark's Ray head")
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
 
 
 def sizes(text: str) -> list[int]:
@@ -170,29 +201,32 @@ def main() -> None:
             folder = tmp / f"logs-{n}"
             folder.mkdir()
             jobs.append(("logs", n, {"paths": [str(p) for p in make_logs(n, folder)]}))
-        ray_head(workers, False)  # a Ray left running would be joined by the `cold` runs
+        head = None
         try:
             for mode in modes:
                 if mode == "joined":
-                    ray_head(workers, True)
+                    head = RayHead(workers)
                 for run in range(a.runs):  # local and Ray alternate, so load changes hit both alike
                     for job, n, args in jobs:
                         pair = []
                         for engine in ("local", "ray"):
                             home = tmp / f"home-{job}-{n}-{engine}-{mode}-{run}"
+                            where = head.address if mode == "joined" else "local"  # cold: its own Ray, never another
                             got = child(job, engine, tmp / f"out-{job}-{engine}.parquet",
-                                        {**args, "workers": workers, "address": "auto" if mode == "joined" else None}, home)
+                                        {**args, "workers": workers, "address": where}, home)
                             got["load"] = os.getloadavg()[0]
                             pair.append(got)
-                            extra = "".join(f", {k} {got[k]:.2f} s" for k in ("mine", "merge", "write") if k in got)
+                            extra = "".join(f", {k} {got[k]:.2f} s" for k in ("read", "mine", "merge", "write") if k in got)
                             print(f"{mode:<6} run {run + 1} {job:<5} {engine:<5} {got['rows']:>11,} rows "
                                   f"{got['seconds']:8.1f} s (start {got['start']:.1f} s{extra}) "
                                   f"peak RSS {got['rss_mb']:,.0f} MB, load {got['load']:.1f}", flush=True)
                         results.setdefault((job, n, mode), []).append(tuple(pair))
-                if mode == "joined":
-                    ray_head(workers, False)
+                if head is not None:
+                    head.stop()
+                    head = None
         finally:
-            ray_head(workers, False)
+            if head is not None:
+                head.stop()
     report(results, workers)
     projection(a, results, workers)
 
@@ -220,10 +254,11 @@ def rate(job: str, r: dict, workers: int) -> float:
 def merge_costs() -> tuple[float, float]:
     """(seconds per new line, seconds per seen line) of the driver's merge, on the 8 original loghub sets."""
     from fieldkit.analysis.logs import default_miner
-    from fieldkit.scale.logs import fold_calls, merge_folded, read_shard
+    from fieldkit.scale.logs import BATCH_BYTES, Shard, fold_calls, merge_folded
 
     files = [DATA / "logs" / f"{name}_2k.log" for name in SYSTEMS]
-    folded = [pl.from_arrow(read_shard(str(f), {}, 8 << 20)[2]) for f in files]
+    with tempfile.TemporaryDirectory(prefix="fk-bench-shards-") as tmp:
+        folded = [Shard(f, Path(tmp) / str(i), BATCH_BYTES).read()[1] for i, f in enumerate(files)]
     calls = pl.concat([f.select("_masked", "count") for f in folded])
     t = time.perf_counter()
     merge_folded(folded, default_miner())

@@ -224,6 +224,7 @@ class MinedLogs:
     table: pl.DataFrame
     digest: Digest
     tmp: Path
+    ready: bool = False  # the parts already hold the output's columns (annotated on Ray workers)
 
     @property
     def several(self) -> bool:
@@ -257,8 +258,8 @@ class MinedLogs:
                 yield (df if "params" in df.columns else annotate(df, self.miner, templates)).select(cols)
 
         if self.several:  # merge by time; lines without a timestamp keep their place after the previous one
-            final = []
-            for i, df in enumerate(prefetch(final_parts())):
+            final = list(self.parts) if self.ready else []
+            for i, df in enumerate(prefetch(final_parts()) if not self.ready else ()):
                 final.append(self.tmp / f"final-{i:06d}.parquet")
                 df.write_parquet(final[-1], compression="lz4")
             return (pl.scan_parquet([str(p) for p in final])
@@ -334,7 +335,7 @@ def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | 
 
 def mined(files: list[Path], layouts: dict, header_cols: list[str], parts: list[Path], miner: TemplateMiner,
           examples: dict[int, str], baseline_ids: set[int] | None, tmp: Path,
-          digest: DigestBuilder | None = None) -> MinedLogs:
+          digest: DigestBuilder | None = None, ready: bool = False) -> MinedLogs:
     """The template table and digest over mined parts (shared by the local pass and the Ray engine's).
 
     `digest` holds the counts gathered while mining; without it the parts are read once, one at a time.
@@ -351,7 +352,7 @@ def mined(files: list[Path], layouts: dict, header_cols: list[str], parts: list[
     for f in files:
         digest.extra["notes"] += layout_notes(f.name, layouts[f])
     digest.extra["headers"] = {f.name: layouts[f].describe() for f in files}
-    return MinedLogs(files, layouts, header_cols, parts, miner, table, digest, tmp)
+    return MinedLogs(files, layouts, header_cols, parts, miner, table, digest, tmp, ready)
 
 
 def check_output(out: str | Path) -> Path:

@@ -91,6 +91,19 @@ def digit_blind(lines: pl.Series) -> tuple[np.ndarray, pl.Series]:
     return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), pl.Series(enc.dictionary)
 
 
+def masked_keys(messages: pl.Series, hosts: bool = False) -> tuple[np.ndarray, pl.DataFrame]:
+    """(key per line, per key its masked line `m` and line count `n`): what the miner is fed for a batch.
+
+    Masking is the same for two lines that differ only in their ASCII digits (every digit
+    ends up inside a <*>, and a 0 keeps each rule's match: \\d, hex, 0x, lengths), so only
+    the distinct digit-zeroed first lines are masked: a few thousand per batch, not every line.
+    Public so the Ray workers (fieldkit.scale.logs) mask exactly as a local run does.
+    """
+    codes, keys = digit_blind(messages.str.split("\n").list.first().fill_null(""))
+    masked = pl.DataFrame({"m": keys}).select(mask_expr(pl.col("m"), hosts))["m"]
+    return codes, pl.DataFrame({"m": masked, "n": np.bincount(codes, minlength=len(keys))})
+
+
 def _tokens_and_seps(masked: str) -> tuple[list[str], list[str]]:
     parts = _SPLIT.split(masked.strip())
     return parts[0::2] if parts != [""] else [], parts[1::2]
@@ -243,11 +256,7 @@ class TemplateMiner:
     def add_messages(self, messages: pl.Series | Iterable[str]) -> pl.Series:
         """Mine a batch of messages; returns the template id of each (Int64, in order)."""
         s = messages if isinstance(messages, pl.Series) else pl.Series("message", list(messages), pl.String)
-        # Masking is the same for two lines that differ only in their ASCII digits (every digit
-        # ends up inside a <*>, and a 0 keeps each rule's match: \d, hex, 0x, lengths), so only
-        # the distinct digit-zeroed first lines are masked: a few thousand per batch, not every line.
-        codes, keys = digit_blind(s.str.split("\n").list.first().fill_null(""))
-        keys = pl.DataFrame({"m": self.mask(keys), "n": np.bincount(codes, minlength=len(keys))})
+        codes, keys = masked_keys(s, self.mask_hosts)
         # distinct masked lines by first appearance (keys are), so ids follow the log's order
         counts = keys.group_by("m", maintain_order=True).agg(pl.col("n").sum())
         ids = {m: self.add_masked(m, n) for m, n in zip(counts["m"], counts["n"])}

@@ -167,7 +167,7 @@ class RayEngine:
         """The logs job's mining pass with one shard per file on the workers (fieldkit.scale.logs)."""
         from fieldkit.scale.logs import mine_logs_on_ray
 
-        return mine_logs_on_ray(paths, tmp, baseline=baseline, reporter=reporter)
+        return mine_logs_on_ray(paths, tmp, baseline=baseline, reporter=reporter, workers=self.workers)
 
     def near_pairs(self, vectors: np.ndarray, threshold: float, reporter: Reporter | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -213,6 +213,20 @@ def _quiet_ray() -> None:
     warnings.filterwarnings("ignore", module="ray")
 
 
+def _token_auth_like_ray_start() -> None:
+    """Ask for token authentication when a Ray token exists, as `ray start --head` then does.
+
+    Why: Ray 2.60's `ray start` turns token authentication on whenever ~/.ray/auth_token (or
+    RAY_AUTH_TOKEN[_PATH]) exists, but a driver joining it does not, and is refused with an
+    authentication error; an explicit RAY_AUTH_MODE is left as it is.
+    """
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(path):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 @contextmanager
 def session(address: str | None = None, workers: int | None = None) -> Iterator[RayEngine]:
     """Start a local Ray (or join the cluster at `address`) and run the jobs inside on it.
@@ -224,6 +238,7 @@ def session(address: str | None = None, workers: int | None = None) -> Iterator[
     if address:  # an unreachable address makes Ray's C++ client retry loudly for ~20 s
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    _token_auth_like_ray_start()
     import ray
 
     started = False

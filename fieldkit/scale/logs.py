@@ -12,9 +12,12 @@ and feeds the result through the local miner (`merge_folded`): the same decision
 order with the same sizes, hence the same templates, ids and counts, with one call per new
 line instead of one per (batch, line). Exact while the miner never forgets: no more distinct
 lines than its cache holds and no more templates than it keeps (checked; otherwise every
-(batch, line) is replayed as before, `replay`, also exact). The workers then put each line's
-template id on it; the local job's own code (`analysis.logs.mined`, `MinedLogs.annotated`,
-`pipelines.logs`) builds the digest and writes. (Mining each shard on its own and merging the
+(batch, line) is replayed as before, `replay`, also exact). The shard's lines stay on the
+worker that read them (an actor per CPU holds its shards on its own disk) until the merge has
+fixed the templates; that worker then puts each line's template id, template and params on it
+and only the annotated batches travel, as Parquet bytes the driver stores as they are. The
+local job's own code (`analysis.logs.mined`, `MinedLogs.annotated`, `pipelines.logs`) builds
+the digest and writes. (Mining each shard on its own and merging the
 shards' template tables was tried first: 2 of 16,000 loghub lines changed group, since the online
 miner's choices depend on what it has seen.)
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import polars as pl
 import pyarrow as pa
@@ -36,6 +39,7 @@ from fieldkit.progress import Reporter
 BATCH_BYTES = mine_logs.__kwdefaults__["batch_bytes"]  # the local batches, hence the local mining order
 BATCH, MASKED = "_batch", "_masked"
 SEG, NEW = "_seg", "_new"
+KEY = "_key"  # a line's digit-blind key within its batch (fieldkit.analysis.logtemplates.masked_keys)
 
 
 def fold_calls(calls: pl.DataFrame) -> pl.DataFrame:
@@ -74,28 +78,71 @@ def merge_folded(folded: Sequence[pl.DataFrame], miner) -> pl.DataFrame | None:
                         schema={MASKED: pl.String, "template_id": pl.Int64})
 
 
-def read_shard(path: str, env: dict[str, str], batch_bytes: int):
-    """On a worker: one file's header learnt, the file read and masked as the local job does both.
+class Shard:
+    """One log file on a worker: read, masked and folded once; its lines wait on the worker's disk.
 
-    Returns (lines, distinct masked lines per batch with counts, those calls folded, the layout).
+    Why keep them there: only the folded calls (a few rows per distinct masked line) travel to
+    the driver for the merge; the lines themselves are read back on the same worker to be
+    annotated, so they never pass through the object store before the output. Each batch is
+    masked as the local miner masks it (`masked_keys`: one mask per distinct digit-blind line).
     """
-    os.environ.update(env)
-    from fieldkit.analysis.logtemplates import mask_expr
-    from fieldkit.io.logs import file_layout, iter_log_batches
 
-    layout = file_layout(Path(path))  # ~0.4 s per file: on the workers, not once per file on the driver
-    lines, distinct = [], []
-    for batch in iter_log_batches(Path(path), batch_bytes=batch_bytes, layout=layout):
-        if batch.height == 0:  # only a file header in this batch, skipped as the local pass skips it
-            continue
-        batch = batch.with_columns(mask_expr(pl.col("message"), MINER_SETTINGS["mask_hosts"]).alias(MASKED),
-                                   pl.lit(len(lines), pl.Int64).alias(BATCH))
-        distinct.append(batch.group_by(BATCH, MASKED, maintain_order=True).len("count"))
-        lines.append(batch)
-    empty = pl.DataFrame(schema={BATCH: pl.Int64, MASKED: pl.String, "count": pl.UInt32})
-    calls = pl.concat(distinct) if distinct else empty
-    return (pl.concat(lines, how="vertical_relaxed").to_arrow() if lines else empty.to_arrow(),
-            calls.to_arrow(), fold_calls(calls).to_arrow(), layout)
+    def __init__(self, path: str | os.PathLike, folder: str | os.PathLike, batch_bytes: int = BATCH_BYTES):
+        self.path, self.folder, self.batch_bytes = Path(path), Path(folder), batch_bytes
+        self.batches = 0
+
+    def read(self):
+        """(the miner's calls per batch, those calls folded, the file's layout); the lines kept in `folder`."""
+        from fieldkit.analysis.logtemplates import masked_keys
+        from fieldkit.io.logs import file_layout, iter_log_batches
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        layout = file_layout(self.path)  # ~0.4 s per file: on the workers, not once per file on the driver
+        calls = []
+        for batch in iter_log_batches(self.path, batch_bytes=self.batch_bytes, layout=layout):
+            if batch.height == 0:  # only a file header in this batch, skipped as the local pass skips it
+                continue
+            codes, keys = masked_keys(batch["message"], MINER_SETTINGS["mask_hosts"])
+            b = self.batches
+            calls.append(keys.group_by("m", maintain_order=True).agg(pl.col("n").sum())
+                         .select(pl.lit(b, pl.Int64).alias(BATCH), pl.col("m").alias(MASKED),
+                                 pl.col("n").cast(pl.Int64).alias("count")))
+            batch.with_columns(pl.Series(KEY, codes, pl.UInt32)).write_parquet(self._lines(b), compression="lz4")
+            keys.select(pl.col("m").alias(MASKED)).write_parquet(self._keys(b), compression="lz4")
+            self.batches += 1
+        empty = pl.DataFrame(schema={BATCH: pl.Int64, MASKED: pl.String, "count": pl.Int64})
+        calls = pl.concat(calls) if calls else empty
+        return calls, fold_calls(calls), layout
+
+    def _lines(self, b: int) -> Path:
+        return self.folder / f"lines-{b:06d}.parquet"
+
+    def _keys(self, b: int) -> Path:
+        return self.folder / f"keys-{b:06d}.parquet"
+
+    def annotate(self, ids: pl.DataFrame, source: str | None, header_cols: list[str],
+                 templates: dict[int, str] | None = None, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        """The shard's lines batch by batch with their template ids (by masked line, or by batch and masked line).
+
+        With the final `templates`, each line also gets its template and params (the local
+        `annotate`), and `columns` puts them in the output's order. Each batch's files are
+        removed once it is out.
+        """
+        by_batch = BATCH in ids.columns
+        for b in range(self.batches):
+            keys = pl.read_parquet(self._keys(b))
+            want = ids.filter(pl.col(BATCH) == b).drop(BATCH) if by_batch else ids
+            per_key = keys.join(want, on=MASKED, how="left", maintain_order="left")["template_id"]
+            df = pl.read_parquet(self._lines(b))
+            df = df.with_columns(per_key.gather(df[KEY]).alias("template_id")).drop(KEY)
+            if source is not None:
+                df = df.with_columns(pl.lit(source).alias("source"))
+            df = df.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in header_cols if c not in df.columns])
+            if templates is not None:
+                df = annotate(df, None, templates)
+            yield df.select(columns) if columns is not None else df
+            self._lines(b).unlink(missing_ok=True)
+            self._keys(b).unlink(missing_ok=True)
 
 
 def replay(shards: Sequence[pl.DataFrame], base: pl.DataFrame | None = None, miner=None):
@@ -108,37 +155,57 @@ def replay(shards: Sequence[pl.DataFrame], base: pl.DataFrame | None = None, min
     return miner, ids
 
 
-def merge(shards, folded: list[pl.DataFrame], base: pl.DataFrame | None):
-    """(miner, per shard the template id of its lines): folded when exact, else every call replayed."""
-    import ray
-
+def merge(calls: Callable[[], list[pl.DataFrame]], folded: list[pl.DataFrame], base: pl.DataFrame | None):
+    """(miner, per shard the template id of its lines): folded when exact, else every call (`calls()`) replayed."""
     miner = default_miner(base)
     ids = merge_folded(folded, miner)
     if ids is not None:
         return miner, [ids.join(f.select(MASKED).unique(), on=MASKED, how="semi") for f in folded]
-    return replay([pl.from_arrow(ray.get(s[1])) for s in shards], base)
+    return replay(calls(), base)
 
 
-def label_shard(lines: pa.Table, ids: pa.Table, source: str | None, header_cols: list[str],
-                templates: dict[int, str] | None = None) -> pa.Table:
-    """On a worker: a shard's lines with their template ids (by masked line, or by batch and masked line).
+class ShardWorker:
+    """A Ray actor holding the shards it read (one CPU): read, hand over the calls, annotate, clean up."""
 
-    With the final `templates`, each line also gets its template and params here (the local
-    `annotate`), so the driver only writes.
-    """
-    ids_df = pl.from_arrow(ids)
-    on = [c for c in ids_df.columns if c != "template_id"]
-    df = pl.from_arrow(lines).join(ids_df, on=on, how="left", maintain_order="left")
-    df = df.drop(BATCH, MASKED)
-    if source is not None:
-        df = df.with_columns(pl.lit(source).alias("source"))
-    df = df.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in header_cols if c not in df.columns])
-    return (annotate(df, None, templates) if templates is not None else df).to_arrow()
+    def __init__(self, env: dict[str, str]):
+        import tempfile
+
+        os.environ.update(env)
+        self.folder = tempfile.mkdtemp(prefix="fieldkit-shards-")  # on this worker's node
+        self.shards: dict[int, Shard] = {}
+        self.calls: dict[int, pl.DataFrame] = {}
+
+    def read(self, i: int, path: str, batch_bytes: int):
+        shard = self.shards[i] = Shard(path, Path(self.folder) / f"{i:06d}", batch_bytes)
+        self.calls[i], folded, layout = shard.read()
+        return folded.to_arrow(), layout
+
+    def replay_calls(self, i: int) -> pa.Table:
+        return self.calls[i].to_arrow()
+
+    def annotate(self, i: int, ids: pa.Table, source: str | None, header_cols: list[str],
+                 templates: dict[int, str], columns: list[str]):
+        """A stream of annotated batches as Parquet bytes (lz4; the driver stores them as they are), then the examples."""
+        import io
+
+        examples: dict[int, str] = {}
+        for df in self.shards[i].annotate(pl.from_arrow(ids), source, header_cols, templates, columns):
+            for tid, msg in df.group_by("template_id", maintain_order=True).agg(pl.col("message").first()).iter_rows():
+                examples.setdefault(tid, msg)
+            buf = io.BytesIO()
+            df.write_parquet(buf, compression="lz4")
+            yield buf.getvalue()
+        yield examples
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def mine_logs_on_ray(paths: Sequence[str | os.PathLike], tmp: Path, *, baseline=None,
-                     reporter: Reporter | None = None):
-    """`analysis.logs.mine_logs` with reading, masking, labelling and annotating on Ray workers (same MinedLogs)."""
+                     reporter: Reporter | None = None, workers: int = 1):
+    """`analysis.logs.mine_logs` with reading, masking and annotating on Ray actors (same MinedLogs, parts ready)."""
     import ray
 
     from fieldkit.scale.workers import _env
@@ -147,30 +214,61 @@ def mine_logs_on_ray(paths: Sequence[str | os.PathLike], tmp: Path, *, baseline=
     base = read_baseline(baseline) if baseline else None
     rep = reporter or Reporter("logs")
     reading = rep.child("reading shards", len(files))
-    task = ray.remote(num_cpus=1)(read_shard).options(num_returns=4)
-    shards = [task.remote(str(f), _env(), BATCH_BYTES) for f in files]
-    folded, layouts = [], {}
-    for i, (f, s) in enumerate(zip(files, shards)):  # in file order as the shards arrive
-        folded.append(pl.from_arrow(ray.get(s[2])))
-        layouts[f] = ray.get(s[3])
-        reading.update(i + 1)
-    header_cols = [c for c in HEADER_COLS if any(c in lay.columns for lay in layouts.values())]
-    miner, ids = merge(shards, folded, base)
-    table = miner.table()  # final: mining is over
-    templates = ray.put(dict(zip(table["template_id"].to_list(), table["template"].to_list())))
-    label = ray.remote(num_cpus=1)(label_shard)
-    several = len(files) > 1
-    labelled = [label.remote(s[0], i.to_arrow(), f.name if several else None, header_cols, templates)
-                for s, i, f in zip(shards, ids, files)]
-    parts, examples = [], {}
-    for ref in labelled:
-        df = pl.from_arrow(ray.get(ref))
-        if df.height == 0:
-            continue
-        for tid, msg in df.group_by("template_id", maintain_order=True).agg(pl.col("message").first()).iter_rows():
-            examples.setdefault(tid, msg)
-        parts.append(tmp / f"part-{len(parts):06d}.parquet")
-        df.write_parquet(parts[-1], compression="lz4")
-        rep.check()
+    actor = ray.remote(num_cpus=1, concurrency_groups={"control": 1})(ShardWorker)
+    actors = [actor.remote(_env()) for _ in range(max(1, min(workers, len(files))))]
+    try:
+        owner, got = _read_all(actors, files, reading, rep)
+        folded = [pl.from_arrow(got[i][0]) for i in range(len(files))]
+        layouts = {f: got[i][1] for i, f in enumerate(files)}
+        header_cols = [c for c in HEADER_COLS if any(c in lay.columns for lay in layouts.values())]
+        miner, ids = merge(lambda: [pl.from_arrow(ray.get(owner[i].replay_calls.remote(i))) for i in range(len(files))],
+                           folded, base)
+        table = miner.table()  # final: mining is over
+        templates = ray.put(dict(zip(table["template_id"].to_list(), table["template"].to_list())))
+        several = len(files) > 1
+        columns = (["source"] if several else []) + ["line_no", "timestamp", "level", *header_cols, "message",
+                                                     "template_id", "template", "params", "raw"]
+        streams = [owner[i].annotate.options(num_returns="streaming").remote(
+            i, ids[i].to_arrow(), f.name if several else None, header_cols, templates, columns)
+            for i, f in enumerate(files)]
+        parts, examples = [], {}
+        for stream in streams:  # in file order; the actors work ahead
+            for ref in stream:
+                got_ = ray.get(ref)
+                if isinstance(got_, dict):
+                    for tid, msg in got_.items():
+                        examples.setdefault(tid, msg)
+                    continue
+                parts.append(tmp / f"part-{len(parts):06d}.parquet")
+                parts[-1].write_bytes(got_)
+                rep.check()
+    finally:
+        ray.get([a.close.options(concurrency_group="control").remote() for a in actors])
+        for a in actors:
+            ray.kill(a)
     baseline_ids = set(base["template_id"].to_list()) if base is not None else None
-    return mined(files, layouts, header_cols, parts, miner, examples, baseline_ids, tmp)
+    return mined(files, layouts, header_cols, parts, miner, examples, baseline_ids, tmp, ready=True)
+
+
+def _read_all(actors, files: list[Path], reading: Reporter, rep: Reporter):
+    """Each file read by the next free actor: ({shard: its actor}, {shard: (folded calls, layout)})."""
+    import ray
+
+    todo = list(range(len(files)))
+    pending, owner, got = {}, {}, {}
+
+    def give(a) -> None:
+        if todo:
+            i = todo.pop(0)
+            pending[a.read.remote(i, str(files[i]), BATCH_BYTES)] = (i, a)
+
+    for a in actors:
+        give(a)
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        i, a = pending.pop(ready[0])
+        got[i], owner[i] = ray.get(ready[0]), a
+        reading.update(len(got))
+        rep.check()
+        give(a)
+    return owner, got

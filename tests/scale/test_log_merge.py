@@ -1,7 +1,7 @@
 """The shards' folded miner calls merged on the driver give the local run's templates, ids and counts.
 
-No Ray here: the worker functions (`read_shard`, `label_shard`) are plain functions, so the
-merge is checked on every shared log file, in small batches (many segments per file).
+No Ray here: what a worker does with its shard (`Shard`: read, mask, fold, annotate) is plain
+Python, so the merge is checked on every shared log file, in small batches (many segments per file).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from fieldkit.analysis.logs import MINER_SETTINGS, default_miner, mine_logs, resolve_log_paths
 from fieldkit.analysis.logtemplates import TemplateMiner
-from fieldkit.scale.logs import label_shard, merge_folded, read_shard, replay
+from fieldkit.scale.logs import Shard, merge_folded, replay
 from tests.conftest import shared
 
 SYSTEMS = ["Apache", "BGL", "HDFS", "HPC", "Hadoop", "HealthApp", "Spark", "Zookeeper"]
@@ -26,17 +26,26 @@ def local_ids(files: list[Path], tmp: Path, miner: TemplateMiner) -> pl.Series:
     return pl.concat([pl.read_parquet(p, columns=["template_id"]) for p in got.parts])["template_id"]
 
 
-def sharded(files: list[Path]):
-    return [read_shard(str(f), {}, SMALL) for f in files]
+class Read:
+    """A shard read by `Shard` as a worker reads it: the shard, its calls per batch, its folded calls."""
+
+    def __init__(self, path: Path, folder: Path):
+        self.shard = Shard(path, folder, SMALL)
+        self.calls, self.folded, _ = self.shard.read()
 
 
-def labelled(shards, ids) -> pl.Series:
-    return pl.concat([pl.from_arrow(label_shard(s[0], i.to_arrow(), None, [])).select("template_id")
-                      for s, i in zip(shards, ids)])["template_id"]
+def sharded(files: list[Path], tmp: Path) -> list[Read]:
+    return [Read(f, tmp / "shards" / str(i)) for i, f in enumerate(files)]
 
 
-def merged(shards, miner):
-    folded = [pl.from_arrow(s[2]) for s in shards]
+def labelled(shards: list[Read], ids) -> pl.Series:
+    """Each line's template id as the workers put it on, in file order (the lines read back from the worker's disk)."""
+    return pl.concat([df.select("template_id") for s, i in zip(shards, ids)
+                      for df in s.shard.annotate(i, None, [])])["template_id"]
+
+
+def merged(shards: list[Read], miner):
+    folded = [s.folded for s in shards]
     ids = merge_folded(folded, miner)
     return None if ids is None else [ids.join(f.select("_masked").unique(), on="_masked", how="semi") for f in folded]
 
@@ -49,9 +58,9 @@ def merged(shards, miner):
 def test_folded_merge_equals_the_local_miner(files, tmp_path):
     local_miner = default_miner()
     want = local_ids(files, tmp_path, local_miner)
-    shards = sharded(files)
-    calls = sum(pl.from_arrow(s[1]).height for s in shards)
-    folded = sum(pl.from_arrow(s[2]).height for s in shards)
+    shards = sharded(files, tmp_path)
+    calls = sum(s.calls.height for s in shards)
+    folded = sum(s.folded.height for s in shards)
     miner = default_miner()
     ids = merged(shards, miner)
     assert ids is not None
@@ -73,7 +82,7 @@ def test_against_a_baseline_ids_kept(tmp_path):
     files = [shared("logs", f"{s}_2k.log") for s in ("Apache", "HDFS", "Hadoop")]
     local_miner = default_miner(base)
     want = local_ids(files, tmp_path / "b", local_miner)
-    shards = sharded(files)
+    shards = sharded(files, tmp_path)
     miner = default_miner(base)
     got = labelled(shards, merged(shards, miner))
     assert got.equals(want) and miner.table().equals(local_miner.table())
@@ -86,7 +95,7 @@ def test_a_miner_that_would_forget_falls_back_to_the_exact_replay(tmp_path):
     small = dict(MINER_SETTINGS, cache_size=300)
     local_miner = TemplateMiner(**small)
     want = local_ids(files, tmp_path, local_miner)
-    shards = sharded(files)
+    shards = sharded(files, tmp_path)
     assert merged(shards, TemplateMiner(**small)) is None
-    miner, ids = replay([pl.from_arrow(s[1]) for s in shards], miner=TemplateMiner(**small))
+    miner, ids = replay([s.calls for s in shards], miner=TemplateMiner(**small))
     assert labelled(shards, ids).equals(want) and miner.table().equals(local_miner.table())
