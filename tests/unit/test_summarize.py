@@ -100,7 +100,7 @@ def test_position_plus_centrality_beats_centrality_alone_on_news(articles, embed
 def test_report_skips_short_sentences_while_enough_long_ones_remain(articles, embedder):
     """Quotes and fragments ("He was 88.") lost to longer lead sentences in the CV (REPORT_MIN_WORDS)."""
     met = 0
-    for row in articles[10:20]:
+    for row in articles[25:45]:  # 30 and 40 open with a sentence under REPORT_MIN_WORDS
         sents = split_sentences(row["article"])
         long_ones = [x for x in sents if len(x.split()) >= S.REPORT_MIN_WORDS]
         s = S.summarize_text(row["article"], embedder=embedder)
@@ -109,6 +109,21 @@ def test_report_skips_short_sentences_while_enough_long_ones_remain(articles, em
         short = [i for i, x in enumerate(sents[:3]) if len(x.split()) < S.REPORT_MIN_WORDS]
         met += bool(short)
     assert met  # the check above met at least one short lead sentence it had to skip
+
+
+def test_report_skips_run_on_sentences_while_enough_others_remain(articles):
+    """A caption glued to a sentence (80+ words, no full stop between) is never quoted while three
+    sentences of REPORT_MIN_WORDS..REPORT_MAX_WORDS words are left (CV on CNN/DM, see the bench)."""
+    met = 0
+    for row in articles[:40]:
+        sents = split_sentences(row["article"])
+        fit = [x for x in sents if S.REPORT_MIN_WORDS <= len(x.split()) <= S.REPORT_MAX_WORDS]
+        run_on = [x for x in sents[:4] if len(x.split()) > S.REPORT_MAX_WORDS]
+        s = S.summarize_text(row["article"])
+        if len(fit) >= 3:
+            assert all(len(u.split()) <= S.REPORT_MAX_WORDS for u in s.units), s.units
+        met += bool(run_on) and len(fit) >= 3
+    assert met  # at least one article had a run-on among its first sentences to skip
 
 
 def test_report_with_few_long_sentences_relaxes_the_minimum(embedder):
