@@ -212,6 +212,77 @@ def prefetch(items: Iterator[T]) -> Iterator[T]:
         worker.join()
 
 
+KEY = "_k"  # in a part: each line's code into the batch's distinct digit-zeroed first lines (kept beside it)
+
+
+def _keys_path(part: Path) -> Path:
+    return part.with_suffix(".keys.arrow")
+
+
+def part_compression(tmp: Path, input_bytes: int) -> str:
+    """Parts are written uncompressed when the temporary folder has room for them (about 2x the text), else lz4.
+
+    Why: compressing and inflating the parts was a sixth of a multi-GB run's CPU; lz4 keeps them a
+    quarter the size where space is short.
+    """
+    import shutil
+
+    try:
+        free = shutil.disk_usage(tmp).free
+    except OSError:
+        return "lz4"
+    return "uncompressed" if free >= 4 * input_bytes + (1 << 30) else "lz4"
+
+
+def _write_part(batch: pl.DataFrame, keys: pl.Series, part: Path, compression: str = "lz4") -> None:
+    """A mined batch and its keys on disk until the templates are final (Arrow IPC: read back once, whole)."""
+    pl.DataFrame({"key": keys}).write_ipc(_keys_path(part), compression="uncompressed",
+                                          compat_level=pl.CompatLevel.newest())
+    batch.write_ipc(part, compression=compression, compat_level=pl.CompatLevel.newest())
+
+
+def _read_part(part: Path) -> pl.DataFrame:
+    """A part as mine_logs (Arrow IPC) or the Ray engine (Parquet) wrote it."""
+    return pl.read_ipc(part) if part.suffix == ".arrow" else pl.read_parquet(part)
+
+
+def annotate_part(batch: pl.DataFrame, keys: pl.Series, templates: dict[int, str], cache=None) -> pl.DataFrame:
+    """`annotate` for a part written by `mine_logs`: the params come from the keys mining kept (`keyed_params`)."""
+    from fieldkit.analysis.log_params import keyed_params
+
+    ids = batch["template_id"]
+    return batch.with_columns(
+        ids.replace_strict(templates, default=None, return_dtype=pl.String).alias("template"),
+        keyed_params(batch["message"], ids, batch[KEY].to_numpy(), keys, templates, cache).alias("params"))
+
+
+class _Background:
+    """One job at a time on a second thread (the previous one is waited for first): bounded memory, errors raised here."""
+
+    def __enter__(self) -> "_Background":
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldkit-logs-write")
+        self.pending = None
+        return self
+
+    def submit(self, fn, *args) -> None:
+        self.wait()
+        self.pending = self.pool.submit(fn, *args)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def __exit__(self, kind, error, tb) -> None:
+        try:
+            if kind is None:
+                self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
 @dataclass
 class MinedLogs:
     """The first pass over the logs: records with their template ids in temporary parts, the templates, the digest."""
@@ -249,13 +320,20 @@ class MinedLogs:
         rep = reporter or Reporter("logs")
         writing = rep.child("writing", len(self.parts))
         cols = self.columns
+        from fieldkit.analysis.log_params import SpanCache
+
+        spans = SpanCache()  # final templates: a key's spans hold for every part
 
         def final_parts() -> Iterator[pl.DataFrame]:
             for i, part in enumerate(self.parts):
                 writing.update(i)
                 rep.check()
-                df = pl.read_parquet(part)  # parts annotated by the Ray workers (fieldkit.scale.logs) come ready
-                yield (df if "params" in df.columns else annotate(df, self.miner, templates)).select(cols)
+                df = _read_part(part)  # parts annotated by the Ray workers (fieldkit.scale.logs) come ready
+                if KEY in df.columns:
+                    df = annotate_part(df, pl.read_ipc(_keys_path(part))["key"], templates, spans)
+                elif "params" not in df.columns:
+                    df = annotate(df, self.miner, templates)
+                yield df.select(cols)
 
         if self.several:  # merge by time; lines without a timestamp keep their place after the previous one
             final = list(self.parts) if self.ready else []
@@ -265,7 +343,8 @@ class MinedLogs:
             return (pl.scan_parquet([str(p) for p in final])
                     .with_columns(pl.col("timestamp").forward_fill().over("source").alias("_t"))
                     .sort(["_t", "source", "line_no"], nulls_last=False, maintain_order=True).drop("_t"))
-        schema = pl.read_parquet_schema(self.parts[0])
+        schema = (pl.read_ipc_schema(self.parts[0]) if self.parts[0].suffix == ".arrow"
+                  else pl.read_parquet_schema(self.parts[0]))
         schema.update({"template": pl.String, "params": pl.List(pl.String)})
 
         def source(with_columns, predicate, n_rows, batch_size):
@@ -291,7 +370,7 @@ class _Worded:
 
 
 def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | None = None,
-              reporter: Reporter | None = None, batch_bytes: int = 4 << 20,
+              reporter: Reporter | None = None, batch_bytes: int = 2 << 20,
               miner: TemplateMiner | None = None) -> MinedLogs:
     """Read the logs in batches (the next one parsed while this one is mined), keep them in `tmp`, build the digest."""
     from fieldkit.io.logs import file_layout
@@ -311,24 +390,27 @@ def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | 
     digest = DigestBuilder()  # the digest's counts, batch by batch: nothing is read back at the end
     worded = _Worded()
     done = 0
-    for f in files:
-        for batch in prefetch(iter_log_batches(f, batch_bytes=batch_bytes, layout=layouts[f])):
-            mining.update(min(done, total_bytes))  # decompressed bytes can outrun the file sizes
-            if batch.height == 0:  # only a file header (a preamble) in this batch
-                continue
-            batch = batch.with_columns(miner.add_messages(batch["message"]))
-            digest.add(batch.select("template_id", "timestamp", "level", "message"),
-                       worded.ids(miner, batch["template_id"]))
-            if several:
-                batch = batch.with_columns(pl.lit(f.name).alias("source"))
-            batch = batch.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in header_cols
-                                         if c not in batch.columns])
-            part = tmp / f"part-{len(parts):06d}.parquet"
-            batch.write_parquet(part, compression="lz4")
-            parts.append(part)
-            done += int(batch["raw"].str.len_bytes().sum() or 0) + batch.height
-        done = sum(x.stat().st_size for x in files[: files.index(f) + 1])
-        mining.update(min(done, total_bytes))
+    compression = part_compression(tmp, total_bytes)
+    with _Background() as background:  # parts are written on the second core while the next batch is mined
+        for f in files:
+            for batch in prefetch(iter_log_batches(f, batch_bytes=batch_bytes, layout=layouts[f])):
+                mining.update(min(done, total_bytes))  # decompressed bytes can outrun the file sizes
+                if batch.height == 0:  # only a file header (a preamble) in this batch
+                    continue
+                ids, codes, keys = miner.add_messages_keyed(batch["message"])
+                batch = batch.with_columns(ids)
+                digest.add(batch.select("template_id", "timestamp", "level", "message"),
+                           worded.ids(miner, batch["template_id"]))
+                if several:
+                    batch = batch.with_columns(pl.lit(f.name).alias("source"))
+                batch = batch.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in header_cols
+                                             if c not in batch.columns], pl.Series(KEY, codes, dtype=pl.UInt32))
+                part = tmp / f"part-{len(parts):06d}.arrow"
+                background.submit(_write_part, batch, keys, part, compression)
+                parts.append(part)
+                done += int(batch["raw"].str.len_bytes().sum() or 0) + batch.height
+            done = sum(x.stat().st_size for x in files[: files.index(f) + 1])
+            mining.update(min(done, total_bytes))
     rep.check()
     return mined(files, layouts, header_cols, parts, miner, digest.examples, baseline_ids, tmp, digest=digest)
 
@@ -347,7 +429,7 @@ def mined(files: list[Path], layouts: dict, header_cols: list[str], parts: list[
         digest = DigestBuilder()
         worded = worded_ids(table)
         for p in parts:
-            digest.add(pl.read_parquet(p, columns=["template_id", "timestamp", "level"]), worded)
+            digest.add(_read_part(p).select("template_id", "timestamp", "level"), worded)
     digest = digest.finish(table, [f.name for f in files], baseline_ids, examples=examples)
     for f in files:
         digest.extra["notes"] += layout_notes(f.name, layouts[f])

@@ -92,7 +92,7 @@ def digit_blind(lines: pl.Series) -> tuple[np.ndarray, pl.Series]:
 
 
 def masked_keys(messages: pl.Series, hosts: bool = False) -> tuple[np.ndarray, pl.DataFrame]:
-    """(key per line, per key its masked line `m` and line count `n`): what the miner is fed for a batch.
+    """(key per line, per key its masked line `m`, line count `n` and digit-zeroed line `k`): what the miner is fed.
 
     Masking is the same for two lines that differ only in their ASCII digits (every digit
     ends up inside a <*>, and a 0 keeps each rule's match: \\d, hex, 0x, lengths), so only
@@ -101,7 +101,7 @@ def masked_keys(messages: pl.Series, hosts: bool = False) -> tuple[np.ndarray, p
     """
     codes, keys = digit_blind(messages.str.split("\n").list.first().fill_null(""))
     masked = pl.DataFrame({"m": keys}).select(mask_expr(pl.col("m"), hosts))["m"]
-    return codes, pl.DataFrame({"m": masked, "n": np.bincount(codes, minlength=len(keys))})
+    return codes, pl.DataFrame({"m": masked, "n": np.bincount(codes, minlength=len(keys)), "k": keys})
 
 
 def _tokens_and_seps(masked: str) -> tuple[list[str], list[str]]:
@@ -255,13 +255,21 @@ class TemplateMiner:
 
     def add_messages(self, messages: pl.Series | Iterable[str]) -> pl.Series:
         """Mine a batch of messages; returns the template id of each (Int64, in order)."""
+        return self.add_messages_keyed(messages)[0]
+
+    def add_messages_keyed(self, messages: pl.Series | Iterable[str]) -> tuple[pl.Series, np.ndarray, pl.Series]:
+        """`add_messages`, plus each line's code into the batch's distinct digit-zeroed first lines (`digit_blind`).
+
+        Why: the params of a line are cut at the spans its key gives (fieldkit.analysis.log_params.keyed_params),
+        so keeping the codes and keys saves computing them again when the batch is written.
+        """
         s = messages if isinstance(messages, pl.Series) else pl.Series("message", list(messages), pl.String)
-        codes, keys = masked_keys(s, self.mask_hosts)
+        codes, masked = masked_keys(s, self.mask_hosts)
         # distinct masked lines by first appearance (keys are), so ids follow the log's order
-        counts = keys.group_by("m", maintain_order=True).agg(pl.col("n").sum())
+        counts = masked.group_by("m", maintain_order=True).agg(pl.col("n").sum())
         ids = {m: self.add_masked(m, n) for m, n in zip(counts["m"], counts["n"])}
-        per_key = keys["m"].replace_strict(ids, return_dtype=pl.Int64).to_numpy()
-        return pl.Series("template_id", per_key[codes] if len(codes) else [], dtype=pl.Int64)
+        per_key = masked["m"].replace_strict(ids, return_dtype=pl.Int64).to_numpy()
+        return pl.Series("template_id", per_key[codes] if len(codes) else [], dtype=pl.Int64), codes, masked["k"]
 
     # --- the table ------------------------------------------------------------------------
     def table(self) -> pl.DataFrame:

@@ -175,7 +175,8 @@ def _vector_series(name: str, arr: np.ndarray) -> pl.Series:
 
 def save_annotated(ds: Dataset, columns: dict[str, Column], steps: list[dict[str, Any]],
                    out: str | os.PathLike, reporter: Reporter | None = None,
-                   table: pl.DataFrame | None = None, compression_level: int | None = None) -> Path:
+                   table: pl.DataFrame | pl.LazyFrame | None = None, compression_level: int | None = None,
+                   row_group_size: int | None = None) -> Path:
     """Write every input column plus `columns` (replacing same-named ones) to Parquet, atomically.
 
     The provenance carries the source, the steps the input already had (a fieldkit output
@@ -189,7 +190,8 @@ def save_annotated(ds: Dataset, columns: dict[str, Column], steps: list[dict[str
     source, previous = _source(ds)
     provenance = make_provenance(source, steps, previous)
     if table is not None:
-        return write_frame(table, out, provenance, reporter=reporter, compression_level=compression_level)
+        sizes = {} if row_group_size is None else {"row_group_size": row_group_size}
+        return write_frame(table, out, provenance, reporter=reporter, compression_level=compression_level, **sizes)
     frame, arrays = _with_columns(ds, columns)
     if not arrays:
         return write_frame(frame, out, provenance, reporter=reporter)

@@ -20,6 +20,9 @@ from fieldkit.pipelines.engine import current, mark_step
 from fieldkit.progress import Reporter
 
 
+ROW_GROUP_LINES = 16_384
+
+
 def _log_dataset(files: list[Path], given: Sequence[str | os.PathLike]) -> Dataset:
     """The source the provenance names: the one log file, or for several files the folder or first path given."""
     import polars as pl
@@ -57,8 +60,10 @@ def logs(paths: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.P
         step = mark_step(make_step("logs", mined.parameters(baseline), clock))
         ds = _log_dataset(mined.files, paths)
         rep.check()
-        # zstd level 1: the default level took a quarter of a multi-GB run's CPU, for a file no smaller
-        save_annotated(ds, {}, [step], out, table=mined.annotated(rep), compression_level=1)
+        # zstd level 1: the default level took a quarter of a multi-GB run's CPU, for a file no smaller;
+        # row groups of 16k lines: the writer holds a few in memory, 64k-line ones were the run's peak
+        save_annotated(ds, {}, [step], out, table=mined.annotated(rep), compression_level=1,
+                       row_group_size=ROW_GROUP_LINES)
     digest = mined.digest
     summary, how = summarize_digest(digest, use_model=use_model, cancel=rep.cancel)
     if templates_out:

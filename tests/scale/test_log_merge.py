@@ -23,7 +23,7 @@ SMALL = 16 << 10  # 16 KB batches: a 2k-line file is ~10-20 batches, so lines re
 def local_ids(files: list[Path], tmp: Path, miner: TemplateMiner) -> pl.Series:
     """Each line's template id from the local job's mining pass, in file order."""
     got = mine_logs(files, tmp, miner=miner, batch_bytes=SMALL)
-    return pl.concat([pl.read_parquet(p, columns=["template_id"]) for p in got.parts])["template_id"]
+    return pl.concat([pl.read_ipc(p, columns=["template_id"]) for p in got.parts])["template_id"]
 
 
 class Read:

@@ -260,3 +260,37 @@ def test_params_from_digit_blind_spans_equal_a_regex_per_line(name):
             pl.Series([[]] * rows.len(), dtype=PARAMS_DTYPE)
         assert got.gather(rows).to_list() == want.cast(PARAMS_DTYPE).to_list(), templates[tid]
     assert [fill(templates[t], p) for t, p in zip(ids, got)] == first.to_list()
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_keyed_params_in_batches_equal_line_params(name):
+    """Params from the keys kept while mining (spans cached across batches) equal `line_params` per batch."""
+    from fieldkit.analysis.log_params import SpanCache, keyed_params, line_params
+
+    msgs = scan_log(shared("logs", f"{name}_2k.log")).collect()["message"]
+    miner, batches = TemplateMiner(), []
+    for i in range(0, msgs.len(), 300):
+        batches.append((msgs.slice(i, 300), *miner.add_messages_keyed(msgs.slice(i, 300))))
+    templates = dict(miner.table().select("template_id", "template").iter_rows())
+    cache = SpanCache()
+    for batch, ids, codes, keys in batches:
+        assert keyed_params(batch, ids, codes, keys, templates, cache).to_list() == \
+            line_params(batch, ids, templates).to_list()
+    assert cache.spans  # the cache was used, and is what the later batches were cut with
+    # a key whose template is unknown (a line mined after the table was read) gets null, as in line_params
+    batch, ids, codes, keys = batches[0]
+    some = {k: v for k, v in templates.items() if k != ids[0]}
+    assert keyed_params(batch, ids, codes, keys, some, SpanCache()).to_list() == line_params(batch, ids, some).to_list()
+
+
+def test_mining_in_small_batches_writes_the_frame_of_one_batch(tmp_path):
+    """The parts (codes and keys kept per batch, spans cached) give the frame a one-batch run gives."""
+    from fieldkit.analysis.logs import mine_logs
+
+    path = shared("logs", "BGL_2k.log")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    small = mine_logs([path], tmp_path / "a", batch_bytes=16 << 10)
+    whole = mine_logs([path], tmp_path / "b")
+    assert len(small.parts) > 5 * len(whole.parts)
+    assert small.annotated().collect().equals(whole.annotated().collect())
