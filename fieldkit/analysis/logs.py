@@ -316,12 +316,12 @@ class MinedLogs:
         """Every record with its final template and params, as a frame that streams one part at a time."""
         from polars.io.plugins import register_io_source
 
+        from fieldkit.analysis.log_params import SpanCache
+
         templates = dict(zip(self.table["template_id"].to_list(), self.table["template"].to_list()))
         rep = reporter or Reporter("logs")
         writing = rep.child("writing", len(self.parts))
         cols = self.columns
-        from fieldkit.analysis.log_params import SpanCache
-
         spans = SpanCache()  # final templates: a key's spans hold for every part
 
         def final_parts() -> Iterator[pl.DataFrame]:
