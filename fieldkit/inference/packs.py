@@ -47,7 +47,7 @@ def _model_files(entry) -> dict[str, Path]:
     if not is_installed(entry):
         raise ModelError(f"model {entry.id} is not installed here",
                          f"run `fieldkit models prepare {entry.id}` first")
-    if entry.task == "generate":
+    if entry.prepared:
         from fieldkit.inference.model_store import verify_prepared
 
         files = verify_prepared(entry, force=True)
@@ -136,7 +136,7 @@ def read_pack(pack: Path) -> PackInfo:
 def _expect_builtin(info: PackInfo, entry) -> None:
     """A pack for a built-in model may only carry the bytes that model is known by."""
     got = {f["name"]: f["sha256"] for f in info.files}
-    if entry.task == "generate":
+    if entry.prepared:
         meta = json.loads((info.folder / GENERATOR_META).read_text(encoding="utf-8")) \
             if GENERATOR_META in got else None
         src = entry.files[0].sha256 if entry.files else None

