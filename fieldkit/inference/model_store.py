@@ -79,6 +79,16 @@ def verify_prepared(entry: ModelEntry, force: bool = False,
     return out
 
 
+def prepared_model(entry: ModelEntry) -> tuple[Path, Path, str]:
+    """(model.onnx, tokenizer.json, model.onnx's sha256) of a prepared model, checked against its record."""
+    files = verify_prepared(entry)
+    meta = read_prepared_meta(entry.install_dir) or {}
+    sha = next((f["sha256"] for f in meta.get("files", []) if f.get("name") == MODEL_NAME), None)
+    if sha is None or MODEL_NAME not in files or TOKENIZER_NAME not in files:
+        raise ModelError(f"the prepared {entry.id} is incomplete", f"run `fieldkit models prepare {entry.id}` again")
+    return files[MODEL_NAME], files[TOKENIZER_NAME], sha
+
+
 # ---------------------------------------------------------------- finding files
 
 def _installed_package_file(f: ModelFile) -> Path | None:
