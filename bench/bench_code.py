@@ -14,7 +14,7 @@ ECE = expected calibration error of `code_score` on the held-out rows (10 bins).
 
 Embeddings come from fieldkit's cache (computed once, ~15-30 s per 10k texts per model).
 Usage: python bench/bench_code.py [--repeats 3] [--rounds 3] [--skip-use] [--skip-speed]
-       [--only banking|chinese|lodo|speed]
+       [--only banking|chinese|lodo|speed] [--models ID,ID,...]
 """
 
 from __future__ import annotations
@@ -251,8 +251,12 @@ def main() -> None:
     ap.add_argument("--skip-use", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--only", choices=["banking", "chinese", "speed", "lodo"], default=None)
+    ap.add_argument("--models", help="comma-separated embedding model ids (default: MiniLM and USE), "
+                                     "e.g. all-minilm-l6-v2,use-multilingual,multilingual-e5-small")
     args = ap.parse_args()
     models = [MINILM] if args.skip_use else [MINILM, USE]
+    if args.models:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.only in (None, "banking"):
         banking(args, models)
     if args.only in (None, "chinese"):
