@@ -9,13 +9,7 @@ Run:  python bench/bench_summarize.py [--n-generate 20] [--folds 5] [--news-fold
    folds and is scored on its own dialogues (held-out), beside first-three-turns on that fold.
 3. CNN/DM (100 articles): Lead-3, TextRank, centroid-only, the default; k-fold CV over the report
    settings, held-out per fold, leave one source out (CNN vs Daily Mail), held-out R-1/2/L.
-4. Generator (when prepared; FIELDKIT_HOME decides where): on --n-generate dialogues, raw output
-   of each prompting variant (plain, copy-constrained decoding, few-shot + constrained), then
-   grounding; the grounding thresholds are chosen by k-fold CV on these dialogues; abstractive and
-   hybrid rows with how many generated sentences were replaced; every summary is written beside
-   its dialogue with each check to --out, for reading.
-5. Speed: a 2,000-word transcript, extractive and abstractive, min-max of --runs runs, beside the
-   first-three-turns baseline. The machine is shared with other engineers: seconds are noisy.
+4-5. Generated summaries and speed: bench/bench_summarize_generate.py (run from here).
 """
 
 from __future__ import annotations
@@ -373,165 +367,6 @@ def directed_centrality_cv(sents, vecs, words, refs, M_centroid, lead, folds: in
     return out
 
 
-def generator_section(dialogues, emb, n: int, folds: int, out: Path, extractive: list,
-                      n_variants: int) -> None:
-    from fieldkit.analysis import summarize as S
-    from fieldkit.analysis import summary_grounding as G
-    from fieldkit.analysis.rouge import rouge1
-    from fieldkit.errors import ModelError
-
-    try:
-        gen = S._load_generator()
-    except ModelError as e:
-        print(f"\nabstractive and hybrid: skipped ({e.message}; prepare it with `{e.hint}`)")
-        return
-    # the last n dialogues: their settings come from the CV above, the generator saw none of them
-    sub = dialogues[-n:]
-    ext = extractive[-n:]
-    variants = {"plain prompt": S.GenerationOptions(constrain=False, ground=False),
-                "copy-constrained decoding": S.GenerationOptions(constrain=True, ground=False),
-                "few-shot + copy-constrained": S.GenerationOptions(fewshot=True, constrain=True, ground=False)}
-    raw: dict[str, list[str]] = {}
-    secs: dict[str, float] = {}
-    for name, opts in variants.items():
-        t0 = time.perf_counter()
-        part = sub if name == "copy-constrained decoding" else sub[:n_variants]
-        if not part:  # --n-variants 0: the shipped variant only
-            continue
-        raw[name] = [S.summarize_text(d, mode="abstractive", n=2, generator=gen, embedder=emb,
-                                      options=opts).text for d, _ in part]
-        secs[name] = (time.perf_counter() - t0) / len(part)
-    ggrid = {"min_cosine": [0.45, 0.55, 0.65], "max_novel": [0, 1, 2]}
-    grid = list(itertools.product(*ggrid.values()))
-    gpos = grid_positions(ggrid)
-
-    def grounded(text, dia, mc, mn):
-        shown, checks = G.ground_text(text, [dia], "dialogue", emb, None, mc, mn)
-        return " ".join(shown), checks
-
-    print(f"\n### generator ({gen.model_id}) on the last {len(sub)} DialogSum dialogues, 2 sentences asked")
-    print("| variant | raw R-1 | grounded R-1 (CV thresholds, held-out) | sentences replaced | s/dialogue |")
-    print("|---|---:|---:|---:|---:|")
-    best = None
-    for name, outs in raw.items():
-        sub_v = sub[: len(outs)]
-        rawr = np.array([r1_multi(o, refs)[0] for o, (_, refs) in zip(outs, sub_v)])
-        M = np.array([[np.mean([100 * rouge1(grounded(o, d, mc, mn)[0], r) for r in refs])
-                       for o, (d, refs) in zip(outs, sub_v)]
-                      for mc, mn in grid])
-        fold = np.arange(len(sub_v)) % folds
-        held = np.zeros(len(sub_v))
-        for f in range(folds):
-            b = pick(M[:, fold != f].mean(axis=1), gpos)
-            held[fold == f] = M[b, fold == f]
-        checks = [grounded(o, d, None, None)[1] for o, (d, _) in zip(outs, sub_v)]
-        rep = sum(c.replaced for cs in checks for c in cs)
-        tot = sum(len(cs) for cs in checks)
-        print(f"| {name} ({len(sub_v)} dialogues) | {rawr.mean():.2f} | {held.mean():.2f} | {rep}/{tot} | "
-              f"{secs[name]:.1f} |")
-        if best is None or held.mean() > best[1]:
-            best = (name, held.mean())
-    print(f"(grounding grid: min cosine x novel words {grid}; shipped: {G.MIN_COSINE}, {G.MAX_NOVEL})")
-
-    # Shipped options = copy-constrained decoding, then grounding with the shipped thresholds; the
-    # greedy output is the variant's above, so the rows below reuse it (these dialogues fit the
-    # model's window in one part, where hybrid = abstractive + the dialogue's topic line).
-    from fieldkit.analysis.summary_dialogue import topic_line_for
-    from fieldkit.analysis.summary_genre import parse_turns
-
-    rows = {"extractive default": ext}
-    written = []
-    for mode in ("abstractive", "hybrid"):
-        scores, reps, tots = [], 0, 0
-        for i, (d, refs) in enumerate(sub):
-            shown, checks = grounded(raw["copy-constrained decoding"][i], d, None, None)
-            text = f"{topic_line_for(parse_turns(d))} {shown}" if mode == "hybrid" else shown
-            scores.append(r1_multi(text, refs))
-            reps += sum(c.replaced for c in checks)
-            tots += len(checks)
-            written.append((mode, i, d, refs, text, checks))
-        rows[f"{mode} (shipped options, grounded; {reps}/{tots} sentences replaced)"] = scores
-    table(f"DialogSum, last {len(sub)} dialogues: extractive vs generated", [
-        (k, np.array(v)) for k, v in rows.items()])
-    lines = [f"# {len(sub)} dialogues: generated summaries and their checks\n"]
-    for mode, i, d, refs, text, checks in written:
-        lines.append(f"## {mode} {i}\n\n```\n{d}\n```\n\nreference 1: {refs[0]}\n\n**shown:** {text}\n")
-        if mode == "abstractive":
-            for c in checks:
-                lines.append(f"- generated: {c.generated!r} cos {c.cosine:.2f}; missing {list(c.missing)} -> "
-                             f"{'REPLACED by ' + repr(c.shown) if c.replaced else 'shown as the source line ' + repr(c.shown) if c.verbatim else 'kept'}")
-        lines.append("")
-    out.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote every generated summary beside its dialogue, with its checks, to {out}")
-
-
-def speed_section(dialogues, runs: int) -> None:
-    import os
-    import subprocess
-    import tempfile
-
-    from fieldkit.analysis import summarize as S
-    from fieldkit.errors import ModelError
-    from fieldkit.inference.embedder import get_embedder
-
-    lines, words = [], 0
-    for d, _ in dialogues[100:]:
-        for ln in d.split("\n"):
-            lines.append(ln)
-            words += len(ln.split())
-        if words >= 2000:
-            break
-    text = "\n".join(lines)
-    print(f"\n### speed: one transcript of {words} words, {len(lines)} turns ({runs} runs, min-max seconds; "
-          "CPU seconds beside wall time, which a busy machine inflates)")
-    print("| method | wall seconds | CPU seconds | vs first three turns (wall) |")
-    print("|---|---:|---:|---:|")
-
-    def timed(fn):
-        import resource
-
-        wall, cpu = [], []
-        for _ in range(runs):
-            c0 = time.process_time() + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-            t0 = time.perf_counter()
-            fn()
-            wall.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - c0)
-        return min(wall), max(wall), min(cpu), max(cpu)
-
-    def row(name, t, digits=2):
-        print(f"| {name} | {t[0]:.{digits}f}-{t[1]:.{digits}f} | {t[2]:.{digits}f}-{t[3]:.{digits}f} | "
-              f"{t[0] / max(base[0], 1e-6):.0f}x |")
-
-    base = timed(lambda: " ".join(text.split("\n")[:3]))
-    row("first three turns", base, 4)
-    row("extractive (default: TF-IDF sentence vectors)", timed(lambda: S.summarize_text(text, n=5)), 3)
-    from fieldkit.inference.embedder import load_embedder
-    from fieldkit.inference.manifest import get_entry
-
-    t0 = time.perf_counter()
-    load_embedder(get_entry(None))  # what a new process pays once
-    load = time.perf_counter() - t0
-    emb = get_embedder()
-    row(f"extractive with MiniLM sentence embeddings (a new process loads the model first: {load:.2f} s)",
-        timed(lambda: S.summarize_text(text, n=5, embedder=emb)))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "transcript.txt"
-        path.write_text(text, encoding="utf-8")
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        row("whole `fieldkit summarize transcript.txt` command (new process: imports, read, summary)",
-            timed(lambda: subprocess.run([sys.executable, "-m", "fieldkit", "summarize", str(path)],
-                                         env=env, check=True, capture_output=True)))
-    try:
-        gen = S._load_generator()
-    except ModelError:
-        return
-    row("abstractive (grounded; input cut to the model's window)",
-        timed(lambda: S.summarize_text(text, mode="abstractive", n=3, generator=gen, embedder=emb)), 1)
-    row("hybrid (grounded; every part of the transcript read)",
-        timed(lambda: S.summarize_text(text, mode="hybrid", n=3, generator=gen, embedder=emb)), 1)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", type=int, default=5)
@@ -570,6 +405,8 @@ def main() -> None:
             held.setdefault(k, {})["CNN/DM"] = news_section(articles, vec[k], args.news_folds, label)[:, 0]
     if len(held) > 1:
         vectors_table(held)
+    from bench_summarize_generate import generator_section, speed_section
+
     if "generate" not in skip and args.n_generate > 0:
         if ext is None:
             from fieldkit.analysis import summarize as S

@@ -22,6 +22,9 @@ from fieldkit.inference.session import create_session
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 PREFILL_CHUNK = 1024  # tokens per prefill pass: bounds the wait before a cancel is seen
+# The KV cache of the last prompt is kept (up to this many tokens, ~46 KB per token for SmolLM2):
+# a next prompt that opens the same way (system turn, worked examples) prefills only what differs.
+PREFIX_CACHE_TOKENS = 2048
 DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 
 
@@ -33,6 +36,7 @@ class GenerationStats:
     new_tokens: int = 0
     prefill_seconds: float = 0.0
     decode_seconds: float = 0.0
+    reused_tokens: int = 0  # prompt tokens whose KV cache came from the previous prompt
     stop_reason: str = ""  # "eos", "stop", "length"
 
     @property
@@ -149,6 +153,7 @@ class Generator:
         self.system_prompt = DEFAULT_SYSTEM if "SmolLM" in template else None
         self.last_stats = GenerationStats()
         self._lock = threading.Lock()
+        self._cached: tuple[list[int], dict[str, np.ndarray]] | None = None  # last prompt and its KV
 
     # ------------------------------------------------------------ tokens
     def encode(self, text: str) -> list[int]:
@@ -190,15 +195,32 @@ class Generator:
             self._names = [o.name for o in self.session.get_outputs()]
         return self._names
 
+    def _reusable(self, ids: list[int]) -> tuple[int, dict[str, np.ndarray]]:
+        """(tokens, KV cache) of the longest opening this prompt shares with the last one (at
+        least one token is left to run, as its logits are needed)."""
+        if self._cached is None:
+            return 0, self._empty_past()
+        old, past = self._cached
+        limit = min(len(old), len(ids) - 1)
+        same = 0
+        while same < limit and old[same] == ids[same]:
+            same += 1
+        if same == 0:
+            return 0, self._empty_past()
+        return same, {k: np.ascontiguousarray(v[:, :, :same, :]) for k, v in past.items()}
+
     def _prefill(self, ids: list[int], cancel: threading.Event | None = None) -> tuple[np.ndarray, dict]:
-        """The prompt in chunks of PREFILL_CHUNK tokens, so a long prompt can be cancelled midway."""
-        past = self._empty_past()
+        """The prompt in chunks of PREFILL_CHUNK tokens, so a long prompt can be cancelled midway;
+        the opening it shares with the previous prompt is taken from that prompt's KV cache."""
+        start, past = self._reusable(ids)
+        self.last_stats.reused_tokens = start
         logits = None
-        for start in range(0, len(ids), PREFILL_CHUNK):
+        for start in range(start, len(ids), PREFILL_CHUNK):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("generation cancelled")
             chunk = ids[start:start + PREFILL_CHUNK]
             logits, past = self._forward(chunk, past, start + len(chunk))
+        self._cached = (list(ids), past) if len(ids) <= PREFIX_CACHE_TOKENS else None
         return logits, past
 
     def logits(self, ids: list[int]) -> np.ndarray:

@@ -181,3 +181,21 @@ def test_tampered_prepared_file_is_refused_not_loaded(monkeypatch, tmp_path):
     with pytest.raises(ModelError) as e:
         gen_mod.load_generator(MODEL_ID)
     assert "not prepared" in e.value.message and e.value.hint == f"fieldkit models prepare {MODEL_ID}"
+
+
+def test_a_prompt_sharing_the_last_ones_opening_reuses_its_kv_cache(g):
+    """The second prompt prefills only what differs from the first, and decodes exactly as a
+    fresh prefill would (the cached keys and values are those of the same tokens)."""
+    shared = [{"role": "user", "content": "Amina: The pump at the north well broke on Monday."},
+              {"role": "assistant", "content": "Amina says the north well pump broke on Monday."}]
+    first = shared + [{"role": "user", "content": "Joseph: I will call the mechanic today."}]
+    second = shared + [{"role": "user", "content": "What is the capital of France?"}]
+    g._cached = None
+    fresh = g.chat(second, max_new_tokens=12)
+    assert g.last_stats.reused_tokens == 0
+    g.chat(first, max_new_tokens=4)
+    again = g.chat(second, max_new_tokens=12)
+    opening = len(g.encode(g.format_chat(shared)))
+    assert g.last_stats.reused_tokens >= opening - 4  # the worked example was not run again
+    assert g.last_stats.reused_tokens < g.last_stats.prompt_tokens
+    assert again == fresh

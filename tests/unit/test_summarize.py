@@ -213,10 +213,10 @@ def test_hybrid_splits_long_input_and_merges(articles):
     assert re.sub(r"\s+", "", body) == re.sub(r"\s+", "", " ".join(split_sentences(text)))
 
 
-def test_abstractive_cuts_long_input_and_says_so(articles):
+def test_abstractive_reads_the_key_sentences_of_long_input_and_says_so(articles):
     gen = CountingGenerator()
     s = S.summarize_texts([articles[0]["article"] * 3], mode="abstractive", generator=gen)
-    assert len(gen.prompts) == 1 and s.mode == "abstractive" and "hybrid" in s.notes[0]
+    assert len(gen.prompts) == 1 and s.mode == "abstractive" and "top-scored" in s.notes[0]
 
 
 def test_rouge_undoes_ptb_escapes():
