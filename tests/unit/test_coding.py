@@ -74,6 +74,24 @@ def test_scores_are_calibrated_on_held_out_answers(banking, tmp_path):
     assert np.median(res.prediction.margin()[picks]) < np.median(res.prediction.margin())
 
 
+@pytest.mark.slow
+def test_with_many_coded_answers_the_coder_is_the_converged_fit_at_the_c_it_picked(banking):
+    """The all-labels coder was below plain LR: lbfgs stopped at tol 1e-3 (weights 12% off)."""
+    from sklearn.linear_model import LogisticRegression
+
+    vecs, y, *_ = banking
+    lab = np.arange(700)  # 35 coded answers per code, nothing to spread over
+    coder = fit_coder(vecs[lab], [[c] for c in y[lab]], "all-minilm-l6-v2")
+    c_reg = coder.info["C"]
+    assert set(coder.info["calibration"]["C_accuracy"]) == {"3", "10", "30", "100"}
+    assert coder.info["calibration"]["C_accuracy"][f"{c_reg:g}"] == max(
+        coder.info["calibration"]["C_accuracy"].values())
+    ref = LogisticRegression(C=c_reg, tol=1e-8, max_iter=5000, class_weight="balanced")
+    ref.fit(vecs[lab], y[lab])
+    coef = ref.coef_[[list(ref.classes_).index(c) for c in coder.labels]]
+    assert np.linalg.norm(coder.weight - coef) / np.linalg.norm(coef) < 0.03
+
+
 def test_all_one_code_is_refused(tmp_path):
     vecs = np.eye(4, 8, dtype=np.float32)
     with pytest.raises(UsageError, match="at least two codes"):
