@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fieldkit.analysis.codebook import SEP, Codebook, split_codes
+from fieldkit.analysis.coding_graph import ALPHA, KNN, spread_labels, spread_matrix
 from fieldkit.errors import UsageError
 from fieldkit.progress import Reporter
 
@@ -37,12 +38,9 @@ C_REG = 10.0  # the C when nothing can be held out to pick one
 # lbfgs stops when the largest gradient entry falls under this; sklearn's default (1e-4): at
 # 1e-3 the class-balanced all-labels fit stopped after 13 iterations, 0.907 against 0.914
 TOL = 1e-4
-# label spreading: neighbours per answer, how far labels flow, and the weights a spread label may
-# take. Which weight helps depends on the file (0.3 on Banking77, 0 on the Chinese reviews, where
+# label spreading (analysis/coding_graph.py): the weights a spread label may take. Which weight helps depends on the file (0.3 on Banking77, 0 on the Chinese reviews, where
 # neighbours share the product kind, not the sentiment), so each coder picks it from its own
 # out-of-fold accuracy on the analyst's codes (nested: the held-out figures never see the pick)
-KNN = 10
-ALPHA = 0.9
 SPREAD_WEIGHTS = (0.3, 0.0)  # the first wins ties
 # the weight when the pick cannot be measured: too few coded answers to hold any out, or codes
 # taught by the codebook alone (held-out answers never carry them, yet spreading is what
@@ -62,7 +60,8 @@ REVIEW_MARGIN = 0.1
 
 def settings() -> dict[str, Any]:
     """How coders are trained now (kept in every saved coder, so a merge knows what it averages)."""
-    return {"C": C_REG, "C_grid": list(C_GRID), "tol": TOL, "knn": KNN, "alpha": ALPHA, "spread_weights": list(SPREAD_WEIGHTS),
+    return {"C": C_REG, "C_grid": list(C_GRID), "tol": TOL, "knn": KNN, "alpha": ALPHA,
+            "spread_weights": list(SPREAD_WEIGHTS),
             "default_spread_weight": PSEUDO_WEIGHT, "pool_max": POOL_MAX, "multi_share": MULTI_SHARE, "max_codes": MAX_CODES}
 
 
@@ -174,52 +173,6 @@ class Coder:
 # ----------------------------------------------------------------------------- training
 
 
-def _knn(x: np.ndarray, k: int, reporter: Reporter | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The k most similar rows of each row (cosine on unit vectors), self excluded."""
-    n = len(x)
-    k = min(k, n - 1)
-    idx = np.empty((n, k), dtype=np.int64)
-    sim = np.empty((n, k), dtype=np.float32)
-    for s in range(0, n, 1024):
-        if reporter is not None:
-            reporter.check()
-        block = x[s:s + 1024] @ x.T
-        block[np.arange(block.shape[0]), np.arange(s, s + block.shape[0])] = -np.inf
-        part = np.argpartition(-block, k - 1, axis=1)[:, :k]
-        idx[s:s + 1024] = part
-        sim[s:s + 1024] = np.take_along_axis(block, part, axis=1)
-    return idx, sim
-
-
-def _spread_matrix(x: np.ndarray, reporter: Reporter | None):
-    """Symmetric normalised kNN affinity (Zhou et al. 2004) over the given vectors."""
-    import scipy.sparse as sp
-
-    n = len(x)
-    idx, sim = _knn(x, KNN, reporter)
-    w = np.maximum(sim, 0.0) ** 3  # sharpen: near neighbours count far more than far ones
-    k = idx.shape[1]
-    graph = sp.csr_matrix((w.ravel(), (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n))
-    graph = graph + graph.T
-    deg = np.asarray(graph.sum(axis=1)).ravel()
-    deg[deg == 0] = 1.0
-    d = sp.diags(1.0 / np.sqrt(deg))
-    return d @ graph @ d
-
-
-def _spread(s_matrix, seed_rows: np.ndarray, seed_y: np.ndarray, seed_w: np.ndarray,
-            n_labels: int) -> np.ndarray:
-    """Label spreading: F = alpha S F + (1 - alpha) Y, 20 rounds; rows are label distributions."""
-    n = s_matrix.shape[0]
-    y = np.zeros((n, n_labels), dtype=np.float32)
-    np.add.at(y, (seed_rows, seed_y), seed_w)
-    f = y.copy()
-    for _ in range(20):
-        f = ALPHA * (s_matrix @ f) + (1 - ALPHA) * y
-    total = f.sum(axis=1, keepdims=True)
-    return np.divide(f, total, out=np.zeros_like(f), where=total > 0)
-
-
 def _fit_softmax(x: np.ndarray, y: np.ndarray, w: np.ndarray, n_labels: int, c_reg: float = C_REG):
     """Class-balanced multinomial logistic regression; weights (L, d), bias (L,)."""
     from sklearn.linear_model import LogisticRegression
@@ -306,7 +259,7 @@ def _train(seeds: _Seeds, pool: np.ndarray, s_matrix, n_labels: int,
     f = got = None
     if len(pool) and spread > 0:
         n_pool = len(pool)
-        f = _spread(s_matrix, np.flatnonzero(use) + n_pool, y, w, n_labels)[:n_pool]
+        f = spread_labels(s_matrix, np.flatnonzero(use) + n_pool, y, w, n_labels)[:n_pool]
         got = f.sum(axis=1) > 0
     if reporter is not None:
         reporter.check()
@@ -401,7 +354,7 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
     spreads = (0.0,) if not len(pool) else (PSEUDO_WEIGHT,) if book_only or multi else SPREAD_WEIGHTS
     fits = folds * (len(C_GRID) + sum(1 for s in spreads if s != 0))
     rep = reporter.child("learn codes", fits + 2) if reporter is not None else None
-    graph = _spread_matrix(np.vstack([pool, seeds.x]), rep) if len(pool) else None
+    graph = spread_matrix(np.vstack([pool, seeds.x]), rep) if len(pool) else None
     # the fits are small (a few thousand rows): on one thread they cost 5 CPU-s where BLAS and
     # OpenMP threads spinning against other jobs cost 64 (bench_code.py --only speed, load 25)
     from threadpoolctl import threadpool_limits
