@@ -499,10 +499,13 @@ class CodingResult:
         return out
 
 
-def code_rows(vectors: np.ndarray, row_codes: Sequence[list[str]], coder: Coder,
-              empty: Sequence[bool] | None = None) -> CodingResult:
-    """Human codes where the analyst gave them, the coder's elsewhere (empty answers: none)."""
-    pred = coder.predict(np.asarray(vectors, dtype=np.float32))
+def code_rows(vectors: np.ndarray | None, row_codes: Sequence[list[str]], coder: Coder,
+              empty: Sequence[bool] | None = None, prediction: Any = None) -> CodingResult:
+    """Human codes where the analyst gave them, the coder's elsewhere (empty answers: none).
+
+    `prediction`: the coder's prediction made elsewhere (the Ray workers, fieldkit.scale.coder), instead of here.
+    """
+    pred = prediction if prediction is not None else coder.predict(np.asarray(vectors, dtype=np.float32))
     codes, score, review = pred.codes()
     human = np.array([bool(c) for c in row_codes], dtype=bool)
     empty = np.zeros(len(codes), dtype=bool) if empty is None else np.asarray(empty, dtype=bool)

@@ -18,7 +18,7 @@ from fieldkit.errors import UsageError
 from fieldkit.io.dataset import Dataset
 from fieldkit.pipelines.core import Data, Result, dataset, make_step, require_some_text, text_column, timed
 from fieldkit.pipelines.embed import vectors
-from fieldkit.pipelines.engine import mark_step
+from fieldkit.pipelines.engine import current, mark_step
 from fieldkit.progress import Reporter
 
 COLUMNS = ("code", "code_score", "code_source", "needs_review")
@@ -140,8 +140,14 @@ def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
         if labels is not None and saved is None and not any(row_codes):
             raise UsageError(f"no row of {named!r} holds a code",
                              "code some answers first, or give --codebook CODES.csv")
-        embedder, vecs = vectors(ds, col, texts, saved_model or model_id, reporter.child("embed"))
-        vecs = np.asarray(vecs, dtype=np.float32)
+        on_workers = getattr(current(), "coded", None)  # Ray: the coder is applied beside the vectors
+        apply = None
+        if on_workers is not None:  # a saved coder's run brings no vector to the driver (fieldkit.scale.coder)
+            embedder, vecs, apply = on_workers(texts, saved_model or model_id, reporter.child("embed"),
+                                               need_vectors=saved is None)
+        else:
+            embedder, vecs = vectors(ds, col, texts, saved_model or model_id, reporter.child("embed"))
+        vecs = np.asarray(vecs, dtype=np.float32) if vecs is not None else None
         empty = [t is None or not str(t).strip() for t in texts]
         notes: list[str] = []
         if saved is not None:
@@ -166,7 +172,8 @@ def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
             coder.info["model_sha256"] = embedder.sha256
             if getattr(embedder, "graph_sha256", None):
                 coder.info["graph_sha256"] = embedder.graph_sha256
-        result = code_rows(vecs, row_codes, coder, empty=empty)
+        result = code_rows(vecs, row_codes, coder, empty=empty,
+                           prediction=apply(coder, reporter.child("code")) if apply else None)
         picks = suggest_rows(result, suggest, texts) if suggest else []
     params = {"column": col, "labels": named, "separator": SEP,
               "codebook": str(codebook) if codebook is not None else None,

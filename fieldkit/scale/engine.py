@@ -129,10 +129,29 @@ class RayEngine:
         from fieldkit.pipelines.core import resolve_model
 
         view = self.model_view(resolve_model(texts, model_id))
+        return view, self._gather(self.embedded(texts, view.model_id, batch_size), view, texts, reporter)
+
+    def coded(self, texts: list, model_id: str | None, reporter: Reporter | None, *, need_vectors: bool,
+              batch_size: int = 32):
+        """(model view, vectors or None, apply) for `code`: `apply(coder, reporter)` runs the coder on the workers.
+
+        With `need_vectors` (a coder is learnt here) the embedded rows stay on the cluster and
+        their vectors come back for the fit; without (a saved coder), no vector leaves the workers.
+        """
+        from fieldkit.pipelines.core import resolve_model
+        from fieldkit.scale.coder import apply_coder
+
+        view = self.model_view(resolve_model(texts, model_id))
+        embedded = self.embedded(texts, view.model_id, batch_size, keep=need_vectors)
+        vecs = self._gather(embedded, view, texts, reporter) if need_vectors else None
+        return view, vecs, lambda coder, rep=None: apply_coder(self, embedded, len(texts), coder, rep)
+
+    def _gather(self, embedded, view: ModelView, texts: list, reporter: Reporter | None) -> np.ndarray:
+        """The embedded dataset's vectors in row order (memory-mapped on the driver); its stats on `view`."""
         vecs: np.ndarray | None = None
         stats = EmbedStats(texts=len(texts))
         path = os.path.join(self.scratch(), f"vectors-{id(texts)}.npy")
-        for batch in self.collect(self.embedded(texts, view.model_id, batch_size), len(texts), reporter):
+        for batch in self.collect(embedded, len(texts), reporter):
             part = vectors_of(batch)
             if vecs is None:
                 vecs = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32,
@@ -146,7 +165,7 @@ class RayEngine:
             reporter.finish(stats.message())
         view.last_stats = stats
         view.dim = int(vecs.shape[1])
-        return view, vecs
+        return vecs
 
     @staticmethod
     def model_view(model_id: str) -> ModelView:

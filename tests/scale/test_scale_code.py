@@ -67,3 +67,23 @@ def test_saved_coder_applied_on_ray_equals_local(capsys, tmp_path, banking, loca
     a, b = pl.read_parquet(tmp_path / "local.parquet"), pl.read_parquet(tmp_path / "ray.parquet")
     assert a["code"].equals(b["code"]) and a["code"].null_count() == 0
     assert float(np.abs(a["code_score"].to_numpy() - b["code_score"].to_numpy()).max()) <= 1e-4
+
+
+def test_coder_applied_on_the_workers_equals_its_local_prediction(banking, local_ray, module_home):
+    """A saved coder's run: every answer coded on the workers, no vector sent to the driver, the local prediction."""
+    from fieldkit import pipelines
+    from fieldkit.scale import ray_engine
+
+    path, df = banking
+    coder = pipelines.code(pipelines.dataset(path), "text", labels="mycode").outcome.coder
+    texts = df["text"].to_list()
+    with ray_engine() as engine:
+        _, vecs, apply = engine.coded(texts, coder.model_id, None, need_vectors=False)
+        got = apply(coder)
+    assert vecs is None
+    local = np.asarray(pipelines.embed(pipelines.dataset(path), "text", model_id=coder.model_id).columns["embedding"])
+    pred = coder.predict(local)
+    codes, score, review = pred.codes()
+    assert got.code == codes and len(set(codes)) > 5
+    assert np.abs(got.score - score).max() <= 1e-5 and np.array_equal(got.review, review)
+    assert np.abs(got.margin() - pred.margin()).max() <= 1e-5 and got.labels == coder.labels
