@@ -110,10 +110,31 @@ class DigestBuilder:
                    .agg(pl.len().cast(pl.UInt32).alias("lines"), ts.min().alias("first"), ts.max().alias("last")))
             self.win = _fold(self.win, win.select(list(_WIN)), ["template_id", "w", "ew"], count="lines")
         while self.time.height > _KEPT_MAX and self.step < len(_KEPT) - 1:
-            self.step += 1
-            cut = pl.col("bucket").dt.truncate(_KEPT[self.step][0])
-            self.time = _fold(self.time.clear(), self.time.with_columns(cut), ["bucket"])
-            self.cand = _fold(self.cand.clear(), self.cand.with_columns(cut), ["bucket", "template_id", "ew"])
+            self._coarser()
+
+    def _coarser(self) -> None:
+        self.step += 1
+        cut = pl.col("bucket").dt.truncate(_KEPT[self.step][0])
+        self.time = _fold(self.time.clear(), self.time.with_columns(cut), ["bucket"])
+        self.cand = _fold(self.cand.clear(), self.cand.with_columns(cut), ["bucket", "template_id", "ew"])
+
+    def merge(self, other: "DigestBuilder") -> None:
+        """Fold in the counts of lines added to `other` after this one's (the Ray workers count their own files).
+
+        Exact: counts kept at a finer step are re-cut to the coarser one (the steps nest), and
+        the first example of a template stays the earlier builder's.
+        """
+        while self.step < other.step:
+            self._coarser()
+        cut = pl.col("bucket").dt.truncate(_KEPT[self.step][0])
+        self.per = _fold(self.per, other.per, ["template_id", "level"])
+        self.time = _fold(self.time, other.time.with_columns(cut), ["bucket"])
+        self.cand = _fold(self.cand, other.cand.with_columns(cut), ["bucket", "template_id", "ew"])
+        self.win = _fold(self.win, other.win, ["template_id", "w", "ew"], count="lines")
+        for tid, msg in other.examples.items():
+            self.examples.setdefault(tid, msg)
+        while self.time.height > _KEPT_MAX and self.step < len(_KEPT) - 1:
+            self._coarser()
 
     def finish(self, table: pl.DataFrame, sources: list[str], baseline_ids: set[int] | None = None,
                rare_max: int | None = None, examples: dict[int, str] | None = None) -> Digest:

@@ -293,6 +293,13 @@ class _Background:
             self.pool.shutdown(wait=True)
 
 
+def log_parameters(files: list[Path], layouts: dict, miner: TemplateMiner, baseline: str | Path | None) -> dict:
+    """The logs step's parameters, known once mining is over (the Ray workers stamp them on the parts they write)."""
+    return {"files": [str(f) for f in files], "baseline": str(baseline) if baseline else None,
+            "sim_threshold": miner.sim_threshold, "depth": miner.depth, "templates": len(miner.clusters),
+            "headers": {f.name: layouts[f].describe() for f in files}}
+
+
 @dataclass
 class MinedLogs:
     """The first pass over the logs: records with their template ids in temporary parts, the templates, the digest."""
@@ -318,9 +325,7 @@ class MinedLogs:
 
     def parameters(self, baseline: str | Path | None) -> dict:
         """The provenance step's parameters: inputs, miner settings and the header learnt per file."""
-        return {"files": [str(f) for f in self.files], "baseline": str(baseline) if baseline else None,
-                "sim_threshold": self.miner.sim_threshold, "depth": self.miner.depth,
-                "templates": self.table.height, "headers": self.digest.extra["headers"]}
+        return log_parameters(self.files, self.layouts, self.miner, baseline)
 
     def annotated(self, reporter: Reporter | None = None) -> pl.LazyFrame:
         """Every record with its final template and params, as a frame that streams one part at a time."""

@@ -25,18 +25,26 @@ from fieldkit.cli.output import echo
               help="Also word the summary with the generative model (when prepared); the default is the digest facts.")
 @click.option("--no-model", is_flag=True, hidden=True, help="Accepted for old scripts; the model is off by default.")
 @click.option("--top", default=10, show_default=True, help="Rows per digest section.")
+@click.option("--parts", is_flag=True,
+              help="write OUTPUT as a folder of Parquet parts, one per batch of each file in file order "
+                   "(not merged by time; written by the workers with --engine ray), plus manifest.json")
 @engine_options
-def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top,
+def logs_cmd(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top, parts,
              engine, address) -> None:
     """Mine event templates in PATHS (log files or folders, merged by time) and summarize them."""
     with engine_context(engine, address):  # on Ray, pipelines.logs mines one shard per file on the workers
-        _logs(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top)
+        _logs(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top, parts)
 
 
-def _logs(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top) -> None:
-    from fieldkit.store import check_parquet_output
+def _logs(paths, output, summary_out, baseline, templates_out, model_summary, no_model, top, parts=False) -> None:
+    if parts:
+        from fieldkit.pipelines.parts import check_parts_output
 
-    check_parquet_output(output)
+        check_parts_output(output)
+    else:
+        from fieldkit.store import check_parquet_output
+
+        check_parquet_output(output)
     from fieldkit import pipelines
     from fieldkit.analysis.logs import digest_markdown
     from fieldkit.cli.progress import StderrProgress
@@ -55,7 +63,7 @@ def _logs(paths, output, summary_out, baseline, templates_out, model_summary, no
         try:
             res = pipelines.logs(paths, output, baseline=baseline, summary_out=summary_out,
                                  templates_out=templates_out, use_model=model_summary and not no_model,
-                                 reporter=rep).outcome
+                                 reporter=rep, parts=parts).outcome
         except KeyboardInterrupt:
             cancel.set()
             raise
@@ -63,5 +71,6 @@ def _logs(paths, output, summary_out, baseline, templates_out, model_summary, no
     echo(f"## Summary ({res.summary_model})\n")
     echo(res.summary)
     echo("")
-    echo(f"wrote {res.output} ({res.digest.lines:,} lines, {res.templates.height:,} templates)"
+    where = f"{res.output} (a folder of parts)" if parts else res.output
+    echo(f"wrote {where} ({res.digest.lines:,} lines, {res.templates.height:,} templates)"
                + (f", {summary_out}" if summary_out else "") + (f", {templates_out}" if templates_out else ""))

@@ -34,37 +34,73 @@ def _log_dataset(files: list[Path], given: Sequence[str | os.PathLike]) -> Datas
     return ds
 
 
+def _provenance(paths: Sequence[str | os.PathLike], clock, baseline):
+    """provenance(files, layouts, miner): the logs step as it stands (seconds so far) with its source."""
+    from fieldkit.analysis.logs import log_parameters
+    from fieldkit.pipelines.core import _source
+    from fieldkit.store import make_provenance
+
+    def make(files, layouts, miner) -> dict:
+        step = mark_step(make_step("logs", log_parameters(files, layouts, miner, baseline), clock))
+        source, previous = _source(_log_dataset(files, paths))
+        return make_provenance(source, [step], previous)
+
+    return make
+
+
 def logs(paths: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.PathLike, *,
          baseline: str | os.PathLike | None = None, summary_out: str | os.PathLike | None = None,
          templates_out: str | os.PathLike | None = None, use_model: bool = False,
-         reporter: Reporter | None = None) -> Result[LogsResult]:
+         reporter: Reporter | None = None, parts: bool = False) -> Result[LogsResult]:
     """Write one row per log record (line_no, timestamp, level, header columns, message, template_id,
     template, params, raw) to `out`.
 
     The digest and summary come back in the result; `summary_out` and `templates_out` also
-    save them (Markdown; a template table for a later `baseline`).
+    save them (Markdown; a template table for a later `baseline`). `parts`: `out` is a folder of
+    parts, one per batch of each file in file order (not merged by time), written by the
+    workers on Ray (fieldkit.pipelines.parts).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = list(paths)
-    out = check_output(out)
+    if parts:
+        from fieldkit.pipelines.parts import PartsFolder
+
+        folder = PartsFolder(out)
+        out = folder.target
+    else:
+        out, folder = check_output(out), None
     for extra in (summary_out, templates_out):
         if extra and Path(extra).resolve() == out.resolve():
             raise UsageError(f"{extra} is also the output path", "give each output its own file")
     rep = reporter or Reporter("logs")
-    with tempfile.TemporaryDirectory(prefix="fieldkit-logs-") as tmp:
-        with timed() as clock:
-            engine = current()  # on Ray: one shard per file, mined in the local order (fieldkit.scale.logs)
-            mine = engine.mine_logs if engine is not None else mine_logs
-            mined = mine(paths, Path(tmp), baseline=baseline, reporter=rep)
-        step = mark_step(make_step("logs", mined.parameters(baseline), clock))
-        ds = _log_dataset(mined.files, paths)
-        rep.check()
-        # zstd level 1: the default level took a quarter of a multi-GB run's CPU, for a file no smaller;
-        # row groups of 8k lines: the writer holds a few in memory (64k-line ones were the run's peak;
-        # 8k lines: 2 GB HDFS peak 293 -> ~255 MB, file 2% larger)
-        save_annotated(ds, {}, [step], out, table=mined.annotated(rep), compression_level=1,
-                       row_group_size=ROW_GROUP_LINES)
+    try:
+        with tempfile.TemporaryDirectory(prefix="fieldkit-logs-") as tmp:
+            with timed() as clock:
+                engine = current()  # on Ray: one shard per file, mined in the local order (fieldkit.scale.logs)
+                if engine is not None:
+                    on_workers = (folder.tmp, _provenance(paths, clock, baseline)) if folder else None
+                    mined = engine.mine_logs(paths, Path(tmp), baseline=baseline, reporter=rep, parts=on_workers)
+                else:
+                    mined = mine_logs(paths, Path(tmp), baseline=baseline, reporter=rep)
+            step = mark_step(make_step("logs", mined.parameters(baseline), clock))
+            ds = _log_dataset(mined.files, paths)
+            rep.check()
+            if folder is not None:
+                from fieldkit.pipelines.parts import publish_log_parts
+
+                publish_log_parts(folder, mined, _provenance(paths, clock, baseline)(mined.files, mined.layouts,
+                                                                                     mined.miner), rep)
+            else:
+                # zstd level 1: the default level took a quarter of a multi-GB run's CPU, for a file no smaller;
+                # row groups of 8k lines: the writer holds a few in memory (64k-line ones were the run's peak;
+                # 8k lines: 2 GB HDFS peak 293 -> ~255 MB, file 2% larger)
+                save_annotated(ds, {}, [step], out, table=mined.annotated(rep), compression_level=1,
+                               row_group_size=ROW_GROUP_LINES)
+    except BaseException:
+        if folder is not None:
+            folder.discard()
+        raise
     digest = mined.digest
     summary, how = summarize_digest(digest, use_model=use_model, cancel=rep.cancel)
     if templates_out:

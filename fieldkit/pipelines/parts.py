@@ -1,18 +1,21 @@
-"""A job's output as a folder of Parquet parts (`--parts ROWS`), published all at once.
+"""A job's output as a folder of Parquet parts (`--parts`), published all at once.
 
 Why: a cluster run over tens of millions of rows is easier to hand on as parts (other tools
-read the folder as one table), but a folder half-written by a failed run must never look
-finished. The parts are written into a hidden folder beside the target and renamed into
-place at the end; an earlier folder of parts is replaced only then.
+read the folder as one table), and on Ray the workers write them, so no machine writes every
+row; but a folder half-written by a failed run must never look finished. The parts are
+written into a hidden folder beside the target (which the workers must reach: local disk on
+one machine, shared storage on a cluster) and renamed into place at the end, with
+`manifest.json` (the parts, their rows, the provenance); an earlier folder is replaced only then.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import polars as pl
 
@@ -21,7 +24,9 @@ from fieldkit.io.dataset import Dataset
 from fieldkit.pipelines.core import Column, _source, _vector_series, _with_columns
 from fieldkit.progress import Reporter
 
-PART = re.compile(r"part-\d{5,}\.parquet")
+PART = re.compile(r"part-\d{5,}\.parquet|manifest\.json")
+MANIFEST = "manifest.json"
+FORMAT = "fieldkit-parts/1"
 
 
 def check_parts_output(target: str | os.PathLike) -> Path:
@@ -56,35 +61,96 @@ def _slices(frame: pl.LazyFrame, arrays: dict, rows: int) -> Iterator[list[pl.Da
         yield part or [frame.head(0).collect()]
 
 
+class PartsFolder:
+    """The hidden folder the parts go to (by this process or by workers), renamed into place by `publish`."""
+
+    def __init__(self, target: str | os.PathLike):
+        from fieldkit.files import TMP_PREFIX, remove_stale_temps
+
+        self.target = check_parts_output(target)
+        remove_stale_temps(self.target.parent)
+        self.tmp = self.target.with_name(f"{TMP_PREFIX}{os.getpid()}-parts.{self.target.name}")
+        self._prefix = TMP_PREFIX
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir()
+
+    def publish(self, parts: list[tuple[str, int]], provenance: dict[str, Any]) -> Path:
+        """Write the manifest (each part's name and rows, the provenance) and put the folder in place."""
+        from fieldkit.files import atomic_path
+
+        manifest = {"format": FORMAT, "rows": sum(n for _, n in parts),
+                    "parts": [{"file": name, "rows": n} for name, n in sorted(parts)], "provenance": provenance}
+        with atomic_path(self.tmp / MANIFEST) as tmp:
+            Path(tmp).write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
+        old = None
+        if self.target.exists():
+            old = self.target.with_name(f"{self._prefix}{os.getpid()}-old.{self.target.name}")
+            os.replace(self.target, old)
+        os.replace(self.tmp, self.target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.target
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_part(folder: str | os.PathLike, index: int, frames: Iterable[pl.DataFrame],
+               provenance: dict[str, Any]) -> tuple[str, int]:
+    """Part `index` of a parts folder, with the provenance and its own number; (file name, rows)."""
+    from fieldkit.store import write_batches
+
+    name = f"part-{index:05d}.parquet"
+    rows = 0
+
+    def counted() -> Iterator[pl.DataFrame]:
+        nonlocal rows
+        for df in frames:
+            rows += df.height
+            yield df
+
+    write_batches(counted(), Path(folder) / name, {**provenance, "part": index})
+    return name, rows
+
+
 def save_parts(ds: Dataset, columns: dict[str, Column], steps: list[dict[str, Any]],
                out: str | os.PathLike, rows: int, reporter: Reporter | None = None) -> Path:
     """Write every input column plus `columns` as `out/part-00000.parquet`, ... (each with the provenance)."""
-    from fieldkit.files import TMP_PREFIX, remove_stale_temps
-    from fieldkit.store import make_provenance, write_batches
+    from fieldkit.store import make_provenance
 
-    target = check_parts_output(out)
     source, previous = _source(ds)
     provenance = make_provenance(source, steps, previous)
     frame, arrays = _with_columns(ds, columns)
-    remove_stale_temps(target.parent)
-    tmp = target.with_name(f"{TMP_PREFIX}{os.getpid()}-parts.{target.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    folder = PartsFolder(out)
     try:
-        done = 0
+        done, written = 0, []
         for i, part in enumerate(_slices(frame, arrays, rows)):
-            write_batches(part, tmp / f"part-{i:05d}.parquet", {**provenance, "part": i})
-            done += sum(p.height for p in part)
+            written.append(write_part(folder.tmp, i, part, provenance))
+            done += written[-1][1]
             if reporter is not None:
                 reporter.update(done)
-        old = None
-        if target.exists():
-            old = target.with_name(f"{TMP_PREFIX}{os.getpid()}-old.{target.name}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        return folder.publish(written, provenance)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        folder.discard()
         raise
-    return target
+
+
+def publish_log_parts(folder: PartsFolder, mined, provenance: dict[str, Any], reporter: Reporter | None = None) -> Path:
+    """The logs job's parts folder: written by the Ray workers already, or here one part per mined batch."""
+    import pyarrow.parquet as pq
+
+    if mined.ready and all(p.parent == folder.tmp for p in mined.parts):  # the workers wrote them
+        written = [(p.name, pq.read_metadata(p).num_rows) for p in mined.parts]
+    else:
+        from fieldkit.analysis.logs import annotate
+
+        table = mined.table
+        templates = dict(zip(table["template_id"].to_list(), table["template"].to_list()))
+        written = []
+        for i, p in enumerate(mined.parts):
+            df = pl.read_parquet(p)
+            df = df if "params" in df.columns else annotate(df, mined.miner, templates)
+            written.append(write_part(folder.tmp, i, [df.select(mined.columns)], provenance))
+            if reporter is not None:
+                reporter.check()
+    return folder.publish(written, provenance)

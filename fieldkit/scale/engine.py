@@ -182,11 +182,11 @@ class RayEngine:
         sha = next(f.sha256 for f in entry.files if f.role == "model")
         return ModelView(entry.id, sha, int(entry.dim or 0), EmbedStats())
 
-    def mine_logs(self, paths, tmp, *, baseline=None, reporter: Reporter | None = None):
+    def mine_logs(self, paths, tmp, *, baseline=None, reporter: Reporter | None = None, parts=None):
         """The logs job's mining pass with one shard per file on the workers (fieldkit.scale.logs)."""
         from fieldkit.scale.logs import mine_logs_on_ray
 
-        return mine_logs_on_ray(paths, tmp, baseline=baseline, reporter=reporter, workers=self.workers)
+        return mine_logs_on_ray(paths, tmp, baseline=baseline, reporter=reporter, workers=self.workers, parts=parts)
 
     def near_pairs(self, vectors: np.ndarray, threshold: float, reporter: Reporter | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:

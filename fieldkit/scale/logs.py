@@ -176,26 +176,38 @@ class ShardWorker:
         self.calls: dict[int, pl.DataFrame] = {}
 
     def read(self, i: int, path: str, batch_bytes: int):
+        """(folded calls, layout, batches) of shard `i`."""
         shard = self.shards[i] = Shard(path, Path(self.folder) / f"{i:06d}", batch_bytes)
         self.calls[i], folded, layout = shard.read()
-        return folded.to_arrow(), layout
+        return folded.to_arrow(), layout, shard.batches
 
     def replay_calls(self, i: int) -> pa.Table:
         return self.calls[i].to_arrow()
 
     def annotate(self, i: int, ids: pa.Table, source: str | None, header_cols: list[str],
-                 templates: dict[int, str], columns: list[str]):
-        """A stream of annotated batches as Parquet bytes (lz4; the driver stores them as they are), then the examples."""
+                 templates: dict[int, str], columns: list[str], worded: list[int], parts=None):
+        """A stream of annotated batches, then the shard's digest counts (`DigestBuilder`).
+
+        Each batch goes out as Parquet bytes (lz4; the driver stores them as they are), or with
+        `parts` = (folder, number of this shard's first part, provenance) is written there as
+        an output part and only its (name, rows) goes out.
+        """
         import io
 
-        examples: dict[int, str] = {}
-        for df in self.shards[i].annotate(pl.from_arrow(ids), source, header_cols, templates, columns):
-            for tid, msg in df.group_by("template_id", maintain_order=True).agg(pl.col("message").first()).iter_rows():
-                examples.setdefault(tid, msg)
+        from fieldkit.analysis.log_digest import DigestBuilder
+
+        counts = DigestBuilder()
+        for b, df in enumerate(self.shards[i].annotate(pl.from_arrow(ids), source, header_cols, templates, columns)):
+            counts.add(df.select("template_id", "timestamp", "level", "message"), worded)
+            if parts is not None:
+                from fieldkit.pipelines.parts import write_part
+
+                yield write_part(parts[0], parts[1] + b, [df], parts[2])
+                continue
             buf = io.BytesIO()
             df.write_parquet(buf, compression="lz4")
             yield buf.getvalue()
-        yield examples
+        yield counts
 
     def close(self) -> None:
         import shutil
@@ -204,10 +216,16 @@ class ShardWorker:
 
 
 def mine_logs_on_ray(paths: Sequence[str | os.PathLike], tmp: Path, *, baseline=None,
-                     reporter: Reporter | None = None, workers: int = 1):
-    """`analysis.logs.mine_logs` with reading, masking and annotating on Ray actors (same MinedLogs, parts ready)."""
+                     reporter: Reporter | None = None, workers: int = 1, parts=None):
+    """`analysis.logs.mine_logs` with reading, masking, annotating and counting on Ray actors (same MinedLogs).
+
+    `parts` = (folder, provenance(files, layouts, miner)): the workers write the output parts
+    there themselves (the returned MinedLogs lists them); otherwise the annotated batches
+    come back to `tmp`, ready to be merged by time and written.
+    """
     import ray
 
+    from fieldkit.analysis.log_digest import worded_ids
     from fieldkit.scale.workers import _env
 
     files = resolve_log_paths(paths)
@@ -228,28 +246,32 @@ def mine_logs_on_ray(paths: Sequence[str | os.PathLike], tmp: Path, *, baseline=
         several = len(files) > 1
         columns = (["source"] if several else []) + ["line_no", "timestamp", "level", *header_cols, "message",
                                                      "template_id", "template", "params", "raw"]
+        first = [sum(got[j][2] for j in range(i)) for i in range(len(files))]  # each shard's first part number
+        prov = parts[1](files, layouts, miner) if parts is not None else None
         streams = [owner[i].annotate.options(num_returns="streaming").remote(
-            i, ids[i].to_arrow(), f.name if several else None, header_cols, templates, columns)
-            for i, f in enumerate(files)]
-        parts, examples = [], {}
+            i, ids[i].to_arrow(), f.name if several else None, header_cols, templates, columns, worded_ids(table),
+            (str(parts[0]), first[i], prov) if parts is not None else None) for i, f in enumerate(files)]
+        out, digest = [], None
         for stream in streams:  # in file order; the actors work ahead
             for ref in stream:
-                got_ = ray.get(ref)
-                if isinstance(got_, dict):
-                    for tid, msg in got_.items():
-                        examples.setdefault(tid, msg)
-                    continue
-                parts.append(tmp / f"part-{len(parts):06d}.parquet")
-                parts[-1].write_bytes(got_)
+                item = ray.get(ref)
+                if isinstance(item, bytes):
+                    out.append(tmp / f"part-{len(out):06d}.parquet")
+                    out[-1].write_bytes(item)
+                elif isinstance(item, tuple):  # a part the worker wrote
+                    out.append(Path(parts[0]) / item[0])
+                elif digest is None:
+                    digest = item
+                else:
+                    digest.merge(item)  # in file order: the first example of a template is the earliest
                 rep.check()
     finally:
         ray.get([a.close.options(concurrency_group="control").remote() for a in actors])
         for a in actors:
             ray.kill(a)
     baseline_ids = set(base["template_id"].to_list()) if base is not None else None
-    return mined(files, layouts, header_cols, parts, miner, examples, baseline_ids, tmp, ready=True)
-
-
+    return mined(files, layouts, header_cols, out, miner, digest.examples, baseline_ids, tmp, digest=digest,
+                 ready=True)
 def _read_all(actors, files: list[Path], reading: Reporter, rep: Reporter):
     """Each file read by the next free actor: ({shard: its actor}, {shard: (folded calls, layout)})."""
     import ray

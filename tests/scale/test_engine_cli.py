@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -68,8 +69,11 @@ def test_embed_on_ray_as_a_folder_of_parts_equals_local(capsys, tmp_path, local_
                          "--parts", "700", "--engine", "ray")
     assert code == 0, err
     assert "(3 parts)" in out
-    names = sorted(p.name for p in parts.iterdir())
+    names = sorted(p.name for p in parts.glob("part-*.parquet"))
     assert names == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    manifest = json.loads((parts / "manifest.json").read_text())
+    assert manifest["rows"] == 1838 and [(p["file"], p["rows"]) for p in manifest["parts"]] == \
+        [(names[0], 700), (names[1], 700), (names[2], 438)]
     local = pl.read_parquet(tmp_path / "local.parquet")
     ray_rows = pl.concat([pl.read_parquet(parts / n) for n in names])
     assert ray_rows.columns == local.columns and ray_rows.height == local.height == 1838

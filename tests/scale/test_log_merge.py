@@ -99,3 +99,31 @@ def test_a_miner_that_would_forget_falls_back_to_the_exact_replay(tmp_path):
     assert merged(shards, TemplateMiner(**small)) is None
     miner, ids = replay([s.calls for s in shards], miner=TemplateMiner(**small))
     assert labelled(shards, ids).equals(want) and miner.table().equals(local_miner.table())
+
+
+def test_digest_counts_merged_across_shards_equal_one_pass(tmp_path, monkeypatch):
+    """Each worker counts its own files (`DigestBuilder`); merged in file order they give the one-pass digest,
+    also when the builders kept their time buckets at different steps."""
+    from fieldkit.analysis import log_digest
+    from fieldkit.analysis.logs import digest_markdown
+
+    files = [shared("logs", f"{s}_2k.log") for s in SYSTEMS]
+    got = mine_logs(files, tmp_path, batch_bytes=SMALL)
+    worded = log_digest.worded_ids(got.table)
+    batches = [pl.read_parquet(p, columns=["template_id", "timestamp", "level", "message"]) for p in got.parts]
+    one = log_digest.DigestBuilder()
+    for b in batches:
+        one.add(b, worded)
+    monkeypatch.setattr(log_digest, "_KEPT_MAX", 40)  # the shards' builders coarsen their buckets early
+    shards = []
+    for b in batches:
+        shards.append(log_digest.DigestBuilder())
+        shards[-1].add(b, worded)
+    assert len({s.step for s in shards}) > 1
+    merged = shards[0]
+    for s in shards[1:]:
+        merged.merge(s)
+    names = [f.name for f in files]
+    want = digest_markdown(one.finish(got.table, names))
+    assert len(want) > 1000
+    assert digest_markdown(merged.finish(got.table, names)) == want

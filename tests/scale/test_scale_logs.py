@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 
@@ -46,3 +48,31 @@ def test_one_file_against_a_baseline(capsys, tmp_path, loghub, local_ray, module
     assert a.equals(b)
     assert local_out.splitlines()[:-1] == ray_out.splitlines()[:-1]
     assert "new" in local_out.lower()
+
+
+def test_parts_written_by_the_workers_equal_the_local_parts(capsys, tmp_path, loghub, local_ray, module_home):
+    """`--parts`: each batch of each file one part, the same on both engines, the one file's lines and provenance."""
+    files = loghub[:3]
+    code, local_out, err = run(capsys, "logs", *files, "-o", str(tmp_path / "local"), "--parts")
+    assert code == 0, err
+    code, ray_out, err = run(capsys, "logs", *files, "-o", str(tmp_path / "ray"), "--parts", "--engine", "ray")
+    assert code == 0, err
+    assert local_out.splitlines()[:-1] == ray_out.splitlines()[:-1] and "(a folder of parts)" in ray_out
+    names = sorted(p.name for p in (tmp_path / "ray").glob("part-*.parquet"))
+    assert names == sorted(p.name for p in (tmp_path / "local").glob("part-*.parquet")) and len(names) >= 3
+    for n in names:
+        assert pl.read_parquet(tmp_path / "ray" / n).equals(pl.read_parquet(tmp_path / "local" / n))
+    code, _, err = run(capsys, "logs", *files, "-o", str(tmp_path / "one.parquet"))
+    assert code == 0, err
+    one = pl.read_parquet(tmp_path / "one.parquet")
+    got = pl.concat([pl.read_parquet(tmp_path / "ray" / n) for n in names])
+    assert got.columns == one.columns and got.sort("source", "line_no").equals(one.sort("source", "line_no"))
+    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert [p["file"] for p in manifest["parts"]] == names
+    assert manifest["rows"] == sum(p["rows"] for p in manifest["parts"]) == one.height == 6_000
+    lp = read_provenance(tmp_path / "one.parquet")
+    for n in names:  # each part says where it came from and what ran, as the one file does
+        rp = read_provenance(tmp_path / "ray" / n)
+        assert rp["source"] == lp["source"] and rp["steps"][0]["parameters"] == lp["steps"][0]["parameters"]
+        assert rp["steps"][0]["engine"]["name"] == "ray"
+    assert manifest["provenance"]["steps"][0]["parameters"] == lp["steps"][0]["parameters"]
