@@ -46,14 +46,15 @@ def embed_cmd(path: str, column: str, out: str, model_id: str | None, batch_size
 def _embed(pipelines, path, column, out, model_id, batch_size, sheet, part_rows):
     with StderrProgress() as prog:
         ds = pipelines.dataset(path, sheet=sheet)
+        if part_rows is not None:  # on Ray the workers write the parts
+            from fieldkit.pipelines.embed import embed_parts
+
+            return embed_parts(ds, column, out, part_rows, model_id=model_id, batch_size=batch_size,
+                               reporter=Reporter("embed", callback=prog),
+                               write_reporter=Reporter("write", callback=prog))
         r = pipelines.embed(ds, column, model_id=model_id, batch_size=batch_size,
                             reporter=Reporter("embed", callback=prog))
-        if part_rows is None:
-            pipelines.save_annotated(ds, r.columns, [r.step], out, reporter=Reporter("write", callback=prog))
-        else:
-            from fieldkit.pipelines.parts import save_parts
-
-            save_parts(ds, r.columns, [r.step], out, part_rows, reporter=Reporter("write", callback=prog))
+        pipelines.save_annotated(ds, r.columns, [r.step], out, reporter=Reporter("write", callback=prog))
     return r
 
 

@@ -56,3 +56,18 @@ def embed(data: Data, column: str, *, model_id: str | None = None, batch_size: i
     step = mark_step(make_step("embed", {"column": col, "batch_size": batch_size}, clock, embedder))
     out = Embedded(col, int(vecs.shape[0]), int(embedder.dim), embedder.model_id, stats)
     return Result(out, {"embedding": vecs}, step)
+
+
+def embed_parts(data: Data, column: str, out, rows: int, *, model_id: str | None = None, batch_size: int = 32,
+                reporter: Reporter | None = None, write_reporter: Reporter | None = None) -> Result[Embedded]:
+    """`embed` written as a folder of parts of `rows` rows: by the workers on an engine that can, else here."""
+    from fieldkit.pipelines.parts import save_parts
+
+    engine = current()
+    if hasattr(engine, "embed_parts"):  # Ray: no vector reaches this process (fieldkit.scale.embed_parts)
+        return engine.embed_parts(dataset(data), column, out, rows, model_id=model_id, batch_size=batch_size,
+                                  reporter=reporter)
+    ds = dataset(data)
+    r = embed(ds, column, model_id=model_id, batch_size=batch_size, reporter=reporter)
+    save_parts(ds, r.columns, [r.step], out, rows, reporter=write_reporter)
+    return r

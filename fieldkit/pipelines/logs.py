@@ -35,14 +35,18 @@ def _log_dataset(files: list[Path], given: Sequence[str | os.PathLike]) -> Datas
 
 
 def _provenance(paths: Sequence[str | os.PathLike], clock, baseline):
-    """provenance(files, layouts, miner): the logs step as it stands (seconds so far) with its source."""
+    """provenance(files, layouts, miner[, step]): the logs step (as it stands: seconds so far) with its source."""
     from fieldkit.analysis.logs import log_parameters
     from fieldkit.pipelines.core import _source
     from fieldkit.store import make_provenance
 
-    def make(files, layouts, miner) -> dict:
-        step = mark_step(make_step("logs", log_parameters(files, layouts, miner, baseline), clock))
-        source, previous = _source(_log_dataset(files, paths))
+    sources: dict = {}
+
+    def make(files, layouts, miner, step: dict | None = None) -> dict:
+        step = step or mark_step(make_step("logs", log_parameters(files, layouts, miner, baseline), clock))
+        if "source" not in sources:  # one file is hashed once, not per call
+            sources["source"] = _source(_log_dataset(files, paths))
+        source, previous = sources["source"]
         return make_provenance(source, [step], previous)
 
     return make
@@ -63,23 +67,21 @@ def logs(paths: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.P
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = list(paths)
-    if parts:
-        from fieldkit.pipelines.parts import PartsFolder
+    from fieldkit.pipelines.parts import PartsFolder, check_parts_output, publish_log_parts
 
-        folder = PartsFolder(out)
-        out = folder.target
-    else:
-        out, folder = check_output(out), None
+    out = check_parts_output(out) if parts else check_output(out)
     for extra in (summary_out, templates_out):
         if extra and Path(extra).resolve() == out.resolve():
             raise UsageError(f"{extra} is also the output path", "give each output its own file")
     rep = reporter or Reporter("logs")
+    folder = PartsFolder(out) if parts else None
     try:
         with tempfile.TemporaryDirectory(prefix="fieldkit-logs-") as tmp:
             with timed() as clock:
+                prov = _provenance(paths, clock, baseline)
                 engine = current()  # on Ray: one shard per file, mined in the local order (fieldkit.scale.logs)
                 if engine is not None:
-                    on_workers = (folder.tmp, _provenance(paths, clock, baseline)) if folder else None
+                    on_workers = (folder.tmp, prov) if folder else None
                     mined = engine.mine_logs(paths, Path(tmp), baseline=baseline, reporter=rep, parts=on_workers)
                 else:
                     mined = mine_logs(paths, Path(tmp), baseline=baseline, reporter=rep)
@@ -87,10 +89,7 @@ def logs(paths: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.P
             ds = _log_dataset(mined.files, paths)
             rep.check()
             if folder is not None:
-                from fieldkit.pipelines.parts import publish_log_parts
-
-                publish_log_parts(folder, mined, _provenance(paths, clock, baseline)(mined.files, mined.layouts,
-                                                                                     mined.miner), rep)
+                publish_log_parts(folder, mined, prov(mined.files, mined.layouts, mined.miner, step), rep)
             else:
                 # zstd level 1: the default level took a quarter of a multi-GB run's CPU, for a file no smaller;
                 # row groups of 8k lines: the writer holds a few in memory (64k-line ones were the run's peak;

@@ -182,6 +182,12 @@ class RayEngine:
         sha = next(f.sha256 for f in entry.files if f.role == "model")
         return ModelView(entry.id, sha, int(entry.dim or 0), EmbedStats())
 
+    def embed_parts(self, ds, column: str, out, rows: int, **kwargs):
+        """`embed --parts ROWS` with each part embedded and written by a worker (fieldkit.scale.embed_parts)."""
+        from fieldkit.scale.embed_parts import embed_parts
+
+        return embed_parts(self, ds, column, out, rows, **kwargs)
+
     def mine_logs(self, paths, tmp, *, baseline=None, reporter: Reporter | None = None, parts=None):
         """The logs job's mining pass with one shard per file on the workers (fieldkit.scale.logs)."""
         from fieldkit.scale.logs import mine_logs_on_ray
