@@ -1,6 +1,7 @@
 """Ray engine benchmark: the same jobs local vs `--engine ray` on this machine, and a cluster projection.
 
 Run:  python bench/bench_scale.py [--answers 4000,64000] [--lines 400000,2000000] [--runs 3] [--modes cold,joined]
+      [--variants local,ray,ray-parts]
 
 1. Answers: N survey answers resampled from the real R survey answers (both free-text
    columns), written to Parquet; `embed` timed local (one process, onnxruntime on every core)
@@ -10,7 +11,9 @@ Run:  python bench/bench_scale.py [--answers 4000,64000] [--lines 400000,2000000
    `logs` timed local vs Ray the same way. The driver's serial parts (the template merge,
    writing the one output file) are timed inside the Ray run.
 3. Two ways to meet Ray: `cold` (each command starts and stops its own local Ray) and
-   `joined` (a Ray started once with `ray start --head`, as on a cluster; the command joins it).
+   `joined` (a Ray this benchmark starts once in a process of its own, as a cluster's head
+   would be running; the command joins it). Two Ray outputs: `ray` (one file, written by the
+   driver) and `ray-parts` (a folder of parts written by the workers, `--parts`).
 4. A projection for 100M answers and 1 TB of logs on a 16-node cluster, from the measured
    per-worker throughput and the measured serial (driver) rates, with its assumptions.
 Timings are min-max over --runs; the load average is printed beside them (the machine is shared).
@@ -51,7 +54,15 @@ if engine == "ray":
     ctx = ray_engine(address=args.get("address"), workers=args.get("workers"))
 with ctx:
     t1 = time.perf_counter()
-    if job == "embed":
+    if job == "embed" and args.get("parts"):  # the workers embed and write the parts; nothing is left to write
+        from fieldkit import pipelines
+        from fieldkit.pipelines.embed import embed_parts
+        ds = pipelines.dataset(args["path"])
+        s0 = time.perf_counter()
+        r = embed_parts(ds, "answer", out + ".parts", args["parts"])
+        timings.update(mine=time.perf_counter() - s0, write=0.0)
+        rows = r.outcome.rows
+    elif job == "embed":
         from fieldkit import pipelines
         ds = pipelines.dataset(args["path"])
         s0 = time.perf_counter()
@@ -87,7 +98,8 @@ with ctx:
             return got
         setattr(owner, name, timed_pass)
         s0 = time.perf_counter()
-        res = pipelines.logs(args["paths"], out).outcome
+        parts = bool(args.get("parts"))  # the workers write the parts: what is left is publishing them
+        res = pipelines.logs(args["paths"], out + ".parts" if parts else out, parts=parts).outcome
         timings["write"] = time.perf_counter() - s0 - timings["mine"]
         rows = res.digest.lines
 u = resource.getrusage(resource.RUSAGE_SELF)
@@ -184,6 +196,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--modes", default="cold,joined",
                     help="cold: each command starts its own local Ray; joined: it joins a Ray started once (`ray start --head`)")
+    ap.add_argument("--variants", default="local,ray,ray-parts",
+                    help="local; ray (one output file written by the driver); ray-parts (a folder of parts written by the workers)")
     ap.add_argument("--workers", type=int, default=None, help="Ray actors (default: every CPU)")
     ap.add_argument("--nodes", type=int, default=16)
     ap.add_argument("--cores", type=int, default=16, help="cores per node in the projection")
@@ -191,6 +205,7 @@ def main() -> None:
     cpus = os.cpu_count() or 1
     workers = a.workers or cpus
     modes = [m for m in a.modes.split(",") if m]
+    variants = [v for v in a.variants.split(",") if v]
     print(f"# bench_scale: answers {a.answers}, log lines {a.lines}, {a.runs} runs, modes {modes}, {cpus} CPUs, "
           f"{workers} Ray workers; load average {os.getloadavg()[0]:.1f} at start\n")
     results: dict[tuple, list[tuple[dict, dict]]] = {}
@@ -208,19 +223,21 @@ def main() -> None:
                     head = RayHead(workers)
                 for run in range(a.runs):  # local and Ray alternate, so load changes hit both alike
                     for job, n, args in jobs:
-                        pair = []
-                        for engine in ("local", "ray"):
-                            home = tmp / f"home-{job}-{n}-{engine}-{mode}-{run}"
+                        runs = {}
+                        for variant in variants:
+                            engine = variant.split("-")[0]
+                            home = tmp / f"home-{job}-{n}-{variant}-{mode}-{run}"
                             where = head.address if mode == "joined" else "local"  # cold: its own Ray, never another
-                            got = child(job, engine, tmp / f"out-{job}-{engine}.parquet",
-                                        {**args, "workers": workers, "address": where}, home)
+                            parts = max(1_000, n // (4 * workers)) if variant == "ray-parts" else None
+                            got = child(job, engine, tmp / f"out-{job}-{variant}",
+                                        {**args, "workers": workers, "address": where, "parts": parts}, home)
                             got["load"] = os.getloadavg()[0]
-                            pair.append(got)
+                            runs[variant] = got
                             extra = "".join(f", {k} {got[k]:.2f} s" for k in ("read", "mine", "merge", "write") if k in got)
-                            print(f"{mode:<6} run {run + 1} {job:<5} {engine:<5} {got['rows']:>11,} rows "
+                            print(f"{mode:<6} run {run + 1} {job:<5} {variant:<9} {got['rows']:>11,} rows "
                                   f"{got['seconds']:8.1f} s (start {got['start']:.1f} s{extra}) "
                                   f"peak RSS {got['rss_mb']:,.0f} MB, load {got['load']:.1f}", flush=True)
-                        results.setdefault((job, n, mode), []).append(tuple(pair))
+                        results.setdefault((job, n, mode), []).append(runs)
                 if head is not None:
                     head.stop()
                     head = None
@@ -232,17 +249,18 @@ def main() -> None:
 
 
 def report(results: dict, workers: int) -> None:
-    """One row per job, size and mode: times, the overhead with and without Ray's start-up."""
-    print("\n| job | rows | Ray | local s | ray s | ray start s | ray/local | ray/local without start | per-worker rows/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for (job, n, mode), pairs in sorted(results.items()):
-        loc, ray_ = [p[0] for p in pairs], [p[1] for p in pairs]
-        rows = loc[0]["rows"]
-        ratio = [r["seconds"] / l["seconds"] for l, r in pairs]
-        warm = [(r["seconds"] - r["start"]) / l["seconds"] for l, r in pairs]
-        print(f"| {job} | {rows:,} | {mode} | {rng_fmt([x['seconds'] for x in loc])} | {rng_fmt([x['seconds'] for x in ray_])} "
-              f"| {rng_fmt([x['start'] for x in ray_])} | {rng_fmt(ratio, '{:.2f}')} | {rng_fmt(warm, '{:.2f}')} "
-              f"| {rng_fmt([rate(job, r, workers) for r in ray_], '{:,.0f}')} |")
+    """One row per job, size, mode and Ray variant: times and the ratio to local in the same runs."""
+    print("\n| job | rows | Ray | variant | local s | variant s | ray start s | variant/local | without start | per-worker rows/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (job, n, mode), runs in sorted(results.items()):
+        for variant in [v for v in runs[0] if v != "local"]:
+            loc, ray_ = [r["local"] for r in runs], [r[variant] for r in runs]
+            ratio = [r["seconds"] / l["seconds"] for l, r in zip(loc, ray_)]
+            warm = [(r["seconds"] - r["start"]) / l["seconds"] for l, r in zip(loc, ray_)]
+            print(f"| {job} | {loc[0]['rows']:,} | {mode} | {variant} | {rng_fmt([x['seconds'] for x in loc])} "
+                  f"| {rng_fmt([x['seconds'] for x in ray_])} | {rng_fmt([x['start'] for x in ray_])} "
+                  f"| {rng_fmt(ratio, '{:.2f}')} | {rng_fmt(warm, '{:.2f}')} "
+                  f"| {rng_fmt([rate(job, r, workers) for r in ray_], '{:,.0f}')} |")
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 
@@ -275,36 +293,48 @@ def merge_costs() -> tuple[float, float]:
 
 def projection(a, results: dict, workers: int) -> None:
     """Hours on N nodes x C cores from the largest size's measured per-worker rates and the driver's serial parts."""
-    def largest(job):
-        keys = [k for k in results if k[0] == job]
+    def largest(job: str, variant: str) -> list[dict]:
+        keys = [k for k in results if k[0] == job and variant in results[k][0]]
+        if not keys:
+            return []
         mode = "joined" if any(k[2] == "joined" for k in keys) else keys[0][2]
         n = max(k[1] for k in keys if k[2] == mode)
-        return [p[1] for p in results[(job, n, mode)]]
+        return [r[variant] for r in results[(job, n, mode)]]
 
     total = a.nodes * a.cores
     answers, tb_lines = 100_000_000, int(1e12 / 150)  # 1 TB of logs at ~150 bytes per line
-    emb, logs = largest("embed"), largest("logs")
-    emb_rate = min(rate("embed", r, workers) for r in emb)
-    log_rate = min(rate("logs", r, workers) for r in logs)
-    emb_write = min(r["rows"] / r["write"] for r in emb)
-    log_write = min(r["rows"] / r["write"] for r in logs)
     per_new, per_hit = merge_costs()
     cache, shards = 200_000, 1_000  # the exact fold's bound on distinct masked lines; 1 TB as 1 GB files
-    merge_s = cache * per_new + shards * cache * per_hit  # every shard holding every distinct line: an upper bound
-    emb_h, emb_w = answers / (emb_rate * total) / 3600, answers / emb_write / 3600
-    log_h, log_w = tb_lines / (log_rate * total) / 3600, tb_lines / log_write / 3600
+    merge_h = (cache * per_new + shards * cache * per_hit) / 3600  # every shard holding every distinct line: an upper bound
     print(f"\n## Projection: {a.nodes} nodes x {a.cores} cores = {total} Ray workers\n")
-    print("| job | rows | per-worker rate (measured, slowest run) | parallel part | serial part on the driver | total |")
+    print("| job | output | per-worker rate (measured, slowest run) | parallel part | serial part on the driver | total |")
     print("|---|---|---|---|---|---|")
-    print(f"| embed 100M answers | {answers:,} | {emb_rate:,.0f} answers/s | {emb_h:.2f} h | writing the one "
-          f"Parquet file at {emb_write:,.0f} rows/s: {emb_w:.2f} h | {emb_h + emb_w:.2f} h |")
-    print(f"| logs 1 TB | {tb_lines:,} lines | {log_rate:,.0f} lines/s | {log_h:.2f} h | template merge <= "
-          f"{merge_s / 3600:.2f} h; writing the one sorted Parquet file at {log_write:,.0f} lines/s: {log_w:.2f} h "
-          f"| {log_h + merge_s / 3600 + log_w:.2f} h |")
+    rates = {}
+    for job, rows, unit in (("embed", answers, "answers"), ("logs", tb_lines, "lines")):
+        name = "embed 100M answers" if job == "embed" else f"logs 1 TB ({tb_lines:,} lines)"
+        for variant, output in (("ray", "one file (driver writes)"), ("ray-parts", "folder of parts (workers write)")):
+            runs = largest(job, variant)
+            if not runs:
+                continue
+            r = min(rate(job, x, workers) for x in runs)
+            rates[(job, variant)] = r
+            par = rows / (r * total) / 3600
+            serial, parts = 0.0, []
+            if job == "logs":
+                serial += merge_h
+                parts.append(f"template merge <= {merge_h:.2f} h")
+            if variant == "ray":
+                w = min(x["rows"] / x["write"] for x in runs)
+                serial += rows / w / 3600
+                parts.append(f"writing the one {'time-sorted ' if job == 'logs' else ''}file at {w:,.0f} rows/s: "
+                             f"{rows / w / 3600:.2f} h")
+            else:
+                parts.append("publishing the folder (a rename and a manifest)")
+            print(f"| {name} | {output} | {r:,.0f} {unit}/s | {par:.2f} h | {'; '.join(parts)} | {par + serial:.2f} h |")
     print(f"\nMerge costs on the driver: {per_new * 1e6:,.0f} us per new masked line, {per_hit * 1e6:.2f} us per "
           f"line seen before (8 loghub sets).")
-    print(f"Cost per million rows (CPU-hours = 1e6 / per-worker rate / 3600): embed {1e6 / emb_rate / 3600:.2f} CPU-h, "
-          f"logs {1e6 / log_rate / 3600:.3f} CPU-h (+ {1e6 / log_write:.1f} s of driver writing).")
+    print("Cost per million rows (CPU-hours = 1e6 / per-worker rate / 3600): "
+          + ", ".join(f"{job} {variant} {1e6 / r / 3600:.3f} CPU-h" for (job, variant), r in rates.items()) + ".")
     print(f"""
 Assumptions: every node runs one worker per core at this machine's measured per-core rate
 (the slowest run of the largest size, joined to a running Ray; cloud cores are usually
@@ -314,7 +344,10 @@ reads at >= the aggregate rate; 1 TB of logs = {tb_lines:,} lines at ~150 bytes,
 the template merge is exact while the logs hold <= {cache:,} distinct masked lines (the local
 miner's cache; beyond, the driver replays every (batch, line) as the local run does), bounded
 here as if every file held all of them; the one output file is written by the driver at this
-machine's measured rate (a faster disk or a folder of parts per worker would shrink it).""")
+machine's measured rate; a folder of parts is written by the workers (their rate above includes
+it) to storage every worker reaches (shared storage on a cluster) at >= the aggregate rate, and
+published by the driver with one rename; for `embed` the driver still reads the input once with
+fieldkit's loaders (minutes for 100M short answers, not counted here).""")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ from typing import Callable, Iterator, Sequence
 import polars as pl
 import pyarrow as pa
 
-from fieldkit.analysis.logs import (MINER_SETTINGS, annotate, default_miner, mine_logs, mined, read_baseline,
-                                   resolve_log_paths)
+from fieldkit.analysis.logs import (MINER_SETTINGS, annotate, default_miner, mine_logs, mined, prefetch,
+                                   read_baseline, resolve_log_paths)
 from fieldkit.io.log_header import HEADER_COLS
 from fieldkit.progress import Reporter
 
@@ -99,7 +99,7 @@ class Shard:
         self.folder.mkdir(parents=True, exist_ok=True)
         layout = file_layout(self.path)  # ~0.4 s per file: on the workers, not once per file on the driver
         calls = []
-        for batch in iter_log_batches(self.path, batch_bytes=self.batch_bytes, layout=layout):
+        for batch in prefetch(iter_log_batches(self.path, batch_bytes=self.batch_bytes, layout=layout)):
             if batch.height == 0:  # only a file header in this batch, skipped as the local pass skips it
                 continue
             codes, keys = masked_keys(batch["message"], MINER_SETTINGS["mask_hosts"])
@@ -120,6 +120,10 @@ class Shard:
     def _keys(self, b: int) -> Path:
         return self.folder / f"keys-{b:06d}.parquet"
 
+    def _stored(self) -> Iterator[tuple[int, pl.DataFrame, pl.DataFrame]]:
+        for b in range(self.batches):
+            yield b, pl.read_parquet(self._keys(b)), pl.read_parquet(self._lines(b))
+
     def annotate(self, ids: pl.DataFrame, source: str | None, header_cols: list[str],
                  templates: dict[int, str] | None = None, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
         """The shard's lines batch by batch with their template ids (by masked line, or by batch and masked line).
@@ -129,11 +133,9 @@ class Shard:
         removed once it is out.
         """
         by_batch = BATCH in ids.columns
-        for b in range(self.batches):
-            keys = pl.read_parquet(self._keys(b))
+        for b, keys, df in prefetch(self._stored()):  # the next batch read while this one is annotated
             want = ids.filter(pl.col(BATCH) == b).drop(BATCH) if by_batch else ids
             per_key = keys.join(want, on=MASKED, how="left", maintain_order="left")["template_id"]
-            df = pl.read_parquet(self._lines(b))
             df = df.with_columns(per_key.gather(df[KEY]).alias("template_id")).drop(KEY)
             if source is not None:
                 df = df.with_columns(pl.lit(source).alias("source"))
