@@ -229,7 +229,7 @@ def main() -> None:
                             home = tmp / f"home-{job}-{n}-{variant}-{mode}-{run}"
                             where = head.address if mode == "joined" else "local"  # cold: its own Ray, never another
                             parts = max(1_000, n // (4 * workers)) if variant == "ray-parts" else None
-                            got = child(job, engine, tmp / f"out-{job}-{variant}",
+                            got = child(job, engine, tmp / f"out-{job}-{variant}.parquet",
                                         {**args, "workers": workers, "address": where, "parts": parts}, home)
                             got["load"] = os.getloadavg()[0]
                             runs[variant] = got

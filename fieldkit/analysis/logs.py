@@ -327,28 +327,33 @@ class MinedLogs:
         """The provenance step's parameters: inputs, miner settings and the header learnt per file."""
         return log_parameters(self.files, self.layouts, self.miner, baseline)
 
-    def annotated(self, reporter: Reporter | None = None) -> pl.LazyFrame:
-        """Every record with its final template and params, as a frame that streams one part at a time."""
-        from polars.io.plugins import register_io_source
-
+    def final_parts(self, reporter: Reporter | None = None) -> Iterator[pl.DataFrame]:
+        """Each part with its final templates and params, in the output's columns (also `logs --parts`' parts)."""
         from fieldkit.analysis.log_params import SpanCache
 
         templates = dict(zip(self.table["template_id"].to_list(), self.table["template"].to_list()))
         rep = reporter or Reporter("logs")
         writing = rep.child("writing", len(self.parts))
-        cols = self.columns
         spans = SpanCache()  # final templates: a key's spans hold for every part
+        for i, part in enumerate(self.parts):
+            writing.update(i)
+            rep.check()
+            df = _read_part(part)  # parts annotated by the Ray workers (fieldkit.scale.logs) come ready
+            if KEY in df.columns:
+                df = annotate_part(df, _read_part(_keys_path(part))["key"], templates, spans)
+            elif "params" not in df.columns:
+                df = annotate(df, self.miner, templates)
+            yield df.select(self.columns)
+
+    def annotated(self, reporter: Reporter | None = None) -> pl.LazyFrame:
+        """Every record with its final template and params, as a frame that streams one part at a time."""
+        from polars.io.plugins import register_io_source
+
+        rep = reporter or Reporter("logs")
+        cols = self.columns
 
         def final_parts() -> Iterator[pl.DataFrame]:
-            for i, part in enumerate(self.parts):
-                writing.update(i)
-                rep.check()
-                df = _read_part(part)  # parts annotated by the Ray workers (fieldkit.scale.logs) come ready
-                if KEY in df.columns:
-                    df = annotate_part(df, _read_part(_keys_path(part))["key"], templates, spans)
-                elif "params" not in df.columns:
-                    df = annotate(df, self.miner, templates)
-                yield df.select(cols)
+            return self.final_parts(rep)
 
         if self.several:  # merge by time; lines without a timestamp keep their place after the previous one
             final = list(self.parts) if self.ready else []

@@ -142,15 +142,5 @@ def publish_log_parts(folder: PartsFolder, mined, provenance: dict[str, Any], re
     if mined.ready and all(p.parent == folder.tmp for p in mined.parts):  # the workers wrote them
         written = [(p.name, pq.read_metadata(p).num_rows) for p in mined.parts]
     else:
-        from fieldkit.analysis.logs import annotate
-
-        table = mined.table
-        templates = dict(zip(table["template_id"].to_list(), table["template"].to_list()))
-        written = []
-        for i, p in enumerate(mined.parts):
-            df = pl.read_parquet(p)
-            df = df if "params" in df.columns else annotate(df, mined.miner, templates)
-            written.append(write_part(folder.tmp, i, [df.select(mined.columns)], provenance))
-            if reporter is not None:
-                reporter.check()
+        written = [write_part(folder.tmp, i, [df], provenance) for i, df in enumerate(mined.final_parts(reporter))]
     return folder.publish(written, provenance)

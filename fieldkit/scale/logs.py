@@ -250,8 +250,9 @@ def mine_logs_on_ray(paths: Sequence[str | os.PathLike], tmp: Path, *, baseline=
                                                      "template_id", "template", "params", "raw"]
         first = [sum(got[j][2] for j in range(i)) for i in range(len(files))]  # each shard's first part number
         prov = parts[1](files, layouts, miner) if parts is not None else None
+        worded = worded_ids(table)
         streams = [owner[i].annotate.options(num_returns="streaming").remote(
-            i, ids[i].to_arrow(), f.name if several else None, header_cols, templates, columns, worded_ids(table),
+            i, ids[i].to_arrow(), f.name if several else None, header_cols, templates, columns, worded,
             (str(parts[0]), first[i], prov) if parts is not None else None) for i, f in enumerate(files)]
         out, digest = [], None
         for stream in streams:  # in file order; the actors work ahead
