@@ -110,7 +110,7 @@ def test_digest_counts_merged_across_shards_equal_one_pass(tmp_path, monkeypatch
     files = [shared("logs", f"{s}_2k.log") for s in SYSTEMS]
     got = mine_logs(files, tmp_path, batch_bytes=SMALL)
     worded = log_digest.worded_ids(got.table)
-    batches = [pl.read_parquet(p, columns=["template_id", "timestamp", "level", "message"]) for p in got.parts]
+    batches = [df.select("template_id", "timestamp", "level", "message") for df in got.final_parts()]
     one = log_digest.DigestBuilder()
     for b in batches:
         one.add(b, worded)
