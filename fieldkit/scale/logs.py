@@ -31,7 +31,7 @@ from typing import Callable, Iterator, Sequence
 import polars as pl
 import pyarrow as pa
 
-from fieldkit.analysis.logs import (MINER_SETTINGS, annotate, default_miner, mine_logs, mined, prefetch,
+from fieldkit.analysis.logs import (KEY, MINER_SETTINGS, annotate_part, default_miner, mine_logs, mined, prefetch,
                                    read_baseline, resolve_log_paths)
 from fieldkit.io.log_header import HEADER_COLS
 from fieldkit.progress import Reporter
@@ -39,7 +39,6 @@ from fieldkit.progress import Reporter
 BATCH_BYTES = mine_logs.__kwdefaults__["batch_bytes"]  # the local batches, hence the local mining order
 BATCH, MASKED = "_batch", "_masked"
 SEG, NEW = "_seg", "_new"
-KEY = "_key"  # a line's digit-blind key within its batch (fieldkit.analysis.logtemplates.masked_keys)
 
 
 def fold_calls(calls: pl.DataFrame) -> pl.DataFrame:
@@ -108,7 +107,7 @@ class Shard:
                          .select(pl.lit(b, pl.Int64).alias(BATCH), pl.col("m").alias(MASKED),
                                  pl.col("n").cast(pl.Int64).alias("count")))
             batch.with_columns(pl.Series(KEY, codes, pl.UInt32)).write_parquet(self._lines(b), compression="lz4")
-            keys.select(pl.col("m").alias(MASKED)).write_parquet(self._keys(b), compression="lz4")
+            keys.select(pl.col("m").alias(MASKED), "k").write_parquet(self._keys(b), compression="lz4")
             self.batches += 1
         empty = pl.DataFrame(schema={BATCH: pl.Int64, MASKED: pl.String, "count": pl.Int64})
         calls = pl.concat(calls) if calls else empty
@@ -125,7 +124,8 @@ class Shard:
             yield b, pl.read_parquet(self._keys(b)), pl.read_parquet(self._lines(b))
 
     def annotate(self, ids: pl.DataFrame, source: str | None, header_cols: list[str],
-                 templates: dict[int, str] | None = None, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+                 templates: dict[int, str] | None = None, columns: list[str] | None = None,
+                 cache=None) -> Iterator[pl.DataFrame]:
         """The shard's lines batch by batch with their template ids (by masked line, or by batch and masked line).
 
         With the final `templates`, each line also gets its template and params (the local
@@ -136,12 +136,13 @@ class Shard:
         for b, keys, df in prefetch(self._stored()):  # the next batch read while this one is annotated
             want = ids.filter(pl.col(BATCH) == b).drop(BATCH) if by_batch else ids
             per_key = keys.join(want, on=MASKED, how="left", maintain_order="left")["template_id"]
-            df = df.with_columns(per_key.gather(df[KEY]).alias("template_id")).drop(KEY)
+            df = df.with_columns(per_key.gather(df[KEY]).alias("template_id"))
             if source is not None:
                 df = df.with_columns(pl.lit(source).alias("source"))
             df = df.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in header_cols if c not in df.columns])
-            if templates is not None:
-                df = annotate(df, None, templates)
+            if templates is not None:  # the local run's own path: params cut at the spans each key gives
+                df = annotate_part(df, keys["k"], templates, cache)
+            df = df.drop(KEY)
             yield df.select(columns) if columns is not None else df
             self._lines(b).unlink(missing_ok=True)
             self._keys(b).unlink(missing_ok=True)
@@ -176,6 +177,9 @@ class ShardWorker:
         self.folder = tempfile.mkdtemp(prefix="fieldkit-shards-")  # on this worker's node
         self.shards: dict[int, Shard] = {}
         self.calls: dict[int, pl.DataFrame] = {}
+        from fieldkit.analysis.log_params import SpanCache
+
+        self.spans = SpanCache()  # final templates: a key's spans hold for every shard this actor annotates
 
     def read(self, i: int, path: str, batch_bytes: int):
         """(folded calls, layout, batches) of shard `i`."""
@@ -199,7 +203,8 @@ class ShardWorker:
         from fieldkit.analysis.log_digest import DigestBuilder
 
         counts = DigestBuilder()
-        for b, df in enumerate(self.shards[i].annotate(pl.from_arrow(ids), source, header_cols, templates, columns)):
+        shard = self.shards[i]
+        for b, df in enumerate(shard.annotate(pl.from_arrow(ids), source, header_cols, templates, columns, self.spans)):
             counts.add(df.select("template_id", "timestamp", "level", "message"), worded)
             if parts is not None:
                 from fieldkit.pipelines.parts import write_part
