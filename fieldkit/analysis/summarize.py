@@ -10,9 +10,10 @@
   short lines is treated as a collection of answers; for many short texts (survey answers),
   treat each answer as a unit and pick one representative answer per k-means cluster,
   largest first, with its share. It can only quote the input, so it cannot invent facts.
-- abstractive: the prepared generative model with a short, specific prompt.
-- hybrid: split long input to fit the model's context window, summarize each part, then
-  summarize the partial summaries (map-reduce), reporting progress per part.
+- abstractive and hybrid (fieldkit.analysis.summary_generate): the prepared generative model reads
+  the key pieces the extractive scores pick; a dialogue's key lines are retold in reported speech
+  and each checked against its own line (summary_rewrite); everything generated is checked
+  against the source before it is shown.
 """
 
 from __future__ import annotations
