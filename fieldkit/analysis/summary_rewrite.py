@@ -140,6 +140,8 @@ def check(generated: str, speaker: str, sentence: str, turn: str, source: G.Sour
         missing.append("(second person retold as he/she)")
     if not generated.startswith(speaker):
         missing.append("(does not open with the speaker)")
+    if re.search("[\"“”]", generated):  # a quote again, often half of one: the line says it better
+        missing.append("(quotes the line)")
     missing += foreign_names(generated, speaker, sentence)
     cosine = float(max(vectors[0] @ vectors[1], vectors[0] @ vectors[2]))
     if cosine < min_cosine:
@@ -171,15 +173,14 @@ def retell_dialogue(text: str, n: int, gen, embedder, reporter, bias=None, cance
     frame = lines[0] if lines and len(lines) > len(picked) else ""
     quoted = lines[len(lines) - len(picked):]
     turn_text = {i: turns[int(units.turn[i])].text for i in picked}
-    quoted_units = G.source_units([text], "dialogue")
-    plain = [G._QUOTE.sub(r"\2", q) for q in quoted_units]
+    source = G.index_source(text, [], np.zeros((0, 1), np.float32))  # its names and numbers
     progress = reporter.child("retell key lines", len(picked)) if reporter is not None else None
     told: list[Retelling] = []
     for step, (i, line) in enumerate(zip(picked, quoted)):
         speaker = units.speakers[i]
         said = line.split(": ", 1)[1] if speaker and line.startswith(speaker + ": ") else line
         if not speaker:
-            told.append(Retelling(line, line, line, ("(no speaker)",), 1.0))
+            told.append(Retelling(line, "", line, ("(no speaker)",), 0.0))  # quoted, not retold
             continue
         prompt = gen.format_chat(messages(speaker, said)) + speaker
         out = gen.complete(prompt, max_new_tokens=MAX_NEW_TOKENS, temperature=0.0, stop=["\n"],
@@ -189,7 +190,6 @@ def retell_dialogue(text: str, n: int, gen, embedder, reporter, bias=None, cance
             told.append(Retelling(line, speaker + out, line, ("(unfinished)",), 0.0))
         else:
             vecs = np.asarray(embedder.embed_all([generated, line, said]), np.float32)
-            source = G.index_source(text, quoted_units, np.zeros((len(plain), vecs.shape[1]), np.float32))
             missing, cos = check(generated, speaker, said, turn_text[i], source, vecs, max_novel, min_cosine)
             told.append(Retelling(line, generated, line if missing else generated, missing, cos))
         if progress is not None:

@@ -47,6 +47,9 @@ def _check(dialogue: str, speaker: str, sentence: str, retelling: str, embedder)
     (491, "Nelia", "There are just 2 hours left.", "Nelia told me there were only 2 hours left.", "me"),
     (489, "Nicole", "But this is the year of our 17-year bird calls.",
      "Nicole says the bird has been called for the 2023 season.", "2023"),
+    (478, "Business World", "Good evening and welcome to this week's Business World, the program "
+     "for and about business people.", 'Business World said: "Evening and welcome to this week\'s '
+     "Business World, the program for and about business people.", "(quotes the line)"),
 ])
 def test_a_retelling_is_shown_only_when_its_own_line_supports_it(dialogues, embedder, index, speaker,
                                                                  sentence, retelling, why):
