@@ -171,42 +171,46 @@ def lodo(args):
     """Settings chosen by leave-one-dataset-out: each set's figure comes from the setting best on the other.
 
     Grid: C fixed at 10 (the previous rounds' choice) or picked per file out of fold ("oof",
-    among C_GRID); weight of spread labels fixed (0 = no label spreading, 0.3) or picked per file
-    out of fold. "oof" is the shipped way: nested, the held-out rows play no part in the pick.
+    among C_GRID); the SetFit-style adapter off (0 steps) or its steps picked out of fold; weight
+    of spread labels fixed (0 = no label spreading, 0.3) or picked per file out of fold. "oof" is
+    the shipped way: nested, the held-out rows play no part in the pick.
     Each set is coded with the model the automatic choice gives it (Banking77: MiniLM; Chinese: USE).
     """
     import fieldkit.analysis.coding as coding
 
     sets = [("banking77", MINILM), ("zh", USE)]
-    grid = [("oof", "oof"), (10.0, "oof"), ("oof", 0.0), ("oof", 0.3)]
-    shipped = (coding.C_GRID, coding.SPREAD_WEIGHTS)
+    grid = [("oof", "oof", "oof"), ("oof", "oof", 0), (10.0, "oof", 0), ("oof", 0.0, "oof"),
+            ("oof", 0.3, "oof")]
+    shipped = (coding.C_GRID, coding.SPREAD_WEIGHTS, coding.ADAPTER_STEPS)
     score: dict = {}
     print("\n## leave-one-dataset-out: 10 per code, 30% held out, mean of --repeats draws")
-    row("set  C  spread-weight (picked C/weight)", "accuracy", "ECE")
+    row("set  C  weight  steps (picked C/weight/steps)", "accuracy", "ECE")
     for name, model in sets:
         x, y, _ = load(name, model)
         train, test = split(len(y))
-        for c, pw in grid:
+        for c, pw, st in grid:
             coding.C_GRID = shipped[0] if c == "oof" else (c,)
             coding.SPREAD_WEIGHTS = shipped[1] if pw == "oof" else (pw,)
+            coding.ADAPTER_STEPS = shipped[2] if st == "oof" else (st,)
             accs, eces, picked = [], [], []
             for r in range(args.repeats):
                 lab = few(y, train, 10, r)
                 acc, ece, coder, _ = fieldkit_coder(x, y, lab, np.setdiff1d(train, lab), test, model)
                 accs.append(acc)
                 eces.append(ece)
-                picked.append(f"{coder.info.get('C', c):g}/{coder.info.get('spread_weight', pw):g}")
-            score[name, c, pw] = (float(np.mean(accs)), float(np.mean(eces)))
-            row(f"{name}  C={c}  w={pw} ({','.join(picked)})", fmt(score[name, c, pw][0]),
-                fmt(score[name, c, pw][1]))
-    coding.C_GRID, coding.SPREAD_WEIGHTS = shipped
+                picked.append(f"{coder.info.get('C', c):g}/{coder.info.get('spread_weight', pw):g}"
+                              f"/{coder.info.get('adapter_steps', st)}")
+            score[name, c, pw, st] = (float(np.mean(accs)), float(np.mean(eces)))
+            row(f"{name}  C={c}  w={pw}  steps={st} ({','.join(picked)})",
+                fmt(score[name, c, pw, st][0]), fmt(score[name, c, pw, st][1]))
+    coding.C_GRID, coding.SPREAD_WEIGHTS, coding.ADAPTER_STEPS = shipped
     for name, _ in sets:
         other = [o for o, _ in sets if o != name]
         best = max(grid, key=lambda g: np.mean([score[o, *g][0] for o in other]))
         acc, ece = score[name, *best]
         print(f"left out {name}: setting chosen on {', '.join(other)} = C {best[0]}, spread weight "
-              f"{best[1]} -> accuracy {acc:.3f}, ECE {ece:.3f} (shipped: C and weight chosen "
-              f"out of fold: {score[name, 'oof', 'oof'][0]:.3f})")
+              f"{best[1]}, adapter steps {best[2]} -> accuracy {acc:.3f}, ECE {ece:.3f} (shipped: "
+              f"all chosen out of fold: {score[name, 'oof', 'oof', 'oof'][0]:.3f})")
 
 
 def speed(args):

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fieldkit.analysis.codebook import SEP, Codebook, split_codes
+from fieldkit.analysis.coding_adapter import adapt, fold_into, train_adapter
 from fieldkit.analysis.coding_graph import ALPHA, KNN, spread_labels, spread_matrix
 from fieldkit.errors import UsageError
 from fieldkit.progress import Reporter
@@ -38,6 +39,8 @@ C_REG = 10.0  # the C when nothing can be held out to pick one
 # lbfgs stops when the largest gradient entry falls under this; sklearn's default (1e-4): at
 # 1e-3 the class-balanced all-labels fit stopped after 13 iterations, 0.907 against 0.914
 TOL = 1e-4
+# SetFit-style adapter (analysis/coding_adapter.py): Adam steps tried, picked out of fold (0: none)
+ADAPTER_STEPS = (0, 10, 20, 30)
 # label spreading (analysis/coding_graph.py): the weights a spread label may take. Which weight helps depends on the file (0.3 on Banking77, 0 on the Chinese reviews, where
 # neighbours share the product kind, not the sentiment), so each coder picks it from its own
 # out-of-fold accuracy on the analyst's codes (nested: the held-out figures never see the pick)
@@ -60,7 +63,7 @@ REVIEW_MARGIN = 0.1
 
 def settings() -> dict[str, Any]:
     """How coders are trained now (kept in every saved coder, so a merge knows what it averages)."""
-    return {"C": C_REG, "C_grid": list(C_GRID), "tol": TOL, "knn": KNN, "alpha": ALPHA,
+    return {"C": C_REG, "C_grid": list(C_GRID), "tol": TOL, "adapter_steps": list(ADAPTER_STEPS), "knn": KNN, "alpha": ALPHA,
             "spread_weights": list(SPREAD_WEIGHTS),
             "default_spread_weight": PSEUDO_WEIGHT, "pool_max": POOL_MAX, "multi_share": MULTI_SHARE, "max_codes": MAX_CODES}
 
@@ -352,7 +355,7 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
     multi = any(len(row_codes[i]) > 1 for i in coded)
     book_only = any(n == 0 and j in taught for j, n in enumerate(n_labelled))
     spreads = (0.0,) if not len(pool) else (PSEUDO_WEIGHT,) if book_only or multi else SPREAD_WEIGHTS
-    fits = folds * (len(C_GRID) + sum(1 for s in spreads if s != 0))
+    fits = folds * (len(C_GRID) + len(ADAPTER_STEPS) - 1 + sum(1 for s in spreads if s != 0))
     rep = reporter.child("learn codes", fits + 2) if reporter is not None else None
     graph = spread_matrix(np.vstack([pool, seeds.x]), rep) if len(pool) else None
     # the fits are small (a few thousand rows): on one thread they cost 5 CPU-s where BLAS and
@@ -360,14 +363,16 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
-        c_reg, spread, temperature, held_out = _calibrate(seeds, pool, graph, len(labels), folds,
-                                                          rng, rep, multi, spreads=spreads)
+        c_reg, steps, spread, temperature, held_out = _calibrate(
+            seeds, pool, graph, len(labels), folds, rng, rep, multi, spreads=spreads)
+        m_map = train_adapter(seeds.x, seeds.y, (steps,), rep)[steps] if steps else None
         # no warm starts anywhere: lbfgs stopping near a start that saw other data (held-out
         # rows, another spread weight) gave coders other than the ones measured, 4-9 points off
-        weight, bias = _train(seeds, pool, graph, len(labels), rep, multi=multi, spread=spread,
-                              c_reg=c_reg)
+        weight, bias = _train_adapted(seeds, pool, graph, len(labels), rep, m_map, multi=multi,
+                                      spread=spread, c_reg=c_reg)
     info = {"coded_answers": len(coded), "codebook_codes": len(codebook.codes) if codebook else 0,
-            "pool": int(len(pool)), "C": c_reg, "spread_weight": spread, "calibration": held_out,
+            "pool": int(len(pool)), "C": c_reg, "adapter_steps": steps, "spread_weight": spread,
+            "calibration": held_out,
             "settings": settings()}
     if rep is not None:
         rep.finish()
@@ -381,32 +386,47 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
                  info=info, stats=stats, threshold=float(held_out.get("code_threshold", 0.5)))
 
 
+def _train_adapted(seeds: _Seeds, pool: np.ndarray, graph, n_labels: int, rep: Reporter | None,
+                   m_map: np.ndarray | None, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """`_train` over adapted embeddings (coding_adapter.py), its weights folded back onto raw ones."""
+    if m_map is None:
+        return _train(seeds, pool, graph, n_labels, rep, **kw)
+    adapted = _Seeds(adapt(seeds.x, m_map), seeds.y, seeds.w, seeds.row)
+    weight, bias = _train(adapted, adapt(pool, m_map), graph, n_labels, rep, **kw)
+    return fold_into(weight, m_map), bias
+
+
 def _calibrate(seeds: _Seeds, pool: np.ndarray, graph, n_labels: int, folds: int,
                rng: np.random.Generator, rep: Reporter | None, multi: bool = False,
-               spreads: Sequence[float] = (PSEUDO_WEIGHT,)) -> tuple[float, float, float, dict[str, Any]]:
-    """C, spread weight and temperature from out-of-fold logits of the coded answers.
+               spreads: Sequence[float] = (PSEUDO_WEIGHT,)) -> tuple[float, int, float, float, dict[str, Any]]:
+    """C, adapter steps, spread weight and temperature from out-of-fold logits of the coded answers.
 
     On the same folds (over answers, not codes): first every C in C_GRID on the coded answers
-    alone (cheap, no spread labels); then, with that C, every weight in `spreads` (0 reuses the
-    first step's fits). Best out-of-fold accuracy wins, ties the first (smaller C; the first
-    weight); the winner's logits fit the temperature. Returns (C, spread weight, temperature,
-    what was measured).
+    alone (cheap, no spread labels); then, with that C, every number of ADAPTER_STEPS (one
+    adapter run per fold, on the fold's own answers); then every weight in `spreads` (0 reuses
+    the earlier fits). Best out-of-fold accuracy wins, ties the first (smaller C, fewer steps,
+    the first weight); the winner's logits fit the temperature. Returns (C, steps, spread
+    weight, temperature, what was measured).
     """
     answers = np.unique(seeds.row[seeds.row >= 0])
     default = PSEUDO_WEIGHT if len(pool) else 0.0
     if len(answers) < 2 * folds or folds < 2:
-        return C_REG, default, 1.0, {"method": "none", "why": "too few coded answers to hold any out"}
+        return C_REG, 0, default, 1.0, {"method": "none", "why": "too few coded answers to hold any out"}
     fold_of = dict(zip(rng.permutation(answers).tolist(), np.arange(len(answers)) % folds))
     fold = np.array([fold_of.get(r, -1) for r in seeds.row])
+    maps: dict[int, dict[int, np.ndarray]] = {}
 
-    def out_of_fold(c_reg: float, spread: float):
+    def out_of_fold(c_reg: float, spread: float, steps: int = 0):
         logits, truth = [], []
         for k in range(folds):
             held = fold == k
             if len(np.unique(seeds.y[~held])) < 2:
                 continue
-            weight, bias = _train(seeds, pool, graph, n_labels, rep, use=~held, multi=multi,
-                                  spread=spread, c_reg=c_reg)
+            if steps and k not in maps:
+                maps[k] = train_adapter(seeds.x[~held], seeds.y[~held], ADAPTER_STEPS, rep)
+            weight, bias = _train_adapted(seeds, pool, graph, n_labels, rep,
+                                          maps[k][steps] if steps else None, use=~held,
+                                          multi=multi, spread=spread, c_reg=c_reg)
             if multi:
                 x, ymat, _ = _indicator(seeds, held, n_labels)
                 logits.append(x @ weight.T + bias)
@@ -432,7 +452,10 @@ def _calibrate(seeds: _Seeds, pool: np.ndarray, graph, n_labels: int, folds: int
             return C_REG, default, 1.0, {"method": "none", "why": "no fold had two codes"}
         by_c[c_reg] = got
     c_best = max(by_c, key=lambda c: by_c[c][0])  # max keeps the first of equals
-    tried = {s: (by_c[c_best] if s == 0 else out_of_fold(c_best, s)) for s in spreads}
+    by_steps = {n: (by_c[c_best] if n == 0 else out_of_fold(c_best, 0.0, n))
+                for n in (ADAPTER_STEPS if not multi else (0,))}
+    steps = max(by_steps, key=lambda n: by_steps[n][0])
+    tried = {s: (by_steps[steps] if s == 0 else out_of_fold(c_best, s, steps)) for s in spreads}
     spread = max(tried, key=lambda s: tried[s][0])
     _, z, y = tried[spread]
     t = _fit_temperature(z, y.astype(np.float64) if multi else y)
@@ -448,10 +471,11 @@ def _calibrate(seeds: _Seeds, pool: np.ndarray, graph, n_labels: int, folds: int
         p = _softmax(z / t)
         first_right = p.argmax(axis=1) == y
     ece = expected_calibration_error(p.max(axis=1), first_right)
-    return c_best, spread, t, {
+    return c_best, steps, spread, t, {
         "method": "temperature", "folds": folds, "held_out_points": int(len(y)),
         "held_out_accuracy": round(float(np.mean(first_right)), 4), "ece": round(float(ece), 4),
         "C": c_best, "C_accuracy": {f"{c:g}": round(v[0], 4) for c, v in by_c.items()},
+        "adapter_steps": steps, "adapter_accuracy": {str(n): round(v[0], 4) for n, v in by_steps.items()},
         "spread_weight": spread, "spread_accuracy": {str(s): round(v[0], 4) for s, v in tried.items()},
         **extra}
 

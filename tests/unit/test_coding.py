@@ -92,6 +92,26 @@ def test_with_many_coded_answers_the_coder_is_the_converged_fit_at_the_c_it_pick
     assert np.linalg.norm(coder.weight - coef) / np.linalg.norm(coef) < 0.03
 
 
+@pytest.mark.slow
+def test_the_adapter_pulls_unseen_answers_of_a_code_together_and_folds_into_the_head(banking):
+    from fieldkit.analysis.coding_adapter import adapt, fold_into, train_adapter
+
+    vecs, y, lab, _, test = banking
+    maps = train_adapter(vecs[lab], y[lab], (0, 30))
+    assert not maps[0].any()
+
+    def gap(x):  # mean cosine of same-code pairs minus different-code pairs, held-out answers
+        g = x / np.linalg.norm(x, axis=1, keepdims=True)
+        s, same = g @ g.T, y[test][:, None] == y[test][None, :]
+        np.fill_diagonal(same, False)
+        return s[same].mean() - s[~same & ~np.eye(len(test), dtype=bool)].mean()
+
+    assert gap(adapt(vecs[test], maps[30])) > gap(vecs[test]) + 0.01
+    weight = np.random.default_rng(0).normal(size=(5, vecs.shape[1])).astype(np.float32)
+    np.testing.assert_allclose(adapt(vecs[test], maps[30]) @ weight.T,
+                               vecs[test] @ fold_into(weight, maps[30]).T, rtol=1e-4, atol=1e-4)
+
+
 def test_all_one_code_is_refused(tmp_path):
     vecs = np.eye(4, 8, dtype=np.float32)
     with pytest.raises(UsageError, match="at least two codes"):
