@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fieldkit.analysis.codebook import SEP, Codebook, split_codes
-from fieldkit.analysis.coding_adapter import adapt, fold_into, train_adapter
+from fieldkit.analysis.coding_adapter import ADAPTER_MAX, adapt, fold_into, train_adapter
 from fieldkit.analysis.coding_graph import ALPHA, KNN, spread_labels, spread_matrix
 from fieldkit.errors import UsageError
 from fieldkit.progress import Reporter
@@ -63,8 +63,8 @@ REVIEW_MARGIN = 0.1
 
 def settings() -> dict[str, Any]:
     """How coders are trained now (kept in every saved coder, so a merge knows what it averages)."""
-    return {"C": C_REG, "C_grid": list(C_GRID), "tol": TOL, "adapter_steps": list(ADAPTER_STEPS), "knn": KNN, "alpha": ALPHA,
-            "spread_weights": list(SPREAD_WEIGHTS),
+    return {"C": C_REG, "C_grid": list(C_GRID), "tol": TOL, "adapter_steps": list(ADAPTER_STEPS),
+            "adapter_max": ADAPTER_MAX, "knn": KNN, "alpha": ALPHA, "spread_weights": list(SPREAD_WEIGHTS),
             "default_spread_weight": PSEUDO_WEIGHT, "pool_max": POOL_MAX, "multi_share": MULTI_SHARE, "max_codes": MAX_CODES}
 
 
@@ -365,7 +365,7 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
     with threadpool_limits(limits=1):
         c_reg, steps, spread, temperature, held_out = _calibrate(
             seeds, pool, graph, len(labels), folds, rng, rep, multi, spreads=spreads)
-        m_map = train_adapter(seeds.x, seeds.y, (steps,), rep)[steps] if steps else None
+        m_map = train_adapter(seeds.x, seeds.y, (steps,), rep, seed=seed)[steps] if steps else None
         # no warm starts anywhere: lbfgs stopping near a start that saw other data (held-out
         # rows, another spread weight) gave coders other than the ones measured, 4-9 points off
         weight, bias = _train_adapted(seeds, pool, graph, len(labels), rep, m_map, multi=multi,
@@ -423,7 +423,7 @@ def _calibrate(seeds: _Seeds, pool: np.ndarray, graph, n_labels: int, folds: int
             if len(np.unique(seeds.y[~held])) < 2:
                 continue
             if steps and k not in maps:
-                maps[k] = train_adapter(seeds.x[~held], seeds.y[~held], ADAPTER_STEPS, rep)
+                maps[k] = train_adapter(seeds.x[~held], seeds.y[~held], ADAPTER_STEPS, rep, seed=k)
             weight, bias = _train_adapted(seeds, pool, graph, n_labels, rep,
                                           maps[k][steps] if steps else None, use=~held,
                                           multi=multi, spread=spread, c_reg=c_reg)
@@ -449,7 +449,7 @@ def _calibrate(seeds: _Seeds, pool: np.ndarray, graph, n_labels: int, folds: int
     for c_reg in C_GRID:
         got = out_of_fold(c_reg, 0.0)
         if got is None:
-            return C_REG, default, 1.0, {"method": "none", "why": "no fold had two codes"}
+            return C_REG, 0, default, 1.0, {"method": "none", "why": "no fold had two codes"}
         by_c[c_reg] = got
     c_best = max(by_c, key=lambda c: by_c[c][0])  # max keeps the first of equals
     by_steps = {n: (by_c[c_best] if n == 0 else out_of_fold(c_best, 0.0, n))

@@ -20,12 +20,19 @@ import numpy as np
 from fieldkit.progress import Reporter
 
 LEARNING_RATE = 1e-3
+# coded answers whose pairs teach the map: a seeded sample beyond this (pairs grow as n^2, and
+# the map matters where codes are few; 1,000 answers = 1M pairs, ~4 MB per pair matrix)
+ADAPTER_MAX = 1000
 
 
 def train_adapter(x: np.ndarray, y: np.ndarray, steps: Sequence[int],
-                  reporter: Reporter | None = None) -> dict[int, np.ndarray]:
+                  reporter: Reporter | None = None, seed: int = 0) -> dict[int, np.ndarray]:
     """The map M (d, d) after each number of Adam steps in `steps` (0 = no map), on one run."""
     x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y)
+    if len(x) > ADAPTER_MAX:
+        keep = np.sort(np.random.default_rng(seed).choice(len(x), ADAPTER_MAX, replace=False))
+        x, y = x[keep], y[keep]
     d = x.shape[1]
     m_map = np.zeros((d, d), dtype=np.float32)
     out = {0: m_map.copy()} if 0 in steps else {}
