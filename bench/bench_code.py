@@ -7,8 +7,8 @@ ECE = expected calibration error of `code_score` on the held-out rows (10 bins).
 
   1. Banking77 (77 codes): 10 per code, all labels, codebook names only (zero-shot);
   2. Chinese reviews (18 classes = 9 product kinds x sentiment), 10 per class, with each model;
-  3. leave-one-dataset-out (--only lodo): C x label-spreading weight (fixed, or picked per file
-     out of fold) chosen on one set, measured on the other;
+  3. leave-one-dataset-out (--only lodo): C, adapter steps and label-spreading weight (fixed, or
+     picked per file out of fold) chosen on one set, measured on the other;
   4. speed: learn from 770 coded answers and code 100,000 answers from cached embeddings
      (min-max over --rounds runs).
 

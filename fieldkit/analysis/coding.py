@@ -3,7 +3,8 @@
 The coder is a linear softmax over sentence embeddings (small, fast, saved as plain arrays),
 taught by the labelled rows, by the codebook's names, descriptions and examples (so a code no
 row has is still assigned, zero-shot), and by label spreading over the nearest-neighbour graph
-of the uncoded answers; its regularisation C and the spread weight are what the coder's own
+of the uncoded answers, over embeddings a SetFit-style linear adapter may reshape
+(coding_adapter.py); C, the adapter's steps and the spread weight are what the coder's own
 out-of-fold accuracy on the analyst's codes chooses (bench/bench_code.py). Scores are calibrated by a temperature fitted on out-of-fold
 predictions, so that answers scored 0.9 are right about 90% of the time.
 
