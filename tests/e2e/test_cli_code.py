@@ -214,7 +214,7 @@ def code_kobo_with_codebook(tmp_path, capsys) -> tuple[str, dict]:
 
 def test_mixed_languages_without_a_multilingual_model_say_how_to_install_it(tmp_path, capsys, fk_home):
     err, step = code_kobo_with_codebook(tmp_path, capsys)
-    assert "fieldkit models prepare use-multilingual" in err
+    assert "fieldkit models prepare multilingual-e5-small" in err
     p = step["parameters"]
     assert step["model"] == "all-minilm-l6-v2" and p["model_missing"]
     assert p["languages"]["non_english_share"] > 0.3  # 126 of 300 answers are not English

