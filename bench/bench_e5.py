@@ -35,6 +35,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 DATA = ROOT.parent / "shared" / "data"
 EDGE = ["  leading spaces and   runs of them", "trailing space ", "tabs\tand\nnew lines\r\nhere",
         "ＦＵＬＬＷＩＤＴＨ letters and the ﬁ ligature", "e\u0301 combining acute beside é",
@@ -169,6 +170,41 @@ def themes_across_languages() -> None:
                   f"{normalized_mutual_info_score(lang, theme):.3f} | {single}/{k} |")
 
 
+def dupes_calibration(n: int = 1000) -> None:
+    """e5's cosine that is as strict as MiniLM's 0.95 (dupes' default): the same share of pairs above it.
+
+    e5's similarities are compressed (unrelated answers ~0.75), so one cosine threshold cannot
+    serve both models. Quantile matching on two English sets that are not the sample survey,
+    each set's value checked on the other (leave one dataset out).
+    """
+    from bench_embed import survey_answers
+
+    import polars as pl
+
+    from fieldkit.analysis.dupes import DEFAULT_THRESHOLD
+    from fieldkit.inference.embedder import get_embedder
+
+    sets = {"banking77": pl.read_csv(DATA / "coding" / "banking77_train.csv").sample(n, seed=1)["text"].to_list(),
+            "R survey answers": list(dict.fromkeys(survey_answers()))[:n]}
+    mini, e5 = get_embedder("all-minilm-l6-v2", threads=2), get_embedder("multilingual-e5-small", threads=2)
+    sims = {}
+    for name, texts in sets.items():
+        iu = np.triu_indices(len(texts), 1)
+        sims[name] = [(v @ v.T)[iu] for v in (mini.embed_all(texts), e5.embed_all(texts))]
+    print(f"\n## dupes threshold for multilingual-e5-small: the share of pairs MiniLM puts at cosine >= "
+          f"{DEFAULT_THRESHOLD}\n")
+    print("| set | pairs | share >= 0.95 (MiniLM) | e5 cosine at that share | e5 share at the other set's value |")
+    print("|---|---|---|---|---|")
+    picks = {}
+    for name, (m, e) in sims.items():
+        share = float((m >= DEFAULT_THRESHOLD).mean())
+        picks[name] = float(np.quantile(e, 1 - share))
+    for name, (m, e) in sims.items():
+        other = next(o for o in sims if o != name)
+        print(f"| {name} | {len(m):,} | {(m >= DEFAULT_THRESHOLD).mean():.5f} | {picks[name]:.4f} | "
+              f"{(e >= picks[other]).mean():.5f} (at {picks[other]:.4f}) |")
+
+
 def speed(texts: list[str], exe: Path, weights: Path, work: Path, rounds: int) -> None:
     from fieldkit.inference.embedder import get_embedder
 
@@ -200,9 +236,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-themes", action="store_true")
+    ap.add_argument("--dupes", action="store_true", help="only the dupes threshold calibration")
     ap.add_argument("--golden", type=Path, help="also write the first texts of each source and their "
                                                 "reference vectors here (the golden-vector test's data)")
     args = ap.parse_args()
+    if args.dupes:
+        return dupes_calibration()
     groups = texts_by_source(args.per_source)
     texts = [t for v in groups.values() for t in v]
     with tempfile.TemporaryDirectory(prefix="fk-e5-bench-") as tmp:

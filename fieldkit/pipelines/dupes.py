@@ -8,6 +8,7 @@ import polars as pl
 
 from fieldkit.analysis.dupes import DEFAULT_THRESHOLD, NO_GROUP, DupesResult, find_duplicates
 from fieldkit.errors import UsageError
+from fieldkit.inference.manifest import get_entry
 from fieldkit.pipelines.core import Data, Result, dataset, make_step, require_some_text, text_column, timed
 from fieldkit.pipelines.embed import vectors
 from fieldkit.pipelines.engine import current, mark_step
@@ -40,6 +41,7 @@ def dupes(data: Data, column: str, *, threshold: float | None = None, exact_only
 
     `exact_only` (or threshold 1) compares normalised text only and needs no model.
     """
+    asked = threshold
     threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
     if not 0.0 < threshold <= 1.0:
         raise UsageError(f"--threshold {threshold} is outside (0, 1]",
@@ -53,6 +55,8 @@ def dupes(data: Data, column: str, *, threshold: float | None = None, exact_only
         require_some_text(texts, col, ds)
         embedder, vecs = (None, None) if exact_only else vectors(ds, col, texts, model_id,
                                                                    reporter.child("embed"))
+        if asked is None and embedder is not None:  # a model whose cosines run high (e5) has its own
+            threshold = float(get_entry(embedder.model_id).raw.get("dupes_threshold", threshold))
         engine = current()
         result = find_duplicates(texts, vecs, threshold, reporter=reporter.child("duplicates"),
                                  pairs=engine.near_pairs if engine is not None else None)
