@@ -8,8 +8,8 @@ activations are divided by s = amax(x)^a / amax(w)^(1-a) and the weight rows mul
 which moves activation outliers into the weights so activation quantization loses little.
 `rewrite_int8` (one activation scale per batch, DynamicQuantizeMatMul) is the previous recipe,
 kept to measure against (bench/make_golden.py). The FFN output projections (input = GELU
-output, with the largest outliers) run int8 since v4, shifted to uint8 with their 8 largest
-channels kept in float (see quantize.py); v3 kept them float. v6 multiplies with
+output, with the largest outliers) run int8 since v4, shifted to uint8 with their largest
+channels kept in float (8 until v6, 4 since v7: the leave-one-set-out pick; see quantize.py); v3 kept them float. v6 multiplies with
 MatMulIntegerToFloat (weight scales applied in the GEMM's output step) and quantizes each row
 with one per-axis QuantizeLinear: fewer element-wise passes, same vectors within 1e-3.
 
@@ -36,7 +36,7 @@ from fieldkit.inference.manifest import ModelEntry
 from fieldkit.inference.model_store import check_file, verified_file
 from fieldkit.inference.graph_edit import _drop_dead, _weight_matmuls, simplify  # noqa: F401  (used here and by quantize)
 
-RECIPE = "int8-per-token-smooth-v6"
+RECIPE = "int8-per-token-smooth-v7"
 DEFAULT_ALPHA = 0.65
 
 
