@@ -172,14 +172,17 @@ class RayEngine:
         """The model's id, sha256 and size, its files verified here before any worker starts."""
         from fieldkit.errors import ModelError
         from fieldkit.inference.manifest import get_entry
-        from fieldkit.inference.model_store import verified_file
+        from fieldkit.inference.model_store import prepared_model, verified_file
 
         entry = get_entry(model_id)
         if entry.task != "embed":
             raise ModelError(f"{entry.id} is a {entry.task} model, not an embedding model",
                              "see `fieldkit models list` for embedding models")
-        verified_file(entry, "model")
-        sha = next(f.sha256 for f in entry.files if f.role == "model")
+        if entry.prepared:  # converted here (multilingual-e5): its graph's sha256 from its own record
+            sha = prepared_model(entry)[2]
+        else:
+            verified_file(entry, "model")
+            sha = next(f.sha256 for f in entry.files if f.role == "model")
         return ModelView(entry.id, sha, int(entry.dim or 0), EmbedStats())
 
     def embed_parts(self, ds, column: str, out, rows: int, **kwargs):
