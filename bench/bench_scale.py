@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,22 +55,30 @@ if engine == "ray":
     ctx = ray_engine(address=args.get("address"), workers=args.get("workers"))
 with ctx:
     t1 = time.perf_counter()
-    if job == "embed" and args.get("parts"):  # the workers embed and write the parts; nothing is left to write
+    if job == "embed":
         from fieldkit import pipelines
-        from fieldkit.pipelines.embed import embed_parts
+        from fieldkit.progress import Reporter
+        marks = []  # (time, rows done) at each progress report: the steady-state rate after the first rows
+        rep = Reporter("embed", callback=lambda p: marks.append((time.perf_counter(), p.done)), max_per_second=20)
         ds = pipelines.dataset(args["path"])
         s0 = time.perf_counter()
-        r = embed_parts(ds, "answer", out + ".parts", args["parts"])
-        timings.update(mine=time.perf_counter() - s0, write=0.0)
-        rows = r.outcome.rows
-    elif job == "embed":
-        from fieldkit import pipelines
-        ds = pipelines.dataset(args["path"])
-        s0 = time.perf_counter()
-        r = pipelines.embed(ds, "answer")
-        s1 = time.perf_counter()
-        pipelines.save_annotated(ds, r.columns, [r.step], out)
+        if args.get("parts"):  # the workers embed and write the parts; nothing is left to write
+            from fieldkit.pipelines.embed import embed_parts
+            r = embed_parts(ds, "answer", out + ".parts", args["parts"], model_id=args.get("model"), reporter=rep)
+            s1 = time.perf_counter()
+        else:
+            r = pipelines.embed(ds, "answer", model_id=args.get("model"), reporter=rep)
+            s1 = time.perf_counter()
+            pipelines.save_annotated(ds, r.columns, [r.step], out)
         timings.update(mine=s1 - s0, write=time.perf_counter() - s1)  # the embedding; the driver's write
+        done = [(t, d) for t, d in marks if d > 0]
+        if done:
+            timings["ready"] = done[0][0] - s0  # the model loaded (on every worker) and the first rows back
+            t_a, d_a = done[0]
+            t_b, d_b = done[-1]
+            if d_b > d_a and t_b > t_a:
+                # rows/s once the first rows are back (the parts' reporter counts parts: scaled to rows)
+                timings["steady"] = (d_b - d_a) / (t_b - t_a) * r.outcome.rows / d_b
         rows = r.outcome.rows
     else:
         from fieldkit import pipelines
@@ -185,6 +194,39 @@ class RayHead:
             self.proc.wait(timeout=60)
 
 
+STATIC = "bench-static"  # MiniLM distilled to a static table (`fieldkit models distill`): the fastest embedder
+
+
+def template_home(folder: Path, model: str) -> tuple[Path, str]:
+    """A FIELDKIT_HOME with the model ready (its int8 graph built, or the static table distilled), no vectors.
+
+    Why: each run gets a copy, so no run finds another's embedding cache, and none pays for a
+    one-off preparation (local would build the graph once, each Ray actor again).
+    """
+    home = folder / "home-template"
+    env = {**os.environ, "FIELDKIT_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    code = ("import sys; from fieldkit.inference.embedder import get_embedder\n"
+            "m = sys.argv[1]\n"
+            "if m == 'static':\n"
+            f"    from fieldkit.inference.distill import distill; distill('all-minilm-l6-v2', {STATIC!r}); m = {STATIC!r}\n"
+            "get_embedder(m); get_embedder(m, threads=1)\n")
+    r = subprocess.run([sys.executable, "-c", code, model], capture_output=True, text=True, env=env, timeout=3600)
+    if r.returncode != 0:
+        raise SystemExit(f"could not prepare the model {model}:\n{r.stderr[-3000:]}")
+    return home, STATIC if model == "static" else model
+
+
+def fresh_home(template: Path, home: Path) -> Path:
+    """A copy of the template home for one run (models and built graphs, no embedding cache)."""
+    shutil.copytree(template, home)
+    return home
+
+
+def uptime() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
 def sizes(text: str) -> list[int]:
     return [int(float(x)) for x in text.split(",") if x.strip()]
 
@@ -199,6 +241,9 @@ def main() -> None:
     ap.add_argument("--variants", default="local,ray,ray-parts",
                     help="local; ray (one output file written by the driver); ray-parts (a folder of parts written by the workers)")
     ap.add_argument("--workers", type=int, default=None, help="Ray actors (default: every CPU)")
+    ap.add_argument("--model", default="all-minilm-l6-v2",
+                    help="embedding model id, or `static` (MiniLM distilled to a static table here: the fastest "
+                         "embedder, so the Ray overhead is the largest share of the time: an upper bound)")
     ap.add_argument("--nodes", type=int, default=16)
     ap.add_argument("--cores", type=int, default=16, help="cores per node in the projection")
     a = ap.parse_args()
@@ -206,12 +251,13 @@ def main() -> None:
     workers = a.workers or cpus
     modes = [m for m in a.modes.split(",") if m]
     variants = [v for v in a.variants.split(",") if v]
-    print(f"# bench_scale: answers {a.answers}, log lines {a.lines}, {a.runs} runs, modes {modes}, {cpus} CPUs, "
-          f"{workers} Ray workers; load average {os.getloadavg()[0]:.1f} at start\n")
+    print(f"# bench_scale: answers {a.answers} ({a.model}), log lines {a.lines}, {a.runs} runs, modes {modes}, "
+          f"{cpus} CPUs, {workers} Ray workers; {uptime()} at start\n# {' '.join(sys.argv)}\n", flush=True)
     results: dict[tuple, list[tuple[dict, dict]]] = {}
     with tempfile.TemporaryDirectory(prefix="fk-bench-scale-") as tmp:
         tmp = Path(tmp)
-        jobs = [("embed", n, {"path": str(make_answers(n, tmp))}) for n in sizes(a.answers)]
+        template, model = template_home(tmp, a.model) if sizes(a.answers) else (None, a.model)
+        jobs = [("embed", n, {"path": str(make_answers(n, tmp)), "model": model}) for n in sizes(a.answers)]
         for n in sizes(a.lines):
             folder = tmp / f"logs-{n}"
             folder.mkdir()
@@ -227,13 +273,18 @@ def main() -> None:
                         for variant in variants:
                             engine = variant.split("-")[0]
                             home = tmp / f"home-{job}-{n}-{variant}-{mode}-{run}"
+                            if template is not None:
+                                fresh_home(template, home)
                             where = head.address if mode == "joined" else "local"  # cold: its own Ray, never another
                             parts = max(1_000, n // (4 * workers)) if variant == "ray-parts" else None
                             got = child(job, engine, tmp / f"out-{job}-{variant}.parquet",
                                         {**args, "workers": workers, "address": where, "parts": parts}, home)
                             got["load"] = os.getloadavg()[0]
+                            shutil.rmtree(home, ignore_errors=True)
                             runs[variant] = got
-                            extra = "".join(f", {k} {got[k]:.2f} s" for k in ("read", "mine", "merge", "write") if k in got)
+                            extra = "".join(f", {k} {got[k]:.2f} s" for k in ("ready", "read", "mine", "merge", "write")
+                                            if k in got)
+                            extra += f", steady {got['steady']:,.0f} rows/s" if "steady" in got else ""
                             print(f"{mode:<6} run {run + 1} {job:<5} {variant:<9} {got['rows']:>11,} rows "
                                   f"{got['seconds']:8.1f} s (start {got['start']:.1f} s{extra}) "
                                   f"peak RSS {got['rss_mb']:,.0f} MB, load {got['load']:.1f}", flush=True)
@@ -246,22 +297,34 @@ def main() -> None:
                 head.stop()
     report(results, workers)
     projection(a, results, workers)
+    print(f"\n{uptime()} at the end")
 
 
 def report(results: dict, workers: int) -> None:
-    """One row per job, size, mode and Ray variant: times and the ratio to local in the same runs."""
-    print("\n| job | rows | Ray | variant | local s | variant s | ray start s | variant/local | without start | per-worker rows/s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    """One row per job, size, mode and Ray variant: times and the ratios to local in the same runs.
+
+    `variant/local` is the whole command; `without start` leaves out joining or starting Ray;
+    `steady` compares the rows/s once the first rows are back (every model loaded, the pool
+    busy): what the overhead is per row, the part that grows with the input.
+    """
+    print("\n| job | rows | Ray | variant | local s | variant s | Ray start s | first rows back s (local / variant) "
+          "| variant/local | without start | steady rows/s (local / variant) | steady overhead | per-worker rows/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (job, n, mode), runs in sorted(results.items()):
         for variant in [v for v in runs[0] if v != "local"]:
             loc, ray_ = [r["local"] for r in runs], [r[variant] for r in runs]
             ratio = [r["seconds"] / l["seconds"] for l, r in zip(loc, ray_)]
             warm = [(r["seconds"] - r["start"]) / l["seconds"] for l, r in zip(loc, ray_)]
+            ready = (f"{rng_fmt([x['ready'] for x in loc])} / {rng_fmt([x['ready'] for x in ray_])}"
+                     if all("ready" in x for x in loc + ray_) else "")
+            steady = over = ""
+            if all("steady" in x for x in loc + ray_):
+                steady = f"{rng_fmt([x['steady'] for x in loc], '{:,.0f}')} / {rng_fmt([x['steady'] for x in ray_], '{:,.0f}')}"
+                over = rng_fmt([l["steady"] / r["steady"] - 1 for l, r in zip(loc, ray_)], "{:+.0%}")
             print(f"| {job} | {loc[0]['rows']:,} | {mode} | {variant} | {rng_fmt([x['seconds'] for x in loc])} "
-                  f"| {rng_fmt([x['seconds'] for x in ray_])} | {rng_fmt([x['start'] for x in ray_])} "
-                  f"| {rng_fmt(ratio, '{:.2f}')} | {rng_fmt(warm, '{:.2f}')} "
+                  f"| {rng_fmt([x['seconds'] for x in ray_])} | {rng_fmt([x['start'] for x in ray_])} | {ready} "
+                  f"| {rng_fmt(ratio, '{:.2f}')} | {rng_fmt(warm, '{:.2f}')} | {steady} | {over} "
                   f"| {rng_fmt([rate(job, r, workers) for r in ray_], '{:,.0f}')} |")
-    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 
 def rate(job: str, r: dict, workers: int) -> float:

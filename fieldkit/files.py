@@ -19,6 +19,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -136,14 +137,17 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
-    """Remove temporary files left in `folder` by writers that died (killed, power cut)."""
+    """Remove temporary files and folders (`temp_name`) left in `folder` by writers that died (killed, power cut)."""
     removed = []
     with contextlib.suppress(OSError), os.scandir(folder) as it:
         for e in it:
             m = _TMP_RE.match(e.name)
             if m and not _pid_alive(int(m.group(1))):
                 with contextlib.suppress(OSError):
-                    os.unlink(e.path)
+                    if e.is_dir(follow_symlinks=False):  # a folder of parts, a Ray run's scratch
+                        shutil.rmtree(e.path)
+                    else:
+                        os.unlink(e.path)
                     removed.append(Path(e.path))
     return removed
 

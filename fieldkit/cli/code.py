@@ -38,18 +38,23 @@ def _safe(text, width: int) -> str:
 @click.option("--teacher", type=click.Path(), default=None,
               help="federated second round: a merged coder (merge --models) labels the uncoded answers too")
 @click.option("--sheet", default=None, help="sheet of a workbook")
+@click.option("--parts", "part_rows", type=click.IntRange(1), default=None, metavar="ROWS",
+              help="write OUT as a folder of Parquet parts of ROWS rows each (same provenance in each)")
 @engine_options
 def code_cmd(path, column, labels, codebook, out, suggest, save_model, load_model, model_id,
-             teacher, sheet, engine, address) -> None:
+             teacher, sheet, part_rows, engine, address) -> None:
     """Code every answer of a text column; several codes in one answer are joined by `;`."""
     from fieldkit.errors import UsageError
     from fieldkit.pipelines.code import code
     from fieldkit.pipelines.core import dataset, save_annotated
 
+    if part_rows is not None and not out:
+        raise UsageError("--parts needs -o OUT (the folder the parts go to)", "add -o OUT_FOLDER")
     if out:
+        from fieldkit.pipelines.parts import check_parts_output
         from fieldkit.store import check_parquet_output
 
-        check_parquet_output(out)  # before minutes of embedding, not after
+        (check_parquet_output if part_rows is None else check_parts_output)(out)  # before the embedding
     if not out and not save_model and not suggest:
         raise UsageError("nothing would be kept", "add -o OUT.parquet, --save-model DIR or --suggest N")
     if save_model:
@@ -65,7 +70,11 @@ def code_cmd(path, column, labels, codebook, out, suggest, save_model, load_mode
         res = code(ds, column, labels=labels, codebook=codebook, load_model=load_model,
                    model_id=model_id, suggest=suggest, teacher=teacher, reporter=rep)
         coded = res.outcome
-        if out:
+        if out and part_rows is not None:  # the code columns are made here, so the parts are written here
+            from fieldkit.pipelines.parts import save_parts
+
+            save_parts(ds, res.columns, [res.step], out, part_rows, reporter=rep.child("write"))
+        elif out:
             save_annotated(ds, res.columns, [res.step], out, reporter=rep.child("write"))
         if save_model:
             coded.coder.save(save_model)
@@ -74,8 +83,9 @@ def code_cmd(path, column, labels, codebook, out, suggest, save_model, load_mode
         click.echo(f"note: {_safe(note, 200)}", err=True)
     _print(coded)
     if out:
+        where = f"{out} ({-(-coded.rows // part_rows)} parts)" if part_rows else out
         click.echo(f"wrote {coded.rows:,} rows with code, code_score, code_source, "
-                   f"needs_review to {out} (several codes in one answer are joined by ';')")
+                   f"needs_review to {where} (several codes in one answer are joined by ';')")
     if save_model:
         click.echo(f"saved the coder ({len(coded.coder.labels)} codes, {coded.model}) "
                    f"to the folder {save_model}")

@@ -65,13 +65,11 @@ class PartsFolder:
     """The hidden folder the parts go to (by this process or by workers), renamed into place by `publish`."""
 
     def __init__(self, target: str | os.PathLike):
-        from fieldkit.files import TMP_PREFIX, remove_stale_temps
+        from fieldkit.files import remove_stale_temps, temp_name
 
         self.target = check_parts_output(target)
-        remove_stale_temps(self.target.parent)
-        self.tmp = self.target.with_name(f"{TMP_PREFIX}{os.getpid()}-parts.{self.target.name}")
-        self._prefix = TMP_PREFIX
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        remove_stale_temps(self.target.parent)  # the hidden folders of runs that were killed
+        self.tmp = temp_name(self.target)  # hidden, named by this process: swept once it is gone
         self.tmp.mkdir()
 
     def publish(self, parts: list[tuple[str, int]], provenance: dict[str, Any]) -> Path:
@@ -84,7 +82,9 @@ class PartsFolder:
             Path(tmp).write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
         old = None
         if self.target.exists():
-            old = self.target.with_name(f"{self._prefix}{os.getpid()}-old.{self.target.name}")
+            from fieldkit.files import temp_name
+
+            old = temp_name(self.target)
             os.replace(self.target, old)
         os.replace(self.tmp, self.target)
         if old is not None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
+import shutil
+import signal
+import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,13 +23,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fieldkit.errors import UsageError
+from fieldkit.errors import FieldkitError, UsageError
 from fieldkit.inference.embedder import EmbedStats
 from fieldkit.pipelines.engine import use_engine
 from fieldkit.progress import Reporter
 from fieldkit.scale.workers import ROW, TEXT, EmbedWorker, _env, pair_block, vectors_of
 
-BLOCK_ROWS = 4_096  # rows per Arrow block and map_batches call: a multiple of the embedder's SORT_WINDOW
+BLOCK_ROWS = 2_048  # rows per Arrow block and map_batches call: the embedder's SORT_WINDOW (so 4,000 rows keep 2 workers busy)
 PAIR_TASKS_PER_WORKER = 4  # near-duplicate blocks per worker, so uneven blocks even out
 
 
@@ -61,7 +63,7 @@ class RayEngine:
         self.address = address
         self.workers = workers
         self.block_rows = block_rows
-        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._tmp: str | None = None
 
     def describe(self) -> dict[str, Any]:
         import ray
@@ -71,19 +73,19 @@ class RayEngine:
 
     def close(self) -> None:
         if self._tmp is not None:
-            self._tmp.cleanup()
+            shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
     # --- rows in, results out ------------------------------------------------------------
-    def dataset(self, texts: Sequence[Any]):
-        """A Ray dataset of (row number, text) in blocks of `block_rows`."""
+    def dataset(self, texts: Sequence[Any], block: int | None = None):
+        """A Ray dataset of (row number, text) in blocks of `block` rows (default `block_rows`)."""
         import ray
 
-        n = len(texts)
-        blocks = [pa.table({ROW: pa.array(np.arange(s, min(n, s + self.block_rows)), pa.int64()),
-                            TEXT: pa.array([None if t is None else str(t) for t in texts[s:s + self.block_rows]],
+        n, block = len(texts), block or self.block_rows
+        blocks = [pa.table({ROW: pa.array(np.arange(s, min(n, s + block)), pa.int64()),
+                            TEXT: pa.array([None if t is None else str(t) for t in texts[s:s + block]],
                                            pa.string())})
-                  for s in range(0, n, self.block_rows)]
+                  for s in range(0, n, block)]
         return ray.data.from_arrow(blocks or [pa.table({ROW: pa.array([], pa.int64()), TEXT: pa.array([], pa.string())})])
 
     def embedded(self, texts: Sequence[Any], model_id: str, batch_size: int = 32, keep: bool = False):
@@ -94,8 +96,12 @@ class RayEngine:
         """
         import ray
 
-        out = self.dataset(texts).map_batches(
-            EmbedWorker, batch_format="pyarrow", batch_size=self.block_rows,
+        from fieldkit.inference.embedder import SORT_WINDOW
+
+        window = max(SORT_WINDOW, batch_size)  # a local run's sort window: a block holds whole windows
+        block = max(1, -(-self.block_rows // window)) * window
+        out = self.dataset(texts, block).map_batches(
+            EmbedWorker, batch_format="pyarrow", batch_size=block,
             fn_constructor_kwargs={"env": _env(), "model_id": model_id, "batch_size": batch_size},
             compute=ray.data.ActorPoolStrategy(size=self.workers), num_cpus=1)
         return out.materialize() if keep else out
@@ -114,13 +120,11 @@ class RayEngine:
 
     def scratch(self) -> str:
         """A private folder for arrays too big to keep in memory (removed when the session ends)."""
-        from fieldkit.config import cache_home
+        from fieldkit.scale.workers import scratch_folder
 
         if self._tmp is None:
-            folder = cache_home() / "scale"
-            folder.mkdir(parents=True, exist_ok=True)
-            self._tmp = tempfile.TemporaryDirectory(dir=folder)
-        return self._tmp.name
+            self._tmp = str(scratch_folder("driver"))
+        return self._tmp
 
     # --- the Engine protocol ---------------------------------------------------------------
     def vectors(self, ds, col: str, texts: list, model_id: str | None, reporter: Reporter | None,
@@ -181,8 +185,12 @@ class RayEngine:
         if entry.prepared:  # converted here (multilingual-e5): its graph's sha256 from its own record
             sha = prepared_model(entry)[2]
         else:
-            verified_file(entry, "model")
+            path = verified_file(entry, "model")
             sha = next(f.sha256 for f in entry.files if f.role == "model")
+            if entry.optimize and entry.runtime not in ("string-sentence-embeddings", "static-embeddings"):
+                from fieldkit.inference.optimize import derived_graph
+
+                derived_graph(entry, path, sha)  # the int8 rewrite built once here, not by every actor at once
         return ModelView(entry.id, sha, int(entry.dim or 0), EmbedStats())
 
     def embed_parts(self, ds, column: str, out, rows: int, **kwargs):
@@ -271,6 +279,8 @@ def session(address: str | None = None, workers: int | None = None) -> Iterator[
 
     started = False
     if not ray.is_initialized():
+        ours = threading.current_thread() is threading.main_thread()
+        sigterm = signal.getsignal(signal.SIGTERM) if ours else None
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.ERROR, configure_logging=True)
@@ -280,6 +290,9 @@ def session(address: str | None = None, workers: int | None = None) -> Iterator[
             raise UsageError(f"could not start or reach {where}: {first}",
                              "on the head node run `ray start --head`, then pass --address HOST:6379"
                              if address else "check free memory and /tmp space, or pass --address") from e
+        finally:
+            if callable(sigterm):  # ray.init swaps in sys.exit(15); the command's handler cancels cleanly (exit 143)
+                signal.signal(signal.SIGTERM, sigterm)
         started = True
     _quiet_ray()
     cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -287,7 +300,31 @@ def session(address: str | None = None, workers: int | None = None) -> Iterator[
     try:
         with use_engine(engine):
             yield engine
+    except ray.exceptions.RayError as e:
+        lost = _lost_worker(e)
+        if lost is None:
+            raise
+        raise WorkerLost(f"a Ray worker was lost during the run ({lost}); nothing was written",
+                         "check the workers' memory (`ray status`; the kernel log for the OOM killer) "
+                         "and run again") from e
     finally:
         engine.close()
         if started:
             ray.shutdown()
+
+
+class WorkerLost(FieldkitError):
+    """A Ray worker, node or object died under the run: not bad input (exit 1), not a fieldkit bug either."""
+
+    exit_code = 1
+
+
+def _lost_worker(e: BaseException) -> str | None:
+    """The kind of loss when `e` (or the error it wraps) is a dead actor, worker, node or object; else None."""
+    import ray.exceptions as rx
+
+    lost = (rx.RayActorError, rx.WorkerCrashedError, rx.NodeDiedError, rx.ObjectLostError, rx.OutOfMemoryError)
+    for err in (e, getattr(e, "cause", None)):
+        if isinstance(err, lost):
+            return type(err).__name__
+    return None

@@ -95,7 +95,7 @@ class Shard:
         from fieldkit.analysis.logtemplates import masked_keys
         from fieldkit.io.logs import file_layout, iter_log_batches
 
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(exist_ok=True)  # not its parents: a removed (cancelled) actor folder stays removed
         layout = file_layout(self.path)  # ~0.4 s per file: on the workers, not once per file on the driver
         calls = []
         for batch in prefetch(iter_log_batches(self.path, batch_bytes=self.batch_bytes, layout=layout)):
@@ -171,10 +171,12 @@ class ShardWorker:
     """A Ray actor holding the shards it read (one CPU): read, hand over the calls, annotate, clean up."""
 
     def __init__(self, env: dict[str, str]):
-        import tempfile
+        import threading
 
         os.environ.update(env)
-        self.folder = tempfile.mkdtemp(prefix="fieldkit-shards-")  # on this worker's node
+        self.folder: str | None = None  # made by the first read, on this worker's node; swept there if killed
+        self.closed = False
+        self.lock = threading.Lock()  # close (its own thread) against a read that has not made the folder yet
         self.shards: dict[int, Shard] = {}
         self.calls: dict[int, pl.DataFrame] = {}
         from fieldkit.analysis.log_params import SpanCache
@@ -183,6 +185,13 @@ class ShardWorker:
 
     def read(self, i: int, path: str, batch_bytes: int):
         """(folded calls, layout, batches) of shard `i`."""
+        with self.lock:
+            if self.closed:
+                raise RuntimeError("the run was stopped")
+            if self.folder is None:
+                from fieldkit.scale.workers import scratch_folder
+
+                self.folder = str(scratch_folder("shards"))
         shard = self.shards[i] = Shard(path, Path(self.folder) / f"{i:06d}", batch_bytes)
         self.calls[i], folded, layout = shard.read()
         return folded.to_arrow(), layout, shard.batches
@@ -217,9 +226,25 @@ class ShardWorker:
         yield counts
 
     def close(self) -> None:
+        """Remove the shards' folder, even while a read still writes batches into it (a cancelled run).
+
+        Renamed first: a batch file the read creates after that finds no folder and fails,
+        instead of landing in a folder being removed (which then stays).
+        """
         import shutil
 
-        shutil.rmtree(self.folder, ignore_errors=True)
+        from fieldkit.files import temp_name
+
+        with self.lock:
+            self.closed = True
+            if self.folder is None:
+                return
+        gone = temp_name(Path(self.folder))
+        try:
+            os.replace(self.folder, gone)
+        except OSError:
+            gone = Path(self.folder)
+        shutil.rmtree(gone, ignore_errors=True)
 
 
 def mine_logs_on_ray(paths: Sequence[str | os.PathLike], tmp: Path, *, baseline=None,
@@ -233,15 +258,16 @@ def mine_logs_on_ray(paths: Sequence[str | os.PathLike], tmp: Path, *, baseline=
     import ray
 
     from fieldkit.analysis.log_digest import worded_ids
-    from fieldkit.scale.workers import _env
+    from fieldkit.scale.workers import _env, sweep_scratch
 
     files = resolve_log_paths(paths)
     base = read_baseline(baseline) if baseline else None
     rep = reporter or Reporter("logs")
     reading = rep.child("reading shards", len(files))
     actor = ray.remote(num_cpus=1, concurrency_groups={"control": 1})(ShardWorker)
-    actors = [actor.remote(_env()) for _ in range(max(1, min(workers, len(files))))]
+    actors = []
     try:
+        actors.extend(actor.remote(_env()) for _ in range(max(1, min(workers, len(files)))))
         owner, got = _read_all(actors, files, reading, rep)
         folded = [pl.from_arrow(got[i][0]) for i in range(len(files))]
         layouts = {f: got[i][1] for i, f in enumerate(files)}
@@ -274,9 +300,14 @@ def mine_logs_on_ray(paths: Sequence[str | os.PathLike], tmp: Path, *, baseline=
                     digest.merge(item)  # in file order: the first example of a template is the earliest
                 rep.check()
     finally:
-        ray.get([a.close.options(concurrency_group="control").remote() for a in actors])
-        for a in actors:
+        closing = [a.close.options(concurrency_group="control").remote() for a in actors]
+        for a, c in zip(actors, closing):
+            try:
+                ray.get(c)  # each actor removes its shards' folder
+            except Exception:  # noqa: BLE001 - an actor that died: its folder is swept as stale
+                pass
             ray.kill(a)
+        sweep_scratch()
     baseline_ids = set(base["template_id"].to_list()) if base is not None else None
     return mined(files, layouts, header_cols, out, miner, digest.examples, baseline_ids, tmp, digest=digest,
                  ready=True)

@@ -8,6 +8,7 @@ manifest, and never fetches one: the model comes from the pinned package or an i
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -44,7 +45,7 @@ class EmbedWorker:
         texts = batch.column(TEXT).to_pylist()
         vecs = np.zeros((len(texts), self.embedder.dim), np.float32)
         empty = truncated = 0
-        windows = rows // SORT_WINDOW
+        windows = rows // max(SORT_WINDOW, self.batch_size)  # Embedder.embed's windows
         for w in np.unique(windows):
             at = np.flatnonzero(windows == w)
             vecs[at] = self.embedder.embed_all([texts[i] for i in at], batch_size=self.batch_size)
@@ -82,6 +83,31 @@ def pair_block(vectors: np.ndarray, start: int, block: int, threshold: float) ->
     from fieldkit.analysis.dupes import block_pairs
 
     return block_pairs(vectors, start, block, threshold)
+
+
+def scratch_folder(kind: str) -> Path:
+    """A new folder under FIELDKIT_HOME/cache/scale named after this process; dead processes' ones go first.
+
+    Why: a driver or actor killed outright (SIGKILL, a power cut, a lost node) cannot remove
+    its own scratch; the next run on the machine removes every folder whose process is gone.
+    """
+    from fieldkit.files import temp_name
+
+    root = sweep_scratch()
+    root.mkdir(parents=True, exist_ok=True)
+    path = temp_name(root / kind)
+    path.mkdir()
+    return path
+
+
+def sweep_scratch() -> Path:
+    """Remove the scratch folders of processes that are gone (on this machine); returns their root."""
+    from fieldkit.config import cache_home
+    from fieldkit.files import remove_stale_temps
+
+    root = cache_home() / "scale"
+    remove_stale_temps(root)
+    return root
 
 
 def _env() -> dict[str, str]:

@@ -35,6 +35,7 @@ class Read:
 
 
 def sharded(files: list[Path], tmp: Path) -> list[Read]:
+    (tmp / "shards").mkdir(exist_ok=True)
     return [Read(f, tmp / "shards" / str(i)) for i, f in enumerate(files)]
 
 

@@ -87,3 +87,31 @@ def test_coder_applied_on_the_workers_equals_its_local_prediction(banking, local
     assert got.code == codes and len(set(codes)) > 5
     assert np.abs(got.score - score).max() <= 1e-5 and np.array_equal(got.review, review)
     assert np.abs(got.margin() - pred.margin()).max() <= 1e-5 and got.labels == coder.labels
+
+
+def test_code_on_ray_as_a_folder_of_parts_equals_the_local_file(capsys, tmp_path, banking, local_ray, module_home):
+    """`code --parts ROWS`: the same rows as the one local file, cut in parts, each with the provenance."""
+    path, _ = banking
+    _code(capsys, path, tmp_path / "first.parquet", "--labels", "mycode", "--save-model", str(tmp_path / "coder"))
+    _code(capsys, path, tmp_path / "local.parquet", "--load-model", str(tmp_path / "coder"))
+    parts = tmp_path / "parts"
+    out = _code(capsys, path, parts, "--load-model", str(tmp_path / "coder"), "--parts", "500", "--engine", "ray")
+    assert "(3 parts)" in out
+    names = sorted(p.name for p in parts.iterdir())
+    assert names == ["manifest.json", "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    manifest = json.loads((parts / "manifest.json").read_text())
+    assert manifest["rows"] == 1200 and [p["rows"] for p in manifest["parts"]] == [500, 500, 200]
+    local = pl.read_parquet(tmp_path / "local.parquet")
+    got = pl.read_parquet(parts / "*.parquet")
+    assert got.columns == local.columns and got.drop("code_score").equals(local.drop("code_score"))
+    assert float(np.abs(got["code_score"].to_numpy() - local["code_score"].to_numpy()).max()) <= 1e-4
+    (ls,) = read_provenance(tmp_path / "local.parquet")["steps"]
+    for i, n in enumerate(names[1:]):
+        rp = read_provenance(parts / n)
+        (rs,) = rp["steps"]
+        assert rp["part"] == i and rs["parameters"] == ls["parameters"] and rs["engine"]["name"] == "ray"
+    # a file where the folder should go is refused before any work, and left as it was
+    (tmp_path / "taken").write_text("x")
+    code, _, err = run(capsys, "code", str(path), "-c", "text", "-o", str(tmp_path / "taken"), "--load-model",
+                       str(tmp_path / "coder"), "--parts", "500")
+    assert code == 2 and "error:" in err and (tmp_path / "taken").read_text() == "x"
