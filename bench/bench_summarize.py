@@ -7,8 +7,9 @@ Run:  python bench/bench_summarize.py [--n-generate 20] [--folds 5] [--news-fold
    the max is printed beside it): first three turns, centroid-only, and the dialogue default;
    then k-fold CV over the dialogue weights: each fold picks the best grid point on the other
    folds and is scored on its own dialogues (held-out), beside first-three-turns on that fold.
-3. CNN/DM (100 articles): Lead-3, TextRank, centroid-only, the default; k-fold CV over the report
-   settings, held-out per fold, leave one source out (CNN vs Daily Mail), held-out R-1/2/L.
+3. CNN/DM (100 articles, bench_summarize_news.py): Lead-3, TextRank, centroid-only, the default;
+   k-fold CV over the report settings and the word budget, held-out per fold, leave one source
+   out (CNN vs Daily Mail), every lever's held-out R-1 side by side, held-out R-1/2/L.
 4-5. Generated summaries and speed: bench/bench_summarize_generate.py (run from here).
 """
 
@@ -245,128 +246,6 @@ def dialogue_section(dialogues, emb, folds: int, label: str = "") -> dict:
     return {"default": default, "first3": first3, "held": held}
 
 
-def textrank(v: np.ndarray, k: int, damping: float = 0.85) -> list[int]:
-    """TextRank over sentence-embedding cosines (PageRank by power iteration), k best in reading order."""
-    sim = np.clip(v @ v.T, 0, None)
-    np.fill_diagonal(sim, 0)
-    P = sim / np.maximum(sim.sum(axis=1, keepdims=True), 1e-9)
-    r = np.full(len(v), 1 / len(v))
-    for _ in range(50):
-        r = (1 - damping) / len(v) + damping * P.T @ r
-    return sorted(np.argsort(-r, kind="stable")[:k].tolist())
-
-
-# length_penalty (0.05 per 25 words over 25) left the grid: no fold picked it; max_words (0 = none)
-# sends run-on "sentences" (captions glued to a sentence) last.
-NEWS_GRID = dict(position_weight=[0.6, 0.7, 0.8, 0.9], position_decay=[4.0, 8.0], mmr_penalty=[0.0, 0.3],
-                 min_words=[4, 8, 12], max_words=[0, 40, 55, 70])
-
-
-def news_section(articles, emb, folds: int, label: str = "") -> np.ndarray:
-    from fieldkit.analysis import summarize as S
-    from fieldkit.analysis.rouge import rouge1
-    from fieldkit.analysis.sentences import split_sentences
-
-    sents = [split_sentences(a["article"]) for a in articles]
-    vecs = [emb.embed_all(s) for s in sents]
-    words = [[len(x.split()) for x in s] for s in sents]
-    refs = [[a["reference"]] for a in articles]
-    texts = {"Lead-3": [" ".join(s[:3]) for s in sents],
-             "TextRank (sentence-vector cosine)": [" ".join(s[i] for i in textrank(v, 3)) for s, v in zip(sents, vecs)],
-             "3 sentences nearest the centroid": [" ".join(s[i] for i in S.rank_sentences(v, w, 3, position_weight=0.0))
-                                                  for s, v, w in zip(sents, vecs, words)],
-             f"fieldkit default (auto = {S.AUTO_MODE}, report)": [S.summarize_text(a["article"], embedder=emb).text
-                                                                  for a in articles]}
-    rows = {k: np.array([r1_multi(t, r) for t, r in zip(v, refs)]) for k, v in texts.items()}
-    table(f"CNN/DailyMail, {len(articles)} articles (one reference; all rows use every article){label}",
-          list(rows.items()))
-    lead = rows["Lead-3"]
-    combos = list(itertools.product(*NEWS_GRID.values()))
-    labels = [", ".join(f"{k}={v}" for k, v in zip(NEWS_GRID, c)) for c in combos]
-    picks = [[S.rank_sentences(v, w, 3, **dict(zip(NEWS_GRID, c))) for s, v, w in zip(sents, vecs, words)]
-             for c in combos]
-    M = np.array([[100 * rouge1(" ".join(s[i] for i in p), r[0]) for p, s, r in zip(pc, sents, refs)]
-                  for pc in picks])
-    print(f"\n#### CNN/DM {folds}-fold CV over {len(combos)} report settings "
-          f"(position weight x decay x MMR penalty x min words x max words), R-1{label}")
-    gpos = grid_positions(NEWS_GRID)
-    held_r1 = kfold_pick(M, lead[:, 0], folds, labels, gpos)
-    # held-out R-1/2/L of what each fold picked
-    fold = np.arange(len(articles)) % folds
-    held = np.zeros((len(articles), 4))
-    for f in range(folds):
-        b = pick(M[:, fold != f].mean(axis=1), gpos)
-        for j in np.flatnonzero(fold == f):
-            held[j] = r1_multi(" ".join(sents[j][i] for i in picks[b][j]), refs[j])
-    assert np.allclose(held[:, 0], held_r1, atol=1e-6)
-    # leave one source out: CNN articles open with "(CNN)"; the rest are Daily Mail
-    cnn = np.array(["(CNN)" in a["article"][:40] for a in articles])
-    print(f"\n#### CNN/DM leave one source out (settings picked on one source, R-1 on the other){label}")
-    print("| picked on | scored on | articles | picked | held-out R-1 | Lead-3 R-1 | gain |")
-    print("|---|---|---:|---|---:|---:|---:|")
-    for train, name in ((~cnn, "Daily Mail"), (cnn, "CNN")):
-        b = pick(M[:, train].mean(axis=1), gpos)
-        test = ~train
-        print(f"| {name} | {'CNN' if name == 'Daily Mail' else 'Daily Mail'} | {test.sum()} | {labels[b]} | "
-              f"{M[b, test].mean():.2f} | {lead[test, 0].mean():.2f} | {M[b, test].mean() - lead[test, 0].mean():+.2f} |")
-    directed = directed_centrality_cv(sents, vecs, words, refs, M, lead[:, 0], folds, label)
-    print(f"\n### CNN/DM summary: held-out ({folds}-fold CV) figures beside the baselines and published anchors{label}")
-    print("| method | R-1 | R-2 | R-L | R-1 vs Lead-3 |")
-    print("|---|---:|---:|---:|---:|")
-    for name, sc in list(rows.items())[:3] + [(f"position+centrality+MMR, {folds}-fold CV held-out", held)]:
-        m = sc.mean(axis=0)
-        print(f"| {name} | {m[0]:.2f} | {m[2]:.2f} | {m[3]:.2f} | {m[0] - lead[:, 0].mean():+.2f} |")
-    for name, r1 in directed.items():
-        print(f"| {name} | {r1.mean():.2f} | | | {r1.mean() - lead[:, 0].mean():+.2f} |")
-    print("| published Lead-3, full CNN/DM test (data README) | 40.3 | 17.7 | 36.6 | |")
-    print("| published bart-large-cnn (abstractive, 400M params) | 44.2 | 21.3 | 40.9 | |")
-    return held
-
-
-DIRECTED_GRID = dict(back_weight=[-1.0, 0.0], threshold=[0.0, 0.3])
-
-
-def directed_centrality(v: np.ndarray, back_weight: float, threshold: float) -> np.ndarray:
-    """PacSum's directed centrality (Zheng & Lapata 2019): similarity to the sentences after a
-    sentence counts 1, to those before it `back_weight`, after subtracting `threshold` of the
-    similarity range."""
-    sim = v @ v.T
-    np.fill_diagonal(sim, 0)
-    sim = sim - (sim.min() + threshold * (sim.max() - sim.min()))
-    return np.triu(sim, 1).sum(axis=1) + back_weight * np.tril(sim, -1).sum(axis=1)
-
-
-def directed_centrality_cv(sents, vecs, words, refs, M_centroid, lead, folds: int, label: str) -> dict:
-    """Held-out R-1 of position + directed centrality + MMR (NEWS_GRID x DIRECTED_GRID), and of
-    either kind picked per fold on the other folds (nested choice of the centrality kind)."""
-    from fieldkit.analysis import summarize as S
-    from fieldkit.analysis.rouge import rouge1
-
-    combos = list(itertools.product(itertools.product(*NEWS_GRID.values()), itertools.product(*DIRECTED_GRID.values())))
-    rows = []
-    for news, (bw, th) in combos:
-        kw = dict(zip(NEWS_GRID, news))
-        rows.append([100 * rouge1(" ".join(s[i] for i in S.rank_sentences(
-            v, w, 3, centrality=directed_centrality(v, bw, th) if len(v) > 3 else None, **kw)), r[0])
-            for s, v, w, r in zip(sents, vecs, words, refs)])
-    M = np.array(rows)
-    fold = np.arange(M.shape[1]) % folds
-    pos = np.hstack([np.repeat(grid_positions(NEWS_GRID), len(grid_positions(DIRECTED_GRID)), axis=0),
-                     np.tile(grid_positions(DIRECTED_GRID), (len(grid_positions(NEWS_GRID)), 1))])
-    both = np.vstack([M_centroid, M])
-    both_pos = np.vstack([np.hstack([grid_positions(NEWS_GRID), np.full((len(M_centroid), 2), 0.5)]), pos])
-    out = {}
-    for name, X, P in (("position + directed (PacSum) centrality + MMR", M, pos),
-                       ("centroid or directed centrality, chosen per fold", both, both_pos)):
-        held = np.zeros(M.shape[1])
-        for f in range(folds):
-            held[fold == f] = X[pick(X[:, fold != f].mean(axis=1), P), fold == f]
-        out[f"{name}, {folds}-fold CV held-out"] = held
-    print(f"\n#### CNN/DM directed centrality{label}: {len(combos)} settings; best in-sample "
-          f"{M.mean(axis=1).max():.2f} (centroid kind {M_centroid.mean(axis=1).max():.2f}), Lead-3 {lead.mean():.2f}")
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", type=int, default=5)
@@ -388,6 +267,8 @@ def main() -> None:
     dialogues = list(refs.items())
     articles = [json.loads(x) for x in (DATA / "summarization" / "cnndm_dev_100.jsonl").open(encoding="utf-8")]
     from fieldkit.analysis.summary_vectors import TfidfVectors
+
+    from bench_summarize_news import news_section
 
     kinds = [k for k in args.vectors.split(",") if k]
     vec = {k: (TfidfVectors() if k == "tfidf" else MemoEmbedder()) for k in kinds}
