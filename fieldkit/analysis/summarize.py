@@ -51,7 +51,7 @@ REPORT_MIN_WORDS = 12  # report sentences shorter than this (quotes, "He was 88.
 REPORT_MAX_WORDS = 70
 MIN_WORDS = 4  # shorter sentences ("Yes.") are kept only when nothing else is left
 # Length budget: a report summary asked for n sentences takes the prefix of the ranked sentences
-# (1 to n + 2 of them) whose length is closest to n x this many words, not always n sentences:
+# (n - 1 to n + 1 of them) whose length is closest to n x this many words, not always n sentences:
 # ROUGE-1 F rewards a summary of the reference's length, and three long lead sentences overshoot
 # it while three short ones undershoot. 10-fold CV on cnndm_dev_100 (bench/bench_summarize.py);
 # 0 = exactly n sentences.
@@ -179,23 +179,23 @@ def rank_sentences(
     return picked if ordered else sorted(picked)
 
 
-def budget_prefix(order: Sequence[int], n_words: Sequence[int], budget: float) -> list[int]:
-    """The prefix of `order` (best first) whose word count is closest to `budget`, in reading
-    order; ties go to the shorter prefix. A budget <= 0 keeps all of `order`."""
+def budget_prefix(order: Sequence[int], n_words: Sequence[int], budget: float, fewest: int = 1) -> list[int]:
+    """The prefix of `order` (best first, at least `fewest` long) whose word count is closest to
+    `budget`, in reading order; ties go to the shorter prefix. A budget <= 0 keeps all of `order`."""
     order = list(order)
-    if budget <= 0 or len(order) <= 1:
+    if budget <= 0 or len(order) <= fewest:
         return sorted(order)
-    totals = np.cumsum([n_words[i] for i in order])
-    return sorted(order[: int(np.argmin(np.abs(totals - budget))) + 1])
+    totals = np.cumsum([n_words[i] for i in order])[fewest - 1:]
+    return sorted(order[: int(np.argmin(np.abs(totals - budget))) + fewest])
 
 
 def rank_report(embeddings: np.ndarray, n_words: Sequence[int], k: int,
                 words_per_sentence: float = REPORT_WORDS_PER_SENTENCE, **kw) -> list[int]:
-    """rank_sentences, then about k sentences' worth of words (budget_prefix of the top k + 2)."""
+    """rank_sentences, then k - 1 to k + 1 sentences: those nearest k x words_per_sentence words."""
     if words_per_sentence <= 0:
         return rank_sentences(embeddings, n_words, k, **kw)
-    order = rank_sentences(embeddings, n_words, k + 2, ordered=True, need=k, **kw)
-    return budget_prefix(order, n_words, words_per_sentence * k)
+    order = rank_sentences(embeddings, n_words, k + 1, ordered=True, need=k, **kw)
+    return budget_prefix(order, n_words, words_per_sentence * k, fewest=max(1, k - 1))
 
 
 def _word_count(sentence: str) -> int:

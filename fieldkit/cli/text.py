@@ -141,7 +141,7 @@ def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet, engine,
               default="auto", show_default=True,
               help="auto = extractive (measured best on CNN/DailyMail, see bench/bench_summarize.py)")
 @click.option("--sentences", "-n", "n", type=click.IntRange(1, 50), default=3, show_default=True,
-              help="sentences (or answers) in each summary")
+              help="sentences (or answers) in each summary; a report gets n-1 to n+1 sentences, about n x 23 words")
 @click.option("-o", "--out", "out", type=click.Path(), default=None,
               help="write to .parquet (group, n_rows, summary, mode, model) or a text file")
 @click.option("--sheet", default=None, help="sheet of a workbook")

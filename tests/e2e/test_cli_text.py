@@ -107,7 +107,7 @@ def test_summarize_a_text_file_quotes_the_article(capsys, tmp_path):
     from fieldkit.analysis.sentences import split_sentences
 
     got = split_sentences(stdout.strip())
-    assert len(got) == 2 and all(s in row["article"] for s in got)
+    assert 1 <= len(got) <= 3 and all(s in row["article"] for s in got)  # 2 +- 1: the word budget
 
 
 def test_summarize_column_and_groups_to_parquet(capsys, answers_csv, tmp_path):

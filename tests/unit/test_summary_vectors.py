@@ -75,7 +75,7 @@ def test_document_summary_loads_no_model_and_not_scikit_learn(dialogues, tmp_pat
     env = dict(os.environ, PYTHONPATH=str(Path(S.__file__).resolve().parents[2]))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.splitlines()
-    assert out[0].startswith(f"dialogue {MODEL_ID} ") and out[1] == f"report {MODEL_ID} 3"
+    assert out[0].startswith(f"dialogue {MODEL_ID} ") and out[1] in {f"report {MODEL_ID} {n}" for n in (2, 3, 4)}
     assert out[2] == "[]"
 
 
@@ -84,7 +84,7 @@ def test_default_report_summary_quotes_the_article_with_tfidf_vectors():
     for row in rows[:5]:
         s = S.summarize_text(row["article"])
         sentences = split_sentences(row["article"])
-        assert s.model == MODEL_ID and s.genre == "report" and len(s.units) == 3
+        assert s.model == MODEL_ID and s.genre == "report" and 2 <= len(s.units) <= 4  # 3 +- 1 (word budget)
         positions = [sentences.index(u) for u in s.units]
         assert positions == sorted(positions)
 
