@@ -202,5 +202,7 @@ def keyed_params(messages: pl.Series, ids: pl.Series, codes, keys: pl.Series, te
     at = key_off[codes[line_of]] + (np.arange(line_off[-1]) - line_off[:-1][line_of])
     # the spans lie in the first line, a prefix of the message, and count characters as str.slice does
     values = messages.gather(line_of).str.slice(pl.Series(spans[at, 0]), pl.Series(spans[at, 1]))
-    arr = pa.LargeListArray.from_arrays(pa.array(line_off), values.to_arrow(), mask=pa.array(~fits[codes]))
+    # offsets and mask made by Polars: pa.array() imports pandas (+40 MB RSS)
+    arr = pa.LargeListArray.from_arrays(pl.Series(line_off).to_arrow(), values.to_arrow(),
+                                        mask=pl.Series(~fits[codes]).to_arrow())
     return pl.Series("params", arr).cast(PARAMS_DTYPE)

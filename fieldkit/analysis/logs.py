@@ -346,7 +346,10 @@ class MinedLogs:
             yield df.select(self.columns)
 
     def annotated(self, reporter: Reporter | None = None) -> pl.LazyFrame:
-        """Every record with its final template and params, as a frame that streams one part at a time."""
+        """Every record with its final template and params, as a frame that streams one part at a time.
+
+        Several files are merged by time first (fieldkit.analysis.log_merge: bounded memory, on disk in `tmp`).
+        """
         from polars.io.plugins import register_io_source
 
         rep = reporter or Reporter("logs")
@@ -355,20 +358,22 @@ class MinedLogs:
         def final_parts() -> Iterator[pl.DataFrame]:
             return self.final_parts(rep)
 
-        if self.several:  # merge by time; lines without a timestamp keep their place after the previous one
-            final = list(self.parts) if self.ready else []
-            for i, df in enumerate(prefetch(final_parts()) if not self.ready else ()):
-                final.append(self.tmp / f"final-{i:06d}.parquet")
-                df.write_parquet(final[-1], compression="lz4")
-            return (pl.scan_parquet([str(p) for p in final])
-                    .with_columns(pl.col("timestamp").forward_fill().over("source").alias("_t"))
-                    .sort(["_t", "source", "line_no"], nulls_last=False, maintain_order=True).drop("_t"))
         schema = (pl.read_ipc_schema(self.parts[0]) if self.parts[0].suffix == ".arrow"
                   else pl.read_parquet_schema(self.parts[0]))
         schema.update({"template": pl.String, "params": pl.List(pl.String)})
 
+        def frames() -> Iterator[pl.DataFrame]:
+            if not self.several:
+                return prefetch(final_parts())
+            # several files: merged by time on disk, a k-way merge in bounded memory (fieldkit.analysis.log_merge)
+            from fieldkit.analysis.log_merge import merge_by_time
+
+            ready = (_read_part(p).select(cols) for p in self.parts) if self.ready else prefetch(final_parts())
+            total = sum(f.stat().st_size for f in self.files)
+            return merge_by_time(ready, self.tmp / "merge", compression=part_compression(self.tmp, total), reporter=rep)
+
         def source(with_columns, predicate, n_rows, batch_size):
-            for df in prefetch(final_parts()):
+            for df in frames():
                 yield df.select(with_columns) if with_columns is not None else df
 
         return register_io_source(source, schema={c: schema[c] for c in cols}, is_pure=True,

@@ -88,7 +88,8 @@ def digit_blind(lines: pl.Series) -> tuple[np.ndarray, pl.Series]:
     validity, offsets, data = a.buffers()
     data = pa.py_buffer((data.to_pybytes() if data is not None else b"").translate(_ZERO))
     enc = pa.LargeStringArray.from_buffers(len(a), offsets, data, validity, a.null_count, a.offset).dictionary_encode()
-    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), pl.Series(enc.dictionary)
+    # through Polars, not pyarrow's to_numpy/pa.array: those import pandas (+40 MB RSS, a sixth of the logs peak)
+    return pl.from_arrow(enc.indices).to_numpy().astype(np.int64), pl.from_arrow(enc.dictionary)
 
 
 def masked_keys(messages: pl.Series, hosts: bool = False) -> tuple[np.ndarray, pl.DataFrame]:
