@@ -52,18 +52,23 @@ def teacher_token_vectors(teacher: TokenEmbedder, ids: np.ndarray,
     if cls_id is None or sep_id is None:
         raise ModelError(f"{teacher.model_id}: its tokenizer has no [CLS]/[SEP] or <s>/</s> tokens",
                          "distil from a BERT- or RoBERTa-style embedding model")
-    out = np.empty((len(ids), teacher.dim), np.float32)
     if reporter is not None:
         reporter.total = len(ids)
+    batches = []
     for start in range(0, len(ids), TOKENS_PER_RUN):
-        if reporter is not None:
-            reporter.check()
         chunk = ids[start:start + TOKENS_PER_RUN]
         rows = np.stack([np.full(len(chunk), cls_id), chunk, np.full(len(chunk), sep_id)], axis=1)
-        out[start:start + len(chunk)] = teacher._run(rows.astype(np.int64), np.ones_like(rows))
+        batches.append((rows.astype(np.int64), np.ones((len(chunk), 3), np.int64)))
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
         if reporter is not None:
-            reporter.update(start + len(chunk), "tokens through the teacher")
-    return out
+            reporter.update(done, "tokens through the teacher")
+
+    vecs = teacher.run_rows(batches, reporter, progress)
+    return np.concatenate(vecs, axis=0) if vecs else np.empty((0, teacher.dim), np.float32)
 
 
 def pca(vectors: np.ndarray, dim: int) -> np.ndarray:

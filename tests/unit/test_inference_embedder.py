@@ -138,3 +138,35 @@ def test_damaged_cached_graph_is_rebuilt(fk_home, answers):
 def test_threads_are_configurable():
     emb = load_embedder(get_entry(None), threads=1)
     assert emb.session.get_session_options().intra_op_num_threads == 1
+    assert emb.workers == 1
+
+
+def test_batches_on_several_workers_give_the_same_vectors_in_order(answers):
+    """Two threads on alternating batches: same bits as one thread, rows in input order."""
+    one = load_embedder(get_entry(None), threads=1)
+    three = load_embedder(get_entry(None), threads=3)
+    assert three.workers == 3 and three.session.get_session_options().intra_op_num_threads == 1
+    texts = answers[:150] + [None] + answers[150:]  # an empty text in the middle keeps its row
+    seen = []
+    rep = Reporter("embed", callback=seen.append, max_per_second=1e9)
+    got = three.embed_all(texts, reporter=rep, batch_size=8)
+    assert np.array_equal(got, one.embed_all(texts, batch_size=8))
+    assert not got[150].any() and seen[-1].done == len(texts)
+    assert [p.done for p in seen] == sorted(p.done for p in seen)  # progress never goes back
+
+
+def test_cancel_with_several_workers_leaves_no_thread_running(answers):
+    emb = load_embedder(get_entry(None), threads=2)
+    cancel = threading.Event()
+    seen = []
+
+    def stop_after_second(p):
+        seen.append(p)
+        if len(seen) == 2:
+            cancel.set()
+
+    rep = Reporter("embed", callback=stop_after_second, cancel=cancel, max_per_second=1e9)
+    with pytest.raises(Cancelled):
+        emb.embed_all(answers * 5, reporter=rep, batch_size=8)
+    assert len(seen) == 2  # nothing reported after the cancel
+    assert not [t for t in threading.enumerate() if t.name.startswith("fieldkit-embed")]
