@@ -20,6 +20,7 @@ import collections
 import glob
 import itertools
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -220,10 +221,8 @@ def dialogue_section(dialogues, emb, folds: int, label: str = "") -> dict:
                 topic_words=[0, 4, 6], mmr_penalty=[0.0, 0.3])
     combos = list(itertools.product(*grid.values()))
     labels = [", ".join(f"{k}={v}" for k, v in zip(grid, c)) for c in combos]
-    from fieldkit.analysis.rouge import rouge1
-
-    M = np.array([[np.mean([100 * rouge1(" ".join(D.render(u, D.select_sentences(u, 3, p), p)), r)
-                            for r in refs])
+    lr = LineR1()  # rouge-score's R-1, each line tokenised once (checked in outcome_cv)
+    M = np.array([[np.mean([lr.score(D.render(u, D.select_sentences(u, 3, p), p), r)[0] for r in refs])
                    for u, (_, refs) in zip(units, dialogues)]
                   for p in (replace(D.DEFAULT_PARAMS, **dict(zip(grid, c))) for c in combos)])
     print(f"\n#### DialogSum {folds}-fold CV over {len(combos)} dialogue settings (R-1 mean of refs){label}")
@@ -243,7 +242,138 @@ def dialogue_section(dialogues, emb, folds: int, label: str = "") -> dict:
                      (f"dialogue default settings, {folds}-fold CV held-out", held)):
         m = sc.mean(axis=0)
         print(f"| {name} | {m[0]:.2f} | {m[2]:.2f} | {m[3]:.2f} | {m[0] - base:+.2f} |")
+    outcome_cv(dialogues, units, np.array(first3)[:, 0], folds, label)
+    keyword_cv(dialogues, units, folds, label)
     return {"default": default, "first3": first3, "held": held}
+
+
+# The outcome line (summary_dialogue._outcome) on top of the shipped weights; outcome_words 0 = off.
+OUTCOME_GRID = dict(outcome_words=[0, 12, 15, 20], closing_from=[0.67, 0.8], reply_bonus=[0.0, 0.5, 1.0],
+                    commit_bonus=[0.5, 1.0])
+OUTCOME_MARGIN = 5.5  # R-1 over first three turns a setting must keep on the training folds (goal +5)
+
+
+class LineR1:
+    """ROUGE-1 F1 / recall (x100) of rendered summary lines, each line's stemmed tokens counted once."""
+
+    def __init__(self):
+        from rouge_score import tokenizers
+
+        self.tok = tokenizers.DefaultTokenizer(use_stemmer=True)
+        self.memo: dict[str, collections.Counter] = {}
+
+    def counts(self, text: str) -> collections.Counter:
+        from fieldkit.analysis.rouge import normalise
+
+        if text not in self.memo:
+            self.memo[text] = collections.Counter(self.tok.tokenize(normalise(text)))
+        return self.memo[text]
+
+    def score(self, lines: list[str], ref: str) -> tuple[float, float]:
+        c = collections.Counter()
+        for ln in lines:
+            c.update(self.counts(ln))
+        r = self.counts(ref)
+        hit = sum(min(n, c[w]) for w, n in r.items())
+        p, rec = hit / max(1, sum(c.values())), hit / max(1, sum(r.values()))
+        return (0.0 if p + rec == 0 else 200 * p * rec / (p + rec)), 100 * rec
+
+
+def outcome_cv(dialogues, units, first3: np.ndarray, folds: int, label: str) -> None:
+    """Does the summary say the outcome? Recall of each reference's LAST sentence (DialogSum
+    references end with it: "Lily accepts.", "Dieter will change it.") beside R-1; each fold picks,
+    among settings keeping R-1 >= first three turns + OUTCOME_MARGIN on the other folds, the one
+    with the highest outcome recall there."""
+    from fieldkit.analysis import summary_dialogue as D
+    from fieldkit.analysis.rouge import rouge1
+    from fieldkit.analysis.sentences import split_sentences
+
+    lr = LineR1()
+    lasts = [[split_sentences(r)[-1] for r in refs if len(split_sentences(r)) > 1] for _, refs in dialogues]
+    has = np.array([bool(x) for x in lasts])
+    combos = list(itertools.product(*OUTCOME_GRID.values()))
+    labels = [", ".join(f"{k}={v}" for k, v in zip(OUTCOME_GRID, c)) for c in combos]
+    R, O = np.zeros((len(combos), len(units))), np.zeros((len(combos), len(units)))
+    for g, c in enumerate(combos):
+        p = replace(D.DEFAULT_PARAMS, **dict(zip(OUTCOME_GRID, c)))
+        for j, u in enumerate(units):
+            lines = D.render(u, D.select_sentences(u, 3, p), p)
+            R[g, j] = np.mean([lr.score(lines, r)[0] for r in dialogues[j][1]])
+            O[g, j] = np.mean([lr.score(lines, r)[1] for r in lasts[j]]) if lasts[j] else np.nan
+    j0 = 0  # the counted R-1 is rouge-score's: checked on one summary per run
+    p0 = replace(D.DEFAULT_PARAMS, **dict(zip(OUTCOME_GRID, combos[-1])))
+    lines0 = D.render(units[j0], D.select_sentences(units[j0], 3, p0), p0)
+    assert abs(lr.score(lines0, dialogues[j0][1][0])[0] - 100 * rouge1(" ".join(lines0), dialogues[j0][1][0])) < 1e-6
+    off = [g for g, c in enumerate(combos) if c[0] == 0][0]
+    fold = np.arange(len(units)) % folds
+    gpos = grid_positions(OUTCOME_GRID)
+    print(f"\n#### DialogSum outcome line{label}: {folds}-fold CV over {len(combos)} settings; each fold keeps "
+          f"R-1 >= first three turns + {OUTCOME_MARGIN} on the other folds, then maximises recall of the "
+          f"references' last sentence ({has.sum()} dialogues have one)")
+    print("| fold | picked on the other folds | held-out R-1 | vs first three turns | outcome recall | without the outcome line: R-1 / recall |")
+    print("|---|---|---:|---:|---:|---:|")
+    hr, ho, picks = np.zeros(len(units)), np.zeros(len(units)), []
+    for f in range(folds):
+        tr, te = fold != f, fold == f
+        ok = R[:, tr].mean(axis=1) - first3[tr].mean() >= OUTCOME_MARGIN
+        score = np.where(ok, np.nanmean(O[:, tr & has], axis=1), -np.inf)
+        b = pick(score, gpos, tol=1e-6) if ok.any() else off
+        picks.append(b)
+        hr[te], ho[te] = R[b, te], O[b, te]
+        print(f"| {f} | {labels[b]} | {R[b, te].mean():.2f} | {R[b, te].mean() - first3[te].mean():+.2f} | "
+              f"{np.nanmean(O[b, te & has]):.2f} | {R[off, te].mean():.2f} / {np.nanmean(O[off, te & has]):.2f} |")
+    print(f"| all | most picked: {labels[collections.Counter(picks).most_common(1)[0][0]]} | {hr.mean():.2f} | "
+          f"{hr.mean() - first3.mean():+.2f} | {np.nanmean(ho[has]):.2f} | {R[off].mean():.2f} / {np.nanmean(O[off, has]):.2f} |")
+
+
+KEYWORD_GRID = dict(main_list=[False, True], opener_share=[1.0, 0.5], min_len=[3, 4], length_weighted=[False, True])
+
+
+def keyword_cv(dialogues, units, folds: int, label: str) -> None:
+    """Topic-line words: each fold picks the KeywordRule whose shown words are most often in the
+    references (precision: words found / words shown, stemmed) on the other folds; held-out
+    precision, found minus not found per dialogue, and R-1."""
+    from fieldkit.analysis import summary_dialogue as D
+
+    lr = LineR1()
+    combos = list(itertools.product(*KEYWORD_GRID.values()))
+    labels = [", ".join(f"{k}={v}" for k, v in zip(KEYWORD_GRID, c)) for c in combos]
+    n = D.DEFAULT_PARAMS.topic_words
+    refs = [set().union(*(lr.counts(r) for r in rs)) for _, rs in dialogues]
+    net, found, shown, R = (np.zeros((len(combos), len(units))) for _ in range(4))
+    examples = collections.defaultdict(collections.Counter)
+    for g, c in enumerate(combos):
+        rule = D.KeywordRule(*c)
+        for j, u in enumerate(units):
+            kws = D.topic_keywords(u.sentences, u.names, rule=rule)[:n]
+            hit = [bool(set(lr.counts(w)) & refs[j]) for w in kws]
+            net[g, j], found[g, j], shown[g, j] = sum(hit) - (len(hit) - sum(hit)), sum(hit), len(hit)
+            examples[g].update(w.lower() for w, h in zip(kws, hit) if not h)
+            v = replace(u, keywords=tuple(kws))
+            R[g, j] = np.mean([lr.score(D.render(v, D.select_sentences(v, 3)), r)[0] for r in dialogues[j][1]])
+    fold = np.arange(len(units)) % folds
+    gpos = grid_positions(KEYWORD_GRID)
+    former = labels.index("main_list=False, opener_share=1.0, min_len=3, length_weighted=False")
+    print(f"\n#### DialogSum topic-line words{label}: {folds}-fold CV over {len(combos)} rules "
+          f"(objective: share of the shown words found in the references)")
+    print("| fold | picked on the other folds | held-out net | found / shown | R-1 | former rule: net, found / shown, R-1 |")
+    print("|---|---|---:|---:|---:|---:|")
+    hn, hf, hs, hr = (np.zeros(len(units)) for _ in range(4))
+    picks = []
+    for f in range(folds):
+        tr, te = fold != f, fold == f
+        b = pick(found[:, tr].sum(axis=1) / np.maximum(shown[:, tr].sum(axis=1), 1), gpos)
+        picks.append(b)
+        hn[te], hf[te], hs[te], hr[te] = net[b, te], found[b, te], shown[b, te], R[b, te]
+        print(f"| {f} | {labels[b]} | {net[b, te].mean():.2f} | {found[b, te].sum():.0f} / {shown[b, te].sum():.0f} | "
+              f"{R[b, te].mean():.2f} | {net[former, te].mean():.2f}, {found[former, te].sum():.0f} / "
+              f"{shown[former, te].sum():.0f}, {R[former, te].mean():.2f} |")
+    most = collections.Counter(picks).most_common(1)[0][0]
+    print(f"| all | most picked: {labels[most]} | {hn.mean():.2f} | {hf.sum():.0f} / {hs.sum():.0f} | {hr.mean():.2f} | "
+          f"{net[former].mean():.2f}, {found[former].sum():.0f} / {shown[former].sum():.0f}, {R[former].mean():.2f} |")
+    print("most frequent shown words the references never use, former rule: "
+          + ", ".join(f"{w} {k}" for w, k in examples[former].most_common(15))
+          + "; most picked rule: " + ", ".join(f"{w} {k}" for w, k in examples[most].most_common(15)))
 
 
 def main() -> None:
@@ -260,6 +390,7 @@ def main() -> None:
                     help="sentence vectors to compare for extractive documents (first = shipped)")
     args = ap.parse_args()
     skip = set(args.skip.split(","))
+    print(f"load average at start (1, 5, 15 min; 2 cores shared): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     rows = json.loads((DATA / "summarization" / "dialogsum_test_500x3refs.json").read_text("utf-8"))
     refs: dict[str, list[str]] = collections.OrderedDict()
     for r in rows:
@@ -296,6 +427,7 @@ def main() -> None:
         generator_section(dialogues, emb, args.n_generate, args.folds, Path(args.out), ext, args.n_variants)
     if "speed" not in skip:
         speed_section(dialogues, args.runs)
+    print(f"\nload average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 VECTOR_NAMES = {"tfidf": "TF-IDF over the document's sentences (shipped)",

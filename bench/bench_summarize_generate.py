@@ -152,26 +152,30 @@ def speed_section(dialogues, runs: int) -> None:
             break
     text = "\n".join(lines)
     print(f"\n### speed: one transcript of {words} words, {len(lines)} turns ({runs} runs, min-max seconds; "
-          "CPU seconds beside wall time, which a busy machine inflates)")
-    print("| method | wall seconds | CPU seconds | vs first three turns (wall) |")
-    print("|---|---:|---:|---:|")
+          "CPU seconds beside wall time, which a busy machine inflates; the 1-minute load average "
+          "of the 2 shared cores before and after each row)")
+    print("| method | wall seconds | CPU seconds | vs first three turns (wall) | load average |")
+    print("|---|---:|---:|---:|---:|")
 
     def timed(fn):
         import resource
 
         wall, cpu = [], []
+        loadavg[:] = [os.getloadavg()[0]]
         for _ in range(runs):
             c0 = time.process_time() + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
             t0 = time.perf_counter()
             fn()
             wall.append(time.perf_counter() - t0)
             cpu.append(time.process_time() + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - c0)
+        loadavg.append(os.getloadavg()[0])
         return min(wall), max(wall), min(cpu), max(cpu)
 
     def row(name, t, digits=2):
         print(f"| {name} | {t[0]:.{digits}f}-{t[1]:.{digits}f} | {t[2]:.{digits}f}-{t[3]:.{digits}f} | "
-              f"{t[0] / max(base[0], 1e-6):.0f}x |")
+              f"{t[0] / max(base[0], 1e-6):.0f}x | {loadavg[0]:.1f}-{loadavg[-1]:.1f} |")
 
+    loadavg: list[float] = []
     base = timed(lambda: " ".join(text.split("\n")[:3]))
     row("first three turns", base, 4)
     row("extractive (default: TF-IDF sentence vectors)", timed(lambda: S.summarize_text(text, n=5)), 3)
@@ -202,8 +206,9 @@ def speed_section(dialogues, runs: int) -> None:
     row(f"hybrid (free summary of the key turns, <= {SG.INPUT_TOKENS} tokens, grounded)",
         timed(lambda: S.summarize_text(text, mode="hybrid", n=3, generator=gen, embedder=emb)), 1)
     gen._cached = None  # what the whole transcript costs the model to read (the former prompt)
+    loadavg[:] = [os.getloadavg()[0]]
     t0 = time.perf_counter()
     gen.chat([{"role": "user", "content": "Summarize the conversation below in 3 short sentences.\n\n" + text}],
              max_new_tokens=1)
     print(f"| reading the whole transcript once ({gen.last_stats.prompt_tokens} prompt tokens, 1 new token) | "
-          f"{time.perf_counter() - t0:.1f} | | |")
+          f"{time.perf_counter() - t0:.1f} | | | {loadavg[0]:.1f}-{os.getloadavg()[0]:.1f} |")

@@ -287,7 +287,7 @@ def _generate(gen, units, n, ctx: _GenContext, reporter, on_token) -> str:
 INPUT_TOKENS = 512
 # Per shape: (position weight, position decay in pieces, centrality weight), as the extractive
 # summarizers weigh them (summary_dialogue.DialogueParams, summarize.POSITION_WEIGHT).
-_CONDENSE_WEIGHTS = {"dialogue": (0.6, 5.0, 0.25), "report": (0.7, 8.0, 0.3)}
+_CONDENSE_WEIGHTS = {"dialogue": (0.9, 5.0, 0.25), "report": (0.7, 8.0, 0.3)}
 
 
 def condense(pieces: Sequence[str], genre: str, gen, budget: int) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -211,3 +212,91 @@ def test_supported_quotes_are_shown_word_for_word_with_their_speaker(dialogues, 
     for line in shown:
         who, said = line.split(": ", 1)
         assert any(t.speaker == who and said in t.text for t in parse_turns(party))
+
+
+def _units(dialogue: str):
+    from fieldkit.analysis import summary_dialogue as D
+    from fieldkit.analysis.summary_vectors import TfidfVectors
+
+    turns = parse_turns(dialogue)
+    return turns, D.build_units(turns, TfidfVectors().embed_all([r[1] for r in D.dialogue_sentences(turns)]))
+
+
+def test_dialogue_summary_says_the_outcome_with_its_speaker(dialogues):
+    """A waiter's promise closes the complaint: "Dieter will change it" is what the reference says."""
+    dialogue = next(d for d, _ in dialogues if d.startswith("Walter: ") and "medium rare" in d)
+    s = S.summarize_text(dialogue)
+    assert "Dieter: If it is not to your satisfaction, I'll certainly bring you another." in s.units
+    from fieldkit.analysis import summary_dialogue as D
+
+    added = 0
+    for dialogue, _ in dialogues[:120]:
+        turns, u = _units(dialogue)
+        with_outcome = D.select_sentences(u, 3)
+        without = D.select_sentences(u, 3, replace(D.DEFAULT_PARAMS, outcome_words=0))
+        extra = sorted(set(with_outcome) - set(without))
+        assert set(without) <= set(with_outcome) and len(extra) <= 1
+        for i in extra:  # from the closing turns, or the answer to the first quoted sentence
+            first = min(without)
+            closing = u.turn[i] >= D.DEFAULT_PARAMS.closing_from * u.n_turns
+            answer = u.turn[i] == u.turn[first] + 1 and u.speakers[i] != u.speakers[first]
+            assert closing or answer
+            assert D.COMMITMENT.search(u.sentences[i]) or answer
+            assert not u.sentences[i].endswith("?") and u.words[i] <= D.DEFAULT_PARAMS.outcome_words
+            line = D.render(u, [i])[-1]
+            assert line.startswith(f"{u.speakers[i]}: ")  # the speaker is named
+            added += 1
+    assert added >= 30  # the outcome line is common, not a corner case
+
+
+def test_outcome_line_raises_recall_of_the_references_last_sentence(dialogues):
+    """DialogSum references end with the outcome ("Lily accepts."): the outcome line recalls more of it."""
+    from fieldkit.analysis import summary_dialogue as D
+    from fieldkit.analysis.rouge import normalise
+    from fieldkit.analysis.sentences import split_sentences
+
+    def words(text):
+        return set(re.findall(r"[a-z0-9]+", normalise(text).lower()))
+
+    recall = {0: [], D.DEFAULT_PARAMS.outcome_words: []}
+    for dialogue, refs in dialogues[200:300]:
+        _, u = _units(dialogue)
+        lasts = [words(split_sentences(r)[-1]) for r in refs if len(split_sentences(r)) > 1]
+        for k, out in recall.items():
+            p = replace(D.DEFAULT_PARAMS, outcome_words=k)
+            said = words(" ".join(D.render(u, D.select_sentences(u, 3, p), p)))
+            out += [len(last & said) / len(last) for last in lasts]
+    assert np.mean(recall[D.DEFAULT_PARAMS.outcome_words]) > np.mean(recall[0]) + 0.03
+
+
+def test_topic_line_leaves_out_function_words_and_sentence_openers(dialogues):
+    """"Did", "Probably", "big" were named as topics: the main language's stop-word list and words
+    that open at least half of their sentences are left out (KeywordRule, CV in the bench)."""
+    from fieldkit.analysis import summary_dialogue as D
+
+    rule = D.KEYWORD_RULE
+    named = 0
+    for dialogue, _ in dialogues[:150]:
+        turns, u = _units(dialogue)
+        stop = D.transcript_stop_words(u.sentences, rule.main_list)
+        for w in u.keywords:
+            lw = w.lower()
+            assert lw not in stop and lw not in {"did", "probably", "big"}
+            opens = sum(bool(re.match(rf"\W*{re.escape(lw)}\b", s, re.I)) for s in u.sentences)
+            said = sum(len(re.findall(rf"\b{re.escape(lw)}\b", s, re.I)) for s in u.sentences)
+            assert opens < rule.opener_share * said
+            named += 1
+    assert named > 300
+
+
+def test_topic_line_uses_the_stop_words_of_the_transcripts_language():
+    from fieldkit.analysis import summary_dialogue as D
+
+    text = ("Ana: ¿Pudiste hablar con el alcalde sobre el agua del pozo?\n"
+            "Luis: Sí, dijo que el pozo del barrio está contaminado y que mandará un camión de agua.\n"
+            "Ana: ¿Cuándo llega el camión? El pozo lleva una semana así.\n"
+            "Luis: El camión llega el lunes, y también revisarán el pozo.\n")
+    turns, u = _units(text)
+    assert [w.lower() for w in u.keywords][:2] == ["pozo", "camión"]
+    stop = D._language_stop_words()["spanish"]
+    assert not {w.lower() for w in u.keywords} & stop
