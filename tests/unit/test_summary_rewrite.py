@@ -129,6 +129,7 @@ def test_abstractive_with_the_real_model_shows_only_supported_retellings_or_quot
                 assert t.shown.startswith(speaker) and not t.missing
                 sentence = t.line.split(": ", 1)[1]
                 assert _check(text, speaker, sentence, t.shown, embedder) == ()
-            assert t.line in quotable or t.line.split(": ", 1)[1] in text
+            said = t.line.split(": ", 1)[1]  # verbatim, or with an opening filler trimmed ("Well, when" -> "When")
+            assert t.line in quotable or said in text or said[0].lower() + said[1:] in text
         if len(told) > 1:
             assert gen.last_stats.reused_tokens > 100  # the worked examples were not read again
