@@ -76,7 +76,7 @@ with ctx:
             timings["ready"] = done[0][0] - s0  # the model loaded (on every worker) and the first rows back
             t_a, d_a = done[0]
             t_b, d_b = done[-1]
-            if d_b > d_a and t_b > t_a:
+            if d_b - d_a >= 0.5 * d_b and t_b > t_a:  # half the rows or more came after the first
                 # rows/s once the first rows are back (the parts' reporter counts parts: scaled to rows)
                 timings["steady"] = (d_b - d_a) / (t_b - t_a) * r.outcome.rows / d_b
         rows = r.outcome.rows
@@ -203,7 +203,7 @@ def template_home(folder: Path, model: str) -> tuple[Path, str]:
     Why: each run gets a copy, so no run finds another's embedding cache, and none pays for a
     one-off preparation (local would build the graph once, each Ray actor again).
     """
-    home = folder / "home-template"
+    home = folder / f"home-template-{model}"
     env = {**os.environ, "FIELDKIT_HOME": str(home), "PYTHONPATH": str(ROOT)}
     code = ("import sys; from fieldkit.inference.embedder import get_embedder\n"
             "m = sys.argv[1]\n"
@@ -227,13 +227,25 @@ def uptime() -> str:
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
+def answer_sizes(text: str, model: str) -> list[tuple[int, str]]:
+    """`20000,1000000:static` -> [(20000, model), (1000000, "static")]."""
+    out = []
+    for x in text.split(","):
+        if x.strip():
+            n, _, m = x.strip().partition(":")
+            out.append((int(float(n)), m or model))
+    return out
+
+
 def sizes(text: str) -> list[int]:
     return [int(float(x)) for x in text.split(",") if x.strip()]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--answers", default="1000000", help="sizes, comma-separated (e.g. 4000,16000,64000)")
+    ap.add_argument("--answers", default="20000,1000000:static",
+                    help="sizes, comma-separated, each with :MODEL to embed it with another model than --model "
+                         "(e.g. 20000,1000000:static)")
     ap.add_argument("--lines", default="10000000", help="sizes, comma-separated")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--modes", default="cold,joined",
@@ -251,13 +263,19 @@ def main() -> None:
     workers = a.workers or cpus
     modes = [m for m in a.modes.split(",") if m]
     variants = [v for v in a.variants.split(",") if v]
-    print(f"# bench_scale: answers {a.answers} ({a.model}), log lines {a.lines}, {a.runs} runs, modes {modes}, "
+    print(f"# bench_scale: answers {a.answers} (default model {a.model}), log lines {a.lines}, {a.runs} runs, modes {modes}, "
           f"{cpus} CPUs, {workers} Ray workers; {uptime()} at start\n# {' '.join(sys.argv)}\n", flush=True)
     results: dict[tuple, list[tuple[dict, dict]]] = {}
     with tempfile.TemporaryDirectory(prefix="fk-bench-scale-") as tmp:
         tmp = Path(tmp)
-        template, model = template_home(tmp, a.model) if sizes(a.answers) else (None, a.model)
-        jobs = [("embed", n, {"path": str(make_answers(n, tmp)), "model": model}) for n in sizes(a.answers)]
+        templates: dict[str, tuple[Path, str]] = {}  # model asked -> (its template home, its id)
+        jobs = []
+        for n, m in answer_sizes(a.answers, a.model):
+            if m not in templates:
+                templates[m] = template_home(tmp, m)
+            label = "embed" if m == "all-minilm-l6-v2" else f"embed ({m})"
+            jobs.append((label, n, {"path": str(make_answers(n, tmp)), "model": templates[m][1],
+                                    "template": str(templates[m][0])}))
         for n in sizes(a.lines):
             folder = tmp / f"logs-{n}"
             folder.mkdir()
@@ -268,13 +286,14 @@ def main() -> None:
                 if mode == "joined":
                     head = RayHead(workers)
                 for run in range(a.runs):  # local and Ray alternate, so load changes hit both alike
-                    for job, n, args in jobs:
+                    for label, n, args in jobs:
+                        job = label.split(" ")[0]
                         runs = {}
                         for variant in variants:
                             engine = variant.split("-")[0]
                             home = tmp / f"home-{job}-{n}-{variant}-{mode}-{run}"
-                            if template is not None:
-                                fresh_home(template, home)
+                            if "template" in args:
+                                fresh_home(Path(args["template"]), home)
                             where = head.address if mode == "joined" else "local"  # cold: its own Ray, never another
                             parts = max(1_000, n // (4 * workers)) if variant == "ray-parts" else None
                             got = child(job, engine, tmp / f"out-{job}-{variant}.parquet",
@@ -285,10 +304,10 @@ def main() -> None:
                             extra = "".join(f", {k} {got[k]:.2f} s" for k in ("ready", "read", "mine", "merge", "write")
                                             if k in got)
                             extra += f", steady {got['steady']:,.0f} rows/s" if "steady" in got else ""
-                            print(f"{mode:<6} run {run + 1} {job:<5} {variant:<9} {got['rows']:>11,} rows "
+                            print(f"{mode:<6} run {run + 1} {label:<14} {variant:<9} {got['rows']:>11,} rows "
                                   f"{got['seconds']:8.1f} s (start {got['start']:.1f} s{extra}) "
                                   f"peak RSS {got['rss_mb']:,.0f} MB, load {got['load']:.1f}", flush=True)
-                        results.setdefault((job, n, mode), []).append(runs)
+                        results.setdefault((label, n, mode), []).append(runs)
                 if head is not None:
                     head.stop()
                     head = None
@@ -328,7 +347,12 @@ def report(results: dict, workers: int) -> None:
 
 
 def rate(job: str, r: dict, workers: int) -> float:
-    """Rows per second per worker in the part that runs on the workers (no start-up, merge or driver write)."""
+    """Rows per second per worker in the part that runs on the workers (no start-up, merge or driver write).
+
+    For `embed`, the steady rate (once the first rows are back: every actor has its model).
+    """
+    if "steady" in r:
+        return r["steady"] / workers
     return r["rows"] / max(r["mine"] - r.get("merge", 0.0), 1e-9) / workers
 
 

@@ -48,6 +48,7 @@ def embed_parts(engine, ds, column: str, out, rows: int, model_id: str | None = 
     from fieldkit.pipelines.embed import Embedded
     from fieldkit.pipelines.engine import mark_step
     from fieldkit.pipelines.parts import PartsFolder
+    from fieldkit.scale.engine import from_arrow
     from fieldkit.scale.workers import _env
     from fieldkit.store import make_provenance
 
@@ -64,7 +65,7 @@ def embed_parts(engine, ds, column: str, out, rows: int, model_id: str | None = 
             blocks = [frame.slice(s, rows).to_arrow().append_column(ROW, pa.array(np.arange(s, s + min(rows, len(texts) - s)), pa.int64()))
                       .append_column(PART_TEXT, pa.array([None if t is None else str(t) for t in texts[s:s + rows]], pa.string()))
                       for s in range(0, len(texts), rows)]
-            written = engine.collect(ray.data.from_arrow(blocks).map_batches(
+            written = engine.collect(from_arrow(blocks).map_batches(
                 EmbedPartWorker, batch_format="pyarrow", batch_size=None,
                 fn_constructor_kwargs={"model_id": view.model_id, "env": _env(), "folder": str(folder.tmp),
                                        "rows": rows, "provenance": provenance, "batch_size": batch_size},
