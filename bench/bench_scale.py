@@ -112,8 +112,9 @@ with ctx:
         timings["write"] = time.perf_counter() - s0 - timings["mine"]
         rows = res.digest.lines
 u = resource.getrusage(resource.RUSAGE_SELF)
+c = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps(dict(rows=rows, seconds=time.perf_counter() - t0, start=t1 - t0, **timings,
-                      rss_mb=u.ru_maxrss / 1024)))
+                      rss_mb=u.ru_maxrss / 1024, cpu=u.ru_utime + u.ru_stime + c.ru_utime + c.ru_stime)))
 """
 
 
@@ -170,6 +171,25 @@ ray.shutdown()
 """
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU-seconds (user + system) of a process and all its descendants, with the reaped ones' counted."""
+    import psutil
+
+    total = 0.0
+    try:
+        procs = [psutil.Process(pid)]
+        procs += procs[0].children(recursive=True)
+    except psutil.Error:
+        return total
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return total
+
+
 class RayHead:
     """The one Ray the `joined` runs join, as a cluster's head would be running: this benchmark's own.
 
@@ -184,6 +204,10 @@ class RayHead:
         self.address = self.proc.stdout.readline().strip()
         if not self.address:
             raise SystemExit("could not start the benchmark's Ray head")
+
+    def cpu(self) -> float:
+        """CPU-seconds used so far by this Ray: the head process, its raylet, GCS and every worker (live or reaped)."""
+        return tree_cpu(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.stdin.close()
@@ -296,14 +320,18 @@ def main() -> None:
                                 fresh_home(Path(args["template"]), home)
                             where = head.address if mode == "joined" else "local"  # cold: its own Ray, never another
                             parts = max(1_000, n // (4 * workers)) if variant == "ray-parts" else None
+                            before = head.cpu() if head is not None and engine == "ray" else None
                             got = child(job, engine, tmp / f"out-{job}-{variant}.parquet",
                                         {**args, "workers": workers, "address": where, "parts": parts}, home)
+                            if before is not None:  # the joined Ray's workers, raylet and GCS during this run
+                                got["cpu"] += head.cpu() - before
                             got["load"] = os.getloadavg()[0]
                             shutil.rmtree(home, ignore_errors=True)
                             runs[variant] = got
                             extra = "".join(f", {k} {got[k]:.2f} s" for k in ("ready", "read", "mine", "merge", "write")
                                             if k in got)
                             extra += f", steady {got['steady']:,.0f} rows/s" if "steady" in got else ""
+                            extra += f", {got['cpu']:.1f} CPU-s"
                             print(f"{mode:<6} run {run + 1} {label:<14} {variant:<9} {got['rows']:>11,} rows "
                                   f"{got['seconds']:8.1f} s (start {got['start']:.1f} s{extra}) "
                                   f"peak RSS {got['rss_mb']:,.0f} MB, load {got['load']:.1f}", flush=True)
@@ -327,8 +355,9 @@ def report(results: dict, workers: int) -> None:
     busy): what the overhead is per row, the part that grows with the input.
     """
     print("\n| job | rows | Ray | variant | local s | variant s | Ray start s | first rows back s (local / variant) "
-          "| variant/local | without start | steady rows/s (local / variant) | steady overhead | per-worker rows/s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| variant/local | without start | steady rows/s (local / variant) | steady overhead "
+          "| CPU-s (local / variant) | CPU overhead | per-worker rows/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (job, n, mode), runs in sorted(results.items()):
         for variant in [v for v in runs[0] if v != "local"]:
             loc, ray_ = [r["local"] for r in runs], [r[variant] for r in runs]
@@ -343,6 +372,8 @@ def report(results: dict, workers: int) -> None:
             print(f"| {job} | {loc[0]['rows']:,} | {mode} | {variant} | {rng_fmt([x['seconds'] for x in loc])} "
                   f"| {rng_fmt([x['seconds'] for x in ray_])} | {rng_fmt([x['start'] for x in ray_])} | {ready} "
                   f"| {rng_fmt(ratio, '{:.2f}')} | {rng_fmt(warm, '{:.2f}')} | {steady} | {over} "
+                  f"| {rng_fmt([x['cpu'] for x in loc])} / {rng_fmt([x['cpu'] for x in ray_])} "
+                  f"| {rng_fmt([r['cpu'] / l['cpu'] - 1 for l, r in zip(loc, ray_)], '{:+.0%}')} "
                   f"| {rng_fmt([rate(job, r, workers) for r in ray_], '{:,.0f}')} |")
 
 

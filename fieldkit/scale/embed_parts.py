@@ -48,8 +48,7 @@ def embed_parts(engine, ds, column: str, out, rows: int, model_id: str | None = 
     from fieldkit.pipelines.embed import Embedded
     from fieldkit.pipelines.engine import mark_step
     from fieldkit.pipelines.parts import PartsFolder
-    from fieldkit.scale.engine import from_arrow
-    from fieldkit.scale.workers import _env
+    from fieldkit.scale.workers import _env, from_arrow
     from fieldkit.store import make_provenance
 
     col = text_column(ds, column)

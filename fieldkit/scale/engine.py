@@ -27,7 +27,7 @@ from fieldkit.errors import FieldkitError, UsageError
 from fieldkit.inference.embedder import EmbedStats
 from fieldkit.pipelines.engine import use_engine
 from fieldkit.progress import Reporter
-from fieldkit.scale.workers import ROW, TEXT, EmbedWorker, _env, pair_block, vectors_of
+from fieldkit.scale.workers import ROW, TEXT, EmbedWorker, _env, from_arrow, pair_block, vectors_of
 
 BLOCKS_PER_WORKER = 4  # at least this many blocks per worker when the rows allow it (uneven blocks even out)
 MAX_WINDOWS_PER_BLOCK = 8  # 16,384 rows: a fast model's blocks big enough that Ray's per-block cost stays small
@@ -244,31 +244,6 @@ class RayEngine:
         i, j = np.concatenate(rows), np.concatenate(cols)
         order = np.lexsort((j, i))  # the local loop's order, so the result does not depend on timing
         return i[order], j[order]
-
-
-def from_arrow(tables: list[pa.Table]):
-    """`ray.data.from_arrow` with each block's row count and schema taken here, not by a Ray task per block.
-
-    Why: from_arrow asks one task per block for its metadata and waits for them all before
-    the pipeline starts; those tasks wait for worker processes, 5.6 s of an 11 s two-block run
-    at load 18 here, for facts the driver holds. Ray 2.60's own calls (the extra pins
-    ray[data]==2.60.0); with any other layout it falls back to ray.data.from_arrow.
-    """
-    import ray
-
-    try:
-        from ray.data._internal.logical.interfaces import LogicalPlan
-        from ray.data._internal.logical.operators import FromArrow
-        from ray.data._internal.stats import DatasetStats
-        from ray.data._internal.util import get_table_block_metadata_schema
-        from ray.data.context import DataContext
-        from ray.data.dataset import MaterializedDataset
-    except ImportError:  # pragma: no cover - another Ray version
-        return ray.data.from_arrow(tables)
-    meta = [get_table_block_metadata_schema(t) for t in tables]
-    context = DataContext.get_current().copy()
-    plan = LogicalPlan(FromArrow([ray.put(t) for t in tables], meta), context)
-    return MaterializedDataset(plan, context, DatasetStats(metadata={"FromArrow": meta}, parent=None))
 
 
 def _quiet_ray() -> None:
