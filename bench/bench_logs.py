@@ -3,6 +3,7 @@
     python bench/bench_logs.py                    # everything (the 2 GB run takes a few minutes)
     python bench/bench_logs.py --gb 0.2           # a smaller scale run
     python bench/bench_logs.py --skip-scale
+    python bench/bench_logs.py --skip-accuracy --skip-scale --merge-gb 1   # one file vs a rotated set of 4
 
 1. Accuracy: the loghub grouping accuracy (a line is right when its predicted group holds
    exactly the lines of its true EventId; /work/shared/data/README.md) on the 8 shared sets,
@@ -160,21 +161,58 @@ def build_big_log(gb: float, target: Path) -> Path:
     return target
 
 
+def build_rotated_set(gb: float, folder: Path, files: int = 4) -> tuple[Path, Path]:
+    """A time-ordered log of real HDFS lines (each round of the 2k lines moved two days on) and the same lines cut
+    into a rotated set (`app.log.3` oldest ... `app.log`), both under /tmp: (one file, folder of the set)."""
+    from datetime import datetime, timedelta
+
+    one = folder.parent / (folder.name + ".log")
+    want = int(gb * 1e9)
+    if not (one.exists() and abs(one.stat().st_size - want) < 50e6 and len(list(folder.glob("app.log*"))) == files):
+        lines = (LOGS / "HDFS_2k.log").read_bytes().splitlines()
+        stamps = [datetime.strptime(ln[:13].decode(), "%y%m%d %H%M%S") for ln in lines]
+        digits = b"0123456789"
+        tmp = one.with_suffix(".part")
+        with open(tmp, "wb") as fh:
+            size, k = 0, 0
+            while size < want:  # a round spans 1.6 days: two days apart, rounds never overlap
+                shift = timedelta(days=2 * k)
+                table = bytes.maketrans(digits, digits[k % 10:] + digits[:k % 10])
+                chunk = b"".join((t + shift).strftime("%y%m%d %H%M%S").encode() + ln[13:].translate(table) + b"\n"
+                                 for t, ln in zip(stamps, lines))
+                fh.write(chunk)
+                size += len(chunk)
+                k += 1
+        tmp.replace(one)
+        folder.mkdir(exist_ok=True)
+        for old in folder.glob("app.log*"):
+            old.unlink()
+        with open(one, "rb") as src:
+            cut = one.stat().st_size // files
+            for i in range(files):
+                name = "app.log" + (f".{files - 1 - i}" if i < files - 1 else "")
+                with open(folder / name, "wb") as out:
+                    block = src.read(cut) if i < files - 1 else src.read()
+                    block += src.readline() if i < files - 1 else b""
+                    out.write(block)
+    return one, folder
+
+
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-engine, path, out = sys.argv[1], sys.argv[2], sys.argv[3]
+engine, path, out = sys.argv[1], sys.argv[2].split(","), sys.argv[3]
 t0 = time.perf_counter()
 if engine == "fieldkit logs":
     from fieldkit import pipelines
-    res = pipelines.logs([path], out, use_model=False).outcome  # the CLI's job, no model
+    res = pipelines.logs(path, out, use_model=False).outcome  # the CLI's job, no model
     n, extra = res.digest.lines, res.templates.height
 elif engine == "drain3 (mining only)":
     import logging
     logging.getLogger("drain3").setLevel(logging.ERROR)
     from drain3 import TemplateMiner
     d, n = TemplateMiner(), 0
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path[0], encoding="utf-8", errors="replace") as fh:
         for line in fh:
             d.add_log_message(line.rstrip("\n")); n += 1
     extra = len(d.drain.clusters)
@@ -185,10 +223,11 @@ print(json.dumps(dict(lines=n, seconds=dt, cpu=u.ru_utime + u.ru_stime, rss_mb=u
 """
 
 
-def run_child(engine: str, path: Path, timeout: float) -> dict | None:
+def run_child(engine: str, path: Path | list[Path], timeout: float) -> dict | None:
     out = Path("/tmp/fieldkit_bench_logs_out.parquet")
+    paths = ",".join(str(p) for p in (path if isinstance(path, list) else [path]))
     try:
-        res = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT)), engine, str(path), str(out)],
+        res = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT)), engine, paths, str(out)],
                              capture_output=True, text=True, check=False, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None
@@ -224,6 +263,24 @@ def scale(gb: float, runs: int, drain_timeout: float, drain_runs: int = 1) -> No
           "CPU seconds much less (fieldkit uses a second thread: CPU can exceed wall on a quiet machine).")
 
 
+def merge_scale(gb: float, runs: int) -> None:
+    """The same time-ordered lines as one file and as a rotated set of 4 merged by time: memory must not grow."""
+    one, folder = build_rotated_set(gb, Path(f"/tmp/fieldkit_bench_{gb:g}gb_set"))
+    parts = sorted(folder.glob("app.log*"))
+    print(f"\n## Merging a rotated set: {one.stat().st_size / 1e9:.2f} GB of time-ordered HDFS lines, one file "
+          f"against the same lines in {len(parts)} rotated files ({folder})\n")
+    print("| input | runs | seconds (min–max) | CPU seconds (min–max) | peak RSS MB (min–max) | load average at start |")
+    print("|---|---:|---:|---:|---:|---|")
+    for label, path in (("one file", one), (f"{len(parts)} rotated files, merged by time", parts)):
+        rs, loads = [], []
+        for _ in range(runs):
+            loads.append(os.getloadavg()[0])
+            rs.append(run_child("fieldkit logs", path, 3600))
+        secs, cpu, rss = [r["seconds"] for r in rs], [r["cpu"] for r in rs], [r["rss_mb"] for r in rs]
+        print(f"| {label} | {len(rs)} | {min(secs):.1f}–{max(secs):.1f} | {min(cpu):.1f}–{max(cpu):.1f} | "
+              f"{min(rss):.0f}–{max(rss):.0f} | {min(loads):.1f}–{max(loads):.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--gb", type=float, default=2.0)
@@ -232,6 +289,7 @@ def main() -> None:
     ap.add_argument("--drain-timeout", type=float, default=900)
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--merge-gb", type=float, default=0.0, help="also merge a rotated set of this size (e.g. 1)")
     args = ap.parse_args()
     t = time.perf_counter()
     if not args.skip_accuracy:
@@ -239,6 +297,8 @@ def main() -> None:
         formats_table()
     if not args.skip_scale:
         scale(args.gb, args.runs, args.drain_timeout, args.drain_runs)
+    if args.merge_gb:
+        merge_scale(args.merge_gb, args.runs)
     print(f"\n(total {time.perf_counter() - t:.0f} s)")
 
 

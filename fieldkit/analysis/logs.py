@@ -256,6 +256,12 @@ def _read_part(part: Path) -> pl.DataFrame:
         return pl.from_arrow(ipc.open_file(src).read_all())
 
 
+def _part_clock(part: Path) -> pl.DataFrame:
+    """The columns a part's place in time order is read from (source, line_no, timestamp), nothing else."""
+    cols = ["source", "line_no", "timestamp"]
+    return _read_part(part).select(cols) if part.suffix == ".arrow" else pl.read_parquet(part, columns=cols)
+
+
 def annotate_part(batch: pl.DataFrame, keys: pl.Series, templates: dict[int, str], cache=None) -> pl.DataFrame:
     """`annotate` for a part written by `mine_logs`: the params come from the keys mining kept (`keyed_params`)."""
     from fieldkit.analysis.log_params import keyed_params
@@ -368,7 +374,11 @@ class MinedLogs:
             # several files: merged by time on disk, a k-way merge in bounded memory (fieldkit.analysis.log_merge)
             from fieldkit.analysis.log_merge import merge_by_time
 
+            from fieldkit.analysis.log_merge import in_time_order
+
             ready = (_read_part(p).select(cols) for p in self.parts) if self.ready else prefetch(final_parts())
+            if in_time_order(_part_clock(p) for p in self.parts):  # a rotated set, each file later than the last
+                return ready
             total = sum(f.stat().st_size for f in self.files)
             return merge_by_time(ready, self.tmp / "merge", compression=part_compression(self.tmp, total), reporter=rep)
 

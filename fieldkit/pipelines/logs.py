@@ -21,6 +21,20 @@ from fieldkit.progress import Reporter
 
 
 ROW_GROUP_LINES = 8_192
+MAX_ROW_GROUPS = 512
+
+
+def row_group_lines(lines: int) -> int:
+    """Lines per output row group: 8k, doubled (up to 64k) until the output has at most MAX_ROW_GROUPS groups.
+
+    Why: Polars' Parquet writer keeps about 38 KB per row group until the file is closed (13.5M lines in
+    8k groups: +65 MB by the end of a 2 GB run), while a group's lines wait in memory until it is full;
+    32k groups at 2 GB keep the writer flat and take a fifth less CPU (bench/bench_logs.py).
+    """
+    size = ROW_GROUP_LINES
+    while size < 8 * ROW_GROUP_LINES and lines > MAX_ROW_GROUPS * size:
+        size *= 2
+    return size
 
 
 def _log_dataset(files: list[Path], given: Sequence[str | os.PathLike]) -> Dataset:
@@ -91,11 +105,9 @@ def logs(paths: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.P
             if folder is not None:
                 publish_log_parts(folder, mined, prov(mined.files, mined.layouts, mined.miner, step), rep)
             else:
-                # zstd level 1: the default level took a quarter of a multi-GB run's CPU, for a file no smaller;
-                # row groups of 8k lines: the writer holds a few in memory (64k-line ones were the run's peak;
-                # 8k lines: 2 GB HDFS peak 293 -> ~255 MB, file 2% larger)
+                # zstd level 1: the default level took a quarter of a multi-GB run's CPU, for a file no smaller
                 save_annotated(ds, {}, [step], out, table=mined.annotated(rep), compression_level=1,
-                               row_group_size=ROW_GROUP_LINES)
+                               row_group_size=row_group_lines(mined.digest.lines))
     except BaseException:
         if folder is not None:
             folder.discard()

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from fieldkit.analysis.log_merge import merge_by_time
+from fieldkit.analysis.log_merge import in_time_order, merge_by_time
 from fieldkit.io.logs import scan_log
 from tests.conftest import shared
 
@@ -74,3 +74,21 @@ def test_rotated_set_merges_like_the_one_file(tmp_path):
         want = one.with_columns(pl.col("timestamp").forward_fill().alias("_t")).sort("_t", maintain_order=True)
         assert got.select(cols).equals(want.select(cols))
         assert got["source"][0] == "app.log.3" and got["source"][-1] == "app.log"
+
+
+def test_in_time_order_tells_when_no_merge_is_needed():
+    """A rotated set whose files follow each other needs no merge; a file out of turn, a step back or a later
+    file's lines before its first stamp (they sort first) do."""
+    def load(name):
+        return scan_log(shared("logs", f"{name}_2k.log")).collect().select("line_no", "timestamp")
+
+    hdfs = load("HDFS")
+    pieces = [hdfs.slice(a, 500).with_columns(pl.int_range(1, 501).alias("line_no"), pl.lit(f"app.log.{3 - i}")
+                                               .alias("source")) for i, a in enumerate(range(0, 2000, 500))]
+    assert in_time_order(iter(pieces))
+    assert in_time_order(p.slice(o, 97) for p in pieces for o in range(0, 500, 97))
+    assert not in_time_order(iter(pieces[1:] + pieces[:1]))
+    assert not in_time_order(iter([load("Apache").with_columns(pl.lit("a").alias("source"))]))  # steps back
+    blank = pieces[2].with_columns(pl.when(pl.col("line_no") <= 3).then(None).otherwise(pl.col("timestamp"))
+                                   .alias("timestamp"))
+    assert not in_time_order(iter(pieces[:2] + [blank] + pieces[3:]))
