@@ -31,13 +31,26 @@ WILDCARD = "<*>"
 
 # Ordered masking rules (Rust regex, no look-around). Each replaces a variable with <*>.
 _DELIMS = r"""\s=:,;()\[\]{}<>"'|"""
+def _datetime_pattern() -> str:
+    """A date-time written inside a message, in any form a header may have (fieldkit.io.log_header.TIME_FORMS).
+
+    Why: `2024-01-01T10:00:00Z` or `[06/Feb/2009:12:14:14.655]` in a message were three or four `<*>` split at
+    the colons; a date-time is one parameter. Bare numbers (epoch, `yymmdd hhmmss`) stay numbers.
+    """
+    from fieldkit.io.log_header import TIME_FORMS
+
+    forms = [f.pattern for f in TIME_FORMS if f.name not in ("epoch", "yymmdd", "compact", "compact_ms", "glog")]
+    return r"\b(?:" + "|".join(forms) + r")(?:[.,]\d+)?\b"
+
+
 MASKS: tuple[tuple[str, str], ...] = (
     ("url", r"[A-Za-z][\w+.-]*://\S+"),
+    ("mac", r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b"),
+    ("datetime", _datetime_pattern()),
     ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
     ("path", r"(?:[\w.~-]+)?(?:/[\w.~$@+-]+){2,}/?"),
     ("winpath", r"\b[A-Za-z]:\\[^\s\"'<>|]*"),
     ("ip_port", r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),
-    ("mac", r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b"),
     ("hex", r"\b0[xX][0-9a-fA-F]+\b"),
     ("size_or_duration", r"\b\d+(?:\.\d+)?\s?(?:[KMGT]i?B|B|bytes|ms|us|ns|sec|secs|seconds|s|min|mins|h)\b"),
     ("boolean", r"\b(?:true|false|True|False|null|None)\b"),
@@ -46,7 +59,7 @@ MASKS: tuple[tuple[str, str], ...] = (
 )
 # Host names (two dots or more, a short last label): a rule the cross-validation may switch on.
 HOST_MASK = ("host", r"\b[A-Za-z][\w-]*(?:\.[\w-]+)+\.[A-Za-z]{2,4}\b")
-_RUN = r"<\*>(?:[\s,]+<\*>)+"
+_RUN = r"<\*>(?:[\s,]*<\*>)+"
 # Chosen by leave-one-system-out over the 8 shared loghub sets (bench/bench_logs.py prints the table).
 MINER_SETTINGS = {"sim_threshold": 0.8, "depth": 2, "mask_hosts": False}
 
@@ -59,7 +72,7 @@ def mask_expr(text: pl.Expr, hosts: bool = False) -> pl.Expr:
     """
     out = text.str.split("\n").list.first().fill_null("")
     out = out.str.replace_all(r"(\.{3,})\d+", "$1" + WILDCARD)  # dot leaders: `depth.......0`
-    rules = MASKS if not hosts else MASKS[:4] + (HOST_MASK,) + MASKS[4:]
+    rules = MASKS if not hosts else MASKS[:6] + (HOST_MASK,) + MASKS[6:]
     for _, pattern in rules:
         out = out.str.replace_all(pattern, WILDCARD)
     # a run of variables is one variable: lists of ids or numbers vary in length

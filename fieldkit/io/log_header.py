@@ -33,7 +33,13 @@ _LETTERS = set("VDIWEFA")
 _MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _FRAC = r"(?:[.,]\d{1,9})?"
-_ZONE = r"(?:\s?(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT))?"
+# Zone names written after the time (postgres `... 01:45:01.123 PDT [pid]`, `date`'s `... EST 2021`): part of
+# the timestamp, not a host. Kept as written (naive) except UTC/GMT: a name does not say its offset for sure.
+ZONE_NAMES = ("UTC|GMT|CEST|CET|EEST|EET|WEST|WET|BST|IST|MSK|EST|EDT|CST|CDT|MST|MDT|PST|PDT|AKST|AKDT|HST|"
+              "JST|KST|HKT|SGT|AEST|AEDT|ACST|ACDT|AWST|NZST|NZDT")
+_ZONE = r"(?:\s?(?:Z|[+-]\d{2}:?\d{2})|\s?(?:" + ZONE_NAMES + r")\b)?"
+ZONE_END = r"\s?(?:Z|[+-]\d{2}:?\d{2}|" + ZONE_NAMES + r")$"  # what is cut off before strptime
+CTIME_ZONE = r" (?:" + ZONE_NAMES + r") (\d{4})$"  # a ctime stamp's zone, before the year
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,8 @@ TIME_FORMS: tuple[TimeForm, ...] = (
     TimeForm("ymd_slash", r"\d{4}/\d{2}/\d{2}[T ]\d{2}:\d{2}:\d{2}" + _FRAC + _ZONE, "%Y/%m/%d %H:%M:%S%.f"),
     TimeForm("yday", r"\d{4}-\d{3}T\d{2}:\d{2}:\d{2}" + _FRAC, "%Y-%jT%H:%M:%S%.f"),  # ISO 8601 ordinal date
     TimeForm("ymd_dash_dots", r"\d{4}-\d{2}-\d{2}-\d{2}\.\d{2}\.\d{2}(?:\.\d{1,9})?", "%Y-%m-%d-%H.%M.%S%.f"),
-    TimeForm("ctime", _DAY + r" " + _MON + r" [ \d]?\d \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4}", "%a %b %e %H:%M:%S%.f %Y"),
+    TimeForm("ctime", _DAY + r" " + _MON + r" [ \d]?\d \d{2}:\d{2}:\d{2}(?:\.\d+)?(?: (?:" + ZONE_NAMES + r"))? \d{4}",
+             "%a %b %e %H:%M:%S%.f %Y"),
     TimeForm("clf", r"\d{2}/" + _MON + r"/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?", "%d/%b/%Y:%H:%M:%S"),
     TimeForm("dmy_mon", r"\d{1,2} " + _MON + r" \d{4} \d{2}:\d{2}:\d{2}" + _FRAC, "%e %b %Y %H:%M:%S%.f"),
     TimeForm("mdy_slash", r"\d{2}/\d{2}/\d{4}[ T]\d{2}:\d{2}:\d{2}" + _FRAC, "%m/%d/%Y %H:%M:%S%.f"),
@@ -81,7 +88,7 @@ def plausible(form: TimeForm, text: str) -> bool:
     if form.fmt in ("epoch", "compact_ms"):
         return True
     t = re.sub(r"(:\d{2}|\.\d{2}\.\d{2}|\d{6})[.,]\d{1,9}", r"\1", text.strip())  # the seconds' fraction
-    t = re.sub(r"\s?(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)$", "", t)
+    t = re.sub(CTIME_ZONE, r" \1", t) if form.name == "ctime" else re.sub(ZONE_END, "", t)
     fmt = form.fmt.replace("%.f", "").replace("%e", "%d")
     if form.name == "glog":
         t = t[1:]

@@ -33,8 +33,8 @@ import polars as pl
 from fieldkit.errors import InputError
 from fieldkit.io.log_files import is_binary, iter_utf8_chunks, read_head
 from fieldkit.io.log_json import BUNYAN_LEVELS, infer_json
-from fieldkit.io.log_header import (HEADER_COLS, LEVEL_ALT, LEVEL_NORMAL, TIME_FORMS, Layout, TimeForm,
-                                    find_timestamps, infer_layout)
+from fieldkit.io.log_header import (CTIME_ZONE, HEADER_COLS, LEVEL_ALT, LEVEL_NORMAL, TIME_FORMS, ZONE_END, Layout,
+                                    TimeForm, find_timestamps, infer_layout)
 from fieldkit.progress import Reporter
 
 __all__ = ["scan_log", "file_layout", "looks_like_log", "iter_log_batches", "parse_records", "TIME_FORMS",
@@ -93,7 +93,9 @@ def _parse_time(text: pl.Expr, form: TimeForm, layout: Layout) -> pl.Expr:
         return base + pl.duration(milliseconds=text.str.extract(r":(\d{1,3})$").cast(pl.Int64))
     zoned = form.name in _ZONED  # other forms cannot carry an offset: skip two regex passes
     zone = text.str.extract(r"\s?(Z|[+-]\d{2}:?\d{2}|UTC|GMT)$") if zoned else None
-    base = text.str.replace(r"\s?(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)$", "") if zoned else text
+    base = text.str.replace(ZONE_END, "") if zoned else text
+    if form.name == "ctime":
+        base = base.str.replace(CTIME_ZONE, " $1")
     base = base.str.replace(",", ".", literal=True) if form.name not in ("mon_year",) else base.str.replace_all(",", "")
     fmt = form.fmt
     if form.name in ("iso", "ymd_slash"):

@@ -80,6 +80,10 @@ SHAPES = {
               datetime(2023, 11, 14, 22, 13, 20, 250000), {"host", "process", "pid"}),
     "pipes": (lambda i, r: f"20171223-22:15:{i % 60:02d}:606|Step_{r.choice(['LSC', 'SPUtils'])}|{r.randint(1, 9)}|",
               datetime(2017, 12, 23, 22, 15, 0, 606000), {"component", "pid"}),
+    # zone names are part of the timestamp (postgres; `date`'s output puts one before the year)
+    "postgres_zone": (lambda i, r: f"2025-08-13 01:45:{i % 60:02d}.123 PDT [{r.randint(100, 99999)}] LOG:  ",
+                      datetime(2025, 8, 13, 1, 45, 0, 123000), {"context"}),
+    "ctime_zone": (lambda i, r: f"Wed May 19 08:00:{i % 60:02d} EST 2021 ", datetime(2021, 5, 19, 8, 0, 0), set()),
 }
 
 
@@ -93,6 +97,14 @@ def _write_shape(tmp_path, name: str, n: int = 120):
     when = datetime(2021, 12, 31, 23, 0).timestamp()  # year-less stamps take the file's year
     os.utime(p, (when, when))
     return p, msgs, first_ts, cols
+
+
+def test_zone_names_are_not_hosts(tmp_path):
+    """`... 01:45:01.123 PDT [pid]` was read as host `PDT`; the zone name belongs to the timestamp."""
+    p, msgs, first_ts, cols = _write_shape(tmp_path, "postgres_zone")
+    df = scan_log(p).collect()
+    assert "host" not in df.columns and df["context"].str.contains(r"^\d+$").all()
+    assert df["timestamp"][0] == first_ts
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))

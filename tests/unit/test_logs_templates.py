@@ -41,6 +41,12 @@ def test_masking_rules():
         "Opening /var/log/app/x.log at 0x7f3a and retry=true",
         "depth....................0 ids 1 2 3 4 done",
         "onExtend:1514038530000 14 0 4",
+        # a date-time inside a message is one parameter, not three split at the colons
+        "finished at 2024-01-01T10:00:00.5Z ok",
+        "10.0.1.2:33317 [06/Feb/2009:12:14:14.655] GET",
+        "database system was shut down at 2025-08-13 01:45:01 PDT",
+        "Start of dump at Thu Jun 12 10:00:00 2014 ==",
+        "mac 00:11:22:33:44:55 link up",
     ])
     assert got == [
         "Received block <*> of size <*> from /<*>",
@@ -48,6 +54,11 @@ def test_masking_rules():
         "Opening <*> at <*> and retry=<*>",
         "depth....................<*> ids <*> done",
         "onExtend:<*>",
+        "finished at <*> ok",
+        "<*> [<*>] GET",
+        "database system was shut down at <*>",
+        "Start of dump at <*> ==",
+        "mac <*> link up",
     ]
 
 
