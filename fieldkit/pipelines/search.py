@@ -37,7 +37,9 @@ def search(data: Data, column: str, query: str, *, top: int = 10, model_id: str 
         if matrix.shape[0] >= ann.index_rows() and ann.available():
             base = embeddings.cache_dir() / embeddings.cache_key(ds.sha256, col, embedder)
             try:
-                index = ann.load_or_build(matrix, base, reporter)
+                # rows `dupes` would join to an indexed row are grouped under it (ann.py: why)
+                same = float(embedder.entry.raw.get("dupes_threshold", ann.DEFAULT_THRESHOLD))
+                index = ann.load_or_build(matrix, base, reporter, group_cos=same)
             except OSError:
                 index = None  # read-only cache: the exact scan is still right, only slower
             if index is not None:
