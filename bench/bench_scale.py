@@ -1,12 +1,18 @@
 """Ray engine benchmark: the same jobs local vs `--engine ray` on this machine, and a cluster projection.
 
-Run:  python bench/bench_scale.py [--answers 4000,64000] [--lines 400000,2000000] [--runs 3] [--modes cold,joined]
-      [--variants local,ray,ray-parts]
+Run (the whole table, <= 15 min on a quiet 2-core machine):
+      python bench/bench_scale.py --answers 20000,1000000:static --lines 2000000 --runs 1 --modes joined
+Options: [--answers N[:MODEL],...] [--lines N,...] [--runs 3] [--modes cold,joined]
+         [--variants local,ray,ray-parts] [--model ID]
 
 1. Answers: N survey answers resampled from the real R survey answers (both free-text
-   columns), written to Parquet; `embed` timed local (one process, onnxruntime on every core)
-   and on a local Ray (one embedding actor per core, one thread each), each in a fresh
-   subprocess with an empty FIELDKIT_HOME (no embedding cache), Ray's start-up included.
+   columns), written to Parquet; `embed` timed local (one process) and on a local Ray (one
+   embedding actor per core, one thread each), each in a fresh subprocess whose FIELDKIT_HOME
+   is a copy of a template (model ready: int8 graph built, or `static` = MiniLM distilled to a
+   static table, the fastest embedder, so Ray's share is largest: an upper bound), no vectors.
+   Each run prints wall time, Ray's start-up (start or join), the first rows back, the steady
+   rows/s after them, and CPU-seconds (the driver's and, joined, the Ray head's whole process
+   tree during the run: load-independent, unlike wall time on a shared machine).
 2. Log lines: the 8 loghub sets repeated into 8 files of N/8 lines (a fleet's files);
    `logs` timed local vs Ray the same way. The driver's serial parts (the template merge,
    writing the one output file) are timed inside the Ray run.
@@ -16,7 +22,7 @@ Run:  python bench/bench_scale.py [--answers 4000,64000] [--lines 400000,2000000
    driver) and `ray-parts` (a folder of parts written by the workers, `--parts`).
 4. A projection for 100M answers and 1 TB of logs on a 16-node cluster, from the measured
    per-worker throughput and the measured serial (driver) rates, with its assumptions.
-Timings are min-max over --runs; the load average is printed beside them (the machine is shared).
+Variants alternate within each run, so load changes hit them alike; the load average is printed.
 """
 
 from __future__ import annotations
@@ -118,14 +124,30 @@ print(json.dumps(dict(rows=rows, seconds=time.perf_counter() - t0, start=t1 - t0
 """
 
 
-def child(job: str, engine: str, out: Path, args: dict, home: Path) -> dict:
+def child(job: str, engine: str, out: Path, args: dict, home: Path, head: "RayHead | None" = None) -> dict:
+    """Run one command in a fresh process; with `head`, also the CPU-seconds its Ray processes spent meanwhile."""
     env = {**os.environ, "FIELDKIT_HOME": str(home), "PYTHONPATH": str(ROOT)}
     code = CHILD.format(root=str(ROOT))
-    r = subprocess.run([sys.executable, "-c", code, job, engine, str(out), json.dumps(args)],
-                       capture_output=True, text=True, env=env, timeout=6 * 3600)
-    if r.returncode != 0:
-        raise SystemExit(f"{job}/{engine} failed:\n{r.stderr[-3000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryFile("w+") as so, tempfile.TemporaryFile("w+") as se:
+        proc = subprocess.Popen([sys.executable, "-c", code, job, engine, str(out), json.dumps(args)],
+                                stdout=so, stderr=se, text=True, env=env)
+        start = tree_times(head.proc.pid) if head is not None else {}
+        seen = dict(start)
+        while proc.poll() is None:  # sampled: a worker killed at the end is gone before it could be read once more
+            if head is not None:
+                seen.update(tree_times(head.proc.pid))
+            time.sleep(0.25)
+        if head is not None:
+            seen.update(tree_times(head.proc.pid))
+        so.seek(0)
+        se.seek(0)
+        stdout, stderr = so.read(), se.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"{job}/{engine} failed:\n{stderr[-3000:]}")
+    got = json.loads(stdout.strip().splitlines()[-1])
+    if head is not None:  # the joined Ray's head, raylet, GCS and workers during this run
+        got["cpu"] += sum(t - start.get(pid, 0.0) for pid, t in seen.items())
+    return got
 
 
 def make_answers(n: int, folder: Path) -> Path:
@@ -171,23 +193,23 @@ ray.shutdown()
 """
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU-seconds (user + system) of a process and all its descendants, with the reaped ones' counted."""
+def tree_times(pid: int) -> dict[tuple[int, float], float]:
+    """{(pid, start time): CPU-seconds so far} of a process and its live descendants (a process's own time only)."""
     import psutil
 
-    total = 0.0
+    out = {}
     try:
         procs = [psutil.Process(pid)]
         procs += procs[0].children(recursive=True)
     except psutil.Error:
-        return total
+        return out
     for p in procs:
         try:
             t = p.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
+            out[(p.pid, p.create_time())] = t.user + t.system
         except psutil.Error:
             pass
-    return total
+    return out
 
 
 class RayHead:
@@ -204,10 +226,6 @@ class RayHead:
         self.address = self.proc.stdout.readline().strip()
         if not self.address:
             raise SystemExit("could not start the benchmark's Ray head")
-
-    def cpu(self) -> float:
-        """CPU-seconds used so far by this Ray: the head process, its raylet, GCS and every worker (live or reaped)."""
-        return tree_cpu(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.stdin.close()
@@ -320,11 +338,9 @@ def main() -> None:
                                 fresh_home(Path(args["template"]), home)
                             where = head.address if mode == "joined" else "local"  # cold: its own Ray, never another
                             parts = max(1_000, n // (4 * workers)) if variant == "ray-parts" else None
-                            before = head.cpu() if head is not None and engine == "ray" else None
                             got = child(job, engine, tmp / f"out-{job}-{variant}.parquet",
-                                        {**args, "workers": workers, "address": where, "parts": parts}, home)
-                            if before is not None:  # the joined Ray's workers, raylet and GCS during this run
-                                got["cpu"] += head.cpu() - before
+                                        {**args, "workers": workers, "address": where, "parts": parts}, home,
+                                        head if engine == "ray" else None)
                             got["load"] = os.getloadavg()[0]
                             shutil.rmtree(home, ignore_errors=True)
                             runs[variant] = got
