@@ -18,7 +18,6 @@ CONTRACT (the pipeline and the TUI rely on it):
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from fieldkit.analysis.codebook import SEP, Codebook, split_codes
+from fieldkit.analysis.coding_calibration import (  # noqa: F401  (re-exported)
+    agreement_temperature, expected_calibration_error, fit_temperature as _fit_temperature)
 from fieldkit.analysis.coding_adapter import ADAPTER_MAX, adapt, fold_into, train_adapter
 from fieldkit.analysis.coding_graph import ALPHA, KNN, spread_labels, spread_matrix
 from fieldkit.errors import UsageError
@@ -42,9 +43,8 @@ C_REG = 10.0  # the C when nothing can be held out to pick one
 TOL = 1e-4
 # SetFit-style adapter (analysis/coding_adapter.py): Adam steps tried, picked out of fold (0: none)
 ADAPTER_STEPS = (0, 10, 20, 30)
-# label spreading (analysis/coding_graph.py): the weights a spread label may take. Which weight helps depends on the file (0.3 on Banking77, 0 on the Chinese reviews, where
-# neighbours share the product kind, not the sentiment), so each coder picks it from its own
-# out-of-fold accuracy on the analyst's codes (nested: the held-out figures never see the pick)
+# label spreading (analysis/coding_graph.py): the weights a spread label may take, picked per coder
+# out of fold (0.3 on Banking77; 0 on the Chinese reviews, whose neighbours share the kind, not the sentiment)
 SPREAD_WEIGHTS = (0.3, 0.0)  # the first wins ties
 # the weight when the pick cannot be measured: too few coded answers to hold any out, or codes
 # taught by the codebook alone (held-out answers never carry them, yet spreading is what
@@ -282,39 +282,6 @@ def _train(seeds: _Seeds, pool: np.ndarray, s_matrix, n_labels: int,
     return _fit_softmax(x, y, w, n_labels, c_reg)
 
 
-def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The temperature minimising the negative log-likelihood of held-out predictions.
-
-    `y` is a label index per row (softmax), or a 0/1 matrix like `logits` (one sigmoid per code).
-    """
-    from scipy.optimize import minimize_scalar
-
-    def nll(log_t: float) -> float:
-        z = logits / math.exp(log_t)
-        if y.ndim == 2:  # binary cross-entropy, numerically stable
-            return float((np.logaddexp(0, z) - y * z).mean())
-        z = z - z.max(axis=1, keepdims=True)
-        return float(-(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1))).mean())
-
-    res = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
-    return float(math.exp(res.x))
-
-
-def expected_calibration_error(score: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
-    """Mean |accuracy - confidence| over equal-width score bins, weighted by bin size."""
-    score = np.asarray(score, dtype=np.float64)
-    correct = np.asarray(correct, dtype=np.float64)
-    if not len(score):
-        return float("nan")
-    edges = np.minimum((score * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        m = edges == b
-        if m.any():
-            total += m.sum() * abs(correct[m].mean() - score[m].mean())
-    return total / len(score)
-
-
 def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str,
               codebook: Codebook | None = None, codebook_vectors: dict[str, np.ndarray] | None = None,
               reporter: Reporter | None = None, folds: int = 3, seed: int = 0,
@@ -371,10 +338,11 @@ def fit_coder(vectors: np.ndarray, row_codes: Sequence[list[str]], model_id: str
         # rows, another spread weight) gave coders other than the ones measured, 4-9 points off
         weight, bias = _train_adapted(seeds, pool, graph, len(labels), rep, m_map, multi=multi,
                                       spread=spread, c_reg=c_reg)
+    if held_out["method"] == "none" and len(pool) and not multi:  # codebook only: coding_calibration.py
+        temperature, held_out = agreement_temperature(pool @ weight.T + bias, pool, seeds.x, seeds.y)
     info = {"coded_answers": len(coded), "codebook_codes": len(codebook.codes) if codebook else 0,
             "pool": int(len(pool)), "C": c_reg, "adapter_steps": steps, "spread_weight": spread,
-            "calibration": held_out,
-            "settings": settings()}
+            "calibration": held_out, "settings": settings()}
     if rep is not None:
         rep.finish()
     stats = None

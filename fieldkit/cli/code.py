@@ -103,7 +103,11 @@ def _print(coded) -> None:
         line += (f"; held-out accuracy {cal['held_out_accuracy']:.2f}, "
                  f"calibration error {cal['ece']:.3f}")
     click.echo(line)
-    if cal.get("method") != "temperature" and not (coded.coder.info.get("calibration") is None):
+    if cal.get("method") == "agreement":
+        click.echo(f"note: no coded answers to check the scores on: they are scaled to the coder's "
+                   f"agreement ({cal['agreement']:.0%}) with the nearest code text; code a few "
+                   "answers by hand (--labels) to calibrate them on held-out answers")
+    elif cal.get("method") != "temperature" and not (coded.coder.info.get("calibration") is None):
         click.echo(f"note: scores are not calibrated ({cal.get('why', 'no held-out answers')}); "
                    "code a few answers by hand (--labels) to calibrate them")
     click.echo(f"{'rows':>7}  {'share':>6}  {'score':>5}  code")

@@ -76,6 +76,15 @@ def _codebook_vectors(book, embedder) -> dict[str, np.ndarray]:
     return {c: np.vstack(v) for c, v in out.items()}
 
 
+def _truncated(ds: Dataset, col: str, embedder) -> int:
+    """Answers cut to the model's token limit when embedded (recorded beside the cached vectors)."""
+    from fieldkit.analysis.embeddings import cached_stats
+
+    stats = getattr(embedder, "last_stats", None) if current() is not None else None
+    stats = stats or cached_stats(ds, col, embedder)
+    return int(getattr(stats, "truncated", 0) or 0)
+
+
 def _taught_by(guide, embedder, book, seeds: dict, vecs, row_codes, empty):
     """The teacher's codes (all of them, in the codebook) and its code for each uncoded answer."""
     from fieldkit.analysis import coder_file
@@ -150,6 +159,11 @@ def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
         vecs = np.asarray(vecs, dtype=np.float32) if vecs is not None else None
         empty = [t is None or not str(t).strip() for t in texts]
         notes: list[str] = []
+        truncated = _truncated(ds, col, embedder)
+        if truncated:
+            limit = getattr(embedder, "max_tokens", None)
+            notes.append(f"{truncated:,} answer(s) were longer than the model reads"
+                         f"{f' ({limit} tokens)' if limit else ''}: only their start was embedded and coded")
         if saved is not None:
             coder_file.check_model(saved, embedder)
             coder = saved
@@ -180,7 +194,7 @@ def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
               "load_model": str(load_model) if load_model is not None else None,
               "teacher": str(teacher) if teacher is not None else None,
               "codes": coder.labels, "multi_code": coder.multi_code,
-              "coded_answers": int(result.human.sum()),
+              "coded_answers": int(result.human.sum()), "truncated_answers": truncated,
               "calibration": coder.info.get("calibration"),
               "temperature": round(coder.temperature, 4)}
     step = mark_step(make_step("code", params, clock, embedder))  # names the engine when not local

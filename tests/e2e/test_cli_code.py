@@ -101,6 +101,22 @@ def test_codebook_code_no_row_has_is_assigned_from_its_description(english, tmp_
     assert (human["code_score"] == 1.0).all() and not human["needs_review"].any()
 
 
+def test_answers_longer_than_the_model_reads_are_counted_not_cut_silently(english, tmp_path, capsys):
+    """MiniLM reads 256 tokens: a longer answer was coded from its start with no word of it."""
+    df = hand_code(english, {"water": 3, "health": 3, "food": 3})
+    texts = df[TEXT].to_list()
+    long_rows = [i for i, c in enumerate(df["mycode"].to_list()) if c is None][:2]
+    for i in long_rows:
+        texts[i] = " ".join([texts[i] or "water"] * 80)
+    src = write(df.with_columns(pl.Series(TEXT, texts)), tmp_path / "answers.csv")
+    out = tmp_path / "coded.parquet"
+    code, stdout, err = run(capsys, "code", str(src), "--column", TEXT, "--labels", "mycode",
+                            "--model", "all-minilm-l6-v2", "-o", str(out))
+    assert code == 0, err
+    assert "2 answer(s) were longer than the model reads (256 tokens)" in stdout + err
+    assert read_provenance(out)["steps"][-1]["parameters"]["truncated_answers"] == 2
+
+
 def test_answers_with_two_codes_teach_and_get_two_codes(english, tmp_path, capsys):
     df = hand_code(english, {c: 4 for c in TOPICS}, pairs=12)
     src = write(df, tmp_path / "answers.csv")

@@ -260,3 +260,30 @@ def test_a_saved_several_codes_coder_keeps_its_cut(tmp_path):
     assert again.predict(x).codes()[0] == ["food;water"]
     coder.threshold = 0.5
     assert coder.predict(x).codes()[0] == ["food"]
+
+
+@pytest.mark.slow
+def test_a_codebook_only_coder_scores_by_its_agreement_with_the_nearest_code_name(banking):
+    """Names only there is nothing to hold out: the scores came out at temperature 1 (e5: ECE 0.316)."""
+    from fieldkit.analysis.codebook import Codebook, humanize
+    from fieldkit.analysis.coding_calibration import agreement_temperature
+    from fieldkit.inference.embedder import get_embedder
+
+    vecs, y, _, pool, test = banking
+    names = sorted(set(y))
+    name_vecs = get_embedder(None).embed_all([humanize(c) for c in names])
+    coder = fit_coder(vecs[pool], [[] for _ in pool], "all-minilm-l6-v2", codebook=Codebook(codes=names),
+                      codebook_vectors={c: name_vecs[i:i + 1] for i, c in enumerate(names)})
+    cal = coder.info["calibration"]
+    assert cal["method"] == "agreement" and cal["answers"] == len(pool)
+    res = code_rows(vecs[test], [[] for _ in test], coder)
+    right = np.asarray(res.code) == y[test]
+    assert 0.4 < right.mean() < 0.95
+    assert expected_calibration_error(res.score, right) <= 0.12
+    # the mean score on the uncoded answers is the agreement, whatever the logits' scale
+    z = coder.logits(vecs[pool])
+    seed_x, seed_y = name_vecs, np.arange(len(names))
+    assert abs(coder.predict(vecs[pool]).proba.max(axis=1).mean() - cal["agreement"]) < 0.01
+    t5, info5 = agreement_temperature(5 * z, vecs[pool], seed_x, seed_y)
+    assert info5["agreement"] == cal["agreement"]
+    assert t5 == pytest.approx(5 * coder.temperature, rel=0.01)
