@@ -161,7 +161,9 @@ def code(data: Data, column: str, *, labels: str | Sequence[Any] | None = None,
         notes: list[str] = []
         truncated = _truncated(ds, col, embedder)
         if truncated:
-            limit = getattr(embedder, "max_tokens", None)
+            from fieldkit.inference.manifest import get_entry
+
+            limit = get_entry(embedder.model_id).max_tokens
             notes.append(f"{truncated:,} answer(s) were longer than the model reads"
                          f"{f' ({limit} tokens)' if limit else ''}: only their start was embedded and coded")
         if saved is not None:
