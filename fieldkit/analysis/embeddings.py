@@ -24,6 +24,7 @@ from fieldkit.progress import Reporter
 def cache_key(file_sha256: str, column: str, embedder: Embedder) -> str:
     """Keyed on the graph actually run too, so a new derived graph never reuses old vectors."""
     parts = [file_sha256, column, embedder.model_id, embedder.sha256, embedder.graph_sha256 or ""]
+    parts += [embedder.role] if embedder.role else []  # e5's passage view: other vectors
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
@@ -78,16 +79,19 @@ def _dataset_sha256(ds) -> str:
 
 def embed_column(ds, column: str, model_id: str | None = None,
                  reporter: Reporter | None = None, mmap: bool = False,
-                 batch_size: int = 32, texts: list[str | None] | None = None) -> np.ndarray:
+                 batch_size: int = 32, texts: list[str | None] | None = None,
+                 passages: bool = False) -> np.ndarray:
     """Embeddings of `column` (one row per dataset row), from the cache when the file is unchanged.
 
     Vectors stream into the cache file as they are made (plain writes, after a free-space
     check), so a million rows do not need their 1.5 GB of vectors in memory; `mmap=True`
     also returns them memory-mapped.
     `texts`: the column's values when the caller has read them already (no second read).
+    `passages`: as texts to be searched (`Embedder.for_passages`: e5's "passage: "), cached apart.
     """
     col = ds.require_text_column(column)
     embedder = get_embedder(model_id)
+    embedder = embedder.for_passages() if passages else embedder
     file_sha = _dataset_sha256(ds)
     key = cache_key(file_sha, col, embedder)
     cached = load_cached(key, mmap=mmap)

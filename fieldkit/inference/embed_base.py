@@ -6,6 +6,7 @@ without importing the onnxruntime path, and the import graph has no cycle.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from dataclasses import dataclass
@@ -63,6 +64,16 @@ class Embedder:
         return info
 
     graph_kind = "as shipped"
+    role = ""  # "passage": the view that embeds texts to be searched (for_passages)
+
+    def for_passages(self) -> "Embedder":
+        """This model as it embeds texts to be found by a query: e5's "passage: " (itself for symmetric models)."""
+        prefix = self.entry.raw.get("passage_prefix")
+        if not prefix or not hasattr(self, "prefix"):
+            return self
+        other = copy.copy(self)
+        other.prefix, other.role, other.last_stats = str(prefix), "passage", EmbedStats()
+        return other
 
     def _embed_window(self, texts: list[str], batch_size: int, stats: EmbedStats,
                       reporter: Reporter | None, done: int) -> np.ndarray:

@@ -24,10 +24,12 @@ class Embedded:
 
 
 def vectors(ds: Dataset, col: str, texts: list[str | None], model_id: str | None,
-            reporter: Reporter | None = None, mmap: bool = True, batch_size: int = 32):
+            reporter: Reporter | None = None, mmap: bool = True, batch_size: int = 32,
+            passages: bool = False):
     """(embedder, vectors) for texts already read from `col`; the file is not read again.
 
     On an engine (`--engine ray`) the engine embeds them on its workers instead (no cache).
+    `passages`: embedded as texts a query searches (e5: "passage: "; not on an engine).
     """
     from fieldkit.pipelines.engine import current
 
@@ -36,7 +38,7 @@ def vectors(ds: Dataset, col: str, texts: list[str | None], model_id: str | None
         return engine.vectors(ds, col, texts, model_id, reporter, batch_size)
     embedder = get_embedder(resolve_model(texts, model_id))
     return embedder, embeddings.embed_column(ds, col, embedder.model_id, reporter=reporter, mmap=mmap,
-                                             batch_size=batch_size, texts=texts)
+                                             batch_size=batch_size, texts=texts, passages=passages)
 
 
 def embed(data: Data, column: str, *, model_id: str | None = None, batch_size: int = 32,
