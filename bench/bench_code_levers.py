@@ -6,6 +6,8 @@
            scored on the held-out rows; also every `a` on the held-out rows (the oracle).
   encoders the coder of each model, log-probabilities averaged (2 or 3 encoders; "oracle" weights)
   names    the code names ("card_arrival" -> "card arrival") as extra codebook texts at 10 per code
+           (part of `encoders`, on Banking77)
+  smoothing  test-time smoothing: coder log p + b log softmax(cos(answer, code name) / 0.05)
   all      all labels: plain LR (C 30) per model and the lexical LR, mixed
 
 Usage: python bench/bench_code_levers.py lexical banking77 all-minilm-l6-v2 [--repeats 2]
@@ -113,6 +115,26 @@ def encoders(args):
         print(line, flush=True)
 
 
+def smoothing(args):
+    """Test-time smoothing with the codebook: coder log p + b log softmax(cos(answer, code name) / 0.05)."""
+    from fieldkit.analysis.codebook import humanize
+    from fieldkit.analysis.coding import _softmax
+    from fieldkit.inference.embedder import get_embedder
+
+    x, y, _ = load(args.set, args.models[0])
+    train, test = split(len(y))
+    names = sorted(set(y))
+    yt = np.array([names.index(v) for v in y[test]])
+    prior = np.log(_softmax((x[test] @ get_embedder(args.models[0]).embed_all(
+        [humanize(c) for c in names]).T).astype(np.float64) / 0.05) + 1e-9)
+    for r in range(args.repeats):
+        lab = few(y, train, 10, r)
+        logp = coder_logp(x, y, lab, np.setdiff1d(train, lab), test, args.models[0], names)
+        print(f"{args.set} draw {r}: coder {np.mean(logp.argmax(1) == yt):.3f} | " + " ".join(
+            f"b {b}: {np.mean((logp + b * prior).argmax(1) == yt):.3f}" for b in (0.1, 0.2, 0.3, 0.5, 1.0)),
+            flush=True)
+
+
 def all_labels(args):
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
@@ -142,12 +164,12 @@ def all_labels(args):
 def main() -> None:
     warnings.filterwarnings("ignore")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("lever", choices=["lexical", "encoders", "all"])
+    ap.add_argument("lever", choices=["lexical", "encoders", "smoothing", "all"])
     ap.add_argument("set", choices=["banking77", "zh"])
     ap.add_argument("models", type=lambda s: [m for m in s.split(",") if m])
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
-    {"lexical": lexical, "encoders": encoders, "all": all_labels}[args.lever](args)
+    {"lexical": lexical, "encoders": encoders, "smoothing": smoothing, "all": all_labels}[args.lever](args)
 
 
 if __name__ == "__main__":
