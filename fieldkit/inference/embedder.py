@@ -52,8 +52,8 @@ class TokenEmbedder(Embedder):
         self.tokenizer = tok
         run_path = graph_path or model_path
         # one single-threaded session run from `workers` Python threads on different batches
-        # (onnxruntime releases the GIL in run): two cores scale ~1.9x this way against ~1.3x
-        # with two intra-op threads splitting each batch's small GEMMs (bench/bench_embed.py)
+        # (onnxruntime releases the GIL in run): two intra-op threads splitting each batch's small
+        # GEMMs scaled worse (at load 10: 88-105 texts/s spinning, 224 not, two workers 194-248)
         self.workers = max(1, threads or physical_cores())
         self.session = create_session(run_path, threads=1, label=entry.id,
                                       disabled_optimizers=TOKEN_GRAPH_SKIP_FUSIONS)
