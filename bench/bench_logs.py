@@ -198,6 +198,27 @@ def build_rotated_set(gb: float, folder: Path, files: int = 4) -> tuple[Path, Pa
     return one, folder
 
 
+def build_mixed_set(one: Path, folder: Path, files: int = 4, block: int = 1000) -> Path:
+    """The same lines dealt out to `files` logs 1,000 lines at a time (hosts writing the same hours): each file in
+    time order, all of them overlapping, so merging them by time is a real k-way merge."""
+    if len(list(folder.glob("host*.log"))) == files:
+        return folder
+    folder.mkdir(exist_ok=True)
+    outs = [open(folder / f"host{i}.log.part", "wb") for i in range(files)]
+    try:
+        with open(one, "rb") as src:
+            k = 0
+            while chunk := list(itertools.islice(src, block)):
+                outs[k % files].write(b"".join(chunk))
+                k += 1
+    finally:
+        for fh in outs:
+            fh.close()
+    for i in range(files):
+        (folder / f"host{i}.log.part").replace(folder / f"host{i}.log")
+    return folder
+
+
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
@@ -263,15 +284,21 @@ def scale(gb: float, runs: int, drain_timeout: float, drain_runs: int = 1) -> No
           "CPU seconds much less (fieldkit uses a second thread: CPU can exceed wall on a quiet machine).")
 
 
-def merge_scale(gb: float, runs: int) -> None:
-    """The same time-ordered lines as one file and as a rotated set of 4 merged by time: memory must not grow."""
+def merge_scale(gb: float, runs: int, inputs: str = "one,rotated,mixed") -> None:
+    """The same time-ordered lines as one file, as a rotated set of 4 and as 4 overlapping files, merged by time:
+    memory must not grow with the number of files."""
     one, folder = build_rotated_set(gb, Path(f"/tmp/fieldkit_bench_{gb:g}gb_set"))
+    mixed = build_mixed_set(one, Path(f"/tmp/fieldkit_bench_{gb:g}gb_mixed"))
     parts = sorted(folder.glob("app.log*"))
     print(f"\n## Merging a rotated set: {one.stat().st_size / 1e9:.2f} GB of time-ordered HDFS lines, one file "
           f"against the same lines in {len(parts)} rotated files ({folder})\n")
     print("| input | runs | seconds (min–max) | CPU seconds (min–max) | peak RSS MB (min–max) | load average at start |")
     print("|---|---:|---:|---:|---:|---|")
-    for label, path in (("one file", one), (f"{len(parts)} rotated files, merged by time", parts)):
+    cases = {"one": ("one file", one),
+             "rotated": (f"{len(parts)} rotated files (already in time order: passed through)", parts),
+             "mixed": ("4 files covering the same hours (1,000-line blocks dealt out), k-way merged",
+                       sorted(mixed.glob("host*.log")))}
+    for label, path in (cases[k] for k in inputs.split(",")):
         rs, loads = [], []
         for _ in range(runs):
             loads.append(os.getloadavg()[0])
@@ -290,6 +317,7 @@ def main() -> None:
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
     ap.add_argument("--merge-gb", type=float, default=0.0, help="also merge a rotated set of this size (e.g. 1)")
+    ap.add_argument("--merge-inputs", default="one,rotated,mixed", help="which of one,rotated,mixed to run")
     args = ap.parse_args()
     t = time.perf_counter()
     if not args.skip_accuracy:
@@ -298,7 +326,7 @@ def main() -> None:
     if not args.skip_scale:
         scale(args.gb, args.runs, args.drain_timeout, args.drain_runs)
     if args.merge_gb:
-        merge_scale(args.merge_gb, args.runs)
+        merge_scale(args.merge_gb, args.runs, args.merge_inputs)
     print(f"\n(total {time.perf_counter() - t:.0f} s)")
 
 
