@@ -81,6 +81,22 @@ COMMITMENT = re.compile(
     re.I)
 
 
+# A sentence that opens with a self-repair withdraws the one before it in the same turn ("So we
+# could do it on Friday. No, Saturday."): the withdrawn one is never quoted while others are left.
+# "Actually", "I mean" and "Wait" were read on the 500 DialogSum transcripts: mostly they go on
+# ("I mean, they smile for no reason at all.", "Wait for me here!"), so only a "No, ..." counts.
+SELF_REPAIR = re.compile(r"^(?:no|nah|wait,?\s+no|i mean,?\s+no),\s*\S|^(?:or rather|scratch that)\b", re.I)
+
+
+def withdrawn(speakers_turns: Sequence[int], sentences: Sequence[str]) -> np.ndarray:
+    """1 where the next sentence is in the same turn and opens with a self-repair."""
+    out = np.zeros(len(sentences))
+    for i in range(len(sentences) - 1):
+        if speakers_turns[i + 1] == speakers_turns[i] and SELF_REPAIR.match(sentences[i + 1].lstrip()):
+            out[i] = 1
+    return out
+
+
 @dataclass(frozen=True)
 class DialogueUnits:
     """Sentences of a transcript with the features the selection reads (computed once)."""
@@ -98,6 +114,7 @@ class DialogueUnits:
     total_words: int
     commit: np.ndarray | None = None  # 1 where the sentence commits or agrees (COMMITMENT)
     n_turns: int = 0
+    withdrawn: np.ndarray | None = None  # 1 where the speaker takes the sentence back (SELF_REPAIR)
 
 
 def dialogue_sentences(turns: Sequence[Turn]) -> list[tuple[str, str, int]]:
@@ -197,6 +214,7 @@ def build_units(turns: Sequence[Turn], vectors: np.ndarray) -> DialogueUnits:
         total_words=int(sum(len(t.text.split()) for t in turns)),
         n_turns=len(turns),
         commit=np.array([bool(COMMITMENT.search(s)) for s in sentences], dtype=float),
+        withdrawn=withdrawn([r[2] for r in rows], sentences),
     )
 
 
@@ -210,6 +228,8 @@ def select_sentences(u: DialogueUnits, max_sentences: int, p: DialogueParams = D
              + p.keyword_weight * np.minimum(u.keyword_hits, 3) / 3
              - p.question_penalty * u.question)
     short = u.words < p.min_words
+    if u.withdrawn is not None and (~short & (u.withdrawn == 0)).any():
+        short = short | (u.withdrawn > 0)  # a withdrawn proposal reads as the decision
     if (~short).any():  # "Ok." and "Yes." are never quoted while anything longer is left
         score = np.where(short, -np.inf, score)
     budget = max(p.min_budget, p.budget_ratio * u.total_words)
@@ -249,6 +269,8 @@ def _outcome(u: DialogueUnits, p: DialogueParams, picked, redundancy, room: floa
     ok = (closing | answer) & (u.question == 0) & (u.words <= room) & (~short | (answer & (commit > 0)))
     if p.outcome_cue:
         ok &= (commit > 0) | answer
+    if u.withdrawn is not None:
+        ok &= u.withdrawn == 0
     ok[picked] = False
     if not ok.any():
         return None

@@ -51,6 +51,9 @@ _PERSON = re.compile(r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself|we|we're|we'll
                      r"you're|you've|you'll|your|yours|yourself)\b", re.I)
 _SECOND = re.compile(r"\b(?:you|you're|you've|you'll|your|yours|yourself)\b", re.I)
 _THIRD = re.compile(r"\b(?:he|she|him|her|his|hers|himself|herself)\b", re.I)
+_PLURAL = re.compile(r"\b(?:we|we're|we'll|we've|we'd|us|our|ours|ourselves|let's)\b", re.I)
+# Hedges: "We could do it on Friday." is an idea; "Chicky said she can do it on Friday." a plan.
+_TENTATIVE = re.compile(r"\b(?:could|might|may|maybe|perhaps|probably|possibly|would)\b", re.I)
 _REPORTING = frozenset("say says said ask asks asked tell tells told reply replies replied answer answers "
                        "answered add adds added wonder wonders wondered".split())
 # Closed-class words (articles, pronouns, auxiliaries, prepositions, conjunctions): the only words a
@@ -138,6 +141,13 @@ def check(generated: str, speaker: str, sentence: str, turn: str, source: G.Sour
         # no addressee is given, so "he" or "she" for "you" reads as the speaker ("Hale says he
         # looks sad." of Hale's "You look so sad.")
         missing.append("(second person retold as he/she)")
+    rest = generated[len(speaker):]
+    if _PLURAL.search(sentence) and _THIRD.search(rest) and not re.search(r"\bthey\b|\bthem\b", rest, re.I):
+        # "We could do it on Friday." retold as "she can": a group's idea becomes one person's
+        missing.append("(we retold as he/she)")
+    if (_TENTATIVE.search(sentence) and not sentence.rstrip().endswith("?")
+            and not _TENTATIVE.search(generated)):
+        missing.append("(a tentative line retold as certain)")
     if not generated.startswith(speaker):
         missing.append("(does not open with the speaker)")
     if re.search("[\"“”]", generated):  # a quote again, often half of one: the line says it better

@@ -300,3 +300,18 @@ def test_topic_line_uses_the_stop_words_of_the_transcripts_language():
     assert [w.lower() for w in u.keywords][:2] == ["pozo", "camión"]
     stop = D._language_stop_words()["spanish"]
     assert not {w.lower() for w in u.keywords} & stop
+
+
+def test_a_proposal_the_speaker_takes_back_is_never_quoted(dialogues):
+    """"So we could do it on Friday. No, Saturday." was quoted (and retold) as the plan: a sentence
+    withdrawn by a self-repair in the same turn is never picked while others are left."""
+    from fieldkit.analysis import summary_dialogue as D
+
+    dialogue = next(d for d, _ in dialogues if "So we could do it on Friday. No, Saturday." in d)
+    assert not any("Friday" in unit for unit in S.summarize_text(dialogue).units)
+    seen = 0
+    for dialogue, _ in dialogues:
+        _, u = _units(dialogue)
+        seen += int(u.withdrawn.sum())
+        assert not any(u.withdrawn[i] for i in D.select_sentences(u, 3))
+    assert seen >= 3  # "Brain Locker?" -> "No, I don't think so.", "Low cal." -> "No, it's not low-cal."

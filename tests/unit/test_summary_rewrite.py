@@ -50,6 +50,13 @@ def _check(dialogue: str, speaker: str, sentence: str, retelling: str, embedder)
     (478, "Business World", "Good evening and welcome to this week's Business World, the program "
      "for and about business people.", 'Business World said: "Evening and welcome to this week\'s '
      "Business World, the program for and about business people.", "(quotes the line)"),
+    # SmolLM2's retelling of a proposal the speaker withdrew in the next breath ("No, Saturday.")
+    (487, "Chicky", "So we could do it on Friday.", "Chicky said she can do it on Friday.",
+     "(a tentative line retold as certain)"),
+    (487, "Chicky", "So we could do it on Friday.", "Chicky said she can do it on Friday.",
+     "(we retold as he/she)"),
+    (487, "Chicky", "We must have a surprise party.", "Chicky says they must have a surprise party.",
+     None),
 ])
 def test_a_retelling_is_shown_only_when_its_own_line_supports_it(dialogues, embedder, index, speaker,
                                                                  sentence, retelling, why):
