@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -150,6 +151,29 @@ def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
                         os.unlink(e.path)
                     removed.append(Path(e.path))
     return removed
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A scratch folder in the system temp dir named by this process's pid, removed on exit; the
+    same prefix's folders of dead processes (a run killed with SIGKILL, a power cut) go first.
+
+    Why: a 2 GB log's run keeps GBs of parts there; tempfile's random names could never be swept."""
+    base = Path(tempfile.gettempdir())
+    pattern = re.compile(re.escape(prefix) + r"(\d+)-")
+    with contextlib.suppress(OSError), os.scandir(base) as it:
+        for e in it:
+            m = pattern.match(e.name)
+            if not m or _pid_alive(int(m.group(1))):
+                continue
+            with contextlib.suppress(OSError):  # only our own real folders, never a link out
+                if e.is_dir(follow_symlinks=False) and e.stat(follow_symlinks=False).st_uid == os.getuid():
+                    shutil.rmtree(e.path)
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=base))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def temp_name(target: Path) -> Path:

@@ -8,12 +8,12 @@ like every other job.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from fieldkit.analysis.logs import LogsResult, check_output, mine_logs, summarize_digest, write_summary
 from fieldkit.errors import UsageError
+from fieldkit.files import scratch_dir
 from fieldkit.io.dataset import Dataset
 from fieldkit.pipelines.core import Result, make_step, save_annotated, timed
 from fieldkit.pipelines.engine import current, mark_step
@@ -90,7 +90,7 @@ def logs(paths: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.P
     rep = reporter or Reporter("logs")
     folder = PartsFolder(out) if parts else None
     try:
-        with tempfile.TemporaryDirectory(prefix="fieldkit-logs-") as tmp:
+        with scratch_dir("fieldkit-logs-") as tmp:  # swept if a run is killed
             with timed() as clock:
                 prov = _provenance(paths, clock, baseline)
                 engine = current()  # on Ray: one shard per file, mined in the local order (fieldkit.scale.logs)

@@ -143,3 +143,52 @@ def test_cached_file_builds_once_and_never_leaves_half(fk_home, tmp_path):
     assert files.cached_file(target, build) == target and len(builds) == 1
     src.write_bytes(b"changed")
     assert files.derived_path("io", [files.source_id(src), "upper"], ".txt") != target
+
+
+def test_a_killed_logs_run_leaves_scratch_that_the_next_run_removes(tmp_path):
+    """`logs` keeps GBs of parts in a scratch folder: SIGKILL skips every cleanup, so the folder is
+    named by the pid and the next run removes folders of dead runs (never live ones, never links)."""
+    import signal
+
+    from tests.conftest import shared
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    big = tmp_path / "big.log"
+    lines = shared("logs", "HDFS_2k.log").read_bytes()
+    big.write_bytes(lines * 150)  # 300k real lines: long enough to be killed mid-run
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    run = subprocess.Popen([sys.executable, "-m", "fieldkit", "logs", str(big), "-o", str(tmp_path / "a.parquet")],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(scratch.glob(f"fieldkit-logs-{run.pid}-*")) and run.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert run.poll() is None, "the run ended before it could be killed"
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    finally:
+        if run.poll() is None:
+            run.kill()
+    left = list(scratch.glob(f"fieldkit-logs-{run.pid}-*"))
+    assert len(left) == 1 and left[0].is_dir()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = scratch / f"fieldkit-logs-{alive.pid}-keep"
+        live.mkdir()
+        outside = tmp_path / "not-scratch"
+        outside.mkdir()
+        (outside / "precious").write_text("x")
+        link = scratch / "fieldkit-logs-999999999-link"
+        link.symlink_to(outside, target_is_directory=True)
+        done = subprocess.run([sys.executable, "-m", "fieldkit", "logs", str(shared("logs", "HDFS_2k.log")),
+                               "-o", str(tmp_path / "b.parquet")], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert not left[0].exists()
+        assert live.is_dir() and link.is_symlink() and (outside / "precious").exists()
+        assert {p.name for p in scratch.glob("fieldkit-logs-*")} == {live.name, link.name}  # its own went too
+    finally:
+        alive.kill()
+        alive.wait()
