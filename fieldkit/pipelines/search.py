@@ -32,8 +32,8 @@ def search(data: Data, column: str, query: str, *, top: int = 10, model_id: str 
     col = text_column(ds, column)
     with timed() as clock:
         texts = ds.text_column(col)
-        # e5 is trained on "query: " questions against "passage: " texts: P@10 of code names over
-        # held-out answers 0.797 -> 0.823 (Banking77), 0.383 -> 0.506 (Chinese reviews), bench_e5.py
+        # a model whose manifest sets `passage_prefix` embeds the searched texts in that view; e5's
+        # "passage: " was withdrawn: a French query then found only French answers (README, e5)
         embedder, matrix = vectors(ds, col, texts.to_list(), model_id, reporter, mmap=True, passages=True)
         q = embedder.embed_all([query])[0]
         corpus = embedder.for_passages() if current() is None else embedder
