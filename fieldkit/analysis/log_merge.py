@@ -31,46 +31,27 @@ FAN_IN = 16
 
 
 class _Run:
-    """A sorted run on disk (Arrow IPC files read in order), handed out one record batch (about `block_bytes`) at a time.
-
-    Why batches: a memory-mapped file's pages count in the process's memory once touched, so each run
-    maps in one block at a time, not a whole file.
-    """
+    """A sorted run on disk (Arrow IPC files read in order), handed out in blocks of about `block_bytes`."""
 
     def __init__(self, files: list[Path], block_bytes: int):
         self.files = list(files)
         self.block_bytes = block_bytes
-        self.src = None  # the memory map of the file being read
-        self.reader = None
-        self.batch = 0
         self.frame: pl.DataFrame | None = None
         self.pos = 0
         self.rows = 0
 
     def _load(self) -> bool:
-        """The next record batch (of this file, else of the next one) as the frame blocks are cut from."""
-        import pyarrow as pa
-        import pyarrow.ipc as ipc
-
-        while True:
-            if self.reader is not None and self.batch < self.reader.num_record_batches:
-                df = pl.from_arrow(pa.Table.from_batches([self.reader.get_batch(self.batch)]))
-                self.batch += 1
-                if df.height:
-                    self.frame, self.pos = df, 0
-                    self.rows = max(64, self.block_bytes // max(1, df.estimated_size() // df.height))
-                    return True
-                continue
-            if self.src is not None:
-                self.src.close()  # the batches handed out keep the mapping alive
-                self.src = None
-            if not self.files:
-                self.reader, self.frame = None, None
-                return False
+        while self.files:
             path = self.files.pop(0)
-            self.src = pa.memory_map(str(path))
-            self.reader, self.batch = ipc.open_file(self.src), 0
-            path.unlink(missing_ok=True)  # readable through the mapping; the disk space comes back at once
+            df = _read_ipc(path)
+            path.unlink(missing_ok=True)  # the mapping keeps it readable; the disk space comes back at once
+            if df.height:
+                self.frame, self.pos = df, 0
+                per_row = max(1, df.estimated_size() // df.height)
+                self.rows = max(64, self.block_bytes // per_row)
+                return True
+        self.frame = None
+        return False
 
     def next_block(self) -> pl.DataFrame | None:
         if (self.frame is None or self.pos >= self.frame.height) and not self._load():
@@ -82,26 +63,28 @@ class _Run:
     @property
     def more(self) -> bool:
         """Whether anything is left after the blocks handed out so far."""
-        return ((self.frame is not None and self.pos < self.frame.height) or bool(self.files)
-                or (self.reader is not None and self.batch < self.reader.num_record_batches))
+        return (self.frame is not None and self.pos < self.frame.height) or bool(self.files)
+
+
+def _read_ipc(path: Path) -> pl.DataFrame:
+    """An IPC file memory-mapped into Polars without a copy (only the pages a block touches are read)."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    with pa.memory_map(str(path)) as src:
+        return pl.from_arrow(ipc.open_file(src).read_all())
 
 
 class _Writer:
-    """Numbered IPC files in one folder (the runs and the main streams), in record batches of about `block_bytes`."""
+    """Numbered IPC files in one folder (the runs and the main streams)."""
 
-    def __init__(self, tmp: Path, compression: str, block_bytes: int):
-        self.tmp, self.compression, self.block_bytes, self.n = tmp, compression, block_bytes, 0
+    def __init__(self, tmp: Path, compression: str):
+        self.tmp, self.compression, self.n = tmp, compression, 0
 
     def write(self, df: pl.DataFrame) -> Path:
         path = self.tmp / f"merge-{self.n:07d}.arrow"
         self.n += 1
-        import pyarrow.ipc as ipc
-
-        rows = max(64, self.block_bytes // max(1, df.estimated_size() // max(1, df.height)))
-        table = df.to_arrow(compat_level=pl.CompatLevel.newest())
-        options = ipc.IpcWriteOptions(compression=None if self.compression == "uncompressed" else self.compression)
-        with ipc.new_file(str(path), table.schema, options=options) as out:
-            out.write_table(table, max_chunksize=rows)  # record batches of a block: a run maps one in at a time
+        df.write_ipc(path, compression=self.compression, compat_level=pl.CompatLevel.newest())
         return path
 
 
@@ -238,7 +221,7 @@ def merge_by_time(frames: Iterator[pl.DataFrame], tmp: Path, *, compression: str
     The reporter counts the merged lines and is checked for cancelling between blocks.
     """
     tmp.mkdir(parents=True, exist_ok=True)
-    writer = _Writer(tmp, compression, block_bytes)
+    writer = _Writer(tmp, compression)
     streams, total = _split(frames, writer, run_bytes)
     rep = (reporter or Reporter("logs")).child("merging by time", total)
     fan_in = max(2, fan_in)
