@@ -128,20 +128,20 @@ def check(generated: str, speaker: str, sentence: str, turn: str, source: G.Sour
     """(what is unsupported, cosine): names and numbers must be the dialogue's, no first or second
     person, content words from the speaker's own turn, and close to the line; vectors = rows for
     the generated sentence, "Speaker: sentence" and the bare sentence."""
+    rest = generated[len(speaker):] if generated.startswith(speaker) else generated
     missing = list(G.unsupported_claims(generated, source))
     missing += [m.group(0) for m in _PERSON.finditer(generated)]
-    novel = novel_words(generated[len(speaker):] if generated.startswith(speaker) else generated, turn)
+    novel = novel_words(rest, turn)
     if len(novel) > max_novel:
         missing += novel
     if _SECOND.search(sentence) and not any(w.lower() in _REPORTING for w in _WORDS.findall(generated)):
         # "You look so sad." is Hale's view of Sophey: retold without "says"/"asks" it becomes
         # "Hale looks sad."
         missing.append("(second person retold as a statement)")
-    if _SECOND.search(sentence) and _THIRD.search(generated[len(speaker):]):
+    if _SECOND.search(sentence) and _THIRD.search(rest):
         # no addressee is given, so "he" or "she" for "you" reads as the speaker ("Hale says he
         # looks sad." of Hale's "You look so sad.")
         missing.append("(second person retold as he/she)")
-    rest = generated[len(speaker):]
     if _PLURAL.search(sentence) and _THIRD.search(rest) and not re.search(r"\bthey\b|\bthem\b", rest, re.I):
         # "We could do it on Friday." retold as "she can": a group's idea becomes one person's
         missing.append("(we retold as he/she)")

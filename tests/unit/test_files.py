@@ -165,7 +165,6 @@ def test_a_killed_logs_run_leaves_scratch_that_the_next_run_removes(tmp_path):
         while not list(scratch.glob(f"fieldkit-logs-{run.pid}-*")) and run.poll() is None:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        time.sleep(0.5)
         assert run.poll() is None, "the run ended before it could be killed"
         run.send_signal(signal.SIGKILL)
         run.wait()
