@@ -213,6 +213,20 @@ def test_languages_of_a_mixed_survey_column_and_an_english_one():
     assert detect_languages(english).non_english_share <= 0.02
 
 
+def test_short_english_answers_do_not_switch_an_english_survey_to_the_multilingual_model(fk_home):
+    """One- and two-word English answers ("Community", "Open source") were read as Latin, Bikol or
+    Romanian at low confidence: the R survey's "like best" column looked 21% non-English."""
+    from fieldkit.io.dataset import load_dataset
+
+    path = shared("survey", "rstudio_r_community_survey_2019_en.tsv")
+    texts = load_dataset(path).frame.collect()["What do you like best about using R?"].to_list()
+    mix = detect_languages(texts)
+    assert mix.non_english_share <= 0.03 and mix.unsure > 100
+    assert "too short to tell" in mix.describe() and mix.as_dict()["unsure"] == mix.unsure
+    choice = choose_model(texts)
+    assert choice.model_id == "all-minilm-l6-v2" and choice.missing is None
+
+
 def test_auto_model_choice_names_the_install_command_when_no_multilingual_model(fk_home):
     texts = pl.read_csv(KOBO, infer_schema=False)["feedback/comment"].to_list()
     choice = choose_model(texts)
