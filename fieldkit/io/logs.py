@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
@@ -334,9 +335,9 @@ def layout_from_sample(lines: list[str], mtime: datetime | None = None) -> Layou
     lay.mtime = mtime
     lay.preamble = _preamble(lay, lines)
     if lay.form is not None and not lay.form.has_year:
-        m = re.search(r"(?<!\d)((?:19|20)\d{2})[-/._]\d{2}[-/._]\d{2}(?!\d)", "\n".join(lines[:200]))
-        if m:
-            lay.year, lay.year_source = int(m.group(1)), "a date written in the file"
+        year = _written_year(lines[:200])
+        if year is not None:
+            lay.year, lay.year_source = year, "a date written in the file"
             if lay.form.name == "time":
                 lay.year_source = "the file's modification time"  # a time of day needs a whole date
         elif mtime is not None:
@@ -344,6 +345,22 @@ def layout_from_sample(lines: list[str], mtime: datetime | None = None) -> Layou
         else:
             lay.year, lay.year_source = datetime.now().year, "the current year"
     return lay
+
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+# dates that carry a year, in the forms logs write them: 2019-02-25, 25/Feb/2019 (Apache, HAProxy),
+# 25 Feb 2019 and Feb 25, 2019 (HTTP dates, Java); all-digit day/month orders are ambiguous, left out
+_WRITTEN_DATES = re.compile(
+    r"(?<!\d)(?P<a>(?:19|20)\d{2})[-/._]\d{2}[-/._]\d{2}(?!\d)"
+    rf"|(?<!\d)\d{{1,2}}[-/ ]{_MONTH}[-/ ,]+(?P<b>(?:19|20)\d{{2}})(?!\d)"
+    rf"|\b{_MONTH}\.? +\d{{1,2}},? +(?P<c>(?:19|20)\d{{2}})(?!\d)")
+
+
+def _written_year(lines: list[str]) -> int | None:
+    """The year most often written in dates in these lines (year-less stamps take it), or None."""
+    years = Counter(int(m.group("a") or m.group("b") or m.group("c"))
+                    for m in _WRITTEN_DATES.finditer("\n".join(lines)))
+    return years.most_common(1)[0][0] if years else None
 
 
 def _preamble(lay: Layout, lines: list[str]) -> int:

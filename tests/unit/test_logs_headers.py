@@ -140,6 +140,26 @@ def test_year_less_timestamps_say_where_the_year_came_from(tmp_path):
     assert file_layout(p2).year_source == "a date written in the file"
 
 
+def test_year_less_stamps_take_the_year_of_a_date_in_the_messages_in_any_usual_form(tmp_path):
+    """HAProxy via syslog: 'Feb 25 16:19:49 host haproxy[7]: ip:port [25/Feb/2019:16:19:48.143] ...'
+    took the year from the modification time (2026 here) though every message says 2019."""
+    p = tmp_path / "haproxy.log"
+    p.write_text("".join(f"Feb 25 16:19:{s:02d} lb1 haproxy[7]: 10.0.0.{s}:5333{s % 10} "
+                         f"[25/Feb/2019:16:19:{s:02d}.143] http_in be/web 0/0/1/37/38 200 306\n"
+                         for s in range(30)))
+    june = datetime(2026, 6, 1).timestamp()
+    os.utime(p, (june, june))
+    lay = file_layout(p)
+    assert (lay.year, lay.year_source) == (2019, "a date written in the file")
+    assert scan_log(p).collect()["timestamp"][0] == datetime(2019, 2, 25, 16, 19, 0)
+    for line, year in (("Date: Mon, 03 Mar 2020 10:00:00 GMT", 2020), ("built on Mar 3, 2021 by ci", 2021),
+                       ("released 2018-05-16", 2018), ("Feb 25 16:19:38 host x[1]: no year", None)):
+        q = tmp_path / f"y{year}.log"
+        q.write_text("".join(f"Feb 25 16:19:{s:02d} h x[1]: {line}\n" for s in range(5)))
+        os.utime(q, (june, june))
+        assert file_layout(q).year == (year or 2026), line
+
+
 def test_logcat_e_is_an_error_and_problems_without_levels(tmp_path):
     p, *_ = _write_shape(tmp_path, "logcat")
     df = scan_log(p).collect()
