@@ -73,10 +73,12 @@ with ctx:
             r = embed_parts(ds, "answer", out + ".parts", args["parts"], model_id=args.get("model"), reporter=rep)
             s1 = time.perf_counter()
         else:
-            r = pipelines.embed(ds, "answer", model_id=args.get("model"), reporter=rep)
+            from fieldkit.pipelines.embed import embed_file  # what `fieldkit embed -o OUT` runs
+            r = embed_file(ds, "answer", out, model_id=args.get("model"), reporter=rep)
             s1 = time.perf_counter()
-            pipelines.save_annotated(ds, r.columns, [r.step], out)
-        timings.update(mine=s1 - s0, write=time.perf_counter() - s1)  # the embedding; the driver's write
+        # the embedding (to the last rows back); the driver's write left after it (on Ray it runs beside the embedding)
+        last = marks[-1][0] if marks else s0
+        timings.update(mine=last - s0, write=s1 - last)
         done = [(t, d) for t, d in marks if d > 0]
         if done:
             timings["ready"] = done[0][0] - s0  # the model loaded (on every worker) and the first rows back

@@ -52,10 +52,10 @@ def _embed(pipelines, path, column, out, model_id, batch_size, sheet, part_rows)
             return embed_parts(ds, column, out, part_rows, model_id=model_id, batch_size=batch_size,
                                reporter=Reporter("embed", callback=prog),
                                write_reporter=Reporter("write", callback=prog))
-        r = pipelines.embed(ds, column, model_id=model_id, batch_size=batch_size,
-                            reporter=Reporter("embed", callback=prog))
-        pipelines.save_annotated(ds, r.columns, [r.step], out, reporter=Reporter("write", callback=prog))
-    return r
+        from fieldkit.pipelines.embed import embed_file  # on Ray the driver writes while the workers embed
+
+        return embed_file(ds, column, out, model_id=model_id, batch_size=batch_size,
+                          reporter=Reporter("embed", callback=prog), write_reporter=Reporter("write", callback=prog))
 
 
 @cli.command("search")

@@ -8,7 +8,7 @@ from fieldkit.analysis import embeddings
 from fieldkit.inference.embedder import EmbedStats, get_embedder
 from fieldkit.io.dataset import Dataset
 from fieldkit.pipelines.engine import current, mark_step
-from fieldkit.pipelines.core import Data, Result, dataset, make_step, resolve_model, text_column, timed
+from fieldkit.pipelines.core import Data, Result, dataset, make_step, resolve_model, save_annotated, text_column, timed
 from fieldkit.progress import Reporter
 
 
@@ -58,6 +58,19 @@ def embed(data: Data, column: str, *, model_id: str | None = None, batch_size: i
     step = mark_step(make_step("embed", {"column": col, "batch_size": batch_size}, clock, embedder))
     out = Embedded(col, int(vecs.shape[0]), int(embedder.dim), embedder.model_id, stats)
     return Result(out, {"embedding": vecs}, step)
+
+
+def embed_file(data: Data, column: str, out, *, model_id: str | None = None, batch_size: int = 32,
+               reporter: Reporter | None = None, write_reporter: Reporter | None = None) -> Result[Embedded]:
+    """`embed` + `save_annotated(out)`: on an engine that can, each block written while the rest embed."""
+    engine = current()
+    if hasattr(engine, "embed_file"):  # Ray: the driver streams blocks in row order (fieldkit.scale.embed_file)
+        return engine.embed_file(dataset(data), column, out, model_id=model_id, batch_size=batch_size,
+                                 reporter=reporter, write_reporter=write_reporter)
+    ds = dataset(data)
+    r = embed(ds, column, model_id=model_id, batch_size=batch_size, reporter=reporter)
+    save_annotated(ds, r.columns, [r.step], out, reporter=write_reporter)
+    return r
 
 
 def embed_parts(data: Data, column: str, out, rows: int, *, model_id: str | None = None, batch_size: int = 32,

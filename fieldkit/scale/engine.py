@@ -63,7 +63,7 @@ class RayEngine:
     def __init__(self, address: str | None, workers: int, block_rows: int | None = None):
         self.address = address
         self.workers = workers
-        self.block_rows = block_rows  # None: chosen per job (`block_size`)
+        self.block_rows = block_rows  # None: chosen per job (`block_bounds`)
         self._tmp: str | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -78,25 +78,34 @@ class RayEngine:
             self._tmp = None
 
     # --- rows in, results out ------------------------------------------------------------
-    def block_size(self, n: int, window: int) -> int:
-        """Rows per block: whole sort windows, >= BLOCKS_PER_WORKER blocks per worker when n allows, <= 8 windows.
+    def block_bounds(self, n: int, window: int) -> list[int]:
+        """Block boundaries (row numbers, 0 .. n): whole sort windows spread evenly over a multiple of the workers.
 
-        Why: one window (2,048) per block kept both workers busy on 4,000 rows but cost a fast
-        (static) model +71% per row over local on 200,000 rows in Ray's per-block work; 8
-        windows per block brought it to local's rate (the parts, 25,000-row blocks, ran at +0%).
+        Why: a block holds whole windows (a local run's batches, hence its vectors); one window
+        per block cost a fast (static) model +71% per row over local on 200,000 rows in Ray's
+        per-block work, so at most 8 windows; and the block count is a multiple of the workers
+        with sizes differing by at most one window (the bigger ones first), so no worker idles
+        at the end: fixed 4,096-row blocks made 5 blocks of 20,000 MiniLM answers for 2
+        workers, one worker embedding 11,808 rows while the other waited after 8,192.
         """
+        windows = -(-n // window)
         if self.block_rows:
-            return max(1, -(-self.block_rows // window)) * window
-        want = -(-n // max(1, self.workers * BLOCKS_PER_WORKER))
-        return window * min(MAX_WINDOWS_PER_BLOCK, max(1, -(-want // window)))
+            per = max(1, -(-self.block_rows // window))
+            return [min(n, s * window) for s in range(0, windows, per)] + [n] if n else [0]
+        rounds = max(BLOCKS_PER_WORKER, -(-windows // (self.workers * MAX_WINDOWS_PER_BLOCK)))
+        blocks = max(1, min(windows, self.workers * rounds))
+        size, extra = divmod(windows, blocks)
+        bounds, at = [0], 0
+        for b in range(blocks):
+            at += size + (b < extra)
+            bounds.append(min(n, at * window))
+        return bounds
 
-    def dataset(self, texts: Sequence[Any], block: int):
-        """A Ray dataset of (row number, text) in blocks of `block` rows."""
-        n = len(texts)
-        blocks = [pa.table({ROW: pa.array(np.arange(s, min(n, s + block)), pa.int64()),
-                            TEXT: pa.array([None if t is None else str(t) for t in texts[s:s + block]],
-                                           pa.string())})
-                  for s in range(0, n, block)]
+    def dataset(self, texts: Sequence[Any], bounds: Sequence[int]):
+        """A Ray dataset of (row number, text), one block per pair of consecutive `bounds`."""
+        blocks = [pa.table({ROW: pa.array(np.arange(s, e), pa.int64()),
+                            TEXT: pa.array([None if t is None else str(t) for t in texts[s:e]], pa.string())})
+                  for s, e in zip(bounds, bounds[1:]) if e > s]
         return from_arrow(blocks or [pa.table({ROW: pa.array([], pa.int64()), TEXT: pa.array([], pa.string())})])
 
     def embedded(self, texts: Sequence[Any], model_id: str, batch_size: int = 32, keep: bool = False):
@@ -110,9 +119,8 @@ class RayEngine:
         from fieldkit.inference.embedder import SORT_WINDOW
 
         window = max(SORT_WINDOW, batch_size)  # a local run's sort window: a block holds whole windows
-        block = self.block_size(len(texts), window)
-        out = self.dataset(texts, block).map_batches(
-            EmbedWorker, batch_format="pyarrow", batch_size=block,
+        out = self.dataset(texts, self.block_bounds(len(texts), window)).map_batches(
+            EmbedWorker, batch_format="pyarrow", batch_size=None,
             fn_constructor_kwargs={"env": _env(), "model_id": model_id, "batch_size": batch_size},
             compute=ray.data.ActorPoolStrategy(size=self.workers), num_cpus=1)
         return out.materialize() if keep else out
@@ -203,6 +211,12 @@ class RayEngine:
 
                 derived_graph(entry, path, sha)  # the int8 rewrite built once here, not by every actor at once
         return ModelView(entry.id, sha, int(entry.dim or 0), EmbedStats())
+
+    def embed_file(self, ds, column: str, out, **kwargs):
+        """`embed -o OUT` with the driver writing each block as the workers finish it (fieldkit.scale.embed_file)."""
+        from fieldkit.scale.embed_file import embed_file
+
+        return embed_file(self, ds, column, out, **kwargs)
 
     def embed_parts(self, ds, column: str, out, rows: int, **kwargs):
         """`embed --parts ROWS` with each part embedded and written by a worker (fieldkit.scale.embed_parts)."""
