@@ -243,6 +243,7 @@ def dialogue_section(dialogues, emb, folds: int, label: str = "") -> dict:
         m = sc.mean(axis=0)
         print(f"| {name} | {m[0]:.2f} | {m[2]:.2f} | {m[3]:.2f} | {m[0] - base:+.2f} |")
     outcome_cv(dialogues, units, np.array(first3)[:, 0], folds, label)
+    low_content_cv(dialogues, units, np.array(first3)[:, 0], folds, label)
     keyword_cv(dialogues, units, folds, label)
     return {"default": default, "first3": first3, "held": held}
 
@@ -326,6 +327,51 @@ def outcome_cv(dialogues, units, first3: np.ndarray, folds: int, label: str) -> 
           f"{hr.mean() - first3.mean():+.2f} | {np.nanmean(ho[has]):.2f} | {R[off].mean():.2f} / {np.nanmean(O[off, has]):.2f} |")
 
 
+# Low-content sentences (greetings, service openers, a name alone) quoted only when nothing else
+# is left, with the position weight re-picked beside it (the opening is where greetings are).
+LOW_GRID = dict(min_content=[0, 1, 2], need_function_word=[False, True], position_weight=[0.6, 0.9])
+LOW_TOLERANCE = 0.05  # R-1 on the training folds: settings this close to the best count as level
+
+
+def low_content_cv(dialogues, units, first3: np.ndarray, folds: int, label: str) -> None:
+    """Each fold picks, among the settings within LOW_TOLERANCE R-1 of the best on the other folds,
+    the one quoting the fewest lines without a content or function word there; held-out R-1 beside first three turns, and how many quoted lines name no content word
+    (greetings) or hold no function word (fragments), counted with the shipped word lists."""
+    from fieldkit.analysis import summary_dialogue as D
+
+    lr = LineR1()
+    combos = list(itertools.product(*LOW_GRID.values()))
+    labels = [", ".join(f"{k}={v}" for k, v in zip(LOW_GRID, c)) for c in combos]
+    R, G, F = (np.zeros((len(combos), len(units))) for _ in range(3))
+    for g, c in enumerate(combos):
+        p = replace(D.DEFAULT_PARAMS, **dict(zip(LOW_GRID, c)))
+        for j, u in enumerate(units):
+            picked = D.select_sentences(u, 3, p)
+            R[g, j] = np.mean([lr.score(D.render(u, picked, p), r)[0] for r in dialogues[j][1]])
+            G[g, j] = sum(u.content[i] == 0 for i in picked)
+            F[g, j] = sum(u.function[i] == 0 for i in picked)
+    fold = np.arange(len(units)) % folds
+    gpos = grid_positions(LOW_GRID)
+    former = labels.index("min_content=0, need_function_word=False, position_weight=0.9")
+    print(f"\n#### DialogSum low-content sentences{label}: {folds}-fold CV over {len(combos)} settings "
+          f"(objective: fewest such lines within {LOW_TOLERANCE} R-1 of the best); quoted lines without a content word / without a function word")
+    print("| fold | picked on the other folds | held-out R-1 | vs first three turns | no content word | no function word | former: R-1, lines |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    hr, hg, hf, picks = np.zeros(len(units)), np.zeros(len(units)), np.zeros(len(units)), []
+    for f in range(folds):
+        tr, te = fold != f, fold == f
+        rt = R[:, tr].mean(axis=1)
+        near = rt >= rt.max() - LOW_TOLERANCE  # within noise of the best: fewest such lines
+        b = pick(np.where(near, -(G[:, tr] + F[:, tr]).sum(axis=1) + 1e-3 * rt, -np.inf), gpos)
+        picks.append(b)
+        hr[te], hg[te], hf[te] = R[b, te], G[b, te], F[b, te]
+        print(f"| {f} | {labels[b]} | {R[b, te].mean():.2f} | {R[b, te].mean() - first3[te].mean():+.2f} | "
+              f"{G[b, te].sum():.0f} | {F[b, te].sum():.0f} | {R[former, te].mean():.2f}, {G[former, te].sum():.0f} / {F[former, te].sum():.0f} |")
+    print(f"| all | most picked: {labels[collections.Counter(picks).most_common(1)[0][0]]} | {hr.mean():.2f} | "
+          f"{hr.mean() - first3.mean():+.2f} | {hg.sum():.0f} | {hf.sum():.0f} | {R[former].mean():.2f}, "
+          f"{G[former].sum():.0f} / {F[former].sum():.0f} |")
+
+
 KEYWORD_GRID = dict(main_list=[False, True], opener_share=[1.0, 0.5], min_len=[3, 4], length_weighted=[False, True])
 
 
@@ -382,6 +428,8 @@ def main() -> None:
     ap.add_argument("--news-folds", type=int, default=10, help="folds for the 100 CNN/DM articles")
     ap.add_argument("--n-generate", type=int, default=20)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--n-dev", type=int, default=40,
+                    help="dialogues before the last --n-generate on which generation settings are chosen")
     ap.add_argument("--n-variants", type=int, default=10,
                     help="dialogues for the plain and few-shot variants (copy-constrained runs on all)")
     ap.add_argument("--skip", default="", help="comma list of: genre,dialogue,news,generate,speed")
@@ -424,7 +472,8 @@ def main() -> None:
             from fieldkit.analysis import summarize as S
 
             ext = [r1_multi(S.summarize_text(d).text, r) for d, r in dialogues[-args.n_generate:]]
-        generator_section(dialogues, emb, args.n_generate, args.folds, Path(args.out), ext, args.n_variants)
+        generator_section(dialogues, emb, args.n_generate, args.folds, Path(args.out), ext, args.n_variants,
+                          args.n_dev)
     if "speed" not in skip:
         speed_section(dialogues, args.runs)
     print(f"\nload average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -34,8 +34,10 @@ _OPENERS = "\"'“‘«(\\[{「『【（《〈"
 # Full-width terminators end a sentence wherever they stand (CJK text has no spaces).
 _CJK_STRONG = re.compile(rf"[。！？]+[{_CLOSERS}]*|[!?]+[{_CLOSERS}]*(?=[{_CJK}])")
 # Latin-script terminators need whitespace after them and a plausible sentence start.
+# A spaced ellipsis (". . .") is one terminator, and a sentence never starts with a dot: "Yes,
+# but. . . well. . ." was split into "Yes, but. ." and ". well. . ." (quoted as debris).
 _LATIN_END = re.compile(
-    rf"([.!?؟।…]+)([{_CLOSERS}]*)(\s+)(?=[{_OPENERS}]*[^\s{_CLOSERS}a-z])"
+    rf"([.!?؟।…]+(?:[ \t]\.+)*)([{_CLOSERS}]*)(\s+)(?=[{_OPENERS}]*[^\s{_CLOSERS}a-z.])"
 )
 _WORD_BEFORE = re.compile(r"([\w.'’-]+)$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")

@@ -42,6 +42,12 @@ class DialogueParams:
     min_budget: int = 8  # words; the first pick is always allowed
     topic_words: int = 6  # keywords in the topic line; 0 leaves the line out
     min_words: int = 4  # shorter sentences ("Yes, sir.") only when nothing else is left
+    # Low content, also only when nothing else is left: fewer content words than this (greetings
+    # and service openers name none: "Afternoon, sir, is there anything I can help you with
+    # today?"), or, with `need_function_word`, no function word at all (a name or title alone:
+    # "Tenants Advocacy Resource Center."). Chosen by 5-fold CV (bench/bench_summarize.py).
+    min_content: int = 1
+    need_function_word: bool = True
     trim_fillers: bool = True  # "Well, oh, I think so." is quoted as "I think so." (clean verbatim)
     # The outcome: when no quoted sentence commits or comes from the closing part of the
     # transcript (the last `1 - closing_from` of its turns), one sentence is added from there or
@@ -56,6 +62,11 @@ class DialogueParams:
 
 
 DEFAULT_PARAMS = DialogueParams()
+
+# Words of greetings, thanks and service openers: they name no topic, so they are not content.
+_PHATIC = frozenset(
+    "hello hi hey morning afternoon evening day good welcome nice meet meeting glad pleasure help "
+    "today goodbye bye thank thanks sorry excuse pardon".split())
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*[^\W\d_]")
 # Conversation fillers that are frequent in every transcript and name no topic.
@@ -115,6 +126,8 @@ class DialogueUnits:
     commit: np.ndarray | None = None  # 1 where the sentence commits or agrees (COMMITMENT)
     n_turns: int = 0
     withdrawn: np.ndarray | None = None  # 1 where the speaker takes the sentence back (SELF_REPAIR)
+    content: np.ndarray | None = None  # content words per sentence (content_counts)
+    function: np.ndarray | None = None  # function (stop) words per sentence
 
 
 def dialogue_sentences(turns: Sequence[Turn]) -> list[tuple[str, str, int]]:
@@ -184,6 +197,29 @@ def topic_keywords(sentences: Sequence[str], names: Sequence[str], m: int = 8,
             or forms[w].most_common(1)[0][0].isupper() else w for w in ranked[:m]]
 
 
+def content_counts(sentences: Sequence[str], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(content words, function words) per sentence: content = not a stop word of the transcript's
+    language, a filler, a greeting word or a speaker's name."""
+    stop = transcript_stop_words(sentences)
+    named = {w.lower() for n in names for w in _WORD.findall(n)}
+    content, function = np.zeros(len(sentences)), np.zeros(len(sentences))
+    for i, s in enumerate(sentences):
+        for w in re.findall(r"[^\W\d_][\w'’]*", s):
+            lw = w.casefold()
+            if lw in stop or lw.replace("’", "'") in stop:
+                function[i] += 1
+            elif lw not in _FILLERS and lw not in _PHATIC and lw not in named:
+                content[i] += 1
+    return content, function
+
+
+def low_content(u: "DialogueUnits", p: "DialogueParams") -> np.ndarray:
+    """True where a sentence carries too little to quote (see DialogueParams.min_content)."""
+    if u.content is None or u.function is None:
+        return np.zeros(len(u.sentences), bool)
+    return (u.content < p.min_content) | ((u.function == 0) if p.need_function_word else False)
+
+
 def build_units(turns: Sequence[Turn], vectors: np.ndarray) -> DialogueUnits:
     """Features of each sentence; `vectors` are the sentences' embeddings, in order."""
     rows = dialogue_sentences(turns)
@@ -198,13 +234,14 @@ def build_units(turns: Sequence[Turn], vectors: np.ndarray) -> DialogueUnits:
     else:
         c = np.zeros(0)
     kws = topic_keywords(sentences, names)
+    content, function = content_counts(sentences, names)
     top = set(kws)
     hits = np.array([sum(w.lower() in top for w in _WORD.findall(s)) for s in sentences], dtype=float)
     return DialogueUnits(
         speakers=tuple(r[0] for r in rows),
         sentences=tuple(sentences),
         turn=np.array([r[2] for r in rows], dtype=float),
-        words=np.array([len(s.split()) for s in sentences], dtype=float),
+        words=np.array([sum(any(c.isalnum() for c in w) for w in s.split()) for s in sentences], dtype=float),
         vectors=v,
         central=c,
         keyword_hits=hits,
@@ -215,6 +252,8 @@ def build_units(turns: Sequence[Turn], vectors: np.ndarray) -> DialogueUnits:
         n_turns=len(turns),
         commit=np.array([bool(COMMITMENT.search(s)) for s in sentences], dtype=float),
         withdrawn=withdrawn([r[2] for r in rows], sentences),
+        content=content,
+        function=function,
     )
 
 
@@ -227,7 +266,8 @@ def select_sentences(u: DialogueUnits, max_sentences: int, p: DialogueParams = D
              + p.central_weight * u.central
              + p.keyword_weight * np.minimum(u.keyword_hits, 3) / 3
              - p.question_penalty * u.question)
-    short = u.words < p.min_words
+    low = low_content(u, p)
+    short = (u.words < p.min_words) | low
     if u.withdrawn is not None and (~short & (u.withdrawn == 0)).any():
         short = short | (u.withdrawn > 0)  # a withdrawn proposal reads as the decision
     if (~short).any():  # "Ok." and "Yes." are never quoted while anything longer is left
@@ -248,7 +288,9 @@ def select_sentences(u: DialogueUnits, max_sentences: int, p: DialogueParams = D
         used += u.words[best]
         redundancy = np.maximum(redundancy, u.vectors @ u.vectors[best])
     if p.outcome_words > 0 and picked and u.n_turns >= 4:
-        extra = _outcome(u, p, picked, redundancy, p.outcome_words, short)
+        # a commitment names little ("Rea: I'll do them."): low content only bars the others
+        commit = u.commit if u.commit is not None else np.zeros(n)
+        extra = _outcome(u, p, picked, redundancy, p.outcome_words, short & ~(low & (commit > 0) & (u.words >= p.min_words)))
         if extra is not None:
             picked.append(extra)
     return sorted(picked)
@@ -299,7 +341,8 @@ def render(u: DialogueUnits, picked: Sequence[int], p: DialogueParams = DEFAULT_
         who, said = u.speakers[i], u.sentences[i]
         if p.trim_fillers:
             trimmed = _LEAD_FILLER.sub("", said)
-            if len(trimmed.split()) >= 3:
+            # never debris: the trimmed line keeps 3 words with letters and starts with one
+            if len(re.findall(r"[^\W\d_][\w'’]*", trimmed)) >= 3 and re.match(r"[\w\"'“‘(]", trimmed):
                 said = trimmed[0].upper() + trimmed[1:]
         lines.append(f"{who}: {said}" if who else said)
     return [ln for ln in lines if ln]

@@ -315,3 +315,44 @@ def test_a_proposal_the_speaker_takes_back_is_never_quoted(dialogues):
         seen += int(u.withdrawn.sum())
         assert not any(u.withdrawn[i] for i in D.select_sentences(u, 3))
     assert seen >= 3  # "Brain Locker?" -> "No, I don't think so.", "Low cal." -> "No, it's not low-cal."
+
+
+def test_greetings_and_fragments_are_not_quoted_while_other_lines_are_left(dialogues):
+    """"Afternoon, sir, is there anything I can help you with today?" and "Tenants Advocacy
+    Resource Center." were quoted as key lines (DialogSum 400-480): a sentence naming no content
+    word, or holding no function word, is quoted only as a commitment or when nothing else is left."""
+    from fieldkit.analysis import summary_dialogue as D
+
+    texts = {s: d for d, _ in dialogues[400:480] for s in S.summarize_text(d).units}
+    assert not any("anything I can help you with today" in s or "Tenants Advocacy" in s for s in texts)
+    low = 0
+    for dialogue, _ in dialogues[300:480]:
+        _, u = _units(dialogue)
+        bad = D.low_content(u, D.DEFAULT_PARAMS)
+        low += int(bad.sum())
+        for i in D.select_sentences(u, 3):
+            if bad[i]:
+                assert u.commit[i] or (bad | (u.words < D.DEFAULT_PARAMS.min_words)).all()
+    assert low >= 50  # greetings and fragments are common in transcripts
+
+
+def test_a_quoted_line_is_never_punctuation_debris(dialogues):
+    """Trimming "Well" off "Well. . ." left "Nick: . well. . .": the spaced ellipsis is one
+    terminator, and a trimmed line keeps three words and starts with one."""
+    from fieldkit.analysis import summary_dialogue as D
+    from fieldkit.analysis.sentences import split_sentences
+
+    assert split_sentences("Yes, but. . . well. . .") == ["Yes, but. . . well. . ."]
+    assert split_sentences("I waited. . . And then he came.") == ["I waited. . .", "And then he came."]
+    _, u = _units("Nick: Well. . . well. . .\nAnn: Well, we can go.\nNick: Okay, I will bring the car.")
+    for line in D.render(u, range(len(u.sentences))):
+        said = line.split(": ", 1)[1]
+        assert re.match(r"[\w\"'“‘(]", said) and re.search(r"[^\W\d_]{2}", said), line
+    shown = 0
+    for dialogue, _ in dialogues:
+        _, u = _units(dialogue)
+        for line in D.render(u, D.select_sentences(u, 3))[1:]:
+            said = line.split(": ", 1)[-1]
+            assert re.match(r"[\w\"'“‘(¿¡$#-]", said) and len(re.findall(r"[^\W\d_]{2,}", said)) >= 1, line
+            shown += 1
+    assert shown > 700  # 500 dialogues, 1-3 quoted lines after the topic line
