@@ -22,7 +22,7 @@ from bench_summarize import ROOT, grid_positions, pick, r1_multi, table
 
 
 def generator_section(dialogues, emb, n: int, folds: int, out: Path, extractive: list,
-                      n_variants: int) -> None:
+                      n_variants: int, n_dev: int = 40) -> None:
     """Abstractive (key lines retold, each checked against its line) and hybrid (free summary of
     the key turns, grounded, after the topic line) beside the extractive default, same dialogues."""
     from fieldkit.analysis import summarize as S
@@ -42,12 +42,22 @@ def generator_section(dialogues, emb, n: int, folds: int, out: Path, extractive:
     ext = extractive[-n:]
     k = 3  # as many key lines as the extractive default quotes
     told_all, abstractive, secs = [], [], []
-    for d, _ in sub:
+    dev = dialogues[-(n + n_dev):-n] if n_dev > 0 else []
+    lost_cv = LostCV()
+    for j, (d, refs) in enumerate(dev + sub):
         t0 = time.perf_counter()
-        s, told = retell_dialogue(d, k, gen, emb, Reporter("bench"), G.copy_bias(gen, d))
+        s, told = retell_dialogue(d, k, gen, emb, Reporter("bench"), G.copy_bias(gen, d), max_lost=None)
         secs.append(time.perf_counter() - t0)
-        abstractive.append(s.text)
-        told_all.append(told)
+        lost_cv.add(s, told, refs, j >= len(dev))
+        if j >= len(dev):
+            abstractive.append(s.text)
+            told_all.append(told)
+    lost_cv.report(dev, sub, folds)
+    from fieldkit.analysis.summary_rewrite import MAX_LOST
+
+    # what is shown: the shipped limit on dropped content words, applied to the same generations
+    abstractive = [lost_cv.text(len(dev) + i, MAX_LOST) for i in range(len(sub))]
+    told_all = [lost_cv.told(len(dev) + i, MAX_LOST) for i in range(len(sub))]
     variants = {"plain prompt": S.GenerationOptions(constrain=False, ground=False),
                 "copy-constrained decoding": S.GenerationOptions(constrain=True, ground=False),
                 "few-shot + copy-constrained": S.GenerationOptions(fewshot=True, constrain=True, ground=False)}
@@ -132,6 +142,79 @@ def generator_section(dialogues, emb, n: int, folds: int, out: Path, extractive:
         lines.append("")
     out.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote every generated summary beside its dialogue, with its checks, to {out}")
+
+
+class LostCV:
+    """Abstractive retellings generated once (no limit on dropped words); each limit on the line's
+    content words a retelling may drop (summary_rewrite.MAX_LOST) applied afterwards, and chosen
+    on the development dialogues (not the last n) and by k-fold CV over all of them."""
+
+    GRID = [0, 1, 2, None]
+
+    def __init__(self):
+        self.rows = []  # (frame units, [(Retelling, n lost)], refs, is final)
+
+    def add(self, s, told, refs, final: bool) -> None:
+        from fieldkit.analysis.summary_rewrite import lost_words
+
+        frame = list(s.units[: len(s.units) - len(told)])
+        lost = []
+        for t in told:
+            speaker = t.line.split(": ", 1)[0] if ": " in t.line else ""
+            said = t.line[len(speaker) + 2:] if speaker else t.line
+            rest = t.generated[len(speaker):] if speaker and t.generated.startswith(speaker) else t.generated
+            lost.append(len(lost_words(rest, said)) if not t.replaced else None)
+        self.rows.append((frame, list(zip(told, lost)), refs, final))
+
+    def told(self, j: int, m):
+        from dataclasses import replace as dc_replace
+
+        out = []
+        for t, lost in self.rows[j][1]:
+            ok = lost is not None and (m is None or lost <= m)
+            out.append(t if ok or t.replaced else dc_replace(t, shown=t.line, missing=t.missing + ("(drops content words)",)))
+        return out
+
+    def text(self, j: int, m) -> str:
+        return " ".join(self.rows[j][0] + [t.shown for t in self.told(j, m)])
+
+    def report(self, dev, sub, folds: int) -> None:
+        from fieldkit.analysis import summarize as S
+
+        if not self.rows:
+            return
+        ext = np.array([r1_multi(S.summarize_text(d).text, refs)[0] for d, refs in dev + sub])
+        M = np.array([[r1_multi(self.text(j, m), row[2])[0] for j, row in enumerate(self.rows)] for m in self.GRID])
+        shown = np.array([[sum(not t.replaced for t in self.told(j, m)) for j in range(len(self.rows))] for m in self.GRID])
+        final = np.array([row[3] for row in self.rows])
+        lines = sum(len(row[1]) for row in self.rows)
+        print(f"\n### abstractive: content words of the line a retelling may drop (generated once; "
+              f"{len(dev)} development + {len(sub)} final dialogues, {lines} key lines)")
+        print("| max dropped | R-1 dev | R-1 final | R-1 all | - extractive, all (paired SE) | lines retold, all |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for g, m in enumerate(self.GRID):
+            dlt = M[g] - ext
+            print(f"| {'no limit' if m is None else m} | {M[g, ~final].mean():.2f} | {M[g, final].mean():.2f} | "
+                  f"{M[g].mean():.2f} | {dlt.mean():+.2f} ({dlt.std(ddof=1) / np.sqrt(len(dlt)):.2f}) | {shown[g].sum()} |")
+        print(f"| extractive | {ext[~final].mean():.2f} | {ext[final].mean():.2f} | {ext.mean():.2f} | | |")
+        pos = np.linspace(0, 1, len(self.GRID))[:, None]
+        if (~final).any():
+            b = pick(M[:, ~final].mean(axis=1), pos)
+            d = M[b, final] - ext[final]
+            print(f"picked on the {len(dev)} development dialogues: {self.GRID[b]}; on the final {len(sub)}: "
+                  f"{M[b, final].mean():.2f} vs extractive {ext[final].mean():.2f} ({d.mean():+.2f}, paired SE "
+                  f"{d.std(ddof=1) / np.sqrt(len(d)):.2f})")
+        fold = np.arange(len(self.rows)) % folds
+        held = np.zeros(len(self.rows))
+        picks = []
+        for f in range(folds):
+            b = pick(M[:, fold != f].mean(axis=1), pos)
+            held[fold == f] = M[b, fold == f]
+            picks.append(self.GRID[b])
+        d = held - ext
+        print(f"{folds}-fold CV over all {len(self.rows)}: picks {picks}, held-out {held.mean():.2f} vs extractive "
+              f"{ext.mean():.2f} ({d.mean():+.2f}, paired SE {d.std(ddof=1) / np.sqrt(len(d)):.2f}; better on "
+              f"{(d > 0).sum()}, worse on {(d < 0).sum()})")
 
 
 def speed_section(dialogues, runs: int) -> None:

@@ -45,6 +45,10 @@ EXAMPLES = (
 # word let "What's new with you?" become "asks for a new car"); ROUGE alone would pick 1.
 MAX_NOVEL = 0
 MIN_COSINE = 0.5  # retelling vs its line, either "Name: line" or the bare line
+# Content words of the line (names included) that the retelling drops: a retelling shorter in
+# content than its quote says less ("Nealson asked about the evaluation." of "Katie, have you
+# looked at your evaluation yet?"). None = no limit; the value is chosen by CV in the bench.
+MAX_LOST: int | None = None
 MAX_NEW_TOKENS = 48
 # Reported speech names people: a first- or second-person word left in it has lost who is who.
 _PERSON = re.compile(r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself|we|we're|we'll|us|our|ours|you|"
@@ -99,6 +103,24 @@ def novel_words(retelling: str, turn: str) -> list[str]:
     return out
 
 
+def lost_words(retelling: str, sentence: str) -> list[str]:
+    """Content words of the line (any form, names included) that the retelling does not use;
+    closed-class words, fillers, greetings and first/second person are not content."""
+    from fieldkit.analysis.summary_dialogue import _FILLERS, _PHATIC
+    from fieldkit.analysis.summary_vectors import english_stop_words
+
+    skip = _FUNCTION | _REPORTING | _FILLERS | _PHATIC | english_stop_words()
+    have = {G._root(w.lower()) for w in _WORDS.findall(retelling)}
+    out = []
+    for w in _WORDS.findall(sentence):
+        lw = w.lower().replace("’", "'")
+        if lw in skip or lw.endswith("n't") or _PERSON.fullmatch(lw) or not re.search(r"[^\W\d_]", lw):
+            continue
+        if G._root(lw) not in have:
+            out.append(w)
+    return out
+
+
 def foreign_names(generated: str, speaker: str, sentence: str) -> list[str]:
     """Capitalised words after the opening speaker's name that the line itself does not hold
     ("Gian Luca is Gina." of "I'm Gian Luca."; "Chicky tells Chicky ...")."""
@@ -123,8 +145,8 @@ class Retelling:
 
 
 def check(generated: str, speaker: str, sentence: str, turn: str, source: G.SourceIndex,
-          vectors: np.ndarray, max_novel: int = MAX_NOVEL, min_cosine: float = MIN_COSINE
-          ) -> tuple[tuple[str, ...], float]:
+          vectors: np.ndarray, max_novel: int = MAX_NOVEL, min_cosine: float = MIN_COSINE,
+          max_lost: int | None = MAX_LOST) -> tuple[tuple[str, ...], float]:
     """(what is unsupported, cosine): names and numbers must be the dialogue's, no first or second
     person, content words from the speaker's own turn, and close to the line; vectors = rows for
     the generated sentence, "Speaker: sentence" and the bare sentence."""
@@ -153,6 +175,10 @@ def check(generated: str, speaker: str, sentence: str, turn: str, source: G.Sour
     if re.search("[\"“”]", generated):  # a quote again, often half of one: the line says it better
         missing.append("(quotes the line)")
     missing += foreign_names(generated, speaker, sentence)
+    if max_lost is not None:
+        lost = lost_words(rest, sentence)
+        if len(lost) > max_lost:
+            missing.append(f"(drops {', '.join(lost)})")
     cosine = float(max(vectors[0] @ vectors[1], vectors[0] @ vectors[2]))
     if cosine < min_cosine:
         missing.append(f"(cosine {cosine:.2f} to the line)")
@@ -169,7 +195,8 @@ def _clean(text: str) -> str:
 
 
 def retell_dialogue(text: str, n: int, gen, embedder, reporter, bias=None, cancel=None,
-                    max_novel: int = MAX_NOVEL, min_cosine: float = MIN_COSINE) -> tuple[Summary, list[Retelling]]:
+                    max_novel: int = MAX_NOVEL, min_cosine: float = MIN_COSINE,
+                    max_lost: int | None = MAX_LOST) -> tuple[Summary, list[Retelling]]:
     """The topic line, then each of the (up to n) key lines retold in reported speech and checked."""
     from fieldkit.analysis import summary_dialogue as D
     from fieldkit.analysis.summary_genre import parse_turns
@@ -200,7 +227,8 @@ def retell_dialogue(text: str, n: int, gen, embedder, reporter, bias=None, cance
             told.append(Retelling(line, speaker + out, line, ("(unfinished)",), 0.0))
         else:
             vecs = np.asarray(embedder.embed_all([generated, line, said]), np.float32)
-            missing, cos = check(generated, speaker, said, turn_text[i], source, vecs, max_novel, min_cosine)
+            missing, cos = check(generated, speaker, said, turn_text[i], source, vecs, max_novel, min_cosine,
+                                 max_lost)
             told.append(Retelling(line, generated, line if missing else generated, missing, cos))
         if progress is not None:
             progress.update(step + 1)
