@@ -12,6 +12,7 @@ the meaningful part. Usage:
   python bench/bench_embed.py [--texts 2000] [--rounds 3] [--rss-rows 1000000] [--search-rows 100000]
   (--skip-rss / --skip-search / --skip-st to leave parts out)
   python bench/bench_embed.py --quality 1500   (only the min-cosine table on six shared sets)
+  python bench/bench_embed.py --rss-compare 20000   (only peak RSS: workers, 1 thread, sentence-transformers)
 """
 
 from __future__ import annotations
@@ -218,6 +219,46 @@ def peak_rss(rows: int, texts: list[str], env: dict, tmp: Path) -> None:
           f"end to end incl. reading and writing Parquet")
 
 
+def _peak_of(cmd: list[str], env: dict) -> tuple[float, int, int]:
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mon = PeakRSS(p.pid)
+    _, err = p.communicate()
+    mon.thread.join(timeout=1)
+    if p.returncode:
+        print(err[-2000:])
+    return time.perf_counter() - t, mon.peak, p.returncode
+
+
+def rss_compare(rows: int, texts: list[str], env: dict, tmp: Path, threads: int) -> None:
+    """Peak RSS of `fieldkit embed` with its batch-level workers, with one thread, and of a
+    sentence-transformers script doing the same job (read the CSV, encode at bs 32, save)."""
+    src = tmp / f"short_{rows}.csv"
+    write_short_texts(src, rows, texts)
+    st_code = ("import sys, numpy as np, polars as pl, torch; sys.path.insert(0, %r);"
+               "from bench_embed import st_model; torch.set_num_threads(int(sys.argv[1]));"
+               "t = pl.read_csv(sys.argv[2])['text'].to_list();"
+               "np.save(sys.argv[3], st_model().encode(t, batch_size=32, normalize_embeddings=True))"
+               % str(Path(__file__).resolve().parent))
+    runs = [(f"fieldkit embed, {threads} batch-level workers", dict(env, FIELDKIT_THREADS=str(threads)),
+             [sys.executable, "-m", "fieldkit", "embed", str(src), "--column", "text", "-o",
+              str(tmp / "rss_w.parquet")]),
+            ("fieldkit embed, 1 thread", dict(env, FIELDKIT_THREADS="1"),
+             [sys.executable, "-m", "fieldkit", "embed", str(src), "--column", "text", "-o",
+              str(tmp / "rss_1.parquet")]),
+            (f"sentence-transformers script, {threads} threads", env,
+             [sys.executable, "-c", st_code, str(threads), str(src), str(tmp / "rss_st.npy")])]
+    warm = tmp / "warm.csv"  # the first run derives the int8 graph: not part of the peak measured
+    write_short_texts(warm, 10, texts)
+    _peak_of([sys.executable, "-m", "fieldkit", "embed", str(warm), "--column", "text", "-o",
+              str(tmp / "warm.parquet")], env)
+    print(f"\n== peak RSS over {rows:,} short texts (whole process tree, psutil every 50 ms), "
+          f"load {os.getloadavg()[0]:.1f}")
+    for label, e, cmd in runs:
+        dt, peak, rc = _peak_of(cmd, e)
+        print(f"{label:46s} {peak / 2**20:7,.0f} MiB  {dt:6.1f} s{'' if rc == 0 else '  (failed)'}")
+
+
 def cold_start(env: dict, tmp: Path) -> None:
     code = ("import time; t=time.perf_counter();"
             "from fieldkit.inference.embedder import get_embedder;"
@@ -415,6 +456,8 @@ def main() -> None:
     ap.add_argument("--search-rows", type=int, default=100_000)
     ap.add_argument("--skip-st", action="store_true")
     ap.add_argument("--skip-rss", action="store_true")
+    ap.add_argument("--rss-compare", type=int, default=0, metavar="N",
+                    help="only peak RSS over N short texts: workers vs 1 thread vs sentence-transformers")
     ap.add_argument("--skip-search", action="store_true")
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-cold", action="store_true")
@@ -433,6 +476,11 @@ def main() -> None:
         quality_table(a.quality)
         return
     texts = survey_answers()
+    if a.rss_compare:
+        with tempfile.TemporaryDirectory(prefix="fieldkit-bench-") as tmp:
+            env = dict(os.environ, FIELDKIT_HOME=str(Path(tmp) / "home"), HF_HUB_OFFLINE="1")
+            rss_compare(a.rss_compare, texts, env, Path(tmp), a.threads)
+        return
     if a.cpu_child:
         cpu_table(texts[:a.texts], a.rounds)
         return

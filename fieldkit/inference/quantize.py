@@ -15,7 +15,8 @@ The FFN down-projections (input = GELU output) are int8 too since v4. GELU outpu
 fewer): the levels below it cover the floor, those above it the row's largest value. Its few
 outlier channels (the largest calibration maxima, OUTLIER_CHANNELS per layer) stay in a small
 float MatMul beside it, so one huge channel does not set the whole row's scale (the LLM.int8()
-decomposition).
+decomposition). Since v9 (graph_fold.split_ffn_outliers) those channels have their own narrow
+up-projection and GELU, so the wide path is quantized whole, with no mask pass and no Gather.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ GELU_ZERO_POINT = 16
 GELU_FLOOR = 0.17  # GELU's minimum: -0.16997 (erf form), -0.17004 (tanh form, FastGelu)
 # which GELU runs: "tanh" (com.microsoft FastGelu, the bias add fused in) or "erf" (exact)
 GELU_FORM = "tanh"
+# how a symmetric row's max |x| is found: "abs" (Abs + ReduceMax) or "minmax" (ReduceMax, ReduceMin)
+ABSMAX = "minmax"
 
 
 def _smoothing(items, a_max: np.ndarray, alpha: float) -> np.ndarray:
@@ -46,18 +49,22 @@ def _int8_columns(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
 
 
-def _quantize_rows(p: str, x: str, k: int, zero: int, scale: str, const, helper) -> list:
+def _quantize_rows(p: str, x: str, k: int, zero: int, scale: str, const, helper,
+                   zero_points: str | None = None) -> list:
     """Nodes quantizing `x` [.., k] to uint8 with one scale per row (QuantizeLinear on a 2-D view).
 
     One QuantizeLinear per axis over [rows, k] replaces Reciprocal + Mul + QuantizeLinear: one
     pass over the activations fewer (its zero point must be per row too, hence the Expand).
     """
+    zp = [] if zero_points else [
+        helper.make_node("Shape", [p + "_s1"], [p + "_rows"]),
+        helper.make_node("Expand", [const(p + "_zp1", np.array([zero], np.uint8)), p + "_rows"], [p + "_zpr"])]
     return [
         helper.make_node("Reshape", [x, const(p + "_2d", np.array([-1, k], np.int64))], [p + "_x2"]),
         helper.make_node("Reshape", [scale, const(p + "_flat", np.array([-1], np.int64))], [p + "_s1"]),
-        helper.make_node("Shape", [p + "_s1"], [p + "_rows"]),
-        helper.make_node("Expand", [const(p + "_zp1", np.array([zero], np.uint8)), p + "_rows"], [p + "_zpr"]),
-        helper.make_node("QuantizeLinear", [p + "_x2", p + "_s1", p + "_zpr"], [p + "_q2"], axis=0),
+        *zp,
+        helper.make_node("QuantizeLinear", [p + "_x2", p + "_s1", zero_points or p + "_zpr"], [p + "_q2"],
+                         axis=0),
         helper.make_node("Shape", [x], [p + "_shape"]),
         helper.make_node("Reshape", [p + "_q2", p + "_shape"], [p + "_q"])]
 
@@ -85,8 +92,12 @@ def _fast_gelu(g) -> int:
 def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
                       alphas: dict[str, float] | None = None, default_alpha: float = 0.65,
                       outliers: int = OUTLIER_CHANNELS, gelu_zero: int = GELU_ZERO_POINT,
-                      gelu: str = GELU_FORM) -> int:
-    """Write the per-token int8 rewrite of `src` to `dst`; returns how many MatMuls changed."""
+                      gelu: str = GELU_FORM, fold: bool = True) -> int:
+    """Write the per-token int8 rewrite of `src` to `dst`; returns how many MatMuls changed.
+
+    `fold` makes graph_fold's exact edits first (v9): the FFN outlier channels then come from
+    their own narrow path and the wide one is quantized whole.
+    """
     import onnx
     from onnx import helper
     from onnx import numpy_helper as nh
@@ -95,6 +106,15 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
 
     model = onnx.load(str(src))
     g = model.graph
+    if fold:
+        from fieldkit.inference import graph_fold
+
+        simplify(g)  # com.microsoft Gelu, which split_ffn_outliers expects
+        graph_fold.single_key_transpose(g)
+        _drop_dead(g)
+        graph_fold.fold_attention_biases(model, value=False)
+        amax = graph_fold.split_ffn_outliers(model, amax, outliers)
+        outliers = 0
     groups: dict[str, list] = {}
     for node, w in _weight_matmuls(model):
         if node.input[0] in amax:
@@ -107,6 +127,22 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
     def insert_at(idx: int, nodes) -> None:
         for k, nd in enumerate(nodes):
             g.node.insert(idx + k, nd)
+
+    shared: dict[int, str] = {}
+
+    def zero_points(zero: int) -> str | None:
+        """One per-row zero-point vector per zero point, from the token count (v9; was one per use)."""
+        if not fold:
+            return None
+        if zero not in shared:
+            ids, rows, name = g.input[0].name, "__fk_rows", f"__fk_zp{zero}"
+            nodes = [] if shared else [
+                helper.make_node("Reshape", [ids, const("__fk_flat", np.array([-1], np.int64))], ["__fk_ids"]),
+                helper.make_node("Shape", ["__fk_ids"], [rows])]
+            insert_at(0, nodes + [helper.make_node(
+                "Expand", [const(name + "_1", np.array([zero], np.uint8)), rows], [name])])
+            shared[zero] = name
+        return shared[zero]
 
     changed = 0
     for x, items in groups.items():
@@ -122,8 +158,9 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
             zero = gelu_zero
             # the row's scale covers its largest non-outlier value with the levels above the zero
             # point and GELU's floor with the levels below it (never clipped)
-            pre = [helper.make_node("Mul", [x, const(p + "_mask", mask)], [p + "_xs"]),
-                   helper.make_node("ReduceMax", [p + "_xs"], [p + "_amax"], axes=[-1], keepdims=1),
+            xs = p + "_xs" if outliers else x  # no outlier channel here: nothing to mask
+            pre = [helper.make_node("Mul", [x, const(p + "_mask", mask)], [xs])] if outliers else []
+            pre += [helper.make_node("ReduceMax", [xs], [p + "_amax"], axes=[-1], keepdims=1),
                    helper.make_node("Mul", [p + "_amax", const(p + "_il", np.float32(1 / (255 - zero)))],
                                     [p + "_s0"]),
                    helper.make_node("Max", [p + "_s0", const(p + "_smin", np.float32(GELU_FLOOR / zero))],
@@ -133,12 +170,21 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
         else:
             smooth = _smoothing(items, amax[x], (alphas or {}).get(x, default_alpha))
             zero = 128
-            pre = [helper.make_node("Mul", [x, const(p + "_sinv", 1.0 / smooth)], [p + "_xs"]),
-                   helper.make_node("Abs", [p + "_xs"], [p + "_abs"]),
-                   helper.make_node("ReduceMax", [p + "_abs"], [p + "_amax"], axes=[-1], keepdims=1),
-                   helper.make_node("Max", [p + "_amax", const(p + "_eps", np.float32(1e-6))], [p + "_am"]),
-                   helper.make_node("Mul", [p + "_am", const(p + "_il", np.float32(1 / 127))], [p + "_scale"])]
-        insert_at(first, pre + _quantize_rows(p, p + "_xs", k, zero, p + "_scale", const, helper))
+            xs = p + "_xs"
+            pre = [helper.make_node("Mul", [x, const(p + "_sinv", 1.0 / smooth)], [xs])]
+            if fold and ABSMAX == "minmax":  # max|x| as max(max x, -min x): two reads, no Abs copy
+                pre += [helper.make_node("ReduceMax", [p + "_xs"], [p + "_hi"], axes=[-1], keepdims=1),
+                        helper.make_node("ReduceMin", [p + "_xs"], [p + "_lo"], axes=[-1], keepdims=1),
+                        helper.make_node("Neg", [p + "_lo"], [p + "_nlo"]),
+                        helper.make_node("Max", [p + "_hi", p + "_nlo", const(p + "_eps", np.float32(1e-6))],
+                                         [p + "_am"])]
+            else:
+                pre += [helper.make_node("Abs", [p + "_xs"], [p + "_abs"]),
+                        helper.make_node("ReduceMax", [p + "_abs"], [p + "_amax"], axes=[-1], keepdims=1),
+                        helper.make_node("Max", [p + "_amax", const(p + "_eps", np.float32(1e-6))], [p + "_am"])]
+            pre.append(helper.make_node("Mul", [p + "_am", const(p + "_il", np.float32(1 / 127))], [p + "_scale"]))
+        insert_at(first, pre + _quantize_rows(p, xs, k, zero, p + "_scale", const, helper,
+                                              zero_points(zero)))
         for node, w in items:  # one wider GEMM with a Split measured slower here
             n, out = node.name, node.output[0]
             q, ws = _int8_columns(w * (mask[:, None] if down else smooth[:, None]))
@@ -160,6 +206,8 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
     simplify(g)
     if gelu == "tanh":
         _fast_gelu(g)
+    if fold:
+        graph_fold.sum_add_chains(g)
     _drop_dead(g)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
