@@ -32,6 +32,11 @@ PROBLEM_RE = (r"(?i)(?:\b(?:errors?|fail|fails|failed|failure|failures|failing|e
 BURST_WINDOW = "1m"
 BURST_MIN = 50  # lines of one problem template in one window ...
 BURST_RATIO = 10  # ... and this many times its average rate over the whole log
+# A burst window is closed once the file's newest stamp is this far past its end: a closed window under
+# BURST_MIN lines can no longer be a burst and is dropped (its lines stay in the template's total), so the
+# windows kept follow the lines in the last hour, not the log's time span. A line more than this behind
+# the newest stamp of its own file (far out of order) is counted in a window of its own.
+BURST_LATE = "1h"
 BUCKETS = [("1s", 1), ("10s", 10), ("1m", 60), ("5m", 300), ("15m", 900), ("1h", 3600), ("3h", 10800),
            ("6h", 21600), ("1d", 86400), ("7d", 604800), ("30d", 2592000)]
 MAX_BUCKETS = 48
@@ -48,6 +53,7 @@ _TIME = {"bucket": _DT, "count": pl.UInt32}
 # problem candidates: `ew` is a line with an error/warning level, `null` a line without a level
 _CAND = {"bucket": _DT, "template_id": pl.Int64, "ew": pl.Boolean, "count": pl.UInt32}
 _WIN = {"template_id": pl.Int64, "w": _DT, "ew": pl.Boolean, "lines": pl.UInt32, "first": _DT, "last": _DT}
+_TOT = {"template_id": pl.Int64, "ew": pl.Boolean, "lines": pl.UInt32}  # every candidate line, windows dropped or not
 
 
 def pick_bucket(start: datetime | None, end: datetime | None) -> tuple[str, int] | None:
@@ -74,6 +80,8 @@ class DigestBuilder:
         self.time = pl.DataFrame(schema=_TIME)
         self.cand = pl.DataFrame(schema=_CAND)
         self.win = pl.DataFrame(schema=_WIN)
+        self.tot = pl.DataFrame(schema=_TOT)
+        self.newest: datetime | None = None  # the newest stamp of the file being added (`start_file` resets it)
         self.step = 0  # index into _KEPT
         self.examples: dict[int, str] = {}
 
@@ -109,8 +117,19 @@ class DigestBuilder:
             win = (cand.group_by("template_id", ts.dt.truncate(BURST_WINDOW).alias("w"), "ew")
                    .agg(pl.len().cast(pl.UInt32).alias("lines"), ts.min().alias("first"), ts.max().alias("last")))
             self.win = _fold(self.win, win.select(list(_WIN)), ["template_id", "w", "ew"], count="lines")
+            self.tot = _fold(self.tot, win.group_by("template_id", "ew").agg(pl.col("lines").sum()),
+                             ["template_id", "ew"], count="lines")
+        newest = stamped["timestamp"].max()
+        self.newest = newest if self.newest is None else max(self.newest, newest)
+        if self.win.height:  # windows that ended BURST_LATE before the newest stamp and stay under BURST_MIN go
+            closed = pl.lit(self.newest).dt.offset_by("-" + BURST_LATE).dt.truncate(BURST_WINDOW)
+            self.win = self.win.filter((pl.col("w") >= closed) | (pl.col("lines") >= BURST_MIN))
         while self.time.height > _KEPT_MAX and self.step < len(_KEPT) - 1:
             self._coarser()
+
+    def start_file(self) -> None:
+        """The next lines come from another file: its stamps close windows, not the last file's."""
+        self.newest = None
 
     def _coarser(self) -> None:
         self.step += 1
@@ -131,6 +150,7 @@ class DigestBuilder:
         self.time = _fold(self.time, other.time.with_columns(cut), ["bucket"])
         self.cand = _fold(self.cand, other.cand.with_columns(cut), ["bucket", "template_id", "ew"])
         self.win = _fold(self.win, other.win, ["template_id", "w", "ew"], count="lines")
+        self.tot = _fold(self.tot, other.tot, ["template_id", "ew"], count="lines")
         for tid, msg in other.examples.items():
             self.examples.setdefault(tid, msg)
         while self.time.height > _KEPT_MAX and self.step < len(_KEPT) - 1:
@@ -212,7 +232,7 @@ class DigestBuilder:
         if start is None or end is None or win.height == 0:
             return empty
         minutes = max(1.0, (end - start).total_seconds() / 60)
-        totals = win.group_by("template_id").agg(pl.col("lines").sum().alias("total"))
+        totals = self.tot.filter(is_problem).group_by("template_id").agg(pl.col("lines").sum().alias("total"))
         win = (win.join(totals, on="template_id")
                .with_columns((pl.col("lines") / (pl.col("total") / minutes)).alias("rate_ratio"))
                .filter((pl.col("lines") >= BURST_MIN) & (pl.col("rate_ratio") >= BURST_RATIO))

@@ -29,7 +29,7 @@ from fieldkit.analysis.log_digest import pick_bucket as _pick_bucket  # noqa: F4
 from fieldkit.analysis.logtemplates import MINER_SETTINGS, TemplateMiner  # noqa: F401 (re-exported)
 from fieldkit.errors import InputError, UsageError
 from fieldkit.io.log_header import HEADER_COLS
-from fieldkit.io.logs import iter_log_batches, looks_like_log
+from fieldkit.io.logs import iter_log_blocks, looks_like_log, parse_block
 from fieldkit.progress import Reporter
 
 LOG_SUFFIXES = (".log", ".out", ".txt", ".err")
@@ -212,6 +212,31 @@ def prefetch(items: Iterator[T]) -> Iterator[T]:
         worker.join()
 
 
+def parallel_map(fn, items: Iterator, workers: int = 2) -> Iterator:
+    """`fn(*item)` for each item on `workers` threads, results in the items' order, at most `workers` ahead.
+
+    Why: parsing a block is most of reading a big log and Polars releases the GIL, so two blocks
+    parsed at once keep both cores busy while the previous batch is mined (one parser thread was
+    the slower side of the pipeline); memory grows by one batch, not with the file.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fieldkit-logs-parse")
+    pending: deque = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, *item))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True)
+
+
 KEY = "_k"  # in a part: each line's code into the batch's distinct digit-zeroed first lines (kept beside it)
 
 
@@ -333,8 +358,13 @@ class MinedLogs:
         """The provenance step's parameters: inputs, miner settings and the header learnt per file."""
         return log_parameters(self.files, self.layouts, self.miner, baseline)
 
-    def final_parts(self, reporter: Reporter | None = None) -> Iterator[pl.DataFrame]:
-        """Each part with its final templates and params, in the output's columns (also `logs --parts`' parts)."""
+    def final_parts(self, reporter: Reporter | None = None, consume: bool = False) -> Iterator[pl.DataFrame]:
+        """Each part with its final templates and params, in the output's columns (also `logs --parts`' parts).
+
+        `consume`: each part's files are deleted once read (its mapping stays valid until the frame is dropped).
+        Why: a 2 GB log leaves about 5 GB of parts; removing them all at the end of the run was seconds of
+        waiting on the disk, one part at a time it overlaps the output's encoding.
+        """
         from fieldkit.analysis.log_params import SpanCache
 
         templates = dict(zip(self.table["template_id"].to_list(), self.table["template"].to_list()))
@@ -347,14 +377,18 @@ class MinedLogs:
             df = _read_part(part)  # parts annotated by the Ray workers (fieldkit.scale.logs) come ready
             if KEY in df.columns:
                 df = annotate_part(df, _read_part(_keys_path(part))["key"], templates, spans)
+            if consume:
+                part.unlink(missing_ok=True)
+                _keys_path(part).unlink(missing_ok=True)
             elif "params" not in df.columns:
                 df = annotate(df, self.miner, templates)
             yield df.select(self.columns)
 
-    def annotated(self, reporter: Reporter | None = None) -> pl.LazyFrame:
+    def annotated(self, reporter: Reporter | None = None, consume: bool = False) -> pl.LazyFrame:
         """Every record with its final template and params, as a frame that streams one part at a time.
 
         Several files are merged by time first (fieldkit.analysis.log_merge: bounded memory, on disk in `tmp`).
+        `consume`: the parts are deleted as they are read (`final_parts`), so the frame can be read once only.
         """
         from polars.io.plugins import register_io_source
 
@@ -362,7 +396,7 @@ class MinedLogs:
         cols = self.columns
 
         def final_parts() -> Iterator[pl.DataFrame]:
-            return self.final_parts(rep)
+            return self.final_parts(rep, consume=consume)
 
         schema = (pl.read_ipc_schema(self.parts[0]) if self.parts[0].suffix == ".arrow"
                   else pl.read_parquet_schema(self.parts[0]))
@@ -376,8 +410,9 @@ class MinedLogs:
 
             from fieldkit.analysis.log_merge import in_time_order
 
+            ordered = in_time_order(_part_clock(p) for p in self.parts)  # before any part is read (and consumed)
             ready = (_read_part(p).select(cols) for p in self.parts) if self.ready else prefetch(final_parts())
-            if in_time_order(_part_clock(p) for p in self.parts):  # a rotated set, each file later than the last
+            if ordered:  # a rotated set, each file later than the last
                 return ready
             total = sum(f.stat().st_size for f in self.files)
             return merge_by_time(ready, self.tmp / "merge", compression=part_compression(self.tmp, total), reporter=rep)
@@ -428,7 +463,9 @@ def mine_logs(paths: Sequence[str | Path], tmp: Path, *, baseline: str | Path | 
     compression = part_compression(tmp, total_bytes)
     with _Background() as background:  # parts are written on the second core while the next batch is mined
         for f in files:
-            for batch in prefetch(iter_log_batches(f, batch_bytes=batch_bytes, layout=layouts[f])):
+            digest.start_file()
+            blocks = prefetch(iter_log_blocks(f, batch_bytes=batch_bytes, layout=layouts[f]))
+            for batch in parallel_map(lambda b, n, lay=layouts[f]: parse_block(b, n, lay), blocks):
                 mining.update(min(done, total_bytes))  # decompressed bytes can outrun the file sizes
                 if batch.height == 0:  # only a file header (a preamble) in this batch
                     continue

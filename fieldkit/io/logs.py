@@ -9,6 +9,8 @@ CONTRACT (other packages rely on it):
     looks_like_log(path) -> bool
     iter_log_batches(path, batch_bytes=..., reporter=None, layout=None) -> Iterator[pl.DataFrame]
         the same records in bounded-memory batches, for multi-GB logs.
+    iter_log_blocks(...) -> Iterator[(bytes, first line number)], parse_block(bytes, line, layout)
+        the same batches cut and parsed apart (so that several blocks can be parsed at once).
 
 The header layout is inferred per file from a sample (fieldkit.io.log_header), then applied
 with Polars string expressions (one anchored regex with named groups), never a Python loop
@@ -38,8 +40,8 @@ from fieldkit.io.log_header import (CTIME_ZONE, HEADER_COLS, LEVEL_ALT, LEVEL_NO
                                     TimeForm, find_timestamps, infer_layout)
 from fieldkit.progress import Reporter
 
-__all__ = ["scan_log", "file_layout", "looks_like_log", "iter_log_batches", "parse_records", "TIME_FORMS",
-           "HEADER_COLS", "Layout"]
+__all__ = ["scan_log", "file_layout", "looks_like_log", "iter_log_batches", "iter_log_blocks", "parse_block",
+           "parse_records", "TIME_FORMS", "HEADER_COLS", "Layout"]
 
 # A byte that practically never occurs in text logs, used as the "separator" so that the CSV
 # scanner hands us whole lines (the CSV scanner tolerates invalid UTF-8; scan_lines does not).
@@ -168,10 +170,10 @@ def parse_records(lines: pl.LazyFrame | pl.DataFrame, layout: Layout | None = No
     return _parse_frame(df, layout or Layout()).lazy()
 
 
-def _parse_frame(lines: pl.DataFrame, layout: Layout) -> pl.DataFrame:
+def _parse_frame(lines: pl.DataFrame, layout: Layout, stripped: bool = False) -> pl.DataFrame:
     """`parse_records` on a batch in memory: each regex runs once, and only on the rows that need it."""
-    raw_s = lines["raw"].fill_null("").str.strip_suffix("\r")
-    lines = lines.with_columns(raw_s.alias("raw"))
+    raw_s = lines["raw"] if stripped else lines["raw"].fill_null("").str.strip_suffix("\r")
+    lines = lines if stripped else lines.with_columns(raw_s.alias("raw"))
     if layout.json is not None:
         return _json_records(lines.lazy(), layout).collect()
     raw = pl.col("raw")
@@ -474,15 +476,36 @@ def _record_starts(raw: pl.Series, layout: Layout) -> pl.Series:
 
 def _parse_batch(block: bytes, line_base: int, layout: Layout) -> pl.DataFrame:
     lines = _lines_from_csv(block, line_base).collect()
+    raw = lines["raw"].fill_null("")
+    if b"\r" in block:  # CRLF lines (a byte search is a fraction of a pass over every line)
+        raw = raw.str.strip_suffix("\r")
+    lines = lines.with_columns(raw.alias("raw"))
     if layout.ts_mode:
-        raw = lines["raw"].fill_null("").str.strip_suffix("\r")
         lines = lines.with_columns(_record_starts(raw, layout).alias("_ts"))
-    return _parse_frame(lines, layout)
+    return _parse_frame(lines, layout, stripped=True)
 
 
 def iter_log_batches(path: str | Path, batch_bytes: int = 32 << 20, reporter: Reporter | None = None,
                      layout: Layout | None = None) -> Iterator[pl.DataFrame]:
     """Yield the log's records in DataFrames of about batch_bytes of text, for bounded memory."""
+    p = _check_path(path)
+    layout = layout if layout is not None else file_layout(p)
+    for block, line_base in iter_log_blocks(p, batch_bytes, reporter, layout):
+        yield parse_block(block, line_base, layout)
+
+
+def parse_block(block: bytes, line_base: int, layout: Layout) -> pl.DataFrame:
+    """The records of one block `iter_log_blocks` cut (whole records, the first line numbered `line_base`)."""
+    return _parse_batch(block, line_base, layout)
+
+
+def iter_log_blocks(path: str | Path, batch_bytes: int = 32 << 20, reporter: Reporter | None = None,
+                    layout: Layout | None = None) -> Iterator[tuple[bytes, int]]:
+    """(text, first line number) of about batch_bytes each, cut between records: parsed apart by `parse_block`.
+
+    Why apart: cutting is cheap and must go in order, parsing is most of a big run's reading and can go
+    on two threads at once (fieldkit.analysis.logs.mine_logs).
+    """
     p = _check_path(path)
     layout = layout if layout is not None else file_layout(p)
     starts = _starts_record(layout)
@@ -499,11 +522,11 @@ def iter_log_batches(path: str | Path, batch_bytes: int = 32 << 20, reporter: Re
             carry = block
             continue
         head, carry = block[:cut], block[cut:]
-        yield _parse_batch(head, line_base, layout)
+        yield head, line_base
         line_base += head.count(b"\n")
         done += len(head)
     if carry:
-        yield _parse_batch(carry, line_base, layout)
+        yield carry, line_base
     if reporter is not None:
         reporter.update(size)
 

@@ -106,7 +106,7 @@ def logs(paths: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.P
                 publish_log_parts(folder, mined, prov(mined.files, mined.layouts, mined.miner, step), rep)
             else:
                 # zstd level 1: the default level took a quarter of a multi-GB run's CPU, for a file no smaller
-                save_annotated(ds, {}, [step], out, table=mined.annotated(rep), compression_level=1,
+                save_annotated(ds, {}, [step], out, table=mined.annotated(rep, consume=True), compression_level=1,
                                row_group_size=row_group_lines(mined.digest.lines))
     except BaseException:
         if folder is not None:
