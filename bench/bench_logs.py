@@ -4,6 +4,7 @@
     python bench/bench_logs.py --gb 0.2           # a smaller scale run
     python bench/bench_logs.py --skip-scale
     python bench/bench_logs.py --skip-accuracy --skip-scale --merge-gb 1   # one file vs a rotated set of 4
+    python bench/bench_logs.py --skip-accuracy --skip-scale --fleet 500000,2000000,4000000   # 8 files, time restarts
 
 1. Accuracy: the loghub grouping accuracy (a line is right when its predicted group holds
    exactly the lines of its true EventId; /work/shared/data/README.md) on the 8 shared sets,
@@ -308,6 +309,28 @@ def merge_scale(gb: float, runs: int, inputs: str = "one,rotated,mixed") -> None
               f"{min(rss):.0f}–{max(rss):.0f} | {min(loads):.1f}–{max(loads):.1f} |")
 
 
+def fleet_scale(sizes: str, runs: int) -> None:
+    """A fleet's logs merged by time: 8 files, each one loghub system repeated, so time restarts every 2,000
+    lines (almost every line is late in its file): the peak must stay flat as the lines grow."""
+    from bench.bench_scale import make_logs  # the scale bench's fleet, the same files
+
+    print("\n## Merging a fleet: 8 files whose time restarts every 2,000 lines (bench_scale's logs)\n")
+    print("| lines | MB | runs | seconds (min–max) | CPU seconds (min–max) | peak RSS MB (min–max) | load average at start |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
+    for n in (int(x) for x in sizes.split(",")):
+        folder = Path(f"/tmp/fieldkit_bench_fleet_{n}")
+        folder.mkdir(exist_ok=True)
+        files = sorted(folder.glob("*.log")) or make_logs(n, folder)
+        rs, loads = [], []
+        for _ in range(runs):
+            loads.append(os.getloadavg()[0])
+            rs.append(run_child("fieldkit logs", list(files), 3600))
+        secs, cpu, rss = [r["seconds"] for r in rs], [r["cpu"] for r in rs], [r["rss_mb"] for r in rs]
+        mb = sum(f.stat().st_size for f in files) / 1e6
+        print(f"| {rs[0]['lines']:,} | {mb:,.0f} | {len(rs)} | {min(secs):.1f}–{max(secs):.1f} | {min(cpu):.1f}–{max(cpu):.1f} "
+              f"| {min(rss):.0f}–{max(rss):.0f} | {min(loads):.1f}–{max(loads):.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--gb", type=float, default=2.0)
@@ -318,6 +341,7 @@ def main() -> None:
     ap.add_argument("--skip-accuracy", action="store_true")
     ap.add_argument("--merge-gb", type=float, default=0.0, help="also merge a rotated set of this size (e.g. 1)")
     ap.add_argument("--merge-inputs", default="one,rotated,mixed", help="which of one,rotated,mixed to run")
+    ap.add_argument("--fleet", default="", help="merge a fleet of 8 files of these many lines, e.g. 500000,2000000")
     args = ap.parse_args()
     t = time.perf_counter()
     if not args.skip_accuracy:
@@ -327,6 +351,8 @@ def main() -> None:
         scale(args.gb, args.runs, args.drain_timeout, args.drain_runs)
     if args.merge_gb:
         merge_scale(args.merge_gb, args.runs, args.merge_inputs)
+    if args.fleet:
+        fleet_scale(args.fleet, args.runs)
     print(f"\n(total {time.perf_counter() - t:.0f} s)")
 
 
