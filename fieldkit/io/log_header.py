@@ -19,13 +19,14 @@ from datetime import datetime
 
 HEADER_COLS = ("host", "process", "pid", "thread", "component", "context")
 
+# LOG and PANIC are PostgreSQL's (`... [pid] LOG:  checkpoint starting`): LOG is its informational level
 LEVEL_WORDS = ("TRACE", "DEBUG", "INFO", "INFORMATION", "NOTICE", "WARNING", "WARN", "ERROR", "ERR",
                "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "FAILURE", "VERBOSE", "FINE",
-               "FINER", "FINEST", "CONFIG")
+               "FINER", "FINEST", "CONFIG", "LOG", "PANIC")
 LEVEL_NORMAL = {"WARNING": "WARN", "ERR": "ERROR", "CRIT": "CRITICAL", "INFORMATION": "INFO",
                 "V": "TRACE", "D": "DEBUG", "I": "INFO", "W": "WARN", "E": "ERROR", "F": "FATAL",
                 "A": "FATAL", "VERBOSE": "TRACE", "FINE": "DEBUG", "FINER": "TRACE", "FINEST": "TRACE",
-                "CONFIG": "INFO"}
+                "CONFIG": "INFO", "LOG": "INFO", "PANIC": "FATAL"}
 _LEVEL_SET = set(LEVEL_WORDS)
 LEVEL_ALT = "|".join(LEVEL_WORDS)
 _LETTERS = set("VDIWEFA")
@@ -112,6 +113,7 @@ _TOKEN = re.compile(r"\s*(" + _BRACKET + r"|\([^()]*\)|<[^<>\s]*>|\S+)(\s*)")
 _PROCPID = re.compile(r"^([\w./()@-]+)\[(\d+)\]:?$")
 _DOTTED = re.compile(r"^[A-Za-z_][\w$]*(?:\.[\w$]+)+$")
 _COLON = re.compile(r"^[^\s:]*[^\s:\d][^\s:]*:$")
+_TAG = re.compile(r"^[A-Z][A-Z0-9_]*:$")  # an upper-case word and a colon: `ERROR:`, `DETAIL:`, `STATEMENT:`
 _SEPS = {"-", "|", ",", ":", "--", ">", "::", "-->", "=>"}
 
 # Per-shape regex fragments; group names are filled in by _field_regex.
@@ -220,6 +222,7 @@ class Layout:
         out = base
         for i, (shape, lit) in enumerate(self.fields):
             sep = r"\s*" if (i == 0 or shape in ("sep", "bracket") or self.fields[i - 1][0] == "sep") else r"\s+"
+            sep = "" if shape == "tag" else sep
             out += sep + _field_regex(shape, lit, f"f{i}")
         return out + r"(?:\s+|$)" if self.fields else out + r"(?:[\s,|\]]+|$)"
 
@@ -235,6 +238,8 @@ def _field_regex(shape: str, lit: str, name: str) -> str:
         return rf"(?P<{name}>[VDIWEFA])"
     if shape == "sep":
         return re.escape(lit)
+    if shape == "tag":  # blanks included: when the word is not a level the message starts at it
+        return rf"(?:\s+(?P<{name}>(?i:{LEVEL_ALT})):)?"
     if shape == "procpid":
         return rf"(?P<{name}>[\w./()@-]+)\[(?P<{name}pid>\d+)\]:?"
     if shape == "colon":
@@ -382,6 +387,8 @@ def _infer_fields(lay: Layout, rests: list[str], min_share: float) -> None:
     while i < 7:
         s, share, lit, pad = dominant(i)
         if share < min_share:
+            if lay.form is not None and _tagged(toks, i, n, min_share):
+                lay.fields.append(("tag", ""))
             break
         if s in ("level", "letter", "num", "procpid", "bracket", "sep", "dotted", "paren", "angle"):
             lay.fields.append((s, lit))
@@ -409,6 +416,14 @@ def _infer_fields(lay: Layout, rests: list[str], min_share: float) -> None:
     lay.names = _name_fields(lay.fields)
 
 
+def _tagged(toks: list[list[tuple[str, str]]], i: int, n: int, min_share: float) -> bool:
+    """Position i holds `WORD:` on nearly every line and a level word on a good share of them (PostgreSQL's
+    `ERROR:` lines followed by `DETAIL:`/`STATEMENT:` ones): the level when it is one, else the message's start."""
+    words = [t[i][0] for t in toks if len(t) > i and _TAG.match(t[i][0])]
+    levels = sum(w[:-1] in _LEVEL_SET for w in words)
+    return len(words) / n >= min_share and levels / n >= 1 - min_share and levels < len(words)
+
+
 def _ahead(dominant, i: int, min_share: float) -> bool:
     for j in range(i + 1, min(i + 4, 7)):
         s, share, _, _ = dominant(j)
@@ -427,7 +442,7 @@ def _name_fields(fields: list[tuple[str, str]]) -> list[str | None]:
     level_at = next((i for i, (s, _) in enumerate(fields) if s in ("level", "letter")), None)
     for i, (s, _) in enumerate(fields):
         before_level = level_at is None or i < level_at
-        if s in ("level", "letter"):
+        if s in ("level", "letter", "tag"):
             names.append("level")
         elif s == "sep":
             names.append(None)

@@ -240,3 +240,34 @@ def test_digest_never_prints_control_characters_from_the_log(tmp_path):
     text = digest_markdown(res.digest) + res.summary
     assert " failed?[<*>`" in text and "5 error lines" in text
     assert not any(ch in text for ch in "\x1b\x07")
+
+
+def test_postgres_levels_after_the_header_are_levels(tmp_path):
+    """PostgreSQL writes its level after the header (`[pid] ERROR:`), then `DETAIL:`/`STATEMENT:` lines of the same
+    entry at that place: LOG, ERROR, FATAL ... are the level (LOG was read as a process `LOG`), the others start
+    their message."""
+    rng = random.Random(5)
+    rows, want = [], []
+    for i in range(90):
+        head = f"2025-04-12 00:{i // 60:02d}:{i % 60:02d}.837 CEST [{rng.randint(1000, 99999)}] "
+        kind = i % 3
+        if kind == 0:
+            rows.append(head + f"LOG:  checkpoint complete: wrote {rng.randint(1, 900)} buffers")
+            want.append(("INFO", f"checkpoint complete: wrote {rows[-1].rsplit(' ', 2)[1]} buffers"))
+        elif kind == 1:
+            table = rng.choice(USERS)
+            rows.append(head + f'ERROR:  relation "{table}" does not exist at character {rng.randint(1, 99)}')
+            want.append(("ERROR", rows[-1].split("ERROR:  ")[1]))
+        else:
+            rows.append(head + f"STATEMENT:  select * from {rng.choice(USERS)};")
+            want.append((None, rows[-1].split("] ")[1]))
+    rows[-1] = rows[-1].replace("STATEMENT:", "FATAL:")
+    want[-1] = ("FATAL", rows[-1].split("FATAL:  ")[1])
+    p = tmp_path / "postgresql.log"
+    p.write_text("\n".join(rows) + "\n")
+    df = scan_log(p).collect()
+    assert list(zip(df["level"], df["message"])) == want
+    res = run_logs([p], tmp_path / "o.parquet")
+    lines = pl.read_parquet(tmp_path / "o.parquet")
+    assert all(fill(t, ps) == m for t, ps, m in zip(lines["template"], lines["params"], lines["message"]))
+    assert res.digest.levels == {"INFO": 30, "ERROR": 30, "FATAL": 1} and res.digest.error_lines == 31
