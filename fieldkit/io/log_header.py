@@ -174,6 +174,7 @@ class Layout:
     year: int | None = None  # for year-less timestamps
     year_source: str = ""  # where that year came from (said in the digest)
     mtime: datetime | None = None
+    inner: "Layout | None" = None  # a header at the start of the messages (syslog in JSON lines, a service's own)
 
     @property
     def ts_mode(self) -> bool:
@@ -184,20 +185,25 @@ class Layout:
     @property
     def columns(self) -> list[str]:
         if self.json is not None:
-            return list(self.json.columns)
-        names = [n for n in self.prefix_names + self.names if n]
-        if self.has_pid or any(s == "procpid" for s, _ in self.fields):
-            names.append("pid")
+            names = list(self.json.columns)
+        else:
+            names = [n for n in self.prefix_names + self.names if n]
+            if self.has_pid or any(s == "procpid" for s, _ in self.fields):
+                names.append("pid")
+        if self.inner is not None:
+            names += [c for c in self.inner.columns if c != "level" and c not in names]
         return names
 
     def describe(self) -> str:
+        nested = f"; in the messages: {self.inner.describe()}" if self.inner is not None else ""
         if self.json is not None:
             j = self.json
             return ", ".join(["JSON lines"] + [f"{what} at {p}" for what, p in (
-                ("timestamp", j.ts_path), ("level", j.level_path), ("message", j.msg_path), *j.columns.items()) if p])
+                ("timestamp", j.ts_path), ("level", j.level_path), ("message", j.msg_path), *j.columns.items())
+                if p]) + nested
         parts = [f"timestamp {self.form.name}" if self.form else "no timestamp"]
         parts += [n for n in dict.fromkeys(self.columns)]
-        return ", ".join(parts)
+        return ", ".join(parts) + nested
 
     # --- regexes ----------------------------------------------------------------------------------
     def ts_regex(self) -> str:

@@ -172,6 +172,37 @@ def parse_records(lines: pl.LazyFrame | pl.DataFrame, layout: Layout | None = No
 
 def _parse_frame(lines: pl.DataFrame, layout: Layout, stripped: bool = False) -> pl.DataFrame:
     """`parse_records` on a batch in memory: each regex runs once, and only on the rows that need it."""
+    recs = _parse_outer(lines, layout, stripped)
+    return _split_inner(recs, layout) if layout.inner is not None and recs.height else recs
+
+
+def _split_inner(recs: pl.DataFrame, layout: Layout) -> pl.DataFrame:
+    """Split a header at the start of the messages (`layout.inner`) where it is there: its fields fill the
+    columns the file's own header left empty, the message is what follows it; the timestamp stays the outer one."""
+    inner = layout.inner
+    rx = inner.header_regex()
+    msg = recs["message"].fill_null("")
+    first = msg.str.split("\n").list.first().fill_null("")
+    hit = first.str.contains(rx)
+    if not hit.any():
+        return recs
+    g = pl.DataFrame({"_l": first}).select(pl.col("_l").str.extract_groups(rx)).unnest("_l")
+    heads = _header_columns(inner)
+    level_keys = [f"f{i}" for i, n in enumerate(inner.names) if n == "level"]
+    inner_level = _level_expr(pl.col(level_keys[0])) if level_keys else pl.lit(None, dtype=pl.String)
+    rest = first.str.replace(rx, "").str.strip_chars() + msg.str.slice(first.str.len_chars())
+    cols = [c for c in HEADER_COLS if c in layout.columns]
+    null_s = pl.lit(None, dtype=pl.String)
+    found = g.select(inner_level.alias("level"), *[heads.get(c, null_s).alias(c) for c in cols])
+    return recs.with_columns(
+        pl.coalesce(pl.col("level"), found["level"]).alias("level"),
+        *[pl.coalesce(pl.col(c) if c in recs.columns else null_s, found[c]).alias(c) for c in cols],
+        pl.when(hit).then(rest).otherwise(pl.col("message")).alias("message"),
+    ).select(["line_no", "timestamp", "level", *cols, "message", "raw"])
+
+
+def _parse_outer(lines: pl.DataFrame, layout: Layout, stripped: bool = False) -> pl.DataFrame:
+    """The records and the file's own header (`_parse_frame` without a header nested in the messages)."""
     raw_s = lines["raw"] if stripped else lines["raw"].fill_null("").str.strip_suffix("\r")
     lines = lines if stripped else lines.with_columns(raw_s.alias("raw"))
     if layout.json is not None:
@@ -332,6 +363,7 @@ def layout_from_sample(lines: list[str], mtime: datetime | None = None) -> Layou
     if jl is not None:
         lay = Layout(form=jl.ts_form, json=jl, mtime=mtime)
         lay.year, lay.year_source = (mtime or datetime.now()).year, "the file's modification time"
+        lay.inner = _nested_layout(lay, starts)
         return lay
     lay = infer_layout(starts)
     lay.mtime = mtime
@@ -346,6 +378,7 @@ def layout_from_sample(lines: list[str], mtime: datetime | None = None) -> Layou
             lay.year, lay.year_source = mtime.year, "the file's modification time"
         else:
             lay.year, lay.year_source = datetime.now().year, "the current year"
+    lay.inner = _nested_layout(lay, lines)
     return lay
 
 
@@ -363,6 +396,31 @@ def _written_year(lines: list[str]) -> int | None:
     years = Counter(int(m.group("a") or m.group("b") or m.group("c"))
                     for m in _WRITTEN_DATES.finditer("\n".join(lines)))
     return years.most_common(1)[0][0] if years else None
+
+
+def _nested_layout(lay: Layout, lines: list[str]) -> Layout | None:
+    """A header at the start of the sample's messages, learnt the same way as the file's own, or None.
+
+    Why: a collector's envelope (JSON lines, docker compose's `service |`, a shipper's stamp) wraps
+    lines that carry their own header (syslog's host and program, Redis's `pid:role` and time); left
+    in the message, its time and ids make every line its own template. It must start the message
+    (at most one token before its timestamp) on >= 30% of the messages, the file header's own rule.
+    """
+    if lay.form is None and lay.json is None:
+        return None
+    sample = pl.DataFrame({"line_no": range(1, len(lines) + 1), "raw": lines},
+                          schema={"line_no": pl.Int64, "raw": pl.String})
+    try:
+        msgs = _parse_outer(sample, lay)["message"].drop_nulls().str.split("\n").list.first().to_list()
+    except pl.exceptions.PolarsError:
+        return None
+    msgs = [m for m in msgs if m.strip()]
+    inner = infer_layout(msgs)
+    if inner.form is None or inner.form.fmt == "epoch" or inner.prefix_tokens > 1 or inner.ts_share < 0.3 \
+            or len(msgs) * inner.ts_share < 3:
+        return None
+    inner.year, inner.year_source = lay.year, lay.year_source
+    return inner
 
 
 def _preamble(lay: Layout, lines: list[str]) -> int:

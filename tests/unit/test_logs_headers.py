@@ -271,3 +271,45 @@ def test_postgres_levels_after_the_header_are_levels(tmp_path):
     lines = pl.read_parquet(tmp_path / "o.parquet")
     assert all(fill(t, ps) == m for t, ps, m in zip(lines["template"], lines["params"], lines["message"]))
     assert res.digest.levels == {"INFO": 30, "ERROR": 30, "FATAL": 1} and res.digest.error_lines == 31
+
+
+def test_a_header_inside_the_messages_is_split_too(tmp_path):
+    """Syslog lines shipped as JSON lines, and one service's own header inside docker compose's `name | time`
+    envelope: the inner header's host, program and pid are columns, the message is what follows it (left in,
+    its time and ids made every line its own template)."""
+    import json
+
+    rng = random.Random(11)
+    msgs = _messages(rng, 80)
+    rows, inner = [], []
+    for i, m in enumerate(msgs):
+        host, prog, pid = rng.choice(["web1", "db-2"]), rng.choice(["sshd", "cron"]), rng.randint(100, 9999)
+        inner.append((host, prog, str(pid)))
+        rows.append(json.dumps({"ts": f"2024-06-01T10:{i % 60:02d}:07Z", "shipper": "vector",
+                                "message": f"Jun  1 12:{i % 60:02d}:07 {host} {prog}[{pid}]: {m}"}))
+    p = tmp_path / "shipped.jsonl"
+    p.write_text("\n".join(rows) + "\n")
+    df = scan_log(p).collect()
+    assert df["message"].to_list() == msgs
+    assert list(zip(df["host"], df["process"], df["pid"])) == inner
+    assert df["timestamp"][0] == datetime(2024, 6, 1, 10, 0, 7)  # the envelope's time stays the timestamp
+    res = run_logs([p], tmp_path / "o.parquet")
+    lines = pl.read_parquet(tmp_path / "o.parquet")
+    assert all(fill(t, ps) == m for t, ps, m in zip(lines["template"], lines["params"], lines["message"]))
+    assert res.templates.height == 4, res.templates["template"].to_list()
+
+    # docker compose: a web service writes bare messages, redis its own `pid:role date time level` header
+    rows, want = [], []
+    for i, m in enumerate(msgs[:40]):
+        stamp = f"2024-04-25T05:32:{i % 60:02d}.584725130Z"
+        if i % 2:
+            rows.append(f"web-1    | {stamp} * {m}")
+            want.append(f"* {m}")
+        else:
+            rows.append(f"redis-1  | {stamp} 1:M 25 Apr 2024 05:32:{i % 60:02d}.018 * {m}")
+            want.append(f"* {m}")
+    q = tmp_path / "compose.log"
+    q.write_text("\n".join(rows) + "\n")
+    assert scan_log(q).collect()["message"].to_list() == want
+    res = run_logs([q], tmp_path / "c.parquet")
+    assert res.templates.height == 4, res.templates["template"].to_list()
