@@ -25,7 +25,7 @@ from fieldkit.progress import Reporter
 
 T, SEQ = "_mt", "_mseq"  # the merge key: forward-filled time (microseconds) and the global line sequence
 _MIN = -(2 ** 63)  # no timestamp yet in this file: before everything
-BLOCK_BYTES = 1 << 20  # per run buffered while merging
+BLOCK_BYTES = 512 << 10  # per run buffered while merging
 RUN_BYTES = 8 << 20  # late lines gathered before being sorted into a run
 FAN_IN = 16
 
