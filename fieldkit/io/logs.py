@@ -35,6 +35,9 @@ import polars as pl
 
 from fieldkit.errors import InputError
 from fieldkit.io.log_files import is_binary, iter_utf8_chunks, read_head
+from fieldkit.io.log_fields import header_columns as _header_columns
+from fieldkit.io.log_fields import level_expr as _level_expr
+from fieldkit.io.log_fields import split_inner as _split_inner
 from fieldkit.io.log_json import BUNYAN_LEVELS, infer_json
 from fieldkit.io.log_header import (CTIME_ZONE, HEADER_COLS, LEVEL_ALT, LEVEL_NORMAL, TIME_FORMS, ZONE_END, Layout,
                                     TimeForm, find_timestamps, infer_layout)
@@ -132,33 +135,6 @@ def _year_back(parsed: pl.Expr, form: TimeForm, layout: Layout) -> pl.Expr:
     return parsed
 
 
-def _level_expr(e: pl.Expr) -> pl.Expr:
-    return e.str.to_uppercase().replace(LEVEL_NORMAL)
-
-
-def _header_columns(layout: Layout) -> dict[str, pl.Expr]:
-    """Column expressions over the header-regex groups, unnested (several groups naming one column are joined)."""
-    groups: dict[str, list[str]] = {}
-    for i, name in enumerate(layout.prefix_names):
-        if name:
-            groups.setdefault(name, []).append(f"p{i}")
-    for i, ((shape, _), name) in enumerate(zip(layout.fields, layout.names)):
-        if name:
-            groups.setdefault(name, []).append(f"f{i}")
-        if shape in ("procpid", "colon"):
-            groups.setdefault("pid", []).append(f"f{i}pid")
-    out: dict[str, pl.Expr] = {}
-    for name, keys in groups.items():
-        cols = [pl.col(k).str.strip_chars() for k in keys]
-        cols = [pl.when(c == "").then(None).otherwise(c) for c in cols]
-        if len(cols) == 1:
-            out[name] = cols[0]
-        else:  # context blocks add up; a host or component named twice is the same one
-            out[name] = (pl.concat_str(cols, separator=" ", ignore_nulls=True) if name == "context"
-                         else pl.coalesce(cols))
-    return out
-
-
 def _any_form_re(form: TimeForm) -> str:
     """A timestamp of this form after at most a few header tokens, possibly bracketed (group 1)."""
     return r'^(?:\S+\s+){0,5}?[\[("]?(' + form.pattern + r')[\])"]?(?:[\s,|:\]]+|$)'
@@ -174,31 +150,6 @@ def _parse_frame(lines: pl.DataFrame, layout: Layout, stripped: bool = False) ->
     """`parse_records` on a batch in memory: each regex runs once, and only on the rows that need it."""
     recs = _parse_outer(lines, layout, stripped)
     return _split_inner(recs, layout) if layout.inner is not None and recs.height else recs
-
-
-def _split_inner(recs: pl.DataFrame, layout: Layout) -> pl.DataFrame:
-    """Split a header at the start of the messages (`layout.inner`) where it is there: its fields fill the
-    columns the file's own header left empty, the message is what follows it; the timestamp stays the outer one."""
-    inner = layout.inner
-    rx = inner.header_regex()
-    msg = recs["message"].fill_null("")
-    first = msg.str.split("\n").list.first().fill_null("")
-    hit = first.str.contains(rx)
-    if not hit.any():
-        return recs
-    g = pl.DataFrame({"_l": first}).select(pl.col("_l").str.extract_groups(rx)).unnest("_l")
-    heads = _header_columns(inner)
-    level_keys = [f"f{i}" for i, n in enumerate(inner.names) if n == "level"]
-    inner_level = _level_expr(pl.col(level_keys[0])) if level_keys else pl.lit(None, dtype=pl.String)
-    rest = first.str.replace(rx, "").str.strip_chars() + msg.str.slice(first.str.len_chars())
-    cols = [c for c in HEADER_COLS if c in layout.columns]
-    null_s = pl.lit(None, dtype=pl.String)
-    found = g.select(inner_level.alias("level"), *[heads.get(c, null_s).alias(c) for c in cols])
-    return recs.with_columns(
-        pl.coalesce(pl.col("level"), found["level"]).alias("level"),
-        *[pl.coalesce(pl.col(c) if c in recs.columns else null_s, found[c]).alias(c) for c in cols],
-        pl.when(hit).then(rest).otherwise(pl.col("message")).alias("message"),
-    ).select(["line_no", "timestamp", "level", *cols, "message", "raw"])
 
 
 def _parse_outer(lines: pl.DataFrame, layout: Layout, stripped: bool = False) -> pl.DataFrame:
