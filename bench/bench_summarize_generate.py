@@ -127,6 +127,10 @@ def generator_section(dialogues, emb, n: int, folds: int, out: Path, extractive:
         dlt = r[name] - r[names[0]]
         print(f"- {name.split(' (')[0]} - extractive: {dlt.mean():+.2f} R-1 (paired SE {dlt.std(ddof=1) / np.sqrt(len(dlt)):.2f}), "
               f"better on {(dlt > 0).sum()}, worse on {(dlt < 0).sum()} of {len(dlt)}")
+        if len(dlt) > 20:
+            last = dlt[-20:]
+            print(f"  last 20 of them: {r[name][-20:].mean():.2f} vs extractive {r[names[0]][-20:].mean():.2f} "
+                  f"({last.mean():+.2f}, paired SE {last.std(ddof=1) / np.sqrt(20):.2f})")
     print(f"(abstractive: {min(secs):.1f}-{max(secs):.1f} s per dialogue, mean {np.mean(secs):.1f})")
     lines = [f"# {len(sub)} dialogues: summaries and their checks\n"]
     for i, (d, refs) in enumerate(sub):

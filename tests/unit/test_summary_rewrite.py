@@ -36,8 +36,17 @@ def _check(dialogue: str, speaker: str, sentence: str, retelling: str, embedder)
 
 
 @pytest.mark.parametrize("index, speaker, sentence, retelling, why", [
-    (499, "Frank", "I just got a promotion and I'm going to throw a huge party for all of my friends.",
+    (499, "Frank", "I'm going to throw a huge party for all of my friends.",
      "Frank is going to throw a huge party for all of his friends.", None),
+    # SmolLM2's retelling passed every other check and says the opposite of the line
+    (485, "Carrie", "Seems like all I do is eat and sleep.", "Carrie says she does not eat or sleep.",
+     "(negation added or dropped)"),
+    (485, "Quint", "I've been pretty busy.", "Quint has not been busy.", "(negation added or dropped)"),
+    # a retelling that drops a content word of its line says less than the quote (MAX_LOST)
+    (499, "Frank", "I just got a promotion and I'm going to throw a huge party for all of my friends.",
+     "Frank is going to throw a huge party for all of his friends.", "(drops promotion)"),
+    (486, "Nealson", "Katie, have you looked at your evaluation yet?", "Nealson asked about the evaluation.",
+     "(drops Katie, looked)"),
     (488, "Gian Luca Donatelli", "Can I introduce myself?",
      "Gian Luca Donatelli asked if he could introduce himself.", None),
     (488, "Gian Luca Donatelli", "I'm Gian Luca Donatelli.", "Gian Luca Donatelli is Gina.", "Gina"),
