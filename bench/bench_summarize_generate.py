@@ -198,9 +198,11 @@ class LostCV:
         print("|---|---:|---:|---:|---:|---:|")
         for g, m in enumerate(self.GRID):
             dlt = M[g] - ext
-            print(f"| {'no limit' if m is None else m} | {M[g, ~final].mean():.2f} | {M[g, final].mean():.2f} | "
+            dev_r1 = M[g, ~final].mean() if (~final).any() else float("nan")
+            print(f"| {'no limit' if m is None else m} | {dev_r1:.2f} | {M[g, final].mean():.2f} | "
                   f"{M[g].mean():.2f} | {dlt.mean():+.2f} ({dlt.std(ddof=1) / np.sqrt(len(dlt)):.2f}) | {shown[g].sum()} |")
-        print(f"| extractive | {ext[~final].mean():.2f} | {ext[final].mean():.2f} | {ext.mean():.2f} | | |")
+        dev_r1 = ext[~final].mean() if (~final).any() else float("nan")
+        print(f"| extractive | {dev_r1:.2f} | {ext[final].mean():.2f} | {ext.mean():.2f} | | |")
         pos = np.linspace(0, 1, len(self.GRID))[:, None]
         if (~final).any():
             b = pick(M[:, ~final].mean(axis=1), pos)
