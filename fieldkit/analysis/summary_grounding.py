@@ -168,8 +168,10 @@ class Check:
 
 
 def ground_sentences(sentences: Sequence[str], vectors: np.ndarray, source: SourceIndex,
-                     min_cosine: float = MIN_COSINE, max_novel: int = MAX_NOVEL) -> list[Check]:
-    """Keep each supported sentence; replace the others by the closest unused source unit."""
+                     min_cosine: float = MIN_COSINE, max_novel: int = MAX_NOVEL,
+                     low: np.ndarray | None = None) -> list[Check]:
+    """Keep each supported sentence; replace the others by the closest unused source unit (one
+    marked `low`, a greeting or fragment, only when no other is left)."""
     checks: list[Check] = []
     used: set[int] = set()
     shown_vectors: list[np.ndarray] = []
@@ -205,6 +207,8 @@ def ground_sentences(sentences: Sequence[str], vectors: np.ndarray, source: Sour
             continue
         order = [int(j) for j in np.argsort(-sims)
                  if int(j) not in used and not repeats(source.vectors[int(j)], source.units[int(j)])]
+        if low is not None:  # stable: the closest content-bearing unit first
+            order = [j for j in order if not low[j]] + [j for j in order if low[j]]
         if not order:
             continue  # nothing left to quote: drop the sentence
         used.add(order[0])
@@ -240,9 +244,20 @@ def ground_text(text: str, units: Sequence[str], genre: str, embedder, reporter=
     child = reporter.child("check sentences", len(plain)) if reporter is not None else None
     vecs = np.asarray(embedder.embed_all(plain + sentences, reporter=child), dtype=np.float32)
     source = index_source("\n".join(units), quoted, vecs[: len(plain)])
+    low = None
+    if genre == "dialogue":  # "Quint: Hi." and "Steve: Matthew?" were shown as replacements
+        from fieldkit.analysis import summary_dialogue as D
+        from fieldkit.analysis.summary_genre import parse_turns
+
+        turns = parse_turns(units[0])
+        rows = D.dialogue_sentences(turns)
+        content, function = D.content_counts([r[1] for r in rows], [t.speaker for t in turns if t.speaker])
+        words = np.array([sum(any(c.isalnum() for c in w) for w in r[1].split()) for r in rows])
+        p = D.DEFAULT_PARAMS
+        low = (words < p.min_words) | (content < p.min_content) | ((function == 0) if p.need_function_word else False)
     checks = ground_sentences(sentences, vecs[len(plain):], source,
                               MIN_COSINE if min_cosine is None else min_cosine,
-                              MAX_NOVEL if max_novel is None else max_novel)
+                              MAX_NOVEL if max_novel is None else max_novel, low)
     return [c.shown for c in checks], checks
 
 

@@ -356,3 +356,21 @@ def test_a_quoted_line_is_never_punctuation_debris(dialogues):
             assert re.match(r"[\w\"'“‘(¿¡$#-]", said) and len(re.findall(r"[^\W\d_]{2,}", said)) >= 1, line
             shown += 1
     assert shown > 700  # 500 dialogues, 1-3 quoted lines after the topic line
+
+
+def test_grounding_replaces_an_unsupported_sentence_by_a_line_with_content(dialogues, embedder):
+    """Hybrid showed "Quint: Hi. Carrie: Okay." and "Steve: Matthew?" for invented sentences: a
+    greeting, a name alone or a short reply is the replacement only when nothing else is left."""
+    from fieldkit.analysis import summary_dialogue as D
+    from fieldkit.analysis.summary_grounding import ground_text
+
+    dialogue = next(d for d, _ in dialogues if d.startswith("Quint: Hi. What's up?"))
+    invented = ('A chatbot named Carrie has responded to a conversation between two people. The person '
+                'responding to the chatbot is not specified as the one doing something.')
+    shown, checks = ground_text(invented, [dialogue], "dialogue", embedder)
+    assert all(c.replaced for c in checks) and len(shown) == 2
+    _, u = _units(dialogue)
+    lines = [f"{w}: {s}" for w, s in zip(u.speakers, u.sentences)]
+    low = D.low_content(u, D.DEFAULT_PARAMS) | (u.words < D.DEFAULT_PARAMS.min_words)
+    assert not any(low[lines.index(s)] for s in shown), shown
+    assert "Quint: Hi." not in shown and "Carrie: Okay." not in shown
