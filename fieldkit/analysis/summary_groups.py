@@ -21,6 +21,7 @@ from fieldkit.progress import Reporter
 
 SHORT_ANSWER_WORDS = 30  # representatives are picked among answers this short when there are any
 MIN_Z = 1.96  # a theme is "more here" when its log-odds z-score passes this (5% two-sided)
+MIN_ANSWERS = 2  # a theme or word in one answer of a group is an anecdote, not what the group says
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def summarize_groups(
         for c in range(n_themes):
             in_c = theme == c
             here, there = int((mine & in_c).sum()), int((~mine & in_c).sum())
-            if here < 2:
+            if here < MIN_ANSWERS:
                 continue  # one answer is an anecdote, not a theme
             z = log_odds_z(here, n_g, there, n_o) if n_o else 0.0
             if z < MIN_Z:
@@ -155,6 +156,8 @@ def _words_more_here(candidates: Sequence[str], answers: Sequence[str], mine: np
     for w in candidates:
         pattern = re.compile(r"\b" + r"\W+".join(map(re.escape, w.casefold().split())) + r"\b")
         has = np.fromiter((bool(pattern.search(a)) for a in lowered), bool, len(lowered))
+        if int((has & mine).sum()) < MIN_ANSWERS:
+            continue  # in a group of 2 a word of one answer passed the z test
         if log_odds_z(int((has & mine).sum()), n_g, int((has & ~mine).sum()), n_o) >= MIN_Z:
             kept.append(w)
     return tuple(kept[:top])

@@ -182,6 +182,29 @@ def test_group_summaries_say_what_each_group_says_more(embedder):
     assert not all("packages" in g.words for g in out if g.words)
 
 
+def test_a_word_of_one_answer_is_not_what_a_small_group_says_more(embedder):
+    """The 2-answer group "I plan to stop using it" listed "tidy, base": each word was in one of
+    its two answers, which passes the z test but is an anecdote, as a one-answer theme is."""
+    from fieldkit.analysis.embeddings import embed_column
+    from fieldkit.analysis.summary_groups import MIN_ANSWERS, summarize_groups
+
+    ds = load_dataset(shared("survey", "rstudio_r_community_survey_2019_en.tsv"))
+    texts = ds.text_column(LIKE_LEAST).to_list()
+    change = "Looking ahead, how do you expect your use of R to change in 2020?"
+    groups = ds.frame.select(change).collect().to_series().cast(str).to_list()
+    out = summarize_groups(texts, groups, k=3, embeddings=embed_column(ds, LIKE_LEAST))
+    small = [g for g in out if 0 < g.n_answers <= 3]
+    assert small, [(g.group, g.n_answers) for g in out]
+    listed = 0
+    for g in out:
+        mine_g = [t.casefold() for t, x in zip(texts, groups) if t and t.strip() and x == g.group]
+        for w in g.words:
+            pat = re.compile(r"\b" + r"\W+".join(map(re.escape, w.split())) + r"\b")
+            assert sum(bool(pat.search(t)) for t in mine_g) >= MIN_ANSWERS, (g.group, w)
+            listed += 1
+    assert listed  # the larger groups still have words that stand out
+
+
 def test_grounding_never_shows_the_same_line_twice(dialogues, embedder):
     # Found reading the bench output: a kept near-copy of Frank's first line, then a replacement
     # that was Frank's first line itself.
