@@ -296,6 +296,11 @@ def session(address: str | None = None, workers: int | None = None) -> Iterator[
     and left running; one started here is shut down at the end.
     """
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # Ray Data's own lines on stderr ("Progress bars disabled", "execution finished") are not for
+    # a field user: fieldkit reports progress itself (RAY_DATA_LOG_LEVEL=INFO shows them again).
+    # The C++ core's error-level note that the actors' constructor arguments sit in the object
+    # store stays: hiding it means RAY_BACKEND_LOG_LEVEL, which prints a line of its own.
+    os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
     if address:  # an unreachable address makes Ray's C++ client retry loudly for ~20 s
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,19 @@ def test_convert_a_folder_on_ray_one_task_per_file(capsys, tmp_path, local_ray, 
         assert pl.read_parquet(tmp_path / "parquet" / f"{name}.parquet").equals(pl.read_parquet(tmp_path / f"{name}.parquet"))
         assert read_provenance(tmp_path / "parquet" / f"{name}.parquet")["source"] == \
             read_provenance(tmp_path / f"{name}.parquet")["source"]
+
+
+@pytest.mark.slow
+def test_a_ray_run_prints_no_ray_data_chatter(tmp_path, local_ray, module_home):
+    """`embed --engine ray` printed Ray Data's "Progress bars disabled" warning and its
+    "execution finished in N seconds" line on every run, beside fieldkit's own progress."""
+    address = local_ray.get_runtime_context().gcs_address
+    out = tmp_path / "e.parquet"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_DATA_LOG")}
+    env.update(FIELDKIT_HOME=str(module_home), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    r = subprocess.run([sys.executable, "-m", "fieldkit", "embed", "sample_data/kobo_water_survey.csv",
+                        "-c", "feedback/comment", "-o", str(out), "--engine", "ray", "--address", address],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert pl.read_parquet(out).height == 300
+    assert "Progress bars disabled" not in r.stderr and "streaming_executor" not in r.stderr, r.stderr
