@@ -4,7 +4,8 @@ Why: structured loggers write one JSON object per line and name their keys as th
 (`time`, `ts`, `t.$date`, `@timestamp`; `msg`, `message`, `fields.message`). The keys are
 chosen from the values in a sample, not from their names: the time key is the one whose values
 read as timestamps on nearly every line, the level key the one holding level words, the
-message key the string key whose values are longest and most varied. Polars then reads those
+message key the one named as loggers name it (`msg`, `message`, `MESSAGE`, `log` ...), else the
+string key whose values hold the most words and vary. Polars then reads those
 paths on every line (`str.json_path_match`), a malformed line simply gets nulls.
 """
 
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from fieldkit.io.log_header import _LEVEL_SET, LEVEL_NORMAL, TIME_FORMS, TimeForm, find_timestamps
 
 BUNYAN_LEVELS = {"10": "TRACE", "20": "DEBUG", "30": "INFO", "40": "WARN", "50": "ERROR", "60": "FATAL"}
+_MSG_NAMES = {"msg", "message", "short_message", "full_message", "text", "log", "body"}
+_WORD = re.compile(r"(?<!\S)\S*[^\W\d_]\S*")  # a whitespace-separated token with a letter in it
 _NAMES = {"host": ("host", "hostname", "hostName"), "process": ("process", "proc", "name", "app", "service"),
           "pid": ("pid",), "thread": ("thread", "threadName", "tid"),
           "component": ("logger", "logger_name", "component", "c", "target", "module")}
@@ -90,7 +93,12 @@ def infer_json(lines: list[str], min_share: float = 0.9) -> JsonLayout | None:
         strs = [v for v in vs if isinstance(v, str)]
         if k in (ts_path, level_path) or len(strs) / n < 0.5:
             continue
-        score = (sum(len(s) for s in strs) / len(strs)) * (len(set(strs)) / len(strs)) * (len(strs) / n)
+        # a message is words: a cursor, trace id, logger name or timestamp string is one long
+        # token (journald's __CURSOR, pino's trace_id and Cloudflare's EdgeStartTimestamp won on
+        # length); a message key named as loggers name it wins outright
+        named = k.rsplit(".", 1)[-1].strip("[]'\"").lower() in _MSG_NAMES
+        words = sum(len(_WORD.findall(s)) for s in strs) / len(strs)
+        score = (1e9 if named else 0.0) + words * (len(set(strs)) / len(strs)) ** 0.5 * (len(strs) / n)
         if score > best:
             msg_path, best = k, score
     columns = {}

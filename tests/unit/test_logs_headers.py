@@ -231,6 +231,27 @@ def test_json_lines_keys_are_chosen_from_their_values(tmp_path):
     assert df["timestamp"][0] == datetime(2024, 5, 1, 8, 0) and df["level"][:2].to_list() == ["INFO", "ERROR"]
 
 
+def test_the_message_key_is_words_not_a_long_id(tmp_path):
+    """journald's export put its `__CURSOR` (one long unique token) in the message column, and
+    pino's `trace_id` beat `msg`: the longest, most varied string won."""
+    import json
+
+    rng = random.Random(3)
+    msgs = _messages(rng, 40)
+    hexid = lambda: "".join(rng.choice("0123456789abcdef") for _ in range(32))
+    journald = [{"__CURSOR": f"s={hexid()};i={i:x};b={hexid()};m={rng.randrange(10**7):x};t={hexid()}",
+                 "__REALTIME_TIMESTAMP": str(1534860261221373 + i * 10**6), "_HOSTNAME": "medusa",
+                 "SYSLOG_IDENTIFIER": "python", "MESSAGE": m} for i, m in enumerate(msgs)]
+    # no conventional name: the key holding words wins over a longer id
+    plain = [{"time": f"2024-05-01T08:00:{i % 60:02d}Z", "trace": hexid() + hexid(), "what": m}
+             for i, m in enumerate(msgs)]
+    for name, rows, key in (("journal.json", journald, "$.MESSAGE"), ("plain.jsonl", plain, "$.what")):
+        p = tmp_path / name
+        p.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+        assert file_layout(p).json.msg_path == key
+        assert scan_log(p).collect()["message"].to_list() == msgs
+
+
 def test_digest_never_prints_control_characters_from_the_log(tmp_path):
     from fieldkit.analysis.logs import digest_markdown
 
