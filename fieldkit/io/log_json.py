@@ -1,8 +1,8 @@
 """JSON-lines logs (bunyan, pino, zap, MongoDB, journald exports ...): which keys hold time, level, message.
 
 Why: structured loggers write one JSON object per line and name their keys as they like
-(`time`, `ts`, `t.$date`, `@timestamp`; `msg`, `message`, `fields.message`). The keys are
-chosen from the values in a sample, not from their names: the time key is the one whose values
+(`time`, `ts`, `t.$date`, `@timestamp`; `msg`, `message`, `fields.message`). The time and
+level keys are chosen from the values in a sample, not from their names: the time key is the one whose values
 read as timestamps on nearly every line, the level key the one holding level words, the
 message key the one named as loggers name it (`msg`, `message`, `MESSAGE`, `log` ...), else the
 string key whose values hold the most words and vary. Polars then reads those
