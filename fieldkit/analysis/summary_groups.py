@@ -156,8 +156,9 @@ def _words_more_here(candidates: Sequence[str], answers: Sequence[str], mine: np
     for w in candidates:
         pattern = re.compile(r"\b" + r"\W+".join(map(re.escape, w.casefold().split())) + r"\b")
         has = np.fromiter((bool(pattern.search(a)) for a in lowered), bool, len(lowered))
-        if int((has & mine).sum()) < MIN_ANSWERS:
+        here = int((has & mine).sum())
+        if here < MIN_ANSWERS:
             continue  # in a group of 2 a word of one answer passed the z test
-        if log_odds_z(int((has & mine).sum()), n_g, int((has & ~mine).sum()), n_o) >= MIN_Z:
+        if log_odds_z(here, n_g, int((has & ~mine).sum()), n_o) >= MIN_Z:
             kept.append(w)
     return tuple(kept[:top])

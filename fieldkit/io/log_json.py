@@ -26,6 +26,11 @@ _NAMES = {"host": ("host", "hostname", "hostName"), "process": ("process", "proc
           "component": ("logger", "logger_name", "component", "c", "target", "module")}
 
 
+def _leaf(path: str) -> str:
+    """The last key of a JSON path (`$['@fields'].msg` -> `msg`), as loggers name their fields."""
+    return path.rsplit(".", 1)[-1].strip("[]'\"")
+
+
 @dataclass
 class JsonLayout:
     """JSON paths for the record fields (None when the sample had no such key)."""
@@ -96,7 +101,7 @@ def infer_json(lines: list[str], min_share: float = 0.9) -> JsonLayout | None:
         # a message is words: a cursor, trace id, logger name or timestamp string is one long
         # token (journald's __CURSOR, pino's trace_id and Cloudflare's EdgeStartTimestamp won on
         # length); a message key named as loggers name it wins outright
-        named = k.rsplit(".", 1)[-1].strip("[]'\"").lower() in _MSG_NAMES
+        named = _leaf(k).lower() in _MSG_NAMES
         words = sum(len(_WORD.findall(s)) for s in strs) / len(strs)
         score = (1e9 if named else 0.0) + words * (len(set(strs)) / len(strs)) ** 0.5 * (len(strs) / n)
         if score > best:
@@ -104,7 +109,7 @@ def infer_json(lines: list[str], min_share: float = 0.9) -> JsonLayout | None:
     columns = {}
     for col, names in _NAMES.items():
         for k in vals:
-            last = k.rsplit(".", 1)[-1].strip("[]'")
+            last = _leaf(k)
             if last in names and k not in (ts_path, level_path, msg_path) and len(vals[k]) / n >= 0.5:
                 columns[col] = k
                 break
