@@ -71,6 +71,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def _short(template: str, n: int = 90) -> str:
     """A template as inline code, cut to n characters; control characters from the log are never printed raw."""
+    if not template.strip():  # records with a header and no words (`End-Date: 2025-06-24  14:37:04`)
+        return "(no message)"
     t = template if len(template) <= n else template[: n - 1] + "…"
     return "`" + _CONTROL.sub("?", t).replace("`", "'") + "`"
 

@@ -19,14 +19,16 @@ from datetime import datetime
 
 HEADER_COLS = ("host", "process", "pid", "thread", "component", "context")
 
-# LOG and PANIC are PostgreSQL's (`... [pid] LOG:  checkpoint starting`): LOG is its informational level
+# LOG and PANIC are PostgreSQL's (`... [pid] LOG:  checkpoint starting`): LOG is its informational level.
+# SILLY and TIMING are Node's loggers' (npmlog, winston): below INFO, so TRACE / DEBUG. Not HTTP (theirs too):
+# a JSON log's `scheme: http` field would read as a level.
 LEVEL_WORDS = ("TRACE", "DEBUG", "INFO", "INFORMATION", "NOTICE", "WARNING", "WARN", "ERROR", "ERR",
                "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "FAILURE", "VERBOSE", "FINE",
-               "FINER", "FINEST", "CONFIG", "LOG", "PANIC")
+               "FINER", "FINEST", "CONFIG", "LOG", "PANIC", "SILLY", "TIMING")
 LEVEL_NORMAL = {"WARNING": "WARN", "ERR": "ERROR", "CRIT": "CRITICAL", "INFORMATION": "INFO",
                 "V": "TRACE", "D": "DEBUG", "I": "INFO", "W": "WARN", "E": "ERROR", "F": "FATAL",
                 "A": "FATAL", "VERBOSE": "TRACE", "FINE": "DEBUG", "FINER": "TRACE", "FINEST": "TRACE",
-                "CONFIG": "INFO", "LOG": "INFO", "PANIC": "FATAL"}
+                "CONFIG": "INFO", "LOG": "INFO", "PANIC": "FATAL", "SILLY": "TRACE", "TIMING": "DEBUG"}
 _LEVEL_SET = set(LEVEL_WORDS)
 LEVEL_ALT = "|".join(LEVEL_WORDS)
 _LETTERS = set("VDIWEFA")
@@ -55,8 +57,8 @@ class TimeForm:
 
 # A grammar of date and time shapes, not a list of products: any header may carry any of them.
 TIME_FORMS: tuple[TimeForm, ...] = (
-    TimeForm("iso", r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}" + _FRAC + _ZONE, "%Y-%m-%d %H:%M:%S%.f"),
-    TimeForm("ymd_slash", r"\d{4}/\d{2}/\d{2}[T ]\d{2}:\d{2}:\d{2}" + _FRAC + _ZONE, "%Y/%m/%d %H:%M:%S%.f"),
+    TimeForm("iso", r"\d{4}-\d{2}-\d{2}(?:T| {1,2})\d{2}:\d{2}:\d{2}" + _FRAC + _ZONE, "%Y-%m-%d %H:%M:%S%.f"),
+    TimeForm("ymd_slash", r"\d{4}/\d{2}/\d{2}(?:T| {1,2})\d{2}:\d{2}:\d{2}" + _FRAC + _ZONE, "%Y/%m/%d %H:%M:%S%.f"),
     TimeForm("yday", r"\d{4}-\d{3}T\d{2}:\d{2}:\d{2}" + _FRAC, "%Y-%jT%H:%M:%S%.f"),  # ISO 8601 ordinal date
     TimeForm("ymd_dash_dots", r"\d{4}-\d{2}-\d{2}-\d{2}\.\d{2}\.\d{2}(?:\.\d{1,9})?", "%Y-%m-%d-%H.%M.%S%.f"),
     TimeForm("ctime", _DAY + r" " + _MON + r" [ \d]?\d \d{2}:\d{2}:\d{2}(?:\.\d+)?(?: (?:" + ZONE_NAMES + r"))? \d{4}",

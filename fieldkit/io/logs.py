@@ -189,7 +189,7 @@ def _parse_outer(lines: pl.DataFrame, layout: Layout, stripped: bool = False) ->
 
     cols = [c for c in HEADER_COLS if c in layout.columns]
     parts = []
-    if layout.fields:  # a bare timestamp is handled below, with the level-word rules
+    if layout.fields or layout.prefix_tokens:  # a bare timestamp is handled below, with the level-word rules
         head_re = layout.header_regex()
         matched = recs["raw"].str.contains(head_re)
         hit = recs.filter(matched)
@@ -199,7 +199,7 @@ def _parse_outer(lines: pl.DataFrame, layout: Layout, stripped: bool = False) ->
             heads = _header_columns(layout)
             level_keys = [f"f{i}" for i, n in enumerate(layout.names) if n == "level"]
             msg = hit["raw"].str.replace(head_re, "")
-            if layout.fields[-1][0] in ("level", "letter"):  # the sample said no more; a `[thread] a.b.Logger:` may follow
+            if layout.fields and layout.fields[-1][0] in ("level", "letter"):  # the sample said no more; a `[thread] a.b.Logger:` may follow
                 for pat in _AFTER_LEVEL[1:]:
                     msg = msg.str.replace(pat, "")
             frame = g.unnest().with_columns(msg.alias("_msg"))
@@ -220,7 +220,9 @@ def _parse_outer(lines: pl.DataFrame, layout: Layout, stripped: bool = False) ->
         recs = recs.sort("line_no")
     first = pl.col("_first")
     tail = pl.col("_tail")
-    message = pl.when(tail.is_null()).then(first).otherwise(first + "\n" + tail)
+    # a header line with nothing after it (`Start-Date: 2025-06-24  14:36:25` then the record's lines): the
+    # message starts at its first written line, so the template is mined from words, not from ""
+    message = pl.when(tail.is_null()).then(first).when(first == "").then(tail).otherwise(first + "\n" + tail)
     full_raw = pl.when(tail.is_null()).then(raw).otherwise(raw + "\n" + tail)
     return recs.select(pl.col("line_no").cast(pl.Int64), pl.col("timestamp"), pl.col("level"),
                        *[pl.col(c) for c in cols], message.alias("message"), full_raw.alias("raw"))

@@ -160,6 +160,45 @@ def test_year_less_stamps_take_the_year_of_a_date_in_the_messages_in_any_usual_f
         assert file_layout(q).year == (year or 2026), line
 
 
+def test_apt_history_records_keep_their_date_their_key_and_a_template(tmp_path):
+    """/var/log/apt/history.log: `Start-Date: 2025-06-24  14:36:25` (two blanks) then the record's lines.
+    The two blanks hid the date (the time was read alone and dated by the file's mtime, 2026), the
+    `Start-Date:` key was dropped and every record's template was the empty first line."""
+    recs = []
+    for i in range(12):
+        cmd = ["apt-get install -y curl", "apt-get -qqy upgrade", f"apt-get install -y pkg{i}"][i % 3]
+        recs.append(f"Start-Date: 2025-06-{10 + i}  14:36:{i:02d}\nCommandline: {cmd}\n"
+                    f"Install: pkg{i}:amd64 (1.{i}-1)\nEnd-Date: 2025-06-{10 + i}  14:37:{i:02d}\n")
+    p = tmp_path / "history.log"
+    p.write_text("\n" + "\n".join(recs))
+    june = datetime(2026, 6, 1).timestamp()
+    os.utime(p, (june, june))
+    df = scan_log(p).collect()
+    assert df["timestamp"][0] == datetime(2025, 6, 10, 14, 36, 0)
+    assert df["context"].to_list()[:2] == ["Start-Date:", "End-Date:"]
+    assert df["message"][0].startswith("Commandline: apt-get install -y curl\nInstall: pkg0:amd64")
+    res = run_logs([p], tmp_path / "h.parquet")
+    top = set(res.digest.templates["template"].to_list())
+    assert "Commandline: apt-get install -y <*>" in top or "Commandline: apt-get install -y curl" in top
+    from fieldkit.analysis.log_summary import _short
+    assert _short("") == "(no message)"  # End-Date records: a header and no words
+
+
+def test_node_loggers_silly_and_timing_are_levels(tmp_path):
+    """npm's debug log (npmlog: `3 silly config load:file:...`): silly and timing lines had no level and
+    kept the line number and level word in the message."""
+    lines = ["verbose cli /usr/bin/node /usr/bin/npm", "info using npm@10.8.2", "silly config load:file:/root/.npmrc",
+             "timing npm:load:whichnode Completed in 1ms", "verbose title npm pack npm@11.19.1",
+             "silly logfile done cleaning log files", "notice Tarball Contents", "warn deprecated inflight@1.0.6",
+             "silly tarball no local data for npm. Extracting by manifest.", "timing command:pack Completed in 90ms"]
+    p = tmp_path / "npm-debug.log"
+    p.write_text("".join(f"{i} {lines[i % 10]}\n" for i in range(40)))
+    df = scan_log(p).collect()
+    assert df["level"].null_count() == 0
+    assert set(df["level"]) == {"TRACE", "INFO", "DEBUG", "NOTICE", "WARN"}
+    assert df["message"][2] == "config load:file:/root/.npmrc"
+
+
 def test_logcat_e_is_an_error_and_problems_without_levels(tmp_path):
     p, *_ = _write_shape(tmp_path, "logcat")
     df = scan_log(p).collect()
