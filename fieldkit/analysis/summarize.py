@@ -90,6 +90,10 @@ def summarize_texts(
     if not keep:
         return Summary("", AUTO_MODE if mode == "auto" else mode, None, notes=("no text to summarize",))
     units = [str(texts[i]).strip() for i in keep]
+    if len(units) == 1:  # a report or transcript typed at 72 columns: its paragraphs, not its lines
+        from fieldkit.analysis.unwrap import unwrap_document
+
+        units = [unwrap_document(units[0])]
     if embeddings is not None:
         embeddings = np.asarray(embeddings)[keep]
     if mode == "auto":

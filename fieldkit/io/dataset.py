@@ -241,7 +241,7 @@ def _load_file(path: Path, suffix: str, *, head: bytes, sheet, encoding, reporte
     from fieldkit.io.delimited import load_delimited
 
     t = load_delimited(path, encoding=encoding, tolerant=tolerant, reporter=reporter, suffix=suffix)
-    if suffix == ".txt" and t.frame.collect_schema().len() == 1 and t.delimiter == ",":
+    if suffix in (".txt", "") and _prose(t):
         return _text(path, t, size)
     fmt = "tsv" if t.delimiter == "\t" else "csv"
     ds = Dataset(path, fmt, t.frame, encoding=t.encoding, delimiter=t.delimiter, notes=t.notes,
@@ -272,6 +272,18 @@ def _zip_is_workbook(path: Path) -> bool:
     except (zipfile.BadZipFile, OSError):
         return False
     return any(n.startswith(("xl/", "content.xml")) for n in names)
+
+
+def _prose(t) -> bool:
+    """A file not named as a table whose "rows" are lines of prose: one comma column, or most rows ragged.
+
+    Why: commas in sentences made a README a two-column CSV ("say which column to summarize"); in a
+    real table most rows have the header's field count, in prose most do not.
+    """
+    if t.frame.collect_schema().len() == 1 and t.delimiter == ",":
+        return True
+    st = t.stats
+    return st is not None and st.rows > 0 and (st.short_rows + st.long_rows) > st.rows / 2
 
 
 def _looks_like_log(path: Path) -> bool:
