@@ -76,9 +76,9 @@ def dupes_view(columns: dict[str, Any]) -> pl.DataFrame:
             .sort(["dup_size", "dup_group", ROW], descending=[True, False, False]))
 
 
-def summarize(data, column: str, reporter: Reporter, by: str | None = None, mode: str = "auto",
+def summarize(data, column: str | None, reporter: Reporter, by: str | None = None, mode: str = "auto",
               on_token: Callable[[str], None] | None = None, max_groups: int | None = None):
-    """pipelines.summarize over the dataset (all rows) or the frame of the rows in view."""
+    """pipelines.summarize over the dataset (all rows), the frame of the rows in view, or a text file (no column)."""
     from fieldkit import pipelines
 
     return pipelines.summarize(data, column, by=by, mode=mode, max_groups=max_groups,

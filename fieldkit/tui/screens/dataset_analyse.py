@@ -274,9 +274,13 @@ class AnalyseActions(JobScreen):
         # all rows: the dataset itself (its cached embeddings); a view: the frame of its rows
         data = self.model.view_lazy().select(col).collect() if filtered else self.dataset
         n = data.height if filtered else self.model.total_rows
-        self._begin_summary(f"summary of {col} ({'rows in view' if filtered else 'all rows'}, {n:,} rows)")
+        column: str | None = col
+        if not filtered and self.dataset.format == "text":  # a text file is one document, not a list of lines
+            data, column = self.dataset.path, None
+        self._begin_summary(f"summary of {col} ({'rows in view' if filtered else 'all rows'}, {n:,} rows)"
+                            if column else f"summary of {self.dataset.path.name} (the whole text)")
         self.start_job("summarize", f"summarizing {col}",
-                       lambda rep: backend.summarize(data, col, rep, mode=mode,
+                       lambda rep: backend.summarize(data, column, rep, mode=mode,
                                                      on_token=self.token_callback("summarize", rep)),
                        self._summary_done, on_token=self._summary_token)
 
