@@ -39,6 +39,8 @@ class TextStats:
     short_rows: int = 0  # fewer fields than the header; padded with nulls
     trailing_empty: int = 0  # extra fields that were all empty (trailing delimiters)
     blank_lines: int = 0  # skipped blank lines (before the header or between rows)
+    preamble: list[str] = field(default_factory=list)  # rows above the header, skipped (first 80 characters)
+    headerless: bool = False  # no header row: columns named column_1 ...
     nul_bytes: int = 0  # NUL characters removed
     replaced_chars: int = 0  # undecodable bytes shown as U+FFFD
     repaired_lines: int = 0  # lines of a UTF-8 file whose bad bytes were read with a code page
@@ -242,16 +244,27 @@ def _clean_rows(path: Path, size: int, enc: str, dialect: sniff.Dialect, out: io
                             quoting=dialect.quoting, strict=False)
         header: list[str] | None = None
         n = 0
+        skip = dialect.preamble
         try:
             for row in reader:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     stats.blank_lines += 1
                     continue
-                if header is None:
-                    header = _dedupe(row, stats)
-                    n = len(header)
-                    writer.writerow(header)
+                if skip:
+                    skip -= 1
+                    stats.preamble.append(dialect.delimiter.join(row)[:80])
                     continue
+                if header is None:
+                    if dialect.headerless:
+                        stats.headerless = True
+                        header = [f"column_{i + 1}" for i in range(len(row))]
+                        n = len(header)
+                        writer.writerow(header)
+                    else:
+                        header = _dedupe(row, stats)
+                        n = len(header)
+                        writer.writerow(header)
+                        continue
                 k = len(row)
                 if k < n:
                     stats.short_rows += 1
@@ -283,7 +296,7 @@ def _clean_rows(path: Path, size: int, enc: str, dialect: sniff.Dialect, out: io
 def _cache_key(path: Path, enc: str, dialect: sniff.Dialect, repair: str | None = None) -> str:
     st = path.stat()
     ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{enc}|{repair}|{dialect.delimiter}|" \
-            f"{dialect.quoting}|{CACHE_VERSION}"
+            f"{dialect.quoting}|{dialect.preamble}|{dialect.headerless}|{CACHE_VERSION}"
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
@@ -352,6 +365,10 @@ def _describe(stats: TextStats, dialect: sniff.Dialect) -> list[str]:
     if stats.replaced_chars:
         notes.append(f"{stats.replaced_chars:,} character(s) could not be decoded and show as U+FFFD;"
                      " try --encoding")
+    if stats.preamble:
+        shown = "; ".join(repr(p) for p in stats.preamble[:2])
+        notes.append(f"{len(stats.preamble)} line(s) above the table skipped ({shown})"
+                     + ("; no header row: columns named column_1 ..." if stats.headerless else ""))
     for old, new in stats.renamed_headers.items():
         notes.append(f"column header {old!r} renamed to {new!r} (empty or duplicate)")
     if dialect.quoting == csv.QUOTE_NONE:

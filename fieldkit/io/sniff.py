@@ -309,6 +309,52 @@ class Dialect:
     quoting: int  # csv.QUOTE_MINIMAL or csv.QUOTE_NONE
     fields: int  # the usual number of fields per row
     consistency: float  # share of sample rows with that many fields
+    preamble: int = 0  # rows before the header (a title, a "# source" comment): skipped
+    headerless: bool = False  # after a preamble, the first row is all numbers: data, columns named column_N
+
+
+MAX_PREAMBLE = 5
+
+
+def _strip_trailing(row: list[str]) -> int:
+    n = len(row)
+    while n and not row[n - 1].strip():
+        n -= 1
+    return n
+
+
+def _number(v: str) -> bool:
+    try:
+        float(v.replace(",", ""))
+    except ValueError:
+        return False
+    return bool(v.strip())
+
+
+def find_preamble(lines: list[str], delim: str, quoting: int, mode: int) -> tuple[int, bool]:
+    """(rows before the header, whether the first row after them is data): a title or comment line above a table.
+
+    Why: `# Data source: ...` above a header made a one-column table of every row (the rest cut), and a
+    short first line above 14 numeric columns cut 9 of them. A leading row is a preamble only when it has
+    fewer fields than the table, the rows after it have the table's count, and that count is not the
+    preamble's plus trailing empty fields (`a,b,c,` rows under an `x,y,z` header are a table already).
+    """
+    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delim, quoting=quoting, strict=False)
+    try:
+        rows = [r for r in reader if r]
+    except csv.Error:
+        return 0, False
+    k = 0
+    while k < min(MAX_PREAMBLE, len(rows) - 2) and len(rows[k]) < mode:
+        k += 1
+    rest = rows[k:]
+    if k == 0 or not rest or len(rest[0]) != mode:
+        return 0, False
+    if sum(len(r) == mode for r in rest) < 0.9 * len(rest):
+        return 0, False
+    if sum(_strip_trailing(r) <= len(rows[k - 1]) for r in rest) >= 0.9 * len(rest):
+        return 0, False  # trailing empty fields, not a wider table
+    return k, all(_number(v) for v in rest[0])
 
 
 def _field_counts(lines: list[str], delim: str, quoting: int) -> list[int]:
@@ -352,6 +398,7 @@ def sniff_dialect(text: str, suffix: str = "", max_lines: int = 200) -> Dialect:
                 best = Dialect(delim, quoting, mode, consistency)
     if best is None:
         return Dialect("\t" if suffix == ".tsv" else ",", csv.QUOTE_MINIMAL, 1, 1.0)
+    best.preamble, best.headerless = find_preamble(lines, best.delimiter, best.quoting, best.fields)
     return best
 
 

@@ -343,3 +343,42 @@ def test_large_file_with_only_a_foreign_encoding_is_re_encoded_then_scanned(
     assert df.columns == ["id", "answer", "score"] and df.height == 6000
     assert df["answer"][42] == ("réponse 42" if encoding == "cp1252" else "réponse 编号 42")
     assert len(list((fk_home / "cache" / "io").glob("*.utf8.csv"))) == 1
+
+
+# --- lines above the table: real files the loader was not built with -----------------------
+
+def test_a_comment_line_above_the_header_is_skipped(fk_home, tmp_path):
+    """matplotlib's Stocks.csv opens with '# Data source: https://finance.yahoo.com': it read as one
+    column named after the comment, every row cut to its first field."""
+    import matplotlib
+    from pathlib import Path
+
+    ds = load_dataset(Path(matplotlib.get_data_path()) / "sample_data" / "Stocks.csv")
+    df = ds.frame.collect()
+    assert df.columns[:3] == ["Date", "IBM", "AAPL"] and df.width == 11 and df.height == 524
+    assert df["IBM"].dtype == pl.Float64
+    assert any("above the table skipped" in n and "Data source" in n for n in ds.notes)
+
+
+def test_a_short_line_above_numeric_columns_keeps_every_column(fk_home):
+    """scikit-learn's wine_data.csv: '178,13,class_0,class_1,class_2' (counts and class names) above
+    178 rows of 14 numbers: 9 of the 14 columns were cut from every row."""
+    from pathlib import Path
+
+    import sklearn
+
+    ds = load_dataset(Path(sklearn.__file__).parent / "datasets" / "data" / "wine_data.csv")
+    df = ds.frame.collect()
+    assert df.shape == (178, 14) and df.columns[0] == "column_1"
+    assert df.row(0)[:2] == (14.23, 1.71) and df["column_14"].unique().sort().to_list() == [0, 1, 2]
+    assert ds.ragged_rows == 0
+
+
+def test_trailing_commas_and_number_headers_are_not_a_preamble(fk_home, tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("x,y,z\n" + "".join(f"{i},{i + 1},{i + 2},\n" for i in range(20)))
+    df = load_dataset(p).frame.collect()
+    assert df.columns == ["x", "y", "z"] and df.height == 20
+    q = tmp_path / "years.csv"
+    q.write_text("2019,2020,2021\n" + "".join(f"{i},{i * 2},{i * 3}\n" for i in range(20)))
+    assert load_dataset(q).frame.collect().columns == ["2019", "2020", "2021"]
