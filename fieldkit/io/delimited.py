@@ -104,7 +104,7 @@ def load_delimited(
         and b"\x00" not in head
         and b"\x00" not in tail
         and dialect.consistency == 1.0
-        and '"' != dialect.delimiter
+        and dialect.delimiter not in ('"', " ")  # runs of blanks: Polars reads one blank as one separator
         and repair is None  # bad bytes must be repaired and counted, not lost in a lossy scan
     )
     if not tolerant and size > SMALL_BYTES and not clean_sample and repair is None and _clean_but_encoding(
@@ -139,7 +139,7 @@ def load_delimited(
 def _clean_but_encoding(enc: str, newline: str, head: bytes, tail: bytes,
                         dialect: sniff.Dialect) -> bool:
     wide = enc.startswith(("utf-16", "utf-32"))  # NUL bytes are part of these encodings
-    return (newline != "\r" and dialect.consistency == 1.0 and dialect.delimiter != '"'
+    return (newline != "\r" and dialect.consistency == 1.0 and dialect.delimiter not in ('"', " ")
             and (wide or (b"\x00" not in head and b"\x00" not in tail)))
 
 
@@ -240,8 +240,7 @@ def _clean_rows(path: Path, size: int, enc: str, dialect: sniff.Dialect, out: io
 
         errors = repair_handler(repair) if repair else "replace"
         text = io.TextIOWrapper(buffered, encoding=enc, errors=errors, newline="")
-        reader = csv.reader(_lines(text, stats, check_replaced=True), delimiter=dialect.delimiter,
-                            quoting=dialect.quoting, strict=False)
+        reader = sniff.csv_reader(_lines(text, stats, check_replaced=True), dialect.delimiter, dialect.quoting)
         header: list[str] | None = None
         n = 0
         skip = dialect.preamble

@@ -314,6 +314,8 @@ class Dialect:
 
 
 MAX_PREAMBLE = 5
+# Blank-separated columns only when nothing else fits and nearly every row has the same count (prose does not).
+SPACE_CONSISTENCY = 0.9
 
 
 def _strip_trailing(row: list[str]) -> int:
@@ -339,11 +341,15 @@ def find_preamble(lines: list[str], delim: str, quoting: int, mode: int) -> tupl
     fewer fields than the table, the rows after it have the table's count, and that count is not the
     preamble's plus trailing empty fields (`a,b,c,` rows under an `x,y,z` header are a table already).
     """
-    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delim, quoting=quoting, strict=False)
+    reader = csv_reader(io.StringIO("\n".join(lines)), delim, quoting)
     try:
         rows = [r for r in reader if r]
     except csv.Error:
         return 0, False
+    if len(rows) > 1 and all(_number(v) for v in rows[0] + rows[1]) and (
+            len(set(rows[0])) < len(rows[0]) or any(not v.strip().lstrip("-").isdigit() for v in rows[0])):
+        # numbers over numbers, with repeats or decimals: data, not column names (a header of years has neither)
+        return 0, True
     k = 0
     while k < min(MAX_PREAMBLE, len(rows) - 2) and len(rows[k]) < mode:
         k += 1
@@ -357,9 +363,16 @@ def find_preamble(lines: list[str], delim: str, quoting: int, mode: int) -> tupl
     return k, all(_number(v) for v in rest[0])
 
 
+def csv_reader(lines, delim: str, quoting: int):
+    """csv.reader over lines; a blank delimiter means runs of blanks (instrument and model output tables)."""
+    if delim == " ":
+        return csv.reader((ln.strip() for ln in lines), delimiter=" ", quoting=quoting, skipinitialspace=True,
+                          strict=False)
+    return csv.reader(lines, delimiter=delim, quoting=quoting, strict=False)
+
+
 def _field_counts(lines: list[str], delim: str, quoting: int) -> list[int]:
-    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delim, quoting=quoting,
-                        strict=False)
+    reader = csv_reader(io.StringIO("\n".join(lines)), delim, quoting)
     try:
         return [len(r) for r in reader if r]
     except csv.Error:
@@ -396,6 +409,13 @@ def sniff_dialect(text: str, suffix: str = "", max_lines: int = 200) -> Dialect:
             if best_key is None or key > best_key:
                 best_key = key
                 best = Dialect(delim, quoting, mode, consistency)
+    if best is None or best.consistency < SPACE_CONSISTENCY:
+        # no delimiter character splits the rows evenly: columns separated by runs of blanks?
+        counts = _field_counts(lines, " ", csv.QUOTE_MINIMAL)
+        if counts:
+            mode, hits = Counter(counts).most_common(1)[0]
+            if mode >= 2 and hits / len(counts) >= SPACE_CONSISTENCY:
+                best = Dialect(" ", csv.QUOTE_MINIMAL, mode, hits / len(counts))
     if best is None:
         return Dialect("\t" if suffix == ".tsv" else ",", csv.QUOTE_MINIMAL, 1, 1.0)
     best.preamble, best.headerless = find_preamble(lines, best.delimiter, best.quoting, best.fields)

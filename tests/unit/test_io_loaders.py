@@ -382,3 +382,21 @@ def test_trailing_commas_and_number_headers_are_not_a_preamble(fk_home, tmp_path
     q = tmp_path / "years.csv"
     q.write_text("2019,2020,2021\n" + "".join(f"{i},{i * 2},{i * 3}\n" for i in range(20)))
     assert load_dataset(q).frame.collect().columns == ["2019", "2020", "2021"]
+
+
+def test_blank_separated_columns_and_numeric_rows_without_a_header(fk_home):
+    """scikit-learn's linnerud_exercise.csv ('Chins Situps Jumps' / '5 162 60') and diabetes_data_raw.csv.gz
+    (ten blank-separated numbers, no header) read as one text column; digits.csv.gz (64 pixel counts and a
+    label, no header) took its first row as 65 column names ('0', '0_2', ...) and lost it."""
+    from pathlib import Path
+
+    import sklearn
+
+    data = Path(sklearn.__file__).parent / "datasets" / "data"
+    lin = load_dataset(data / "linnerud_exercise.csv").frame.collect()
+    assert lin.columns == ["Chins", "Situps", "Jumps"] and lin.height == 20 and lin.row(0) == (5, 162, 60)
+    dia = load_dataset(data / "diabetes_data_raw.csv.gz").frame.collect()
+    assert dia.shape == (442, 10) and dia.row(0)[:3] == (59, 2, 32.1)
+    dig = load_dataset(data / "digits.csv.gz").frame.collect()
+    assert dig.shape == (1797, 65) and dig.columns[0] == "column_1"
+    assert sorted(dig["column_65"].unique().to_list()) == list(range(10))
