@@ -245,6 +245,7 @@ def dialogue_section(dialogues, emb, folds: int, label: str = "") -> dict:
     outcome_cv(dialogues, units, np.array(first3)[:, 0], folds, label)
     low_content_cv(dialogues, units, np.array(first3)[:, 0], folds, label)
     keyword_cv(dialogues, units, folds, label)
+    topic_fallback_cv(dialogues, units, folds, label)
     return {"default": default, "first3": first3, "held": held}
 
 
@@ -372,6 +373,53 @@ def low_content_cv(dialogues, units, first3: np.ndarray, folds: int, label: str)
           f"{G[former].sum():.0f} / {F[former].sum():.0f} |")
 
 
+FALLBACK_GRID = dict(merge_forms=[False, True], once=[0, 1, 2, 3])
+
+
+def topic_fallback_cv(dialogues, units, folds: int, label: str, n_final: int = 20) -> None:
+    """The topic line of a short exchange: word forms counted together, and the longest words
+    said once when none is said twice. k-fold CV by R-1 on all but the last n_final dialogues
+    (the generated modes' final set), then those n_final and all, paired with the former rule."""
+    from fieldkit.analysis import summary_dialogue as D
+
+    lr = LineR1()
+    combos = list(itertools.product(*FALLBACK_GRID.values()))
+    labels = [", ".join(f"{k}={v}" for k, v in zip(FALLBACK_GRID, c)) for c in combos]
+    n = D.DEFAULT_PARAMS.topic_words
+    refs = [set().union(*(lr.counts(r) for r in rs)) for _, rs in dialogues]
+    R, found, shown, none = (np.zeros((len(combos), len(units))) for _ in range(4))
+    for g, c in enumerate(combos):
+        rule = replace(D.KEYWORD_RULE, **dict(zip(FALLBACK_GRID, c)))
+        for j, u in enumerate(units):
+            kws = D.topic_keywords(u.sentences, u.names, rule=rule)[:n]
+            hit = [bool(set(lr.counts(w)) & refs[j]) for w in kws]
+            found[g, j], shown[g, j], none[g, j] = sum(hit), len(hit), not kws
+            v = replace(u, keywords=tuple(kws))
+            R[g, j] = np.mean([lr.score(D.render(v, D.select_sentences(v, 3)), r)[0] for r in dialogues[j][1]])
+    dev = np.arange(len(units)) < len(units) - n_final
+    fold = np.arange(len(units)) % folds
+    former = labels.index("merge_forms=False, once=0")
+    held = np.zeros(len(units))
+    picks = []
+    for f in range(folds):
+        tr, te = dev & (fold != f), dev & (fold == f)
+        b = pick(R[:, tr].mean(axis=1), grid_positions(FALLBACK_GRID))
+        held[te] = R[b, te]
+        picks.append(labels[b])
+    d = held[dev] - R[former, dev]
+    print(f"\n#### DialogSum topic line{label}: forms counted together, words said once when none is said "
+          f"twice; {folds}-fold CV by R-1 on the first {dev.sum()} dialogues")
+    print(f"picks {picks}; held-out {held[dev].mean():.2f} vs former rule {R[former, dev].mean():.2f} "
+          f"({d.mean():+.2f}, paired SE {d.std(ddof=1) / np.sqrt(dev.sum()):.2f})")
+    print("| rule | R-1 first | R-1 last | R-1 all (- former, SE) | no topic line | topic words found / shown |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for g in range(len(combos)):
+        da = R[g] - R[former]
+        print(f"| {labels[g]} | {R[g, dev].mean():.2f} | {R[g, ~dev].mean():.2f} | {R[g].mean():.2f} "
+              f"({da.mean():+.2f}, {da.std(ddof=1) / np.sqrt(len(da)):.2f}) | {none[g].sum():.0f} | "
+              f"{found[g].sum():.0f} / {shown[g].sum():.0f} |")
+
+
 KEYWORD_GRID = dict(main_list=[False, True], opener_share=[1.0, 0.5], min_len=[3, 4], length_weighted=[False, True])
 
 
@@ -434,6 +482,10 @@ def main() -> None:
                     help="dialogues for the plain and few-shot variants (copy-constrained runs on all)")
     ap.add_argument("--skip", default="", help="comma list of: genre,dialogue,news,generate,speed")
     ap.add_argument("--out", default="/tmp/fieldkit_summaries.md")
+    ap.add_argument("--retell-variants", default="",
+                    help="'all' or comma list of abstractive prompt/decoding variants to compare "
+                         "on --n-dev + --n-generate dialogues (bench_summarize_generate.RETELL_VARIANTS)")
+    ap.add_argument("--dump", default="", help="pickle the variants' retellings here (for reading)")
     ap.add_argument("--vectors", default="tfidf,minilm",
                     help="sentence vectors to compare for extractive documents (first = shipped)")
     args = ap.parse_args()
@@ -465,7 +517,11 @@ def main() -> None:
             held.setdefault(k, {})["CNN/DM"] = news_section(articles, vec[k], args.news_folds, label)[:, 0]
     if len(held) > 1:
         vectors_table(held)
-    from bench_summarize_generate import generator_section, speed_section
+    from bench_summarize_generate import RETELL_VARIANTS, generator_section, retell_variants, speed_section
+
+    if args.retell_variants:
+        names = list(RETELL_VARIANTS) if args.retell_variants == "all" else args.retell_variants.split(",")
+        retell_variants(dialogues, emb, args.n_generate, args.n_dev, names, Path(args.dump) if args.dump else None)
 
     if "generate" not in skip and args.n_generate > 0:
         if ext is None:

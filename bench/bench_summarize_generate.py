@@ -301,3 +301,61 @@ def speed_section(dialogues, runs: int) -> None:
              max_new_tokens=1)
     print(f"| reading the whole transcript once ({gen.last_stats.prompt_tokens} prompt tokens, 1 new token) | "
           f"{time.perf_counter() - t0:.1f} | | | {loadavg[0]:.1f}-{os.getloadavg()[0]:.1f} |")
+
+
+RETELL_VARIANTS = {  # name: (summary_rewrite.PROMPTS key, restricted vocabulary while decoding)
+    "worked examples (shipped)": ("examples", False),
+    "third-person instruction": ("third-person", False),
+    "short system prompt, no examples": ("system", False),
+    "two-shot from development dialogues": ("dev two-shot", False),
+    "worked examples + restricted vocabulary": ("examples", True),
+}
+
+
+def retell_variants(dialogues, emb, n: int, n_dev: int, names: list[str], dump: Path | None = None) -> dict:
+    """Each prompt / decoding variant of the abstractive mode on the same development and final
+    dialogues (shipped checks, MAX_LOST included); the pick is made on the development ones only."""
+    import pickle
+
+    from fieldkit.analysis import summarize as S
+    from fieldkit.analysis import summary_grounding as G
+    from fieldkit.analysis.summary_rewrite import retell_dialogue
+    from fieldkit.progress import Reporter
+
+    gen = S._load_generator()
+    part = dialogues[-(n + n_dev):]
+    final = np.arange(len(part)) >= n_dev
+    ext = np.array([r1_multi(S.summarize_text(d).text, refs)[0] for d, refs in part])
+    runs: dict[str, list] = {}
+    for name in names:
+        prompt, restrict = RETELL_VARIANTS[name]
+        rows = []
+        t0 = time.perf_counter()
+        for d, refs in part:
+            s, told = retell_dialogue(d, 3, gen, emb, Reporter("bench"), G.copy_bias(gen, d),
+                                      prompt=prompt, restrict=restrict)
+            rows.append((list(s.units[: len(s.units) - len(told)]), told, refs))
+        runs[name] = rows
+        print(f"({name}: {(time.perf_counter() - t0) / len(part):.1f} s per dialogue)", file=sys.stderr)
+    if dump is not None:
+        dump.write_bytes(pickle.dumps({"part": part, "ext": ext, "n_dev": n_dev, "runs": runs}))
+    print(f"\n### abstractive prompt and decoding variants: {n_dev} development + {n} final DialogSum "
+          "dialogues (R-1, paired difference to extractive and its SE; picked on development only)")
+    print("| variant | dev R-1 (- extr., SE) | final R-1 (- extr., SE) | all R-1 (- extr., SE) | lines retold dev / final |")
+    print("|---|---:|---:|---:|---:|")
+
+    def cell(v, mask):
+        dlt = v[mask] - ext[mask]
+        return f"{v[mask].mean():.2f} ({dlt.mean():+.2f}, {dlt.std(ddof=1) / np.sqrt(mask.sum()):.2f})"
+
+    scores = {}
+    for name, rows in runs.items():
+        v = np.array([r1_multi(" ".join(fr + [t.shown for t in told]), refs)[0] for fr, told, refs in rows])
+        scores[name] = v
+        kept = [sum(not t.replaced for t in told) for _, told, _ in rows]
+        print(f"| {name} | {cell(v, ~final)} | {cell(v, final)} | {cell(v, final | ~final)} | "
+              f"{sum(kept[:n_dev])} / {sum(kept[n_dev:])} |")
+    print(f"| extractive | {ext[~final].mean():.2f} | {ext[final].mean():.2f} | {ext.mean():.2f} | |")
+    best = max(scores, key=lambda k: scores[k][~final].mean())
+    print(f"picked on the development dialogues: {best}")
+    return runs

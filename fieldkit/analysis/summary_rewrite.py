@@ -80,17 +80,65 @@ _WORDS = re.compile(r"[\w'’-]+")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*")
 
 
-def _ask(speaker: str, line: str) -> str:
+# Two lines of DialogSum development dialogues (101-102 of the shared 500, before the 40 + 20 the
+# bench scores generation on) retold as their references word them.
+DEV_EXAMPLES = (
+    ("Stacy", "I need to use the ATM.", "Stacy needs to use the ATM."),
+    ("Susan Miller", "Do you know where that memo about office procedures is?",
+     "Susan Miller asks where the memo about office procedures is."),
+)
+# Prompt variants measured in bench_summarize_generate.RetellVariants: (system prompt or None,
+# worked examples, how a line is asked for).
+PROMPTS = {
+    "examples": (None, EXAMPLES, "report"),
+    "third-person": (None, EXAMPLES, "third"),
+    "system": ("You retell one line of a conversation in reported speech: one short sentence in the "
+               "third person that starts with the speaker's name and keeps the line's own words.", (), "report"),
+    "dev two-shot": (None, DEV_EXAMPLES, "report"),
+}
+PROMPT = "examples"
+
+
+def _ask(speaker: str, line: str, style: str = "report") -> str:
+    if style == "third":
+        return (f'{speaker} said: "{line}"\nIn one short sentence in the third person, say who wants, '
+                f"asks, offers or decides what. Start with {speaker} and use the line's own words.")
     return f'{speaker} said: "{line}"\nReport what {speaker} said in one short sentence, without quotes.'
 
 
-def messages(speaker: str, line: str) -> list[dict]:
+def messages(speaker: str, line: str, prompt: str = PROMPT) -> list[dict]:
     """The chat: worked examples first (the same for every line, so their KV cache is reused)."""
-    out: list[dict] = []
-    for s, ln, told in EXAMPLES:
-        out += [{"role": "user", "content": _ask(s, ln)}, {"role": "assistant", "content": told}]
-    out.append({"role": "user", "content": _ask(speaker, line)})
+    system, examples, style = PROMPTS[prompt]
+    out: list[dict] = [{"role": "system", "content": system}] if system else []
+    for s, ln, told in examples:
+        out += [{"role": "user", "content": _ask(s, ln, style)}, {"role": "assistant", "content": told}]
+    out.append({"role": "user", "content": _ask(speaker, line, style)})
     return out
+
+
+_SUFFIXES = ("s", "es", "ed", "d", "ing", "'s", "n't", "ly")
+
+
+def restricted_bias(gen, speaker: str, turn: str) -> np.ndarray:
+    """A logit bias allowing only the tokens of what a retelling may say (constrained decoding):
+    the turn's own words but "I"/"you", the speaker's name, closed-class and reporting words,
+    inflection endings and punctuation; everything else -inf. The checks still run after."""
+    words = {w for w in _WORDS.findall(turn) if not _PERSON.fullmatch(w)} | set(_WORDS.findall(speaker))
+    words |= _FUNCTION | _REPORTING
+    allowed: set[int] = set()
+    for w in words:
+        for form in {w, w.lower(), w[:1].upper() + w[1:]}:
+            allowed.update(gen.encode(form))
+            allowed.update(gen.encode(" " + form))
+    for piece in _SUFFIXES + tuple(".,?!;:-'"):
+        allowed.update(gen.encode(piece))
+    vocab: dict[str, int] = gen.tokenizer.get_vocab()
+    bias = np.full(max(vocab.values()) + 1, -np.inf, dtype=np.float32)
+    for special in ("<|im_end|>", "<|endoftext|>", "Ċ"):
+        if special in vocab:
+            allowed.add(vocab[special])
+    bias[sorted(allowed)] = 0.0
+    return bias
 
 
 def novel_words(retelling: str, turn: str) -> list[str]:
@@ -202,7 +250,8 @@ def _clean(text: str) -> str:
 
 def retell_dialogue(text: str, n: int, gen, embedder, reporter, bias=None, cancel=None,
                     max_novel: int = MAX_NOVEL, min_cosine: float = MIN_COSINE,
-                    max_lost: int | None = MAX_LOST) -> tuple[Summary, list[Retelling]]:
+                    max_lost: int | None = MAX_LOST, prompt: str = PROMPT,
+                    restrict: bool = False) -> tuple[Summary, list[Retelling]]:
     """The topic line, then each of the (up to n) key lines retold in reported speech and checked."""
     from fieldkit.analysis import summary_dialogue as D
     from fieldkit.analysis.summary_genre import parse_turns
@@ -225,9 +274,10 @@ def retell_dialogue(text: str, n: int, gen, embedder, reporter, bias=None, cance
         if not speaker:
             told.append(Retelling(line, "", line, ("(no speaker)",), 0.0))  # quoted, not retold
             continue
-        prompt = gen.format_chat(messages(speaker, said)) + speaker
-        out = gen.complete(prompt, max_new_tokens=MAX_NEW_TOKENS, temperature=0.0, stop=["\n"],
-                           cancel=cancel, **({"logit_bias": bias} if bias is not None else {}))
+        chat = gen.format_chat(messages(speaker, said, prompt)) + speaker
+        line_bias = restricted_bias(gen, speaker, turn_text[i]) if restrict else bias
+        out = gen.complete(chat, max_new_tokens=MAX_NEW_TOKENS, temperature=0.0, stop=["\n"],
+                           cancel=cancel, **({"logit_bias": line_bias} if line_bias is not None else {}))
         generated = _clean(speaker + out) if out.strip() else ""
         if not generated:
             told.append(Retelling(line, speaker + out, line, ("(unfinished)",), 0.0))
