@@ -176,3 +176,18 @@ def split_sentences(text: str | None, min_chars: int = 2) -> list[str]:
         else:
             merged.append(s)
     return merged
+
+
+def possessive_stem(word: str) -> str:
+    """Lower case, without a possessive ending ("Anna's" -> "anna")."""
+    w = word.lower().replace("’", "'")
+    return re.sub(r"('s|s')$", "", w)
+
+
+def word_root(word: str) -> str:
+    """A crude suffix-stripped form, so "walked" supports "walking" (no stemmer dependency)."""
+    w = possessive_stem(word)
+    for suffix in ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "ly", "s", "e"):
+        if len(w) - len(suffix) >= 3 and w.endswith(suffix):
+            return w[: -len(suffix)]
+    return w

@@ -19,9 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from fieldkit.analysis.sentences import split_sentences
+from fieldkit.analysis.sentences import split_sentences, word_root as _root
 from fieldkit.analysis.summary_genre import Turn
-from fieldkit.analysis.summary_grounding import _root
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from fieldkit.analysis.sentences import possessive_stem, word_root
+
 MIN_COSINE = 0.55  # generated sentence vs its closest source sentence (CV, see the bench)
 MAX_NOVEL = 1  # content words the source never uses (paraphrase allowance; CV, see the bench)
 NEAR_REPEAT = 0.9  # cosine (or share of words) at which a second sentence repeats the first
@@ -44,18 +46,7 @@ def _norm_number(x: str) -> str:
     return x.replace(",", "").rstrip(".").lstrip("0") or "0"
 
 
-def _stem(word: str) -> str:
-    w = word.lower().replace("’", "'")
-    return re.sub(r"('s|s')$", "", w)
-
-
-def _root(word: str) -> str:
-    """A crude suffix-stripped form, so "walked" supports "walking" (no stemmer dependency)."""
-    w = _stem(word)
-    for suffix in ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "ly", "s", "e"):
-        if len(w) - len(suffix) >= 3 and w.endswith(suffix):
-            return w[: -len(suffix)]
-    return w
+_stem, _root = possessive_stem, word_root  # kept under their old names for summary_rewrite
 
 
 @dataclass(frozen=True)

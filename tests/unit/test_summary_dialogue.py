@@ -296,7 +296,7 @@ def test_topic_line_leaves_out_function_words_and_sentence_openers(dialogues):
     """"Did", "Probably", "big" were named as topics: the main language's stop-word list and words
     that open at least half of their sentences are left out (KeywordRule, CV in the bench)."""
     from fieldkit.analysis import summary_dialogue as D
-    from fieldkit.analysis.summary_grounding import _root
+    from fieldkit.analysis.sentences import word_root as _root
 
     rule = D.KEYWORD_RULE
     named = 0
@@ -371,7 +371,9 @@ def test_a_quoted_line_is_never_punctuation_debris(dialogues):
     assert split_sentences("Yes, but. . . well. . .") == ["Yes, but. . . well. . ."]
     assert split_sentences("I waited. . . And then he came.") == ["I waited. . .", "And then he came."]
     _, u = _units("Nick: Well. . . well. . .\nAnn: Well, we can go.\nNick: Okay, I will bring the car.")
-    for line in D.render(u, range(len(u.sentences))):
+    lines = D.render(u, range(len(u.sentences)))
+    assert lines[0].startswith("Nick and Ann talk about ")  # the topic line, then every quoted line
+    for line in lines[1:]:
         said = line.split(": ", 1)[1]
         assert re.match(r"[\w\"'“‘(]", said) and re.search(r"[^\W\d_]{2}", said), line
     shown = 0
@@ -408,7 +410,7 @@ def test_every_dialogue_gets_a_topic_line_naming_each_word_once(dialogues):
     word twice ("account ... accounts", "coupon, coupons"): forms now count together, and a short
     exchange names its longest word said once (KeywordRule.merge_forms / once, CV in the bench)."""
     from fieldkit.analysis import summary_dialogue as D
-    from fieldkit.analysis.summary_grounding import _root
+    from fieldkit.analysis.sentences import word_root as _root
 
     former = replace(D.KEYWORD_RULE, merge_forms=False, once=0)
     gained = []
