@@ -75,8 +75,12 @@ def summarize_texts(
     embedder=None,
     generator=None,
     options: GenerationOptions | None = None,
+    document: bool = False,
 ) -> Summary:
     """Summarize one document (a single text) or a collection (several texts, each a unit).
+
+    `document`: the text is a document by its format (Markdown, reStructuredText), so its shape is
+    a report or a dialogue, never a list of answers or a log.
 
     `embeddings` (aligned with `texts`) lets callers reuse a cached column embedding. Generated
     text is grounded (summary_grounding) before it is returned or streamed to `on_token`.
@@ -100,7 +104,7 @@ def summarize_texts(
         mode = AUTO_MODE
     if mode == "extractive":
         if len(units) == 1:
-            return _extract_document(units[0], max_sentences, reporter, embedder)
+            return _extract_document(units[0], max_sentences, reporter, embedder, document)
         return _extract_collection(units, max_sentences, reporter, embeddings, embedder)
     from fieldkit.analysis.summary_generate import generate_summary
 
@@ -209,10 +213,12 @@ def _word_count(sentence: str) -> int:
     return len(sentence.split())
 
 
-def _extract_document(text: str, k: int, reporter: Reporter, embedder) -> Summary:
+def _extract_document(text: str, k: int, reporter: Reporter, embedder, document: bool = False) -> Summary:
     from fieldkit.analysis.summary_genre import detect_shape
 
     genre = detect_shape(text).genre
+    if document and genre in ("answers", "log"):  # headings and list items are short lines, not answers
+        genre = "report"
     if genre == "dialogue":
         return _extract_dialogue(text, k, reporter, embedder)
     if genre in ("answers", "log"):

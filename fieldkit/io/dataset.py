@@ -241,7 +241,7 @@ def _load_file(path: Path, suffix: str, *, head: bytes, sheet, encoding, reporte
     from fieldkit.io.delimited import load_delimited
 
     t = load_delimited(path, encoding=encoding, tolerant=tolerant, reporter=reporter, suffix=suffix)
-    if suffix in (".txt", "") and _prose(t):
+    if suffix in (".md", ".markdown", ".rst", ".text") or (suffix in (".txt", "") and _prose(t)):
         return _text(path, t, size)
     fmt = "tsv" if t.delimiter == "\t" else "csv"
     ds = Dataset(path, fmt, t.frame, encoding=t.encoding, delimiter=t.delimiter, notes=t.notes,

@@ -181,9 +181,15 @@ def _document(data: Data, mode, sentences, sheet, reporter, on_token) -> Result[
 
     if p.suffix.lower() not in TEXT_SUFFIXES and check_input_path(p) is not None:
         _refuse_dataset_without_column(p, sheet)
+    from fieldkit.analysis.markup import MARKUP_SUFFIXES, plain_paragraphs
+
+    kind = MARKUP_SUFFIXES.get(p.suffix.lower())
     with timed() as clock:
         text = read_text_file(p)
-        s = summarize_texts([text], mode=mode, max_sentences=sentences, reporter=reporter, on_token=on_token)
+        if kind:  # Markdown / reStructuredText: paragraphs, not lines; no code, tables or directives
+            text = plain_paragraphs(text, kind)
+        s = summarize_texts([text], mode=mode, max_sentences=sentences, reporter=reporter, on_token=on_token,
+                            document=kind is not None)
     out = Summaries(None, None, mode, [GroupSummary(None, 1, s)])
     params = {"column": None, "by": None, "mode": mode, "sentences": sentences}
     return Result(out, {}, make_step("summarize", params, clock, _model(out, None)))
