@@ -30,8 +30,10 @@ from fieldkit.progress import Reporter
 # onnxruntime 1.32's fused SkipLayerNormalization ran slower than Add + LayerNormalization on
 # MiniLM here (1 thread: 817 -> 985 texts per CPU-second int8, 529 -> 610 as shipped)
 TOKEN_GRAPH_SKIP_FUSIONS = ["SkipLayerNormFusion"]
-# padded tokens per batch = batch_size x this; survey answers (~20 tokens) keep full batches
-TOKENS_PER_ROW = 64
+# padded tokens per batch (rows x longest row), whatever the batch size: past a few hundred the
+# FFN's 1,536-wide activations leave a core's L2 cache and each token costs up to half more
+# (bench/cv_embed_batches.py picks it leaving one text set out; was 32 rows x 64 = 2,048)
+TOKEN_BUDGET = 256
 
 
 class TokenEmbedder(Embedder):
@@ -98,7 +100,7 @@ class TokenEmbedder(Embedder):
                 return len(idx)
             return run
 
-        batches = list(_token_batches(lengths[order], batch_size, batch_size * TOKENS_PER_ROW))
+        batches = list(_token_batches(lengths[order], batch_size, TOKEN_BUDGET))
         # longest batches first, so the workers finish together on the short ones
         jobs = [job(order[start:stop]) for start, stop in reversed(batches)]
         finished = done

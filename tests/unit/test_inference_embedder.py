@@ -170,3 +170,20 @@ def test_cancel_with_several_workers_leaves_no_thread_running(answers):
         emb.embed_all(answers * 5, reporter=rep, batch_size=8)
     assert len(seen) == 2  # nothing reported after the cancel
     assert not [t for t in threading.enumerate() if t.name.startswith("fieldkit-embed")]
+
+
+def test_batches_hold_at_most_the_token_budget_and_the_vectors_do_not_depend_on_it(answers, monkeypatch):
+    """A padded-token budget per batch (not 32 rows x 64): long answers go in small batches, same vectors."""
+    import fieldkit.inference.embedder as E
+
+    emb = load_embedder(get_entry(None), threads=1)
+    lengths = np.sort([len(e.ids) for e in emb.tokenizer.encode_batch(answers)])
+    batches = list(E._token_batches(lengths, 32, E.TOKEN_BUDGET))
+    assert [a for a, _ in batches] == [0] + [b for _, b in batches[:-1]] and batches[-1][1] == len(answers)
+    for a, b in batches:
+        assert b - a <= 32
+        assert (b - a) * lengths[b - 1] <= E.TOKEN_BUDGET or b - a == 1
+    assert len(batches) > len(answers) / 32  # the budget, not the row cap, cut some batches here
+    small = emb.embed_all(answers, batch_size=32)
+    monkeypatch.setattr(E, "TOKEN_BUDGET", 32 * 64)
+    assert np.abs(emb.embed_all(answers, batch_size=32) - small).max() < 1e-4
