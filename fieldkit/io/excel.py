@@ -109,6 +109,10 @@ def _frame(rows: list[list[Any]]) -> tuple[pl.DataFrame, list[str]]:
         notes.append(f"{start} blank row(s) before the header skipped")
     if start >= len(rows):
         return pl.DataFrame(), notes
+    start, titles = _after_titles(rows, start)
+    if titles:
+        notes.append(f"{len(titles)} title row(s) above the table skipped ("
+                     + "; ".join(repr(t[:60]) for t in titles[:2]) + ")")
     header_raw = rows[start]
     width = max(len(r) for r in rows[start:])
     header: list[str] = []
@@ -130,6 +134,35 @@ def _frame(rows: list[list[Any]]) -> tuple[pl.DataFrame, list[str]]:
         values = [r[i] if i < len(r) else None for r in body]
         columns[name] = _series(name, values)
     return pl.DataFrame(columns), notes
+
+
+MAX_TITLE_ROWS = 5
+
+
+def _filled(row: list[Any]) -> int:
+    return sum(v not in ("", None) for v in row)
+
+
+def _after_titles(rows: list[list[Any]], start: int) -> tuple[int, list[str]]:
+    """(the header row, the title rows above it): rows with one filled cell over a table of several columns.
+
+    Why: a report sheet opens with a title in A1 ("Water point monitoring - March 2024") and a source line;
+    read as the header, it named one column after the title and every value became text.
+    """
+    k, titles = start, []
+    while k < len(rows) and len(titles) < MAX_TITLE_ROWS:
+        f = _filled(rows[k])
+        if f == 0:
+            k += 1
+            continue
+        below = sorted(n for n in (_filled(r) for r in rows[k + 1:k + 51]) if n)
+        if f != 1 or not below or below[len(below) // 2] < 2:
+            break
+        titles.append(next(_header_text(v) for v in rows[k] if v not in ("", None)))
+        k += 1
+    while k < len(rows) and not _filled(rows[k]):
+        k += 1
+    return (k, titles) if titles and k < len(rows) else (start, [])
 
 
 def _header_text(v: Any) -> str:

@@ -400,3 +400,32 @@ def test_blank_separated_columns_and_numeric_rows_without_a_header(fk_home):
     dig = load_dataset(data / "digits.csv.gz").frame.collect()
     assert dig.shape == (1797, 65) and dig.columns[0] == "column_1"
     assert sorted(dig["column_65"].unique().to_list()) == list(range(10))
+
+
+def test_title_rows_above_an_excel_table_are_skipped(fk_home, tmp_path):
+    """A report sheet with a title in A1 and a source line: the title became the first column's name, the
+    other columns column_2 ..., and every number text."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "Water point monitoring - Talafar district, March 2024"
+    ws["A2"] = "Source: field teams"
+    ws.append([])
+    ws.append(["site", "functional", "litres_per_day"])
+    for i in range(12):
+        ws.append([f"WP{i:03d}", "yes" if i % 3 else "no", 100 * i])
+    p = tmp_path / "report.xlsx"
+    wb.save(p)
+    ds = load_dataset(p)
+    df = ds.frame.collect()
+    assert df.columns == ["site", "functional", "litres_per_day"] and df.height == 12
+    assert df["litres_per_day"].dtype == pl.Int64
+    assert any("2 title row(s)" in n and "Water point" in n for n in ds.notes)
+    # a one-column list keeps its first row as its header
+    wb2 = openpyxl.Workbook()
+    for v in ["answer", "more water", "a school", "roads"]:
+        wb2.active.append([v])
+    q = tmp_path / "list.xlsx"
+    wb2.save(q)
+    assert load_dataset(q).frame.collect().columns == ["answer"]
