@@ -309,6 +309,7 @@ RETELL_VARIANTS = {  # name: (summary_rewrite.PROMPTS key, restricted vocabulary
     "short system prompt, no examples": ("system", False),
     "two-shot from development dialogues": ("dev two-shot", False),
     "worked examples + restricted vocabulary": ("examples", True),
+    "third-person + restricted vocabulary": ("third-person", True),
 }
 
 

@@ -62,8 +62,18 @@ _TENTATIVE = re.compile(r"\b(?:could|might|may|maybe|perhaps|probably|possibly|w
 # Negation: "Carrie says she does not eat or sleep." of "Seems like all I do is eat and sleep."
 # passed every other check; a retelling must be negated exactly when its line is.
 _NEGATION = re.compile(r"\b(?:not|no|never|nothing|nobody|none|neither|nor|cannot|nowhere)\b|n['’]t\b", re.I)
-_REPORTING = frozenset("say says said ask asks asked tell tells told reply replies replied answer answers "
-                       "answered add adds added wonder wonders wondered".split())
+# Only say / ask / tell may be added: "answer", "add", "wonder" are also content ("anything wrong with
+# the answer", "coupons that could be added" passed as reporting words).
+_REPORTING = frozenset("say says said ask asks asked tell tells told".split())
+_ASK = re.compile(r"\b(?:ask|asks|asked|asking)\b", re.I)
+_TELL = re.compile(r"\b(?:tell|tells|told|telling)\b", re.I)
+_FIRST_SUBJECT = re.compile(r"\b(?:i|i'm|i'll|i've|i'd|i’m|i’ll|i’ve|i’d)\b", re.I)
+_THIRD_SUBJECT = re.compile(r"\b(?:he|she|he's|she's|he'll|she'll|he'd|she'd|he’s|she’s|he’ll|she’ll)\b", re.I)
+_MODAL = re.compile(r"\b(?:can|could|may|might|must|shall|should|will|would)\b|['’](?:ll|d)\b|\bwon['’]t\b", re.I)
+# Reported speech shifts tense: "will"/"'ll" -> "would", "can" -> "could"; "'d" is would or had.
+_MODAL_FORMS = {"'ll": "will", "would": "will", "'d": "will", "won't": "will", "could": "can",
+                "might": "may", "should": "shall"}
+_THEY = re.compile(r"\b(?:they|them|their|theirs|themselves|they're|they'll|they've)\b", re.I)
 # Closed-class words (articles, pronouns, auxiliaries, prepositions, conjunctions): the only words a
 # retelling may add. scikit-learn's stop words also hold "name", "fire", "bill", "system", which
 # let "asked for a name" through.
@@ -96,7 +106,11 @@ PROMPTS = {
                "third person that starts with the speaker's name and keeps the line's own words.", (), "report"),
     "dev two-shot": (None, DEV_EXAMPLES, "report"),
 }
-PROMPT = "examples"
+# Picked on the 40 development DialogSum dialogues before the final 20 (bench --retell-variants):
+# +0.22 R-1 over extractive there, +0.11 (paired SE 0.16) on the final 20. The instruction names
+# what a retelling says ("who wants, asks, offers or decides what") instead of "report what X said",
+# so fewer retellings open "X says ...", which the references never write.
+PROMPT = "third-person"
 
 
 def _ask(speaker: str, line: str, style: str = "report") -> str:
@@ -219,6 +233,7 @@ def check(generated: str, speaker: str, sentence: str, turn: str, source: G.Sour
     if _PLURAL.search(sentence) and _THIRD.search(rest) and not re.search(r"\bthey\b|\bthem\b", rest, re.I):
         # "We could do it on Friday." retold as "she can": a group's idea becomes one person's
         missing.append("(we retold as he/she)")
+    missing += speech_act_problems(rest, sentence)
     if (_TENTATIVE.search(sentence) and not sentence.rstrip().endswith("?")
             and not _TENTATIVE.search(generated)):
         missing.append("(a tentative line retold as certain)")
@@ -237,6 +252,32 @@ def check(generated: str, speaker: str, sentence: str, turn: str, source: G.Sour
     if cosine < min_cosine:
         missing.append(f"(cosine {cosine:.2f} to the line)")
     return tuple(missing), cosine
+
+
+def speech_act_problems(rest: str, sentence: str) -> list[str]:
+    """Who does what, kept: "asks" only of a question ("Evangelia asks for an application." of
+    "Let me give you an application."), "tells" only of a line said to someone, the speaker as
+    "he"/"she" only where the line says "I" ("Ted says he will stay at his wife's parents'." of
+    "My wife is going to stay ..."), and "we" as "they" ("Kelsi is having a meeting" of "We're
+    having a meeting")."""
+    out = []
+    if _ASK.search(rest) and not _ASK.search(sentence) and not sentence.rstrip().endswith("?"):
+        out.append("(asks, of a line that asks nothing)")
+    if _TELL.search(rest) and not _TELL.search(sentence) and not _SECOND.search(sentence):
+        out.append("(tells, of a line said to no one)")
+    if _THIRD_SUBJECT.search(rest) and not _FIRST_SUBJECT.search(sentence) and not _THIRD_SUBJECT.search(sentence):
+        out.append("(the speaker made the subject)")
+    if _PLURAL.search(sentence) and not _THEY.search(rest):
+        out.append("(we retold without they)")
+    if _THEY.search(rest) and not (_PLURAL.search(sentence) or _SECOND.search(sentence) or _THEY.search(sentence)):
+        out.append("(they, of a line about no group)")  # "when I come back, I'll unpack" -> "they will"
+    said = {_MODAL_FORMS.get(m.lower().replace("’", "'"), m.lower()) for m in _MODAL.findall(sentence)}
+    added = {_MODAL_FORMS.get(m.lower().replace("’", "'"), m.lower()) for m in _MODAL.findall(rest)} - said
+    if added:  # "Paul says he can bring ..." of "I'll bring ...": a promise softened
+        out.append(f"(modal {', '.join(sorted(added))} the line does not use)")
+    if rest.rstrip().endswith("?") or ":" in rest:  # "Richy says where is ...?", "Charlie said: Jack."
+        out.append("(not reported speech)")
+    return out
 
 
 def _clean(text: str) -> str:

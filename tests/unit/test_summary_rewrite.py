@@ -66,6 +66,27 @@ def _check(dialogue: str, speaker: str, sentence: str, retelling: str, embedder)
      "(we retold as he/she)"),
     (487, "Chicky", "We must have a surprise party.", "Chicky says they must have a surprise party.",
      None),
+    # SmolLM2's retellings under the prompt variants of the bench, each passing the former checks:
+    # who does what was changed (speech_act_problems)
+    (482, "Evangelia", "Sure, let me give you an application.", "Evangelia asks for an application.",
+     "(asks, of a line that asks nothing)"),
+    (491, "James", "I'll take them.", "James tells someone to take them.", "(tells, of a line said to no one)"),
+    (492, "Ted", "My wife is going to stay at her parents' for a few weeks.",
+     "Ted says he will stay at his wife's parents' for a few weeks.", "(the speaker made the subject)"),
+    (459, "Kelsi", "We're having a department meeting at 10 o'clock, ok?",
+     "Kelsi is having a department meeting at 10 o'clock.", "(we retold without they)"),
+    (481, "Brook", "Then, when I come back, I'll unpack.", "Brook says when he comes back, they will unpack.",
+     "(they, of a line about no group)"),
+    (443, "Paul", "How about this, I'll bring a nice bottle of wine.", "Paul says he can bring a nice bottle of wine.",
+     "(modal can the line does not use)"),
+    (461, "Richy", "Where is the shelf of best-sellers?", "Richy says where is the best-sellers shelf?",
+     "(not reported speech)"),
+    (494, "Hale", "Is there something wrong?", "Hale asked if there was anything wrong with the answer.", "answer"),
+    (472, "Otis", "Excuse me, how can I get special discount coupons?", "Otis asked if there were any special "
+     "discount coupons that could be added to the coupon he had just told her about.", "added"),
+    (445, "Ben", "We can have our own Indian dinner parties.", "Ben says they can have their own Indian dinner parties.",
+     None),
+    (494, "Hale", "Is there something wrong?", "Hale asked if there was anything wrong.", None),
 ])
 def test_a_retelling_is_shown_only_when_its_own_line_supports_it(dialogues, embedder, index, speaker,
                                                                  sentence, retelling, why):
@@ -74,6 +95,24 @@ def test_a_retelling_is_shown_only_when_its_own_line_supports_it(dialogues, embe
         assert missing == ()
     else:
         assert why in missing
+
+
+def test_restricted_vocabulary_allows_only_what_a_retelling_may_say(dialogues):
+    """Constrained decoding (bench: --retell-variants): the turn's own words but I/you, the speaker's
+    name, closed-class and reporting words; a word of no such kind cannot be written."""
+    from tests.unit.gguf_support import shared_generator
+
+    gen = shared_generator()
+    turn = next(t for t in parse_turns(dialogues[492]) if t.speaker == "Ted" and "wife" in t.text)
+    bias = R.restricted_bias(gen, "Ted", turn.text)
+    allowed = set(np.flatnonzero(np.isfinite(bias)))
+    for word in ("wife", "parents", "Ted", "says", "she", "the"):
+        assert set(gen.encode(" " + word)) <= allowed, word
+    for word in (" husband", " Paris", " 2023", " you"):
+        assert not set(gen.encode(word)) <= allowed, word
+    prompt = gen.encode(gen.format_chat(R.messages("Ted", turn.text)) + "Ted")
+    ids = list(gen.generate_ids(prompt, max_new_tokens=24, logit_bias=bias))
+    assert ids and set(ids) <= allowed
 
 
 def test_novel_words_allow_only_function_words_and_reporting_verbs():
