@@ -142,6 +142,12 @@ def load_json(path: Path, encoding: str | None = None) -> tuple[pl.LazyFrame, li
         if len(lists) == 1:
             key, records = lists[0]
             notes.append(f"records taken from the top-level key {key!r}")
+        elif lists and max(len(v) for _, v in lists) >= 2:
+            # several lists of records (a bill of materials: components, dependencies): the one with most cells
+            key, records = max(lists, key=lambda kv: sum(len(r) for r in kv[1] if isinstance(r, dict)))
+            others = ", ".join(f"{k!r} ({len(v):,})" for k, v in lists if k != key)
+            notes.append(f"records taken from the top-level key {key!r} ({len(records):,}); "
+                         f"other lists of records: {others}")
         else:
             records = [doc]
             notes.append("a single JSON object: read as one row")

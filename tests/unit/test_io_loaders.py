@@ -429,3 +429,18 @@ def test_title_rows_above_an_excel_table_are_skipped(fk_home, tmp_path):
     q = tmp_path / "list.xlsx"
     wb2.save(q)
     assert load_dataset(q).frame.collect().columns == ["answer"]
+
+
+def test_json_with_several_lists_of_records_reads_the_richest(fk_home, tmp_path):
+    """A CycloneDX bill of materials (as wheels ship in dist-info/sboms): 'components' and 'dependencies'
+    were read as one row holding both lists; now the components, and the note names the other list."""
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+           "components": [{"type": "library", "name": f"crate{i}", "version": f"0.{i}.0", "purl": f"pkg:cargo/c{i}"}
+                          for i in range(5)],
+           "dependencies": [{"ref": f"c{i}", "dependsOn": []} for i in range(6)]}
+    p = tmp_path / "sbom.json"
+    p.write_text(json.dumps(doc))
+    ds = load_dataset(p)
+    df = ds.frame.collect()
+    assert df.height == 5 and df.columns == ["type", "name", "version", "purl"]
+    assert any("'components'" in n and "'dependencies' (6)" in n for n in ds.notes)
