@@ -373,6 +373,31 @@ def low_content_cv(dialogues, units, first3: np.ndarray, folds: int, label: str)
           f"{G[former].sum():.0f} / {F[former].sum():.0f} |")
 
 
+def topic_rule_scores(grid: dict, dialogues, units):
+    """Every KeywordRule of the grid (its fields; the others as shipped) on every dialogue:
+    (labels, R-1 of the summary, topic words found in the references, words shown, per rule a
+    Counter of the shown words the references never use)."""
+    from fieldkit.analysis import summary_dialogue as D
+
+    lr = LineR1()
+    combos = list(itertools.product(*grid.values()))
+    labels = [", ".join(f"{k}={v}" for k, v in zip(grid, c)) for c in combos]
+    n = D.DEFAULT_PARAMS.topic_words
+    refs = [set().union(*(lr.counts(r) for r in rs)) for _, rs in dialogues]
+    R, found, shown = (np.zeros((len(combos), len(units))) for _ in range(3))
+    unfound = collections.defaultdict(collections.Counter)
+    for g, c in enumerate(combos):
+        rule = replace(D.KEYWORD_RULE, **dict(zip(grid, c)))
+        for j, u in enumerate(units):
+            kws = D.topic_keywords(u.sentences, u.names, rule=rule)[:n]
+            hit = [bool(set(lr.counts(w)) & refs[j]) for w in kws]
+            found[g, j], shown[g, j] = sum(hit), len(hit)
+            unfound[g].update(w.lower() for w, h in zip(kws, hit) if not h)
+            v = replace(u, keywords=tuple(kws))
+            R[g, j] = np.mean([lr.score(D.render(v, D.select_sentences(v, 3)), r)[0] for r in dialogues[j][1]])
+    return labels, R, found, shown, unfound
+
+
 FALLBACK_GRID = dict(merge_forms=[False, True], once=[0, 1, 2, 3])
 
 
@@ -380,22 +405,9 @@ def topic_fallback_cv(dialogues, units, folds: int, label: str, n_final: int = 2
     """The topic line of a short exchange: word forms counted together, and the longest words
     said once when none is said twice. k-fold CV by R-1 on all but the last n_final dialogues
     (the generated modes' final set), then those n_final and all, paired with the former rule."""
-    from fieldkit.analysis import summary_dialogue as D
-
-    lr = LineR1()
-    combos = list(itertools.product(*FALLBACK_GRID.values()))
-    labels = [", ".join(f"{k}={v}" for k, v in zip(FALLBACK_GRID, c)) for c in combos]
-    n = D.DEFAULT_PARAMS.topic_words
-    refs = [set().union(*(lr.counts(r) for r in rs)) for _, rs in dialogues]
-    R, found, shown, none = (np.zeros((len(combos), len(units))) for _ in range(4))
-    for g, c in enumerate(combos):
-        rule = replace(D.KEYWORD_RULE, **dict(zip(FALLBACK_GRID, c)))
-        for j, u in enumerate(units):
-            kws = D.topic_keywords(u.sentences, u.names, rule=rule)[:n]
-            hit = [bool(set(lr.counts(w)) & refs[j]) for w in kws]
-            found[g, j], shown[g, j], none[g, j] = sum(hit), len(hit), not kws
-            v = replace(u, keywords=tuple(kws))
-            R[g, j] = np.mean([lr.score(D.render(v, D.select_sentences(v, 3)), r)[0] for r in dialogues[j][1]])
+    labels, R, found, shown, _ = topic_rule_scores(FALLBACK_GRID, dialogues, units)
+    combos = labels
+    none = shown == 0
     dev = np.arange(len(units)) < len(units) - n_final
     fold = np.arange(len(units)) % folds
     former = labels.index("merge_forms=False, once=0")
@@ -427,24 +439,9 @@ def keyword_cv(dialogues, units, folds: int, label: str) -> None:
     """Topic-line words: each fold picks the KeywordRule whose shown words are most often in the
     references (precision: words found / words shown, stemmed) on the other folds; held-out
     precision, found minus not found per dialogue, and R-1."""
-    from fieldkit.analysis import summary_dialogue as D
-
-    lr = LineR1()
-    combos = list(itertools.product(*KEYWORD_GRID.values()))
-    labels = [", ".join(f"{k}={v}" for k, v in zip(KEYWORD_GRID, c)) for c in combos]
-    n = D.DEFAULT_PARAMS.topic_words
-    refs = [set().union(*(lr.counts(r) for r in rs)) for _, rs in dialogues]
-    net, found, shown, R = (np.zeros((len(combos), len(units))) for _ in range(4))
-    examples = collections.defaultdict(collections.Counter)
-    for g, c in enumerate(combos):
-        rule = D.KeywordRule(*c)
-        for j, u in enumerate(units):
-            kws = D.topic_keywords(u.sentences, u.names, rule=rule)[:n]
-            hit = [bool(set(lr.counts(w)) & refs[j]) for w in kws]
-            net[g, j], found[g, j], shown[g, j] = sum(hit) - (len(hit) - sum(hit)), sum(hit), len(hit)
-            examples[g].update(w.lower() for w, h in zip(kws, hit) if not h)
-            v = replace(u, keywords=tuple(kws))
-            R[g, j] = np.mean([lr.score(D.render(v, D.select_sentences(v, 3)), r)[0] for r in dialogues[j][1]])
+    labels, R, found, shown, examples = topic_rule_scores(KEYWORD_GRID, dialogues, units)
+    combos = labels
+    net = found - (shown - found)
     fold = np.arange(len(units)) % folds
     gpos = grid_positions(KEYWORD_GRID)
     former = labels.index("main_list=False, opener_share=1.0, min_len=3, length_weighted=False")
@@ -483,7 +480,7 @@ def main() -> None:
     ap.add_argument("--skip", default="", help="comma list of: genre,dialogue,news,generate,speed")
     ap.add_argument("--out", default="/tmp/fieldkit_summaries.md")
     ap.add_argument("--retell-variants", default="",
-                    help="'all' or comma list of abstractive prompt/decoding variants to compare "
+                    help="'all' or comma list (names hold no comma) of abstractive prompt/decoding variants to compare "
                          "on --n-dev + --n-generate dialogues (bench_summarize_generate.RETELL_VARIANTS)")
     ap.add_argument("--dump", default="", help="pickle the variants' retellings here (for reading)")
     ap.add_argument("--vectors", default="tfidf,minilm",

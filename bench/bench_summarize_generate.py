@@ -303,13 +303,16 @@ def speed_section(dialogues, runs: int) -> None:
           f"{time.perf_counter() - t0:.1f} | | | {loadavg[0]:.1f}-{os.getloadavg()[0]:.1f} |")
 
 
-RETELL_VARIANTS = {  # name: (summary_rewrite.PROMPTS key, restricted vocabulary while decoding)
-    "worked examples (shipped)": ("examples", False),
-    "third-person instruction": ("third-person", False),
-    "short system prompt, no examples": ("system", False),
-    "two-shot from development dialogues": ("dev two-shot", False),
-    "worked examples + restricted vocabulary": ("examples", True),
-    "third-person + restricted vocabulary": ("third-person", True),
+# name: (summary_rewrite.PROMPTS key, decoding: "copy" = names and digits only from the source
+# (shipped), "vocab" = restricted vocabulary, "free" = no logit bias)
+RETELL_VARIANTS = {
+    "worked examples (former)": ("examples", "copy"),
+    "third-person instruction (shipped)": ("third-person", "copy"),
+    "short system prompt, no examples": ("system", "copy"),
+    "two-shot from development dialogues": ("dev two-shot", "copy"),
+    "worked examples + restricted vocabulary": ("examples", "vocab"),
+    "third-person + restricted vocabulary": ("third-person", "vocab"),
+    "third-person without logit bias": ("third-person", "free"),
 }
 
 
@@ -329,12 +332,13 @@ def retell_variants(dialogues, emb, n: int, n_dev: int, names: list[str], dump: 
     ext = np.array([r1_multi(S.summarize_text(d).text, refs)[0] for d, refs in part])
     runs: dict[str, list] = {}
     for name in names:
-        prompt, restrict = RETELL_VARIANTS[name]
+        prompt, decoding = RETELL_VARIANTS[name]
         rows = []
         t0 = time.perf_counter()
         for d, refs in part:
-            s, told = retell_dialogue(d, 3, gen, emb, Reporter("bench"), G.copy_bias(gen, d),
-                                      prompt=prompt, restrict=restrict)
+            s, told = retell_dialogue(d, 3, gen, emb, Reporter("bench"),
+                                      G.copy_bias(gen, d) if decoding == "copy" else None,
+                                      prompt=prompt, restrict=decoding == "vocab")
             rows.append((list(s.units[: len(s.units) - len(told)]), told, refs))
         runs[name] = rows
         print(f"({name}: {(time.perf_counter() - t0) / len(part):.1f} s per dialogue)", file=sys.stderr)

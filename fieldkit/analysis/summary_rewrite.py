@@ -8,7 +8,8 @@ the lines that carry the conversation, and the model retells each one in the thi
 does well, on a prompt of a few dozen tokens after worked examples whose KV cache is reused.
 Decoding starts with the speaker's name, so every sentence says who said or decided what. Each
 retelling is checked against its own turn (names and numbers from the dialogue, no first or
-second person left, at most MAX_NOVEL content words the turn does not use, close to the line);
+second person left, at most MAX_NOVEL content words the turn does not use, close to the line,
+the same speech act and subject: speech_act_problems);
 one that fails is shown as the quoted line instead, so nothing unsupported is ever shown.
 """
 
