@@ -46,14 +46,18 @@ class StaticEmbedder(Embedder):
         return info
 
     def _embed_window(self, texts, batch_size, stats, reporter, done):
-        encs = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        from scipy import sparse
+
+        # no offsets (encode_batch_fast) and one sparse product: np.add.reduceat over the gathered
+        # rows took 70-120 ms for 2,000 answers, the product 2-8 ms (the tokenizer is the rest)
+        encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
+        encs = encode(texts, add_special_tokens=False)
         lengths = np.fromiter((len(e.ids) for e in encs), np.int64, len(encs))
         ids = np.fromiter((i for e in encs for i in e.ids), np.int64, int(lengths.sum()))
-        out = np.zeros((len(texts), self.dim), np.float32)
-        has = lengths > 0
-        if ids.size:
-            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[has]
-            out[has] = np.add.reduceat(self.table[ids], starts, axis=0)
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        counts = sparse.csr_matrix((np.ones(len(ids), np.float32), ids, indptr),
+                                   shape=(len(texts), self.table.shape[0]))
+        out = np.asarray(counts @ self.table, np.float32)
         if reporter is not None:
             reporter.update(done + len(texts), stats.message())
         return _l2(out)

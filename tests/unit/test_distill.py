@@ -89,6 +89,10 @@ def test_distill_tiny_model_end_to_end(fk_home, tmp_path, capsys, answers):
     s = static.embed_all(probe)
     t = get_embedder("tiny-teacher").embed_all(probe)
     assert np.allclose(np.linalg.norm(s, axis=1), 1.0, atol=1e-5)
+    # the whole inference path is model2vec's few lines of numpy: mean of token rows, L2-normalised
+    plain = np.stack([static.table[static.tokenizer.encode(p, add_special_tokens=False).ids].mean(axis=0)
+                      for p in probe])
+    assert np.allclose(s, plain / np.linalg.norm(plain, axis=1, keepdims=True), atol=1e-5)
     iu = np.triu_indices(len(probe), 1)
     rho = spearmanr((s @ s.T)[iu], (t @ t.T)[iu]).statistic
     # the same table with its rows shuffled among tokens: the teacher's token meaning is gone
