@@ -6,10 +6,11 @@ teacher, PCA, Zipf/SIF weights) ranks pairs of real answers only loosely like it
 teacher's vector of that sentence (same PCA space), over a corpus that is none of the evaluation
 sets: CNN/DailyMail sentences and DialogSum turns. Ridge toward T0:
     min ||X T - c Y||^2 + lam ||T - T0||^2      (X: token means per sentence, block CG)
-lam is chosen on a held-out fifth of the corpus (cosine to the teacher), never on the measures.
+lam is chosen on a held-out fifth of the corpus (cosine to the teacher), never on the measures
+(fieldkit.inference.distill.refit_table, what `fieldkit models distill --refit-texts FILE` runs).
 Then the measures bench_embed.py quotes for the distilled model, T0 against the refit: Spearman of
 pairwise similarities over survey answers, recall@10 against the teacher on banking77 and
-banking77 coding accuracy. Usage: python bench/distill_refit.py [--lams 1e-4,1e-3,1e-2,1e-1]
+banking77 coding accuracy. Usage: python bench/distill_refit.py [--dim 256]
 """
 
 from __future__ import annotations
@@ -41,45 +42,6 @@ def corpus() -> list[str]:
     return sents + dialog()
 
 
-def token_means(tokenizer, texts: list[str], vocab: int):
-    """Sparse (texts x vocab) matrix: each row the mean of its tokens' one-hot rows (the static model)."""
-    from scipy import sparse
-
-    encs = tokenizer.encode_batch(texts, add_special_tokens=False)
-    rows, cols, vals = [], [], []
-    for i, e in enumerate(encs):
-        if e.ids:
-            rows += [i] * len(e.ids)
-            cols += e.ids
-            vals += [1.0 / len(e.ids)] * len(e.ids)
-    return sparse.csr_matrix((vals, (rows, cols)), shape=(len(texts), vocab), dtype=np.float64)
-
-
-def ridge_toward(X, Y: np.ndarray, T0: np.ndarray, lam: float, iters: int = 200) -> np.ndarray:
-    """T minimising ||X T - Y||^2 + lam ||T - T0||^2 by conjugate gradients, all columns at once."""
-    XT = X.T.tocsr()
-
-    def A(V):
-        return XT @ (X @ V) + lam * V
-
-    B = XT @ (Y - X @ T0)
-    D = np.zeros_like(B)
-    R = B.copy()
-    P = R.copy()
-    rs = (R * R).sum(axis=0)
-    for _ in range(iters):
-        AP = A(P)
-        alpha = rs / np.maximum((P * AP).sum(axis=0), 1e-30)
-        D += P * alpha
-        R -= AP * alpha
-        new = (R * R).sum(axis=0)
-        if np.sqrt(new.max()) < 1e-8:
-            break
-        P = R + P * (new / np.maximum(rs, 1e-30))
-        rs = new
-    return T0 + D
-
-
 def measures(static_vecs, teacher_vecs, labels) -> tuple[float, float, float]:
     """(Spearman over survey pairs, recall@10 vs teacher on banking77, banking77 accuracy)."""
     from scipy.stats import spearmanr
@@ -101,7 +63,6 @@ def measures(static_vecs, teacher_vecs, labels) -> tuple[float, float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lams", default="1e-5,1e-4,1e-3,1e-2,1e-1")
     ap.add_argument("--dim", type=int, default=256)
     a = ap.parse_args()
     import polars as pl
@@ -117,36 +78,13 @@ def main() -> None:
     vocab = tok.get_vocab_size(with_added_tokens=True)
     ids, ranks = D._vocabulary(tok)
     vecs = D.teacher_token_vectors(teacher, ids)
-    mu = vecs.mean(axis=0)
-    _, _, vt = np.linalg.svd(vecs - mu, full_matrices=False)
-    axes = vt[:a.dim]
-    axes *= np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])[:, None]
-    T0 = np.zeros((vocab, a.dim), np.float64)
-    T0[ids] = ((vecs - mu) @ axes.T) * D.zipf_weights(ranks)[:, None]
-    assert np.allclose(T0[ids], D.pca(vecs, a.dim) * D.zipf_weights(ranks)[:, None], atol=1e-4)
-
+    mean, axes = D.pca_axes(vecs, a.dim)
+    T0 = np.zeros((vocab, a.dim), np.float32)
+    T0[ids] = ((vecs - mean) @ axes.T) * D.zipf_weights(ranks)[:, None]
     texts = corpus()
-    rng = np.random.default_rng(0)
-    held = rng.random(len(texts)) < 0.2
-    X = token_means(tok, texts, vocab)
-    Y = (teacher.embed_all(texts) - mu) @ axes.T
-    base = X @ T0
-    c = float((base * Y).sum() / (Y * Y).sum())  # the teacher's target at the table's own scale
-    print(f"corpus {len(texts):,} texts ({held.sum():,} held out); teacher + setup {time.process_time() - t0:.0f} CPU-s; "
-          f"load {os.getloadavg()[0]:.1f}")
-
-    def held_cos(T):
-        s = _l2((X[held] @ T).astype(np.float32))
-        return float((s * _l2(Y[held].astype(np.float32))).sum(axis=1).mean())
-
-    print(f"held-out mean cosine to the teacher (PCA space): table as distilled {held_cos(T0):.4f}")
-    fits = {}
-    for lam in [float(x) for x in a.lams.split(",")]:
-        T = ridge_toward(X[~held], c * Y[~held], T0, lam)
-        fits[lam] = (held_cos(T), T)
-        print(f"  lam {lam:g}: {fits[lam][0]:.4f}")
-    lam = max(fits, key=lambda k: fits[k][0])
-    T_fit = ridge_toward(X, c * Y, T0, lam)  # the picked lam, refitted on the whole corpus
+    T_fit, lam = D.refit_table(T0, teacher, axes, texts)
+    print(f"refit corpus {len(texts):,} texts; ridge strength {lam:g} (grid {D.REFIT_LAMS}, picked on a "
+          f"held-out fifth of the corpus); {time.process_time() - t0:.0f} CPU-s; load {os.getloadavg()[0]:.1f}")
 
     survey = survey_answers()[:1000]
     bank = pl.read_csv(DATA / "coding" / "banking77_train.csv")
@@ -154,7 +92,7 @@ def main() -> None:
     tvecs = (teacher.embed_all(survey), teacher.embed_all(btexts))
 
     def static(T, some):
-        return _l2((token_means(tok, some, vocab) @ T).astype(np.float32))
+        return _l2(np.asarray(D.token_means(tok, some, vocab) @ T, np.float32))
 
     print("\nmeasures (survey Spearman / banking77 recall@10 vs teacher / banking77 accuracy; teacher acc "
           f"{measures(tvecs, tvecs, labels)[2]:.3f}):")

@@ -110,11 +110,14 @@ def models_import(path: str, model_id: str | None, out_dir: str | None, check_te
 @click.argument("source_id")
 @click.option("-o", "--out", "out_id", required=True, help="id of the new static model")
 @click.option("--dim", type=int, default=256, show_default=True, help="vector size after PCA")
-def models_distill(source_id: str, out_id: str, dim: int) -> None:
+@click.option("--refit-texts", "refit_path", default=None, metavar="FILE",
+              help="text file, one text per line: refit the table toward the teacher's vectors of them")
+def models_distill(source_id: str, out_id: str, dim: int, refit_path: str | None) -> None:
     """Distil an installed embedding model into a static one (model2vec-style, no torch)."""
-    from fieldkit.inference.distill import distill
+    from fieldkit.inference.distill import distill, read_refit_texts
 
+    texts = read_refit_texts(refit_path) if refit_path else None
     with StderrProgress() as prog:
-        entry = distill(source_id, out_id, dim, Reporter("distill", callback=prog))
+        entry = distill(source_id, out_id, dim, Reporter("distill", callback=prog), refit_texts=texts)
     echo(f"{entry.id}: static model distilled from {source_id} ({entry.dim}-d), installed and "
          f"verified in {entry.install_dir}; use it with --model {entry.id}")

@@ -8,6 +8,13 @@ tokens' rows, L2-normalised: a table lookup instead of a transformer, for fast f
 The result is an ordinary model folder (vectors.npy + the teacher's tokenizer.json +
 fieldkit-model.json) installed and verified like an imported model, usable with `--model ID`.
 `StaticEmbedder` is the whole inference path (a few lines of numpy, as in model2vec).
+
+With refit texts, the table is then refitted so that each text's mean of rows approaches the
+teacher's vector of that text (ridge toward the distilled table; the strength picked on a held-out
+fifth of those texts): refitted on news sentences + dialogue turns, the Spearman of survey-answer
+similarities against the teacher rose 0.499 -> 0.597, banking77 recall@10 against the teacher
+0.298 -> 0.329 and banking77 coding accuracy 0.881 -> 0.888 (bench/distill_refit.py; none of
+those sets among the refit texts).
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ from fieldkit.progress import Reporter
 # SIF weight a / (a + p): model2vec's default smoothing for Zipf-estimated token probabilities
 SIF_A = 1e-4
 TOKENS_PER_RUN = 512  # vocabulary tokens per teacher batch ([CLS] tok [SEP] rows)
+# ridge strengths tried for the refit, picked on a held-out fifth of the refit texts
+REFIT_LAMS = (1e-3, 1e-2, 1e-1)
+MIN_REFIT_TEXTS = 100
 
 
 def _vocabulary(tokenizer) -> tuple[np.ndarray, np.ndarray]:
@@ -71,13 +81,91 @@ def teacher_token_vectors(teacher: TokenEmbedder, ids: np.ndarray,
     return np.concatenate(vecs, axis=0) if vecs else np.empty((0, teacher.dim), np.float32)
 
 
-def pca(vectors: np.ndarray, dim: int) -> np.ndarray:
-    """Centre and project onto the top `dim` principal axes (numpy SVD, deterministic signs)."""
-    x = vectors - vectors.mean(axis=0, keepdims=True)
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
+def pca_axes(vectors: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, top `dim` principal axes) of `vectors` (numpy SVD, deterministic signs)."""
+    mean = vectors.mean(axis=0)
+    _, _, vt = np.linalg.svd(vectors - mean, full_matrices=False)
     axes = vt[:dim]
     axes *= np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])[:, None]
-    return (x @ axes.T).astype(np.float32)
+    return mean, axes
+
+
+def pca(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """Centre and project onto the top `dim` principal axes."""
+    mean, axes = pca_axes(vectors, dim)
+    return ((vectors - mean) @ axes.T).astype(np.float32)
+
+
+def token_means(tokenizer, texts: list[str], vocab: int):
+    """Sparse (texts x vocab): each row the mean of its tokens' one-hot rows (what the static model sums)."""
+    from scipy import sparse
+
+    encs = tokenizer.encode_batch(texts, add_special_tokens=False)
+    lengths = np.fromiter((len(e.ids) for e in encs), np.int64, len(encs))
+    ids = np.fromiter((i for e in encs for i in e.ids), np.int64, int(lengths.sum()))
+    vals = np.repeat(1.0 / np.maximum(lengths, 1), lengths)
+    return sparse.csr_matrix((vals, ids, np.concatenate([[0], np.cumsum(lengths)])),
+                             shape=(len(texts), vocab))
+
+
+def ridge_toward(x, y: np.ndarray, t0: np.ndarray, lam: float, iters: int = 150) -> np.ndarray:
+    """T minimising ||x T - y||^2 + lam ||T - t0||^2 (conjugate gradients, every column at once)."""
+    xt = x.T.tocsr()
+    r = xt @ (y - x @ t0)
+    d = np.zeros_like(r)
+    p = r.copy()
+    rs = (r * r).sum(axis=0)
+    for _ in range(iters):
+        ap = xt @ (x @ p) + lam * p
+        alpha = rs / np.maximum((p * ap).sum(axis=0), 1e-30)
+        d += p * alpha
+        r -= ap * alpha
+        new = (r * r).sum(axis=0)
+        if np.sqrt(new.max()) < 1e-8:
+            break
+        p = r + p * (new / np.maximum(rs, 1e-30))
+        rs = new
+    return t0 + d
+
+
+def refit_table(table: np.ndarray, teacher: TokenEmbedder, axes: np.ndarray,
+                texts: list[str]) -> tuple[np.ndarray, float]:
+    """The table refitted toward the teacher's vectors of `texts`; (table, ridge strength picked).
+
+    The teacher's vectors are projected on the table's PCA axes without centring (so the static
+    cosines approach the teacher's own; centred on the token mean, a tiny teacher's Spearman fell)
+    at the table's own scale; the strength is the one whose fit on four fifths of the texts gives
+    the best mean cosine on the last fifth.
+    """
+    x = token_means(teacher.tokenizer, texts, len(table))
+    y = teacher.embed_all(texts).astype(np.float64) @ axes.T
+    t0 = table.astype(np.float64)
+    y *= float(((x @ t0) * y).sum() / max((y * y).sum(), 1e-30))
+    held = np.random.default_rng(0).random(len(texts)) < 0.2
+
+    def cosine(t: np.ndarray) -> float:
+        a, b = x[held] @ t, y[held]
+        na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+        ok = (na > 0) & (nb > 0)
+        return float(((a * b).sum(axis=1)[ok] / (na * nb)[ok]).mean())
+
+    lam = max(REFIT_LAMS, key=lambda v: cosine(ridge_toward(x[~held], y[~held], t0, v)))
+    return ridge_toward(x, y, t0, lam).astype(np.float32), lam
+
+
+def read_refit_texts(path) -> list[str]:
+    """Non-empty lines of a UTF-8 text file (one text per line), for `distill --refit-texts`."""
+    from pathlib import Path as _Path
+
+    try:
+        raw = _Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}", "give a text file, one text per line")
+    texts = [t.strip() for t in raw.splitlines() if t.strip()]
+    if len(texts) < MIN_REFIT_TEXTS:
+        raise UsageError(f"{path}: {len(texts)} texts; the refit needs at least {MIN_REFIT_TEXTS}",
+                         "give more texts, one per line (not the texts you will evaluate on)")
+    return texts
 
 
 def zipf_weights(ranks: np.ndarray, a: float = SIF_A) -> np.ndarray:
@@ -88,8 +176,11 @@ def zipf_weights(ranks: np.ndarray, a: float = SIF_A) -> np.ndarray:
 
 
 def distill(source_id: str | None, out_id: str, dim: int = 256,
-            reporter: Reporter | None = None) -> ModelEntry:
-    """Distil `source_id` into a static model registered as `out_id` (verified like any model)."""
+            reporter: Reporter | None = None, refit_texts: list[str] | None = None) -> ModelEntry:
+    """Distil `source_id` into a static model registered as `out_id` (verified like any model).
+
+    `refit_texts` (optional) refits the table toward the teacher's vectors of those texts.
+    """
     from fieldkit import files
     from fieldkit.inference.manifest import plain_name
     from fieldkit.inference.model_store import install_model_folder, verified_file
@@ -106,7 +197,12 @@ def distill(source_id: str | None, out_id: str, dim: int = 256,
     ids, ranks = _vocabulary(teacher.tokenizer)
     vecs = teacher_token_vectors(teacher, ids, reporter.child("vocabulary") if reporter else None)
     table = np.zeros((teacher.tokenizer.get_vocab_size(with_added_tokens=True), dim), np.float32)
-    table[ids] = pca(vecs, dim) * zipf_weights(ranks)[:, None]
+    mean, axes = pca_axes(vecs, dim)
+    table[ids] = ((vecs - mean) @ axes.T) * zipf_weights(ranks)[:, None]
+    refit = None
+    if refit_texts:
+        table, lam = refit_table(table, teacher, axes, refit_texts)
+        refit = {"texts": len(refit_texts), "lam": lam}
     with tempfile.TemporaryDirectory(prefix="fieldkit-distill-") as tmp:
         folder = Path(tmp)
         np.save(folder / "vectors.npy", table, allow_pickle=False)
@@ -115,12 +211,13 @@ def distill(source_id: str | None, out_id: str, dim: int = 256,
         entry = {
             "id": out_id, "task": "embed", "format": "npy", "runtime": RUNTIME,
             "description": f"static embeddings distilled from {teacher.model_id} "
-                           f"(vocabulary through the teacher, PCA to {dim}, Zipf/SIF weights)",
+                           f"(vocabulary through the teacher, PCA to {dim}, Zipf/SIF weights"
+                           + (f", refitted on {len(refit_texts)} texts)" if refit else ")"),
             "licence": f"derived from {teacher.model_id}: {teacher.entry.licence}",
             "dim": dim, "max_tokens": None, "pooling": "mean", "normalize": True,
             "distilled_from": {"model": teacher.model_id, "sha256": teacher.sha256,
                                "graph_sha256": teacher.graph_sha256, "tokens": int(len(ids)),
-                               "sif_a": SIF_A},
+                               "sif_a": SIF_A, "refit": refit},
             "files": [{"name": n, "role": r, "sha256": files.sha256(folder / n, force=True),
                        "size": (folder / n).stat().st_size}
                       for n, r in (("vectors.npy", "model"), ("tokenizer.json", "tokenizer"))],

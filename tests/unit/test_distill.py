@@ -131,3 +131,39 @@ def test_distill_refuses_bad_requests(fk_home, capsys):
     assert code == 2 and "not a plain name" in err and "Traceback" not in err
     code, _, err = run(capsys, "models", "distill", "all-minilm-l6-v2", "-o", "x", "--dim", "4")
     assert code == 2 and "--dim" in err
+
+
+def test_refit_brings_the_table_closer_to_its_teacher_on_texts_it_did_not_see(fk_home, tmp_path, capsys,
+                                                                             answers):
+    from scipy.stats import spearmanr
+
+    from fieldkit.inference.embedder import get_embedder
+    from fieldkit.inference.manifest import get_entry
+    from fieldkit.inference.model_store import install_model_folder
+
+    teacher_dir = tmp_path / "teacher"
+    teacher_dir.mkdir()
+    _tiny_teacher(teacher_dir, answers)
+    install_model_folder(teacher_dir, "tiny-teacher")
+    refit = tmp_path / "refit.txt"
+    refit.write_text("\n".join(answers[200:]), encoding="utf-8")
+    code, _, err = run(capsys, "models", "distill", "tiny-teacher", "-o", "plain", "--dim", "16")
+    assert code == 0, err
+    code, out, err = run(capsys, "models", "distill", "tiny-teacher", "-o", "refit", "--dim", "16",
+                         "--refit-texts", str(refit))
+    assert code == 0, err
+    assert get_entry("refit").raw["distilled_from"]["refit"]["texts"] == len(answers) - 200
+    probe = answers[:200]  # none of the refit texts
+    t = get_embedder("tiny-teacher").embed_all(probe)
+    iu = np.triu_indices(len(probe), 1)
+    rho = {}
+    for name in ("plain", "refit"):
+        s = get_embedder(name).embed_all(probe)
+        rho[name] = spearmanr((s @ s.T)[iu], (t @ t.T)[iu]).statistic
+    assert rho["refit"] > rho["plain"] + 0.03, rho
+
+    few = tmp_path / "few.txt"
+    few.write_text("one\ntwo\n", encoding="utf-8")
+    for path in (few, tmp_path / "missing.txt"):
+        code, _, err = run(capsys, "models", "distill", "tiny-teacher", "-o", "x", "--refit-texts", str(path))
+        assert code == 2 and "error:" in err and "hint:" in err and "Traceback" not in err, err
