@@ -90,12 +90,6 @@ def pca_axes(vectors: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, axes
 
 
-def pca(vectors: np.ndarray, dim: int) -> np.ndarray:
-    """Centre and project onto the top `dim` principal axes."""
-    mean, axes = pca_axes(vectors, dim)
-    return ((vectors - mean) @ axes.T).astype(np.float32)
-
-
 def token_means(tokenizer, texts: list[str], vocab: int):
     """Sparse (texts x vocab): each row the mean of its tokens' one-hot rows (what the static model sums)."""
     from scipy import sparse
@@ -129,7 +123,7 @@ def ridge_toward(x, y: np.ndarray, t0: np.ndarray, lam: float, iters: int = 150)
 
 
 def refit_table(table: np.ndarray, teacher: TokenEmbedder, axes: np.ndarray,
-                texts: list[str]) -> tuple[np.ndarray, float]:
+                texts: list[str], reporter: Reporter | None = None) -> tuple[np.ndarray, float]:
     """The table refitted toward the teacher's vectors of `texts`; (table, ridge strength picked).
 
     The teacher's vectors are projected on the table's PCA axes without centring (so the static
@@ -138,7 +132,7 @@ def refit_table(table: np.ndarray, teacher: TokenEmbedder, axes: np.ndarray,
     the best mean cosine on the last fifth.
     """
     x = token_means(teacher.tokenizer, texts, len(table))
-    y = teacher.embed_all(texts).astype(np.float64) @ axes.T
+    y = teacher.embed_all(texts, reporter=reporter).astype(np.float64) @ axes.T
     t0 = table.astype(np.float64)
     y *= float(((x @ t0) * y).sum() / max((y * y).sum(), 1e-30))
     held = np.random.default_rng(0).random(len(texts)) < 0.2
@@ -201,7 +195,8 @@ def distill(source_id: str | None, out_id: str, dim: int = 256,
     table[ids] = ((vecs - mean) @ axes.T) * zipf_weights(ranks)[:, None]
     refit = None
     if refit_texts:
-        table, lam = refit_table(table, teacher, axes, refit_texts)
+        table, lam = refit_table(table, teacher, axes, refit_texts,
+                                 reporter.child("refit texts") if reporter else None)
         refit = {"texts": len(refit_texts), "lam": lam}
     with tempfile.TemporaryDirectory(prefix="fieldkit-distill-") as tmp:
         folder = Path(tmp)
