@@ -167,3 +167,40 @@ def test_refit_brings_the_table_closer_to_its_teacher_on_texts_it_did_not_see(fk
     for path in (few, tmp_path / "missing.txt"):
         code, _, err = run(capsys, "models", "distill", "tiny-teacher", "-o", "x", "--refit-texts", str(path))
         assert code == 2 and "error:" in err and "hint:" in err and "Traceback" not in err, err
+
+
+def _static_with(tokenizer, vocab: int):
+    from fieldkit.inference.static_embedder import StaticEmbedder
+
+    s = StaticEmbedder.__new__(StaticEmbedder)
+    s.tokenizer, s.table = tokenizer, np.random.default_rng(0).normal(size=(vocab, 8)).astype(np.float32)
+    s._pieces, s._by_chunk = {}, None
+    import threading
+
+    s._lock = threading.Lock()
+    return s
+
+
+def test_chunk_by_chunk_token_ids_equal_the_tokenizers_or_are_not_used(answers):
+    """The static model tokenizes each distinct blank-separated chunk once (answers repeat their words); its ids
+    must be the whole-text tokenizer's, checked on the first texts: WordPiece passes, byte-level BPE (a space
+    is part of the next token) does not and is used whole."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
+    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wp.train_from_iterator(answers, trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[UNK]"]))
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator(answers, trainers.BpeTrainer(vocab_size=300,
+                                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    for tok, chunked in ((wp, True), (bpe, False)):
+        s = _static_with(tok, tok.get_vocab_size())
+        ids, lengths = s._token_ids(answers)
+        whole = [tok.encode(a, add_special_tokens=False).ids for a in answers]
+        assert s._by_chunk is chunked
+        assert ids == [i for w in whole for i in w] and lengths.tolist() == [len(w) for w in whole]
+        assert (len(s._pieces) > 0) is chunked
+        again, _ = s._token_ids(answers)  # from the cache
+        assert again == ids
