@@ -41,7 +41,7 @@ def _inline(line: str) -> str:
 
 
 def plain_paragraphs(text: str, kind: str) -> str:
-    """The text of a Markdown (`md`) or reStructuredText (`rst`) document: paragraphs, items and headings, one per line."""
+    """A Markdown (`md`) or reStructuredText (`rst`) document's paragraphs, items and headings, one per line."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     out: list[str] = []
     para: list[str] = []

@@ -105,6 +105,7 @@ def load_delimited(
         and b"\x00" not in tail
         and dialect.consistency == 1.0
         and dialect.delimiter not in ('"', " ")  # runs of blanks: Polars reads one blank as one separator
+        and not dialect.headerless  # Polars would take the first data row as the header
         and repair is None  # bad bytes must be repaired and counted, not lost in a lossy scan
     )
     if not tolerant and size > SMALL_BYTES and not clean_sample and repair is None and _clean_but_encoding(
@@ -140,6 +141,7 @@ def _clean_but_encoding(enc: str, newline: str, head: bytes, tail: bytes,
                         dialect: sniff.Dialect) -> bool:
     wide = enc.startswith(("utf-16", "utf-32"))  # NUL bytes are part of these encodings
     return (newline != "\r" and dialect.consistency == 1.0 and dialect.delimiter not in ('"', " ")
+            and not dialect.headerless
             and (wide or (b"\x00" not in head and b"\x00" not in tail)))
 
 
@@ -366,8 +368,9 @@ def _describe(stats: TextStats, dialect: sniff.Dialect) -> list[str]:
                      " try --encoding")
     if stats.preamble:
         shown = "; ".join(repr(p) for p in stats.preamble[:2])
-        notes.append(f"{len(stats.preamble)} line(s) above the table skipped ({shown})"
-                     + ("; no header row: columns named column_1 ..." if stats.headerless else ""))
+        notes.append(f"{len(stats.preamble)} line(s) above the table skipped ({shown})")
+    if stats.headerless:
+        notes.append("no header row (the first row is numbers like the rest): columns named column_1 ...")
     for old, new in stats.renamed_headers.items():
         notes.append(f"column header {old!r} renamed to {new!r} (empty or duplicate)")
     if dialect.quoting == csv.QUOTE_NONE:

@@ -310,7 +310,7 @@ class Dialect:
     fields: int  # the usual number of fields per row
     consistency: float  # share of sample rows with that many fields
     preamble: int = 0  # rows before the header (a title, a "# source" comment): skipped
-    headerless: bool = False  # after a preamble, the first row is all numbers: data, columns named column_N
+    headerless: bool = False  # the first row is numbers like the rows below: data, columns named column_N
 
 
 MAX_PREAMBLE = 5

@@ -397,8 +397,10 @@ def test_blank_separated_columns_and_numeric_rows_without_a_header(fk_home):
     assert lin.columns == ["Chins", "Situps", "Jumps"] and lin.height == 20 and lin.row(0) == (5, 162, 60)
     dia = load_dataset(data / "diabetes_data_raw.csv.gz").frame.collect()
     assert dia.shape == (442, 10) and dia.row(0)[:3] == (59, 2, 32.1)
-    dig = load_dataset(data / "digits.csv.gz").frame.collect()
+    digits = load_dataset(data / "digits.csv.gz")
+    dig = digits.frame.collect()
     assert dig.shape == (1797, 65) and dig.columns[0] == "column_1"
+    assert any("no header row" in n for n in digits.notes)
     assert sorted(dig["column_65"].unique().to_list()) == list(range(10))
 
 
@@ -444,3 +446,12 @@ def test_json_with_several_lists_of_records_reads_the_richest(fk_home, tmp_path)
     df = ds.frame.collect()
     assert df.height == 5 and df.columns == ["type", "name", "version", "purl"]
     assert any("'components'" in n and "'dependencies' (6)" in n for n in ds.notes)
+
+
+def test_a_large_header_less_table_keeps_its_first_row(fk_home, tmp_path, monkeypatch):
+    """Above SMALL_BYTES a clean file is scanned in place by Polars, which takes the first row as the header."""
+    monkeypatch.setattr(delimited, "SMALL_BYTES", 1000)
+    p = tmp_path / "pixels.csv"
+    p.write_text("".join(",".join(str((i * 7 + j) % 16) for j in range(12)) + "\n" for i in range(400)))
+    df = load_dataset(p).frame.collect()
+    assert df.shape == (400, 12) and df.columns[0] == "column_1" and df.row(0)[:3] == (0, 1, 2)
