@@ -21,6 +21,12 @@ MAX_PIECES = 500_000  # distinct chunks kept (a few tens of MB at most); the cac
 CHECK_TEXTS = 200  # texts the chunk-by-chunk ids are checked on against the whole-text tokenizer
 
 
+def chunkable(tokenizer) -> bool:
+    """Whether a text's ids can be its blank-separated chunks' ids: WordPiece splits at blanks and makes nothing
+    of them; SentencePiece's Metaspace can make a token of trailing blanks, which a chunk-by-chunk pass drops."""
+    return type(tokenizer.model).__name__ == "WordPiece"
+
+
 class StaticEmbedder(Embedder):
     """A distilled static model: mean of token rows, L2-normalised (model2vec's inference)."""
 
@@ -41,16 +47,16 @@ class StaticEmbedder(Embedder):
         self.tokenizer = tok
         self.distilled_from = (entry.raw.get("distilled_from") or {}).get("model")
         self._pieces: dict[str, list[int]] = {}  # a blank-free chunk of text -> its token ids
-        self._by_chunk: bool | None = None  # None until checked on the first texts
+        self._by_chunk: bool | None = None if chunkable(tok) else False
         self._lock = threading.Lock()  # the cache is shared by the threads that embed with this model
 
     def _token_ids(self, texts: list[str]) -> tuple[list[int], np.ndarray]:
         """(all token ids, ids per text), tokenizing each distinct blank-separated chunk once.
 
-        Why: the tokenizer was ~3/4 of the time, and answers repeat their words. WordPiece and
-        SentencePiece tokenize word by word after splitting at blanks, so a text's ids are its chunks'
-        ids in order; that is checked on the first texts against the tokenizer itself, and a tokenizer
-        for which it does not hold is used whole.
+        Why: the tokenizer was ~3/4 of the time, and answers repeat their words. WordPiece tokenizes
+        word by word after splitting at blanks, so a text's ids are its chunks' ids in order; that is
+        checked on the first texts against the tokenizer itself, and a tokenizer for which it does not
+        hold (or that is not WordPiece) is used whole.
         """
         encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
         if self._by_chunk is False:
@@ -91,9 +97,10 @@ class StaticEmbedder(Embedder):
         enc = self.tokenizer.encode(joined, add_special_tokens=False)
         ids = np.asarray(enc.ids, np.int64)
         spans = np.asarray(enc.offsets, np.int64).reshape(-1, 2)
-        owner = np.searchsorted(starts, spans[:, 0], side="right") - 1  # the chunk each token starts in
+        # the chunk each token ends in (a token may start on the blank before its chunk, never end on it)
+        owner = np.searchsorted(starts, np.maximum(spans[:, 1] - 1, 0), side="right") - 1
         ends = starts + np.fromiter((len(c) for c in chunks), np.int64, len(chunks))
-        across = owner[spans[:, 1] > ends[owner]]
+        across = owner[(spans[:, 1] > ends[owner]) | (spans[:, 0] < starts[owner] - 1)]
         cuts = np.searchsorted(owner, np.arange(len(chunks) + 1))  # tokens come in chunk order
         out = {c: ids[cuts[k]:cuts[k + 1]].tolist() for k, c in enumerate(chunks)}
         bad = {chunks[k] for k in set(across.tolist())}
