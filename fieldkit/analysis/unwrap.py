@@ -16,6 +16,7 @@ import re
 _STARTS = re.compile(r"^(?:\s{2,}|\t|\s*(?:[-*•>#]|\d{1,3}[.)]\s|[A-Z#][\w.'’ #-]{0,30}:(?:\s|$)))")
 # Picked on the shared sets, as written and wrapped at 60-100 columns, leaving one set out (bench/cv_unwrap.py):
 # every fold picks these but one, and the left-out figure is flat over the grid.
+_HYPHEN_END = re.compile(r"\w-$")
 MIN_FILLED = 3  # lines filled to the width before a text counts as wrapped
 FILLED_SHARE = 0.7  # of the lines followed by another line of their paragraph
 SLACK = 0.15  # a filled line is at least (1 - SLACK) x the text's width
@@ -40,17 +41,18 @@ def unwrap(text: str) -> str:
     width = wrap_width(lines)
     if width is None:
         return text
-    out: list[str] = []
+    out: list[list[str]] = []  # each output line as its pieces, joined once at the end (no quadratic copies)
     joinable = False  # the previous line was filled, so this one may continue it
     for line in lines:
         stripped = line.strip()
         if stripped and joinable and out and not _STARTS.match(line):
-            prev = out[-1].rstrip()  # a word broken after its hyphen ("re-" / "elected") joins without a blank
-            out[-1] = prev + ("" if re.search(r"\w-$", prev) else " ") + stripped
+            prev = out[-1]  # a word broken after its hyphen ("re-" / "elected") joins without a blank
+            prev[-1] = prev[-1].rstrip()
+            prev.append(("" if _HYPHEN_END.search(prev[-1]) else " ") + stripped)
         else:
-            out.append(line.rstrip())
+            out.append([line.rstrip()])
         joinable = bool(stripped) and len(line.rstrip()) >= (1 - SLACK) * width
-    return "\n".join(out)
+    return "\n".join("".join(parts) for parts in out)
 
 
 def unwrap_document(text: str) -> str:
