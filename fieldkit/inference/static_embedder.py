@@ -17,7 +17,7 @@ from fieldkit.inference.embed_base import Embedder, _l2
 from fieldkit.inference.manifest import ModelEntry
 
 RUNTIME = "static-embeddings"
-MAX_PIECES = 500_000  # distinct chunks kept (a few tens of MB at most); the cache starts over past it
+MAX_PIECES = 200_000  # distinct chunks kept (about 50 MB at most); the cache starts over past it
 CHECK_TEXTS = 200  # texts the chunk-by-chunk ids are checked on against the whole-text tokenizer
 
 
