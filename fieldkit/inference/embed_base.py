@@ -83,6 +83,12 @@ class Embedder:
               reporter: Reporter | None = None) -> Iterator[np.ndarray]:
         """Yield (<= batch_size, dim) float32 arrays in input order; cancel via the reporter."""
         batch_size = max(1, int(batch_size))
+        for out in self._windows(texts, batch_size, reporter):
+            for start in range(0, len(out), batch_size):
+                yield out[start:start + batch_size]
+
+    def _windows(self, texts: Iterable[Any], batch_size: int, reporter: Reporter | None) -> Iterator[np.ndarray]:
+        """Yield one (n, dim) array per window of up to SORT_WINDOW texts, in input order."""
         if reporter is not None and reporter.total is None and hasattr(texts, "__len__"):
             reporter.total = len(texts)  # type: ignore[arg-type]
         stats = EmbedStats()
@@ -93,29 +99,32 @@ class Embedder:
             if reporter is not None:
                 reporter.check()
             present = [i for i, t in enumerate(chunk) if not _is_empty(t)]
-            out = np.zeros((len(chunk), self.dim), np.float32)
             stats.texts += len(chunk)
             stats.empty += len(chunk) - len(present)
-            if present:
-                vecs = self._embed_window([str(chunk[i]) for i in present], batch_size, stats,
-                                          reporter, done)
-                out[present] = vecs
+            if len(present) == len(chunk):  # no empty text: the window's own array, not a copy
+                out = self._embed_window([str(t) for t in chunk], batch_size, stats, reporter, done)
+            else:
+                out = np.zeros((len(chunk), self.dim), np.float32)
+                if present:
+                    out[present] = self._embed_window([str(chunk[i]) for i in present], batch_size, stats,
+                                                      reporter, done)
             done += len(chunk)
             if reporter is not None:
                 reporter.update(done, stats.message())
-            for start in range(0, len(chunk), batch_size):
-                yield out[start:start + batch_size]
+            yield out
         self.last_stats = stats
 
     def embed_all(self, texts: Iterable[Any], reporter: Reporter | None = None,
                   batch_size: int = 32) -> np.ndarray:
-        parts = list(self.embed(texts, batch_size=batch_size, reporter=reporter))
+        # whole windows, not batch slices: for a fast model the copies were a fifth of the time
+        parts = list(self._windows(texts, max(1, int(batch_size)), reporter))
         if not parts:
             return np.zeros((0, self.dim), np.float32)
-        return np.concatenate(parts, axis=0)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 
 def _l2(v: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    v = np.asarray(v, np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", v, v))[:, None]  # np.linalg.norm took 3x as long
     np.maximum(norms, 1e-12, out=norms)
-    return (v / norms).astype(np.float32, copy=False)
+    return v / norms

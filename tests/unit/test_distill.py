@@ -170,11 +170,13 @@ def test_refit_brings_the_table_closer_to_its_teacher_on_texts_it_did_not_see(fk
 
 
 def _static_with(tokenizer, vocab: int):
-    from fieldkit.inference.static_embedder import StaticEmbedder
+    from fieldkit.inference.ascii_wordpiece import AsciiWordPiece
+    from fieldkit.inference.static_embedder import StaticEmbedder, chunkable
 
     s = StaticEmbedder.__new__(StaticEmbedder)
     s.tokenizer, s.table = tokenizer, np.random.default_rng(0).normal(size=(vocab, 8)).astype(np.float32)
     s._pieces, s._by_chunk = {}, None
+    s._ascii = AsciiWordPiece.of(tokenizer) if chunkable(tokenizer) else None
     import threading
 
     s._lock = threading.Lock()
@@ -200,10 +202,10 @@ def test_chunk_by_chunk_token_ids_equal_the_tokenizers_or_are_not_used(answers):
         ids, lengths = s._token_ids(answers)
         whole = [tok.encode(a, add_special_tokens=False).ids for a in answers]
         assert s._by_chunk is chunked
-        assert ids == [i for w in whole for i in w] and lengths.tolist() == [len(w) for w in whole]
+        assert ids.tolist() == [i for w in whole for i in w] and lengths.tolist() == [len(w) for w in whole]
         assert (len(s._pieces) > 0) is chunked
         again, _ = s._token_ids(answers)  # from the cache
-        assert again == ids
+        assert again.tolist() == ids.tolist()
 
 
 def test_only_wordpiece_tokenizers_go_chunk_by_chunk(answers):
@@ -225,3 +227,34 @@ def test_only_wordpiece_tokenizers_go_chunk_by_chunk(answers):
     assert not chunkable(uni)
     wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     assert chunkable(wp)
+
+
+def test_ascii_look_ups_give_the_tokenizers_own_ids_on_every_shared_set():
+    """The static model spells printable-ASCII chunks from MiniLM's vocabulary (no tokenizer call); the ids of
+    every text of the six shared text sets, and of texts made to trip it ("[CLS]" and "[unused0]" inside a
+    chunk, a 150-letter word, words the vocabulary spells only in pieces, all capitals, URLs, marks alone),
+    must equal the whole-text tokenizer's."""
+    from tokenizers import Tokenizer
+
+    from fieldkit.inference.embedder import get_embedder
+    from tests.golden.texts import SETS
+
+    tok = Tokenizer.from_str(get_embedder().tokenizer.to_str())  # as the static model loads it: whole texts
+    tok.no_padding()
+    tok.no_truncation()
+    s = _static_with(tok, tok.get_vocab_size())
+    assert s._ascii is not None
+    tricky = ["a[CLS]b [SEP] x[unused0]y [unused0] [MASK]ed", "x" * 150 + " ok", "tidyverse's DPLYR::mutate()!!",
+              "https://example.org/a?b=1&c=%20 #tag @user", "ALL CAPS LOL 2nite gr8 b4 u 123,456.78",
+              "__init__ ~/.bashrc {a|b} <p>\\n</p> `code`", "qwxzj zzzzzzzzqqqqq", "\x1fa b\x7f \t\tc",
+              "line one\x0bline two", "a\x1cb c\x85d e\x0cf"]
+    for name, texts in [*((n, f()) for n, f in SETS.items()), ("tricky", tricky)]:
+        s._pieces, s._by_chunk = {}, None
+        ids, lengths = s._token_ids(texts)
+        whole = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+        assert lengths.tolist() == [len(w) for w in whole], name
+        assert ids.tolist() == [i for w in whole for i in w], name
+        assert s._by_chunk is True, name  # the chunks' ids passed the check: not the whole-text fallback
+    for c in {c for t in tricky for c in t.split()}:  # each look-up alone, without the check behind it
+        got = s._ascii.ids(c)
+        assert got is None or got == tok.encode(c, add_special_tokens=False).ids, c
