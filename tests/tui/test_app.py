@@ -17,6 +17,7 @@ from fieldkit.io import load_dataset
 from fieldkit.store import read_provenance
 from fieldkit.tui import actions as A
 from fieldkit.tui.app import FieldkitApp
+from fieldkit.tui.model import quote_ident
 from fieldkit.tui.screens.browser import BrowserScreen, DataTree
 from fieldkit.tui.screens.dataset import DatasetScreen
 from fieldkit.tui.widgets.side import ThemeList
@@ -135,6 +136,26 @@ async def test_survey_profile_sort_filter_jump_find(survey_tsv):
         assert row == first_hit
         await pilot.press("n")
         assert screen.query_one(VirtualTable).cursor_row > row
+
+
+async def test_keys_act_on_the_column_under_the_cursor_before_its_move_is_announced(survey_tsv):
+    """Keys typed fast, or queued on a busy machine, reach the screen before the table's CursorMoved message:
+    in tmux, "Right s" sorted the column left of the cursor. The sort and the filter's example must use the
+    column under the cursor now."""
+    app = FieldkitApp(str(survey_tsv))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for_workers(pilot)
+        screen = app.screen
+        year = "What year were you born?"
+        select_column(screen, year)  # posts CursorMoved; nothing has handled it yet
+        screen.action_sort()
+        await wait_for_workers(pilot)
+        assert screen.model.spec.sort_by == year
+        select_column(screen, EXPERIENCE)
+        screen.action_filter()
+        await pilot.pause()
+        assert isinstance(app.screen, PromptModal)
+        assert app.screen.placeholder == f"{quote_ident(EXPERIENCE)} IS NOT NULL"
 
 
 async def test_bad_filter_is_an_error_modal_and_keeps_the_view(kobo_csv):

@@ -16,6 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import Static
 
@@ -56,7 +57,7 @@ class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActio
         self.annotations = None
         self.loaded = False
         self.load_failed = False
-        self.current_column: str | None = None
+        self._profiled_column: str | None = None  # the column the side panel profiles (follows the cursor)
         self._profile_token = 0
         self._profile_timer: Timer | None = None
         self._find: tuple[str, str] | None = None
@@ -274,9 +275,22 @@ class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActio
 
     # ---- table events and the column profile ----
 
+    @property
+    def current_column(self) -> str | None:
+        """The column under the table's cursor now, not as of the last CursorMoved message: keys typed fast
+        (or queued on a busy machine) ran on the column before ("Right s" sorted the column left of the cursor)."""
+        m = self.model
+        if m is None or not m.columns:
+            return None
+        try:
+            col = self.table.cursor_col
+        except NoMatches:  # not mounted yet
+            return None
+        return m.columns[min(col, len(m.columns) - 1)]
+
     def on_virtual_table_cursor_moved(self, message: VirtualTable.CursorMoved) -> None:
-        if message.column != self.current_column:
-            self.current_column = message.column
+        if message.column != self._profiled_column:
+            self._profiled_column = message.column
             self._schedule_profile()
         self._update_status()
 
