@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,8 @@ from fieldkit.errors import ModelError, UsageError
 from fieldkit.pipelines.core import Data, Result, dataset, make_step, require_some_text, text_column, timed
 from fieldkit.pipelines.embed import vectors
 from fieldkit.progress import Reporter
+
+_LETTER = re.compile(r"[^\W\d_]")  # any letter of any script
 
 LABELS = ("keywords", "generated", "auto")
 
@@ -69,9 +72,15 @@ def themes_input(data: Data, column: str, k: int | None, by: str | None, labels:
 
 
 def read_texts(ds, col: str) -> list:
-    """The column's answers as a list; a column with no text at all is refused."""
+    """The column's answers as a list; a column with no text at all, or no letter in any cell (dates, numbers,
+    codes stored as text: they made themes of look-alike numbers, every one "(no keywords)"), is refused."""
     texts = ds.text_column(col).to_list()
     require_some_text(texts, col, ds)
+    if not any(_LETTER.search(t) for t in texts if t):
+        example = next(t for t in texts if t is not None and str(t).strip())
+        raise UsageError(f"column {col!r} of {ds.path.name} holds no words (values like {example[:40]!r}): "
+                         "themes group free-text answers",
+                         f"pick a column of answers; `fieldkit inspect {ds.path}` lists the columns")
     return texts
 
 

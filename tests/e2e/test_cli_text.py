@@ -81,6 +81,22 @@ def test_missing_column_is_a_usage_error_with_a_hint(capsys, answers_csv, tmp_pa
     assert out.read_bytes() == b"precious"  # an existing output is never damaged
 
 
+def test_themes_refuses_a_column_without_words(capsys, tmp_path):
+    """A text column of GPS readings (the sample Kobo export's 'gps') made themes of look-alike numbers, each
+    "(no keywords)": refused with the reason and a hint, nothing written; dupes still runs on it."""
+    src = SAMPLE_DATA / "kobo_water_survey.csv"
+    out = tmp_path / "keep.parquet"
+    out.write_bytes(b"precious")
+    code, _, err = run(capsys, "themes", str(src), "-c", "gps", "-o", str(out))
+    lines = err.strip().splitlines()
+    assert code == 2 and "Traceback" not in err
+    assert lines[0].startswith("error: column 'gps' of kobo_water_survey.csv holds no words (values like '36.")
+    assert lines[1].startswith("hint: pick a column of answers")
+    assert out.read_bytes() == b"precious"
+    code, _, err = run(capsys, "dupes", str(src), "-c", "gps", "--exact", "-o", str(tmp_path / "d.parquet"))
+    assert code == 0, err
+
+
 def test_dupes_exact_and_near(capsys, answers_csv, tmp_path):
     path, copied = answers_csv
     out = tmp_path / "dupes.parquet"
