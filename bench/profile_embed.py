@@ -32,7 +32,7 @@ def padding_fraction(emb, texts: list[str], batch_size: int = 32) -> tuple[int, 
     lengths = np.sort(np.fromiter((len(e.ids) for e in encs), np.int64, len(encs)))
     real = int(lengths.sum())
     padded = sum(int(lengths[a:b].max()) * (b - a)
-                 for a, b in _token_batches(lengths, batch_size, TOKEN_BUDGET))
+                 for a, b in _token_batches(lengths, batch_size, TOKEN_BUDGET, emb.unpadded))
     return real, padded
 
 

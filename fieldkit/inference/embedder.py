@@ -66,8 +66,19 @@ class TokenEmbedder(Embedder):
         if not self.dim:
             self.dim = int(out.shape[-1])
         self.pooled_output = len(out.shape) == 2  # a derived graph may pool inside
+        # a graph without the padding mask (the int8 rewrite since v10) is only right on batches
+        # without padding: texts of equal token counts (graph_fold.drop_padding_mask)
+        self.unpadded = "attention_mask" not in self.input_names
 
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self.unpadded and not mask.all():  # e.g. run_rows' callers: one run per token count
+            lengths = mask.sum(axis=1)
+            out = np.zeros((len(ids), self.dim), np.float32)
+            for n in np.unique(lengths[lengths > 0]):
+                rows = np.flatnonzero(lengths == n)
+                keep = mask[rows].astype(bool)
+                out[rows] = self._run(ids[rows][keep].reshape(len(rows), n), np.ones((len(rows), n), mask.dtype))
+            return out
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self.input_names:
             feed["token_type_ids"] = np.zeros_like(ids)
@@ -100,7 +111,7 @@ class TokenEmbedder(Embedder):
                 return len(idx)
             return run
 
-        batches = list(_token_batches(lengths[order], batch_size, TOKEN_BUDGET))
+        batches = list(_token_batches(lengths[order], batch_size, TOKEN_BUDGET, self.unpadded))
         # longest batches first, so the workers finish together on the short ones
         jobs = [job(order[start:stop]) for start, stop in reversed(batches)]
         finished = done
@@ -165,8 +176,9 @@ def run_parallel(jobs: Iterable[Callable[[], int]], workers: int, reporter: Repo
         pool.shutdown(wait=True)
 
 
-def _token_batches(sorted_lengths: np.ndarray, max_rows: int, max_tokens: int):
-    """(start, stop) runs over ascending lengths: at most max_rows rows and max_tokens padded tokens.
+def _token_batches(sorted_lengths: np.ndarray, max_rows: int, max_tokens: int, equal: bool = False):
+    """(start, stop) runs over ascending lengths: at most max_rows rows and max_tokens padded tokens
+    (with `equal`, only texts of the same length share a run: no padding at all).
 
     Long texts then go in smaller batches, which bounds the attention buffers (rows x heads x
     width^2) that onnxruntime's arena would otherwise keep at their largest size.
@@ -175,7 +187,8 @@ def _token_batches(sorted_lengths: np.ndarray, max_rows: int, max_tokens: int):
     while start < n:
         stop = start + 1
         while (stop < n and stop - start < max_rows
-               and (stop - start + 1) * int(sorted_lengths[stop]) <= max_tokens):
+               and (stop - start + 1) * int(sorted_lengths[stop]) <= max_tokens
+               and not (equal and sorted_lengths[stop] != sorted_lengths[start])):
             stop += 1
         yield start, stop
         start = stop

@@ -242,3 +242,87 @@ def sum_add_chains(g) -> int:
         g.node.insert(idx, helper.make_node("Sum", ins, [outer.output[0]], name=outer.name + "__sum"))
         g.node.remove(inner)
         merged += 1
+
+
+def _walk_back(name: str, producer, ops: tuple[str, ...]):
+    """Nodes of the given kinds walked back from `name` through their first input; (name, nodes)."""
+    walked = []
+    node = producer.get(name)
+    while node is not None and node.op_type in ops:
+        walked.append(node)
+        name = node.input[0]
+        node = producer.get(name)
+    return name, walked
+
+
+def value_projection(g, context: str, weight_names: set[str]):
+    """(value MatMul, its bias Add or None) whose output reaches `context` = softmax(...) @ V only
+    through Reshapes and Transposes, so a per-channel scale of `context` is one of V's columns."""
+    producer, _ = _maps(g)
+    name, walked = _walk_back(context, producer, ("Reshape", "Transpose"))
+    pv = producer.get(name)
+    if pv is None or pv.op_type != "MatMul" or len(walked) != 2 or \
+            [n.op_type for n in walked] != ["Reshape", "Transpose"] or _perm(walked[1]) != [0, 2, 1, 3]:
+        return None
+    probs, _ = _walk_back(pv.input[0], producer, ("Reshape", "Transpose"))
+    if producer.get(probs) is None or producer[probs].op_type != "Softmax":
+        return None
+    raw, walked = _walk_back(pv.input[1], producer, ("Transpose", "Reshape", "Add"))
+    kinds = [n.op_type for n in walked]
+    if kinds not in (["Transpose", "Reshape"], ["Transpose", "Reshape", "Add"]) or \
+            _perm(walked[0]) != [0, 2, 1, 3]:
+        return None
+    proj = producer.get(raw)
+    if proj is None or proj.name not in weight_names:
+        return None
+    return proj, (walked[2] if len(walked) == 3 else None)
+
+
+def drop_padding_mask(g, mask_input: str = "attention_mask") -> int:
+    """Remove the attention's padding mask (the Add before each Softmax) and the graph input it came
+    from; returns how many softmaxes it unmasked, 0 when the mask reaches anything else.
+
+    Why: adding the [B, 1, S, S] mask and the softmax over its -3.4e38 entries cost about a tenth of
+    the CPU time on short texts. The graph is then only right for batches without padding, which
+    the embedder makes (texts of equal token counts per batch) when the graph has no mask input.
+    """
+    if mask_input not in {i.name for i in g.input}:
+        return 0
+    producer, consumers = _maps(g)
+    adds = {}  # Add -> Softmax it feeds alone
+    for sm in [n for n in g.node if n.op_type == "Softmax"]:
+        add = producer.get(sm.input[0])
+        if add is not None and add.op_type == "Add" and len(consumers.get(add.output[0], [])) == 1:
+            adds[id(add)] = (add, sm)
+    tainted, frontier = {mask_input}, [mask_input]  # what the mask reaches before those Adds
+    while frontier:
+        for n in consumers.get(frontier.pop(), []):
+            for o in ([] if id(n) in adds else n.output):
+                if o not in tainted:
+                    tainted.add(o)
+                    frontier.append(o)
+    targets = []
+    for add, sm in adds.values():
+        kept = [i for i in add.input if i not in tainted]
+        if len(kept) == 1 and len(add.input) == 2:
+            targets.append((add, sm, kept[0]))
+    removed = {id(a) for a, _, _ in targets}
+    outputs = {o.name for o in g.output}
+    for n in g.node:  # any other reader of the mask: keep it all
+        if id(n) in removed or not any(i in tainted for i in n.input):
+            continue
+        if any(o in outputs or any(c for c in consumers.get(o, []) if not any(i in tainted for i in c.input)
+                                   and id(c) not in removed) for o in n.output):
+            return 0
+    if not targets:
+        return 0
+    for add, sm, kept in targets:
+        sm.input[0] = kept
+        g.node.remove(add)
+    from fieldkit.inference.graph_edit import _drop_dead
+
+    _drop_dead(g)
+    if any(mask_input in n.input for n in g.node):
+        raise ValueError("the padding mask is still read after dropping it")  # guarded above
+    g.input.remove(next(i for i in g.input if i.name == mask_input))
+    return len(targets)

@@ -17,6 +17,8 @@ outlier channels (the largest calibration maxima, OUTLIER_CHANNELS per layer) st
 float MatMul beside it, so one huge channel does not set the whole row's scale (the LLM.int8()
 decomposition). Since v9 (graph_fold.split_ffn_outliers) those channels have their own narrow
 up-projection and GELU, so the wide path is quantized whole, with no mask pass and no Gather.
+Since v10 the attention context needs no smoothing pass (folded into V) and the graph has no
+padding mask (graph_fold.drop_padding_mask; the embedder batches texts of equal token counts).
 """
 
 from __future__ import annotations
@@ -89,14 +91,49 @@ def _fast_gelu(g) -> int:
     return done
 
 
+def _fold_context_smoothing(model, groups, amax, alphas, default_alpha, const):
+    """({V MatMul: column scale}, {context: its smoothing}) for each attention context whose
+    output projection's smoothing goes into V's columns and bias instead of a Mul pass (v10).
+
+    Exact: the context is softmax(...) @ V up to reshapes, so dividing its channels by s is
+    dividing V's columns by s; symmetric per-column int8 then only scales V's column scales.
+    """
+    from onnx import numpy_helper as nh
+
+    from fieldkit.inference import graph_fold
+    from fieldkit.inference.graph_edit import _weight_matmuls
+
+    g = model.graph
+    names = {n.name for n, _ in _weight_matmuls(model)}
+    inits = {i.name: i for i in g.initializer}
+    col_scale, pre_smoothed = {}, {}
+    for x, items in groups.items():
+        found = graph_fold.value_projection(g, x, names)
+        if found is None or items[0][1].shape[0] > items[0][1].shape[1]:
+            continue
+        v, bias_add = found
+        smooth = _smoothing(items, amax[x], (alphas or {}).get(x, default_alpha))
+        pre_smoothed[x] = smooth
+        col_scale[v.name] = 1.0 / smooth
+        if bias_add is not None:
+            b = next(i for i in bias_add.input if i in inits)
+            bias_add.input[list(bias_add.input).index(b)] = const(
+                b + "__smoothed", (nh.to_array(inits[b]) / smooth).astype(np.float32))
+    return col_scale, pre_smoothed
+
+
 def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
                       alphas: dict[str, float] | None = None, default_alpha: float = 0.65,
                       outliers: int = OUTLIER_CHANNELS, gelu_zero: int = GELU_ZERO_POINT,
-                      gelu: str = GELU_FORM, fold: bool = True) -> int:
+                      gelu: str = GELU_FORM, fold: bool = True,
+                      fold_context: bool = True, unpadded: bool = True) -> int:
     """Write the per-token int8 rewrite of `src` to `dst`; returns how many MatMuls changed.
 
     `fold` makes graph_fold's exact edits first (v9): the FFN outlier channels then come from
-    their own narrow path and the wide one is quantized whole.
+    their own narrow path and the wide one is quantized whole. With `fold`, v10 adds two:
+    `fold_context` divides V's columns by the output projection's smoothing (no Mul pass on the
+    attention context), `unpadded` drops the padding mask (the graph then takes no
+    attention_mask and the embedder sends batches of equal token counts).
     """
     import onnx
     from onnx import helper
@@ -128,6 +165,10 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
         for k, nd in enumerate(nodes):
             g.node.insert(idx + k, nd)
 
+    col_scale: dict[str, np.ndarray] = {}
+    pre_smoothed: dict[str, np.ndarray] = {}
+    if fold and fold_context:
+        col_scale, pre_smoothed = _fold_context_smoothing(model, groups, amax, alphas, default_alpha, const)
     shared: dict[int, str] = {}
 
     def zero_points(zero: int) -> str | None:
@@ -167,27 +208,32 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
                                     [p + "_scale"])]
             if outliers:
                 pre.append(helper.make_node("Gather", [x, const(p + "_keep", keep)], [p + "_xo"], axis=-1))
+        elif x in pre_smoothed:  # already divided by its smoothing inside V's columns
+            smooth, zero, xs, pre = pre_smoothed[x], 128, x, []
         else:
             smooth = _smoothing(items, amax[x], (alphas or {}).get(x, default_alpha))
             zero = 128
             xs = p + "_xs"
             pre = [helper.make_node("Mul", [x, const(p + "_sinv", 1.0 / smooth)], [xs])]
+        if not down:
             if fold and ABSMAX == "minmax":  # max|x| as max(max x, -min x): two reads, no Abs copy
-                pre += [helper.make_node("ReduceMax", [p + "_xs"], [p + "_hi"], axes=[-1], keepdims=1),
-                        helper.make_node("ReduceMin", [p + "_xs"], [p + "_lo"], axes=[-1], keepdims=1),
+                pre += [helper.make_node("ReduceMax", [xs], [p + "_hi"], axes=[-1], keepdims=1),
+                        helper.make_node("ReduceMin", [xs], [p + "_lo"], axes=[-1], keepdims=1),
                         helper.make_node("Neg", [p + "_lo"], [p + "_nlo"]),
                         helper.make_node("Max", [p + "_hi", p + "_nlo", const(p + "_eps", np.float32(1e-6))],
                                          [p + "_am"])]
             else:
-                pre += [helper.make_node("Abs", [p + "_xs"], [p + "_abs"]),
+                pre += [helper.make_node("Abs", [xs], [p + "_abs"]),
                         helper.make_node("ReduceMax", [p + "_abs"], [p + "_amax"], axes=[-1], keepdims=1),
                         helper.make_node("Max", [p + "_amax", const(p + "_eps", np.float32(1e-6))], [p + "_am"])]
             pre.append(helper.make_node("Mul", [p + "_am", const(p + "_il", np.float32(1 / 127))], [p + "_scale"]))
         insert_at(first, pre + _quantize_rows(p, xs, k, zero, p + "_scale", const, helper,
                                               zero_points(zero)))
-        for node, w in items:  # one wider GEMM with a Split measured slower here
+        for node, w in items:  # one wider GEMM with a Split measured slower here (again in v10: -5%)
             n, out = node.name, node.output[0]
             q, ws = _int8_columns(w * (mask[:, None] if down else smooth[:, None]))
+            if n in col_scale:  # symmetric per-column int8: scaling a column scales only its scale
+                ws = (ws * col_scale[n]).astype(np.float32)
             idx = list(g.node).index(node)
             g.node.remove(node)
             tail, int_out = [], out
@@ -208,6 +254,8 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
         _fast_gelu(g)
     if fold:
         graph_fold.sum_add_chains(g)
+        if unpadded:
+            graph_fold.drop_padding_mask(g)
     _drop_dead(g)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
