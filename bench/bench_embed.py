@@ -389,7 +389,7 @@ def distill_table(texts: list[str]) -> None:
                              ("static, chunks cached", static, texts),
                              ("teacher, banking77", teacher, other), ("static, banking77", static, other)):
             if key in ("static", "static, banking77"):
-                static._pieces.clear()  # a first pass over new answers: no chunk tokenized before
+                static.chunks.pieces.clear()  # a first pass over new answers: no chunk tokenized before
             t = time.perf_counter()
             emb.embed_all(xs)
             rates.setdefault(key, []).append(len(xs) / (time.perf_counter() - t))

@@ -169,25 +169,13 @@ def test_refit_brings_the_table_closer_to_its_teacher_on_texts_it_did_not_see(fk
         assert code == 2 and "error:" in err and "hint:" in err and "Traceback" not in err, err
 
 
-def _static_with(tokenizer, vocab: int):
-    from fieldkit.inference.ascii_wordpiece import AsciiWordPiece
-    from fieldkit.inference.static_embedder import StaticEmbedder, chunkable
-
-    s = StaticEmbedder.__new__(StaticEmbedder)
-    s.tokenizer, s.table = tokenizer, np.random.default_rng(0).normal(size=(vocab, 8)).astype(np.float32)
-    s._pieces, s._by_chunk = {}, None
-    s._ascii = AsciiWordPiece.of(tokenizer) if chunkable(tokenizer) else None
-    import threading
-
-    s._lock = threading.Lock()
-    return s
-
-
 def test_chunk_by_chunk_token_ids_equal_the_tokenizers_or_are_not_used(answers):
     """The static model tokenizes each distinct blank-separated chunk once (answers repeat their words); its ids
     must be the whole-text tokenizer's, checked on the first texts: WordPiece passes, byte-level BPE (a space
     is part of the next token) does not and is used whole."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    from fieldkit.inference.chunk_ids import ChunkIds
 
     wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     wp.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -198,13 +186,13 @@ def test_chunk_by_chunk_token_ids_equal_the_tokenizers_or_are_not_used(answers):
     bpe.train_from_iterator(answers, trainers.BpeTrainer(vocab_size=300,
                                                          initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     for tok, chunked in ((wp, True), (bpe, False)):
-        s = _static_with(tok, tok.get_vocab_size())
-        ids, lengths = s._token_ids(answers)
+        s = ChunkIds(tok)
+        ids, lengths = s.ids(answers)
         whole = [tok.encode(a, add_special_tokens=False).ids for a in answers]
-        assert s._by_chunk is chunked
+        assert s.by_chunk is chunked
         assert ids.tolist() == [i for w in whole for i in w] and lengths.tolist() == [len(w) for w in whole]
-        assert (len(s._pieces) > 0) is chunked
-        again, _ = s._token_ids(answers)  # from the cache
+        assert (len(s.pieces) > 0) is chunked
+        again, _ = s.ids(answers)  # from the cache
         assert again.tolist() == ids.tolist()
 
 
@@ -214,7 +202,7 @@ def test_only_wordpiece_tokenizers_go_chunk_by_chunk(answers):
     tokenizers run whole from the start."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-    from fieldkit.inference.static_embedder import chunkable
+    from fieldkit.inference.chunk_ids import chunkable
 
     uni = Tokenizer(models.Unigram())
     uni.pre_tokenizer = pre_tokenizers.Metaspace()
@@ -236,25 +224,25 @@ def test_ascii_look_ups_give_the_tokenizers_own_ids_on_every_shared_set():
     must equal the whole-text tokenizer's."""
     from tokenizers import Tokenizer
 
+    from fieldkit.inference.chunk_ids import ChunkIds
     from fieldkit.inference.embedder import get_embedder
     from tests.golden.texts import SETS
 
     tok = Tokenizer.from_str(get_embedder().tokenizer.to_str())  # as the static model loads it: whole texts
     tok.no_padding()
     tok.no_truncation()
-    s = _static_with(tok, tok.get_vocab_size())
-    assert s._ascii is not None
+    assert ChunkIds(tok).ascii is not None
     tricky = ["a[CLS]b [SEP] x[unused0]y [unused0] [MASK]ed", "x" * 150 + " ok", "tidyverse's DPLYR::mutate()!!",
               "https://example.org/a?b=1&c=%20 #tag @user", "ALL CAPS LOL 2nite gr8 b4 u 123,456.78",
               "__init__ ~/.bashrc {a|b} <p>\\n</p> `code`", "qwxzj zzzzzzzzqqqqq", "\x1fa b\x7f \t\tc",
               "line one\x0bline two", "a\x1cb c\x85d e\x0cf"]
     for name, texts in [*((n, f()) for n, f in SETS.items()), ("tricky", tricky)]:
-        s._pieces, s._by_chunk = {}, None
-        ids, lengths = s._token_ids(texts)
+        s = ChunkIds(tok)
+        ids, lengths = s.ids(texts)
         whole = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
         assert lengths.tolist() == [len(w) for w in whole], name
         assert ids.tolist() == [i for w in whole for i in w], name
-        assert s._by_chunk is True, name  # the chunks' ids passed the check: not the whole-text fallback
+        assert s.by_chunk is True, name  # the chunks' ids passed the check: not the whole-text fallback
     for c in {c for t in tricky for c in t.split()}:  # each look-up alone, without the check behind it
-        got = s._ascii.ids(c)
+        got = s.ascii.ids(c)
         assert got is None or got == tok.encode(c, add_special_tokens=False).ids, c
