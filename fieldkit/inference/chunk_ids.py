@@ -134,3 +134,22 @@ class ChunkIds:
             for c, e in zip(redo, self.tokenizer.encode_batch(redo, add_special_tokens=False)):
                 out[c] = e.ids
         return out
+
+
+def framed(tokenizer, plain, max_tokens: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ids before, ids after) a text's own ids, when `tokenizer` frames every text the same way ([CLS] ... [SEP])
+    and cuts it on the right to max_tokens, as checked on three probes against `plain` (the same tokenizer without
+    special tokens or truncation); None otherwise, and the caller tokenizes whole texts."""
+    probes = ["a", "hello world, 123!", "x " * (max_tokens + 8)]
+    first = tokenizer.encode(probes[0], add_special_tokens=True).ids
+    own = plain.encode(probes[0], add_special_tokens=False).ids
+    at = next((i for i in range(len(first) - len(own) + 1) if first[i:i + len(own)] == own), None)
+    if at is None:
+        return None
+    pre, suf = first[:at], first[at + len(own):]
+    room = max_tokens - len(pre) - len(suf)
+    for p in probes:
+        own = plain.encode(p, add_special_tokens=False).ids
+        if room < 1 or tokenizer.encode(p, add_special_tokens=True).ids != pre + own[:room] + suf:
+            return None
+    return np.asarray(pre, np.int64), np.asarray(suf, np.int64)

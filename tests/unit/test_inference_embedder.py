@@ -187,3 +187,26 @@ def test_batches_hold_at_most_the_token_budget_and_the_vectors_do_not_depend_on_
     small = emb.embed_all(answers, batch_size=32)
     monkeypatch.setattr(E, "TOKEN_BUDGET", 32 * 64)
     assert np.abs(emb.embed_all(answers, batch_size=32) - small).max() < 1e-4
+
+
+def test_chunked_token_ids_equal_the_tokenizers_with_specials_and_truncation(embedder):
+    """The default model takes its ids from the chunk cache (each distinct word once, most from the vocabulary
+    alone): on every shared text set and on texts made to trip it, rows and truncation counts must equal the
+    library's own encode_batch with [CLS]/[SEP] and the cut at max_tokens."""
+    from fieldkit.inference.embed_base import EmbedStats
+    from tests.golden.texts import SETS
+
+    assert embedder._chunks is not None
+    long_one = " ".join(["tidyverse's"] * 400)  # 1,600 tokens: cut to max_tokens
+    tricky = ["a[CLS]b [SEP] x[unused0]y", "x" * 150, "line one\x0bline two", "ALL CAPS gr8 b4 123,456.78", long_one]
+    for name, texts in [*((n, f()) for n, f in SETS.items()), ("tricky", tricky)]:
+        stats = EmbedStats()
+        lengths, put = embedder._token_rows(texts, stats)
+        encs = embedder.tokenizer.encode_batch(texts, add_special_tokens=True)
+        assert lengths.tolist() == [len(e.ids) for e in encs], name
+        for k, e in enumerate(encs):
+            row = np.zeros(len(e.ids), np.int64)
+            put(row, k)
+            assert row.tolist() == e.ids, (name, k)
+        assert stats.truncated == sum(1 for e in encs if e.overflowing), name
+    assert stats.truncated == 1 and embedder._chunks.by_chunk is True
