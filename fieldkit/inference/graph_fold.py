@@ -326,3 +326,50 @@ def drop_padding_mask(g, mask_input: str = "attention_mask") -> int:
         raise ValueError("the padding mask is still read after dropping it")  # guarded above
     g.input.remove(next(i for i in g.input if i.name == mask_input))
     return len(targets)
+
+
+def flatten_tokens(model) -> bool:
+    """Run every per-token op on a [tokens, D] view (only the attention reshapes to 4-D);
+    returns False, changing nothing, where the graph is not laid out that way.
+
+    Why: the per-row int8 quantization needs its input 2-D, so on [B, S, D] each of its 24
+    sites reshaped there and back (three Reshapes and a Shape each); on the flat view none do.
+    """
+    from onnx import helper
+    from onnx import numpy_helper as nh
+
+    from fieldkit.inference.graph_edit import _const
+
+    g = model.graph
+    norms = [n for n in g.node if n.op_type == "LayerNormalization"]
+    if not norms or len(g.output) != 1 or "input_ids" not in {i.name for i in g.input}:
+        return False
+    gamma = _const(g, norms[0].input[1])
+    producer, consumers = _maps(g)
+    views = []
+    for n in g.node:
+        shape = producer.get(n.input[1]) if n.op_type == "Reshape" else None
+        if shape is not None and shape.op_type == "Concat" and len(shape.input) == 3:
+            last = _const(g, shape.input[2])
+            if last is not None and last.size == 1 and int(last.reshape(-1)[0]) == -1:
+                views.append(n)
+    out = g.output[0].name
+    if gamma is None or not views or producer.get(out) is not norms[-1]:
+        return False
+    d = int(gamma.size)
+    g.initializer.append(nh.from_array(np.array([-1, d], np.int64), "__fk_2d"))
+    g.initializer.append(nh.from_array(np.array([-1], np.int64), "__fk_last"))
+    for n in views:
+        n.input[1] = "__fk_2d"
+    first = norms[0]
+    g.node.insert(list(g.node).index(first), helper.make_node(
+        "Reshape", [first.input[0], "__fk_2d"], [first.input[0] + "__2d"], name="__fk_flatten"))
+    first.input[0] = first.input[0] + "__2d"
+    norms[-1].output[0] = out + "__2d"
+    _rewire(g, out, out + "__2d")
+    g.node.extend([
+        helper.make_node("Shape", ["input_ids"], ["__fk_bs"]),
+        helper.make_node("Concat", ["__fk_bs", "__fk_last"], ["__fk_bsd"], axis=0),
+        helper.make_node("Reshape", [out + "__2d", "__fk_bsd"], [out], name="__fk_unflatten")])
+    del g.value_info[:]  # recorded 3-D shapes are stale; onnxruntime infers them again
+    return True

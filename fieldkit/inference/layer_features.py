@@ -93,6 +93,8 @@ class LayerFeatureEmbedder(TokenEmbedder):
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         states = self.session.run(None, {k: v for k, v in feed.items() if k in self.input_names})
+        # the int8 rewrite (v11) keeps token states flat, [rows x tokens, D]
+        states = [s.reshape(ids.shape[0], ids.shape[1], -1) for s in states]
         return pool(states, mask, self.poolings)
 
 

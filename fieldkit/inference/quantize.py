@@ -19,6 +19,8 @@ decomposition). Since v9 (graph_fold.split_ffn_outliers) those channels have the
 up-projection and GELU, so the wide path is quantized whole, with no mask pass and no Gather.
 Since v10 the attention context needs no smoothing pass (folded into V) and the graph has no
 padding mask (graph_fold.drop_padding_mask; the embedder batches texts of equal token counts).
+Since v11 the token states stay flat, [tokens, D] (graph_fold.flatten_tokens): the quantization
+sites need no reshapes, 69 nodes fewer per run.
 """
 
 from __future__ import annotations
@@ -52,12 +54,16 @@ def _int8_columns(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _quantize_rows(p: str, x: str, k: int, zero: int, scale: str, const, helper,
-                   zero_points: str | None = None) -> list:
+                   zero_points: str | None = None, flat: bool = False) -> list:
     """Nodes quantizing `x` [.., k] to uint8 with one scale per row (QuantizeLinear on a 2-D view).
 
     One QuantizeLinear per axis over [rows, k] replaces Reciprocal + Mul + QuantizeLinear: one
     pass over the activations fewer (its zero point must be per row too, hence the Expand).
+    `flat`: `x` is already [rows, k] (graph_fold.flatten_tokens), so no reshape there and back.
     """
+    if flat and zero_points:
+        return [helper.make_node("Reshape", [scale, const(p + "_flat", np.array([-1], np.int64))], [p + "_s1"]),
+                helper.make_node("QuantizeLinear", [x, p + "_s1", zero_points], [p + "_q"], axis=0)]
     zp = [] if zero_points else [
         helper.make_node("Shape", [p + "_s1"], [p + "_rows"]),
         helper.make_node("Expand", [const(p + "_zp1", np.array([zero], np.uint8)), p + "_rows"], [p + "_zpr"])]
@@ -126,14 +132,15 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
                       alphas: dict[str, float] | None = None, default_alpha: float = 0.65,
                       outliers: int = OUTLIER_CHANNELS, gelu_zero: int = GELU_ZERO_POINT,
                       gelu: str = GELU_FORM, fold: bool = True,
-                      fold_context: bool = True, unpadded: bool = True) -> int:
+                      fold_context: bool = True, unpadded: bool = True, flatten: bool = True) -> int:
     """Write the per-token int8 rewrite of `src` to `dst`; returns how many MatMuls changed.
 
     `fold` makes graph_fold's exact edits first (v9): the FFN outlier channels then come from
     their own narrow path and the wide one is quantized whole. With `fold`, v10 adds two:
     `fold_context` divides V's columns by the output projection's smoothing (no Mul pass on the
     attention context), `unpadded` drops the padding mask (the graph then takes no
-    attention_mask and the embedder sends batches of equal token counts).
+    attention_mask and the embedder sends batches of equal token counts); v11's `flatten` keeps
+    the token states [tokens, D] between the attentions.
     """
     import onnx
     from onnx import helper
@@ -143,6 +150,7 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
 
     model = onnx.load(str(src))
     g = model.graph
+    flat = False
     if fold:
         from fieldkit.inference import graph_fold
 
@@ -152,6 +160,7 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
         graph_fold.fold_attention_biases(model, value=False)
         amax = graph_fold.split_ffn_outliers(model, amax, outliers)
         outliers = 0
+        flat = flatten and graph_fold.flatten_tokens(model)
     groups: dict[str, list] = {}
     for node, w in _weight_matmuls(model):
         if node.input[0] in amax:
@@ -228,7 +237,7 @@ def rewrite_per_token(src: Path, dst: Path, amax: dict[str, np.ndarray],
                         helper.make_node("Max", [p + "_amax", const(p + "_eps", np.float32(1e-6))], [p + "_am"])]
             pre.append(helper.make_node("Mul", [p + "_am", const(p + "_il", np.float32(1 / 127))], [p + "_scale"]))
         insert_at(first, pre + _quantize_rows(p, xs, k, zero, p + "_scale", const, helper,
-                                              zero_points(zero)))
+                                              zero_points(zero), flat))
         for node, w in items:  # one wider GEMM with a Split measured slower here (again in v10: -5%)
             n, out = node.name, node.output[0]
             q, ws = _int8_columns(w * (mask[:, None] if down else smooth[:, None]))

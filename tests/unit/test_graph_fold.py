@@ -64,7 +64,8 @@ def _token_embedder(path):
 
 
 def test_graph_without_padding_mask_gets_unpadded_batches_and_the_same_vectors(tmp_path, fk_home):
-    """v10 drops the padding mask: right only if no batch is padded, which the embedder then ensures."""
+    """v10 drops the padding mask: right only if no batch is padded, which the embedder then ensures
+    (v11 also flattens the token states: exact too)."""
     import fieldkit.inference.embedder as E
     from fieldkit.inference import graph_fold
     from fieldkit.inference.graph_edit import simplify
@@ -78,6 +79,7 @@ def test_graph_without_padding_mask_gets_unpadded_batches_and_the_same_vectors(t
     simplify(model.graph)
     assert graph_fold.drop_padding_mask(model.graph) == 6
     assert "attention_mask" not in [i.name for i in model.graph.input]
+    assert graph_fold.flatten_tokens(model)  # and the token states flat between the attentions
     unmasked = tmp_path / "unmasked.onnx"
     onnx.save(model, str(unmasked))
     texts = survey()[:48] + dialog()[:48]
