@@ -451,9 +451,13 @@ async def test_semantic_search_and_duplicates(survey_tsv, embedder_ready):
         assert view["score"].to_list() == sorted(view["score"].to_list(), reverse=True)
         top = " ".join(view[LIKE_BEST].head(5).to_list()).lower()
         assert any(w in top for w in ("ggplot", "plot", "visual", "graph"))
+        # a view that adds columns keeps the cursor on the column searched (it drifted to the next one)
+        assert screen.current_column == LIKE_BEST
         await pilot.press("x")
+        assert screen.current_column == LIKE_BEST
         await pilot.press("d")
         await wait_for_workers(pilot)
+        assert screen.current_column == LIKE_BEST
         view = screen.model.view
         assert view.height > 0
         # every group shown has at least two rows, and exact repeats like "ggplot2" are grouped

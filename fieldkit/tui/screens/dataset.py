@@ -377,8 +377,11 @@ class DatasetScreen(TableActions, AnnotateActions, ConflictActions, AnalyseActio
         m = self.model
         table = self.table
         row_id = m.row_id(table.cursor_row) if (keep_row and m.row_count) else None
+        column = self.current_column
         m.set_view(spec, view)
         table.reload()
+        if column in m.columns:  # a view that adds columns (dupes, search) moved them under the cursor
+            table.move_to(col=m.columns.index(column))
         if row_id is not None:
             idx = m.index_of_row_id(row_id)
             if idx is not None:
