@@ -69,7 +69,8 @@ def cached_stats(ds, column: str, embedder: Embedder) -> EmbedStats | None:
         info = json.loads(meta.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return EmbedStats(int(info.get("rows", 0)), int(info.get("empty", 0)), int(info.get("truncated", 0)))
+    return EmbedStats(int(info.get("rows", 0)), int(info.get("empty", 0)), int(info.get("truncated", 0)),
+                      int(info.get("unknown", 0)))
 
 
 def _dataset_sha256(ds) -> str:
@@ -117,7 +118,7 @@ def embed_column(ds, column: str, model_id: str | None = None,
         _stream_vectors(tmp, embedder.embed(texts, batch_size=batch_size, reporter=reporter),
                         len(texts), embedder.dim)
     stats = embedder.last_stats
-    _write_meta(key, {**info, "empty": stats.empty, "truncated": stats.truncated},
+    _write_meta(key, {**info, "empty": stats.empty, "truncated": stats.truncated, "unknown": stats.unknown},
                 len(texts), embedder.dim)
     if reporter is not None:
         reporter.finish(stats.message())

@@ -22,11 +22,12 @@ SORT_WINDOW = 2048
 
 @dataclass
 class EmbedStats:
-    """What one embed call met: how many texts, how many were empty, how many were cut."""
+    """What one embed call met: how many texts, how many were empty, cut, or without a known word."""
 
     texts: int = 0
     empty: int = 0
     truncated: int = 0
+    unknown: int = 0  # texts with no token the model has a vector for (a static model's zero vectors)
 
     def message(self) -> str:
         parts = []
@@ -34,6 +35,8 @@ class EmbedStats:
             parts.append(f"{self.empty:,} empty")
         if self.truncated:
             parts.append(f"{self.truncated:,} truncated")
+        if self.unknown:
+            parts.append(f"{self.unknown:,} with no word the model knows: zero vectors")
         return ", ".join(parts)
 
 

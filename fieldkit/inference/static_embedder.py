@@ -55,6 +55,8 @@ class StaticEmbedder(Embedder):
         counts = sparse.csr_matrix((np.ones(len(ids), np.float32), ids, indptr),
                                    shape=(len(texts), self.table.shape[0]))
         out = np.asarray(counts @ self.table, np.float32)
+        # e.g. Chinese with an English WordPiece vocabulary: every token [UNK], whose row is zero
+        stats.unknown += int((~out.any(axis=1)).sum())
         if reporter is not None:
             reporter.update(done + len(texts), stats.message())
         return _l2(out)

@@ -113,6 +113,12 @@ def test_distill_tiny_model_end_to_end(fk_home, tmp_path, capsys, answers):
     assert "16-d embeddings (tiny-static)" in out
     assert np.allclose(np.stack(pl.read_parquet(tmp_path / "out.parquet")["embedding"].to_numpy()), s,
                        atol=1e-6)
+    # a text of words the vocabulary has not got (all [UNK], a zero row) gets a zero vector, and the user is told
+    pl.DataFrame({"answer": probe[:3] + ["服务器登录工具"]}).write_csv(src)
+    code, out, err = run(capsys, "embed", str(src), "--column", "answer", "-o",
+                         str(tmp_path / "out2.parquet"), "--model", "tiny-static")
+    assert code == 0 and "(1 with no word the model knows: zero vectors)" in out, (out, err)
+    assert not np.stack(pl.read_parquet(tmp_path / "out2.parquet")["embedding"].to_numpy())[3].any()
 
     code, out, err = run(capsys, "models", "verify")
     assert code == 0, err
