@@ -327,7 +327,8 @@ class _Background:
 def log_parameters(files: list[Path], layouts: dict, miner: TemplateMiner, baseline: str | Path | None) -> dict:
     """The logs step's parameters, known once mining is over (the Ray workers stamp them on the parts they write)."""
     return {"files": [str(f) for f in files], "baseline": str(baseline) if baseline else None,
-            "sim_threshold": miner.sim_threshold, "depth": miner.depth, "templates": len(miner.clusters),
+            "sim_threshold": miner.sim_threshold, "depth": miner.depth, "token_classes": list(miner.token_classes),
+            "vary": list(miner.vary) if miner.vary else None, "templates": len(miner.clusters),
             "headers": {f.name: layouts[f].describe() for f in files}}
 
 

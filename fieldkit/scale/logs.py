@@ -101,7 +101,8 @@ class Shard:
         for batch in prefetch(iter_log_batches(self.path, batch_bytes=self.batch_bytes, layout=layout)):
             if batch.height == 0:  # only a file header in this batch, skipped as the local pass skips it
                 continue
-            codes, keys = masked_keys(batch["message"], MINER_SETTINGS["mask_hosts"])
+            codes, keys = masked_keys(batch["message"], MINER_SETTINGS["mask_hosts"], MINER_SETTINGS["token_classes"],
+                                      MINER_SETTINGS["vary"])
             b = self.batches
             calls.append(keys.group_by("m", maintain_order=True).agg(pl.col("n").sum())
                          .select(pl.lit(b, pl.Int64).alias(BATCH), pl.col("m").alias(MASKED),
