@@ -282,9 +282,10 @@ def drop_padding_mask(g, mask_input: str = "attention_mask") -> int:
     """Remove the attention's padding mask (the Add before each Softmax) and the graph input it came
     from; returns how many softmaxes it unmasked, 0 when the mask reaches anything else.
 
-    Why: adding the [B, 1, S, S] mask and the softmax over its -3.4e38 entries cost about a tenth of
-    the CPU time on short texts. The graph is then only right for batches without padding, which
-    the embedder makes (texts of equal token counts per batch) when the graph has no mask input.
+    Why: without the mask Adds on every [B, heads, S, S] score tensor the int8 graph took 5-15%
+    less CPU on short texts (1,000 survey answers). The graph is then only right for batches
+    without padding, which the embedder makes (texts of equal token counts per batch) when the
+    graph has no mask input.
     """
     if mask_input not in {i.name for i in g.input}:
         return 0
