@@ -102,9 +102,12 @@ def themes_cmd(path, column, out, k, by, model_id, labels, sheet, engine, addres
               help="cosine similarity for near duplicates (default 0.95; 1 = exact only)")
 @click.option("--exact", "exact_only", is_flag=True, help="exact duplicates only (no model needed)")
 @click.option("--model", "model_id", default=None, help="embedding model id (default: by the answers' languages; use-multilingual when >10% are not English)")
+@click.option("--first-pass", "first_pass", default=None, metavar="STATIC_ID",
+              help="a static model distilled from the model (fieldkit models distill): the model embeds only "
+                   "the answers it finds a neighbour for")
 @click.option("--sheet", default=None, help="sheet of a workbook")
 @engine_options
-def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet, engine, address) -> None:
+def dupes_cmd(path, column, out, threshold, exact_only, model_id, first_pass, sheet, engine, address) -> None:
     """Mark duplicate and near-duplicate answers: one dup_group per set (null = unique)."""
     from fieldkit import pipelines
 
@@ -112,7 +115,7 @@ def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet, engine,
         _check_output(out)
         ds = pipelines.dataset(path, sheet=sheet)
         r = pipelines.dupes(ds, column, threshold=threshold, exact_only=exact_only, model_id=model_id,
-                            reporter=Reporter("dupes", callback=prog))
+                            reporter=Reporter("dupes", callback=prog), first_pass=first_pass)
         if out:
             pipelines.save_annotated(ds, r.columns, [r.step], out)
     from fieldkit.cli.code import echo_model_notes
@@ -122,6 +125,10 @@ def dupes_cmd(path, column, out, threshold, exact_only, model_id, sheet, engine,
     how = "exact" if d.exact_only else f"exact + near (cosine >= {d.threshold})"
     echo(f"{d.result.groups:,} duplicate groups ({how}) covering {d.result.rows_in_groups:,} "
                f"of {len(d.texts):,} rows")
+    if d.first_pass:
+        f = d.first_pass
+        echo(f"first pass {f['model']} (cosine >= {f['cosine']}): {d.model} embedded {f['embedded']:,} of "
+             f"{f['distinct']:,} distinct answers")
     for g, rows in d.top_groups(10):
         variants = list(dict.fromkeys(" ".join(str(d.texts[i]).split()) for i in rows))
         shown = " | ".join(_short(v, 50) for v in variants[:3])

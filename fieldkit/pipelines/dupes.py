@@ -10,6 +10,7 @@ from fieldkit.analysis.dupes import DEFAULT_THRESHOLD, NO_GROUP, DupesResult, fi
 from fieldkit.errors import UsageError
 from fieldkit.inference.manifest import get_entry
 from fieldkit.pipelines.core import Data, Result, dataset, make_step, require_some_text, text_column, timed
+from fieldkit.pipelines.dupes_first_pass import first_pass_vectors
 from fieldkit.pipelines.embed import vectors
 from fieldkit.pipelines.engine import current, mark_step
 from fieldkit.progress import Reporter
@@ -25,6 +26,7 @@ class Dupes:
     threshold: float
     exact_only: bool
     model: str | None = None
+    first_pass: dict | None = None  # the static model, its cosine, answers it kept of those compared
 
     def top_groups(self, top: int = 10) -> list[tuple[int, list[int]]]:
         """(group id, member rows) of the largest groups, largest first."""
@@ -36,10 +38,13 @@ class Dupes:
 
 
 def dupes(data: Data, column: str, *, threshold: float | None = None, exact_only: bool = False,
-          model_id: str | None = None, reporter: Reporter | None = None) -> Result[Dupes]:
+          model_id: str | None = None, reporter: Reporter | None = None,
+          first_pass: str | None = None) -> Result[Dupes]:
     """Adds `dup_group` (null = unique) and `dup_size`; near duplicates by cosine >= threshold.
 
     `exact_only` (or threshold 1) compares normalised text only and needs no model.
+    `first_pass`: a static model distilled from the model that runs; only the answers it finds a
+    neighbour for (static cosine >= FIRST_PASS_COSINE) are embedded by the model (dupes_first_pass).
     """
     asked = threshold
     threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
@@ -53,8 +58,13 @@ def dupes(data: Data, column: str, *, threshold: float | None = None, exact_only
     with timed() as clock:
         texts = ds.text_column(col).to_list()
         require_some_text(texts, col, ds)
-        embedder, vecs = (None, None) if exact_only else vectors(ds, col, texts, model_id,
-                                                                   reporter.child("embed"))
+        passed = None
+        if exact_only:
+            embedder, vecs = None, None
+        elif first_pass:
+            embedder, vecs, passed = first_pass_vectors(texts, model_id, first_pass, reporter.child("embed"))
+        else:
+            embedder, vecs = vectors(ds, col, texts, model_id, reporter.child("embed"))
         if asked is None and embedder is not None:  # a model whose cosines run high (e5) has its own
             threshold = float(get_entry(embedder.model_id).raw.get("dupes_threshold", threshold))
         engine = current()
@@ -67,7 +77,9 @@ def dupes(data: Data, column: str, *, threshold: float | None = None, exact_only
         "dup_size": pl.select(pl.when(unique).then(None)
                               .otherwise(pl.Series(result.dup_size, dtype=pl.Int64))).to_series(),
     }
-    step = mark_step(make_step("dupes", {"column": col, "threshold": threshold, "exact_only": exact_only},
-                     clock, embedder))
-    out = Dupes(result, col, texts, threshold, exact_only, embedder.model_id if embedder else None)
+    params = {"column": col, "threshold": threshold, "exact_only": exact_only}
+    if passed is not None:
+        params["first_pass"] = passed
+    step = mark_step(make_step("dupes", params, clock, embedder))
+    out = Dupes(result, col, texts, threshold, exact_only, embedder.model_id if embedder else None, passed)
     return Result(out, columns, step)

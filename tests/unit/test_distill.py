@@ -8,12 +8,14 @@ imported model, distilled through the CLI, then used with --model by `fieldkit e
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import polars as pl
 import pytest
 
 from fieldkit.cli import main
+from fieldkit.store import read_provenance
 from tests.golden.texts import DATA, survey
 
 
@@ -119,6 +121,27 @@ def test_distill_tiny_model_end_to_end(fk_home, tmp_path, capsys, answers):
                          str(tmp_path / "out2.parquet"), "--model", "tiny-static")
     assert code == 0 and "(1 with no word the model knows: zero vectors)" in out, (out, err)
     assert not np.stack(pl.read_parquet(tmp_path / "out2.parquet")["embedding"].to_numpy())[3].any()
+
+    # dupes with the static model as a first pass: the teacher embeds fewer answers, the groups are the same
+    pl.DataFrame({"answer": answers}).write_csv(src)
+    full = tmp_path / "full.parquet"
+    code, out, err = run(capsys, "dupes", str(src), "-c", "answer", "--model", "tiny-teacher", "-o", str(full))
+    assert code == 0, err
+    fast = tmp_path / "fast.parquet"
+    code, out, err = run(capsys, "dupes", str(src), "-c", "answer", "--model", "tiny-teacher",
+                         "--first-pass", "tiny-static", "-o", str(fast))
+    assert code == 0, err
+    embedded, distinct = map(int, re.search(r"tiny-teacher embedded ([\d,]+) of ([\d,]+) distinct", out).groups())
+    assert 0 < embedded < distinct
+    step = read_provenance(fast)["steps"][-1]
+    assert step["parameters"]["first_pass"]["model"] == "tiny-static"
+    a, b = pl.read_parquet(full)["dup_group"], pl.read_parquet(fast)["dup_group"]
+    assert a.is_not_null().sum() > 0 and (b.is_not_null() & a.is_null()).sum() == 0  # no group the model did not make
+    assert b.is_not_null().sum() >= 0.95 * a.is_not_null().sum(), (a.is_not_null().sum(), b.is_not_null().sum())
+    code, _, err = run(capsys, "dupes", str(src), "-c", "answer", "--model", "tiny-teacher",
+                       "--first-pass", "tiny-teacher")
+    assert code == 2 and "not a static model distilled from tiny-teacher" in err and "hint:" in err
+    embedder_module._CACHE.clear()  # the next test installs another tiny-teacher (WordPiece training varies)
 
     code, out, err = run(capsys, "models", "verify")
     assert code == 0, err
