@@ -68,7 +68,8 @@ class ChunkIds:
         new = list(set(flat).difference(pieces))
         if new:
             if len(pieces) + len(new) > MAX_PIECES:
-                pieces.clear()
+                pieces.clear()  # and this batch's chunks seen before are new again (a KeyError below else)
+                new = list(set(flat))
             if self.ascii is not None:
                 new = self._look_up(new, pieces)
             if new:

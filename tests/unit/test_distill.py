@@ -225,6 +225,25 @@ def test_chunk_by_chunk_token_ids_equal_the_tokenizers_or_are_not_used(answers):
         assert again.tolist() == ids.tolist()
 
 
+def test_a_full_chunk_cache_starts_over_without_losing_the_batchs_old_chunks(answers, monkeypatch):
+    """Past MAX_PIECES the cache is emptied; a batch mixing chunks seen before and new ones then raised
+    KeyError for the old ones (a column of a million distinct answers reaches the cap)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    from fieldkit.inference import chunk_ids
+
+    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
+    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wp.train_from_iterator(answers, trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[UNK]"]))
+    monkeypatch.setattr(chunk_ids, "MAX_PIECES", 50)
+    s = chunk_ids.ChunkIds(wp)
+    s.ids(answers[:20])
+    ids, lengths = s.ids(answers[10:40])  # ten answers seen, twenty new: past the cap of 50 chunks
+    whole = [wp.encode(a, add_special_tokens=False).ids for a in answers[10:40]]
+    assert ids.tolist() == [i for w in whole for i in w] and lengths.tolist() == [len(w) for w in whole]
+
+
 def test_only_wordpiece_tokenizers_go_chunk_by_chunk(answers):
     """multilingual-e5's SentencePiece (Metaspace) makes a token of trailing blanks ('...my card\\n\\n' ends in
     '▁'), which a chunk-by-chunk pass drops, and its first 200 banking77 texts did not show it: such
