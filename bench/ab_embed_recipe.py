@@ -6,7 +6,8 @@ shapes), and each run's figure is the ratio of their best-of-rounds CPU times. `
 `--new` are keyword arguments of quantize.rewrite_per_token as JSON ('{}' = the shipped recipe);
 `--quality N` also prints each shared set's min cosine against sentence-transformers (cached
 references of bench/cv_embed_recipe.py; the first run needs the `reference` extra). Usage:
-  python bench/ab_embed_recipe.py --old '{"fold_context": false, "unpadded": false}' --new '{}' [--runs 3]
+  python bench/ab_embed_recipe.py [--old '{"fold_context": false, "unpadded": false, "flatten": false}']
+      [--new '{}'] [--runs 3]
       [--rounds 5] [--texts 1000] [--quality 1500]
 """
 
@@ -82,7 +83,7 @@ def one_run(a) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--old", default='{"fold_context": false, "unpadded": false}')
+    ap.add_argument("--old", default='{"fold_context": false, "unpadded": false, "flatten": false}')
     ap.add_argument("--new", default="{}")
     ap.add_argument("--texts", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=5)
