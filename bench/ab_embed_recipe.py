@@ -1,8 +1,9 @@
 """Two int8 rewrites of MiniLM side by side: texts per CPU-second (1 thread) and min cosine per set.
 
 Why: a recipe change worth a few percent is lost in the noise of separate runs on a shared
-machine; here both graphs run interleaved in one process (same load, same texts, same batch
-shapes), and each run's figure is the ratio of their best-of-rounds CPU times. `--old` and
+machine; here both graphs run interleaved in one process (same load, same texts, each with the
+batches the embedder makes for it), and each run's figure is the ratio of their best-of-rounds
+CPU times. `--old` and
 `--new` are keyword arguments of quantize.rewrite_per_token as JSON ('{}' = the shipped recipe);
 `--quality N` also prints each shared set's min cosine against sentence-transformers (cached
 references of bench/cv_embed_recipe.py; the first run needs the `reference` extra). Usage:
