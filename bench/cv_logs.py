@@ -6,7 +6,7 @@
 Why: the miner's settings were chosen on 8 loghub systems (0.98 left out) yet read 0.01-0.72 on this
 machine's own package logs; a rule is kept only if the left-out figure over ALL sets says so.
 The machine sets (bench/data/logs_machine/, copies of this machine's /var/log/dpkg.log,
-/var/log/apt/term.log, /var/log/alternatives.log and an npm debug log) are labelled here by their
+/var/log/apt/term.log, /var/log/alternatives.log, an npm debug log and a pip install log) are labelled here by their
 programs' documented message formats, never by looking at a miner's output:
 - dpkg(1) FILES: `startup type command`, `status state pkg version`, `action pkg v1 v2`, `conffile file
   decision`; an event per line kind, per status state (a fixed enumeration), per startup type+command.
@@ -14,6 +14,9 @@ programs' documented message formats, never by looking at a miner's output:
   `Setting up %s (%s) ...`, ...); any other line is its own text with digits blinded.
 - update-alternatives: `run with ...` (the argument list), `link group %s updated to point to %s`, `status of
   link group ...`; others: the text with digits blinded.
+- pip install's output (/tmp/install.log of this machine's setup; pip's formats: `Collecting %s`, `Downloading %s
+  (%s)`, `Requirement already satisfied: %s in %s ...`, `<step>: started` / `finished with status '%s'` per spinner
+  step, `Successfully installed %s` ...); others: digits blinded.
 - npm's debug log (lib/utils/tar.js logTar and the log call sites): `<size> <path>` per packed file, one
   bundled dependency name per line, `key: value` tarball details per key, `timing <name> Completed in <n>ms`,
   `http fetch <method> <status> <url> ...`, `config load:file:<path>`; others: digits blinded.
@@ -105,8 +108,32 @@ def npm_truth(raw: str) -> str:
     return level + " " + _blind(rest)
 
 
+_PIP = [  # pip's own message formats (pip/_internal: req_install, operations/prepare, spinners, wheel_builder)
+    (r"^Looking in indexes: ", "indexes"), (r"^Looking in links: ", "links"), (r"^Obtaining ", "obtaining"),
+    (r"^WARNING: Location '.*' is ignored: it is neither a file nor a directory\.$", "location-ignored"),
+    (r"^Collecting ", "collecting"), (r"^\s*Downloading \S+ \(.*\)$", "downloading"), (r"^Processing ", "processing"),
+    (r"^\s*━", "progress"), (r"^Requirement already satisfied: ", "satisfied"),
+    (r"^\s*Found existing installation: ", "found-existing"), (r"^\s*Uninstalling \S+:$", "uninstalling"),
+    (r"^\s*Successfully uninstalled ", "uninstalled"), (r"^\s*Attempting uninstall: ", "attempting-uninstall"),
+    (r"^\s*Created wheel for \S+: filename=", "created-wheel"), (r"^\s*Stored in directory: ", "stored"),
+    (r"^Successfully built ", "built"), (r"^Installing collected packages: ", "installing-collected"),
+    (r"^Successfully installed ", "installed"),
+]
+
+
+def pip_truth(raw: str) -> str:
+    for rx, name in _PIP:
+        if re.search(rx, raw):
+            return name
+    m = re.match(r"^\s*(.+): (started|finished with status '\w+')$", raw)  # a spinner: `<step>: started` ...
+    if m:
+        return re.sub(r" for \S+", " for <name>", m.group(1)) + ": " + m.group(2).split()[0]
+    return _blind(raw)
+
+
 MACHINE_SETS = {"dpkg": ("dpkg.log.gz", dpkg_truth), "apt-term": ("apt-term.log.gz", term_truth),
-                "alternatives": ("alternatives.log.gz", alt_truth), "npm": ("npm-debug.log.gz", npm_truth)}
+                "alternatives": ("alternatives.log.gz", alt_truth), "npm": ("npm-debug.log.gz", npm_truth),
+                "pip": ("pip-install.log.gz", pip_truth)}
 
 
 def load_sets(which: str = "all") -> dict[str, tuple[pl.Series, list[str]]]:
