@@ -125,7 +125,7 @@ def digit_blind(lines: pl.Series) -> tuple[np.ndarray, pl.Series]:
 
 
 def masked_keys(messages: pl.Series, hosts: bool = False, classes: Sequence[str] = (),
-                vary: tuple[int, float] | None = None) -> tuple[np.ndarray, pl.DataFrame]:
+                vary: tuple | None = None) -> tuple[np.ndarray, pl.DataFrame]:
     """(key per line, per key its masked line `m`, line count `n` and digit-zeroed line `k`): what the miner is fed.
 
     Masking is the same for two lines that differ only in their ASCII digits (every digit
@@ -186,7 +186,7 @@ class TemplateMiner:
                  max_clusters: int = 50_000, cache_size: int = 200_000,
                  mask_hosts: bool = MINER_SETTINGS["mask_hosts"],
                  token_classes: Sequence[str] = MINER_SETTINGS["token_classes"],
-                 vary: tuple[int, float] | None = MINER_SETTINGS["vary"]):
+                 vary: tuple | None = MINER_SETTINGS["vary"]):
         self.sim_threshold = sim_threshold
         self.depth = depth  # prefix tokens used to route after the token count
         self.max_children = max_children
@@ -194,7 +194,7 @@ class TemplateMiner:
         self.cache_size = cache_size
         self.mask_hosts = mask_hosts
         self.token_classes = tuple(token_classes)
-        self.vary = tuple(vary) if vary else None
+        self.vary = tuple(vary) if vary else None  # (min values, max median sightings / group lines, first position)
         self.clusters: OrderedDict[int, Cluster] = OrderedDict()  # LRU order
         self.root = _Node()
         self.next_id = 1
