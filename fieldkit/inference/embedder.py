@@ -78,8 +78,13 @@ class TokenEmbedder(Embedder):
             for n in np.unique(lengths[lengths > 0]):
                 rows = np.flatnonzero(lengths == n)
                 keep = mask[rows].astype(bool)
-                out[rows] = self._run(ids[rows][keep].reshape(len(rows), n), np.ones((len(rows), n), mask.dtype))
+                out[rows] = self._run_batch(ids[rows][keep].reshape(len(rows), n),
+                                            np.ones((len(rows), n), mask.dtype))
             return out
+        return self._run_batch(ids, mask)
+
+    def _run_batch(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Pooled vectors of one batch (without padding when the graph has no mask input)."""
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self.input_names:
             feed["token_type_ids"] = np.zeros_like(ids)

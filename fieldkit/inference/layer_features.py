@@ -90,7 +90,8 @@ class LayerFeatureEmbedder(TokenEmbedder):
         self.graph_sha256 = hashlib.sha256(f"{base.graph_sha256}|{spec}".encode()).hexdigest()
         self.pooled_output = False
 
-    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _run_batch(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        # TokenEmbedder._run splits a padded batch by token count first when the graph has no mask (v10+)
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         states = self.session.run(None, {k: v for k, v in feed.items() if k in self.input_names})
         # the int8 rewrite (v11) keeps token states flat, [rows x tokens, D]

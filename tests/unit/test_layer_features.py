@@ -43,3 +43,20 @@ def test_a_layer_the_encoder_does_not_have_is_refused(tmp_path):
     assert len(layer_outputs(onnx.load(base.session._model_path))) == 7  # embeddings + 6 layers
     with pytest.raises(ModelError, match="not in this 6-layer encoder"):
         layer_embedder("all-minilm-l6-v2", [(7, "mean")], tmp_path)
+
+
+def test_a_padded_batch_gives_each_rows_own_features(answers, tmp_path):
+    """The int8 graph has no padding mask since v10: a padded batch sent to the layer features (as run_rows'
+    callers may) must be split by token count, or the short rows attend to the padding."""
+    emb = layer_embedder("all-minilm-l6-v2", [(6, "mean"), (4, "max")], tmp_path)
+    assert emb.unpadded
+    rows = [emb.tokenizer.encode(a).ids for a in answers[:6]]
+    width = max(map(len, rows))
+    assert len({len(r) for r in rows}) > 1
+    ids = np.zeros((len(rows), width), np.int64)
+    mask = np.zeros((len(rows), width), np.int64)
+    for k, r in enumerate(rows):
+        ids[k, :len(r)], mask[k, :len(r)] = r, 1
+    together = emb._run(ids, mask)
+    alone = np.concatenate([emb._run(np.array([r]), np.ones((1, len(r)), np.int64)) for r in rows])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
