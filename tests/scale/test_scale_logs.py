@@ -76,3 +76,13 @@ def test_parts_written_by_the_workers_equal_the_local_parts(capsys, tmp_path, lo
         assert rp["source"] == lp["source"] and rp["steps"][0]["parameters"] == lp["steps"][0]["parameters"]
         assert rp["steps"][0]["engine"]["name"] == "ray"
     assert manifest["provenance"]["steps"][0]["parameters"] == lp["steps"][0]["parameters"]
+
+
+def test_word_variables_learnt_per_batch_are_learnt_alike_on_the_workers(capsys, tmp_path, local_ray, module_home):
+    """`vary` decides from one batch's lines: the workers, masking the local batches, make the same templates."""
+    from pathlib import Path
+
+    dpkg = Path(__file__).resolve().parent.parent / "data" / "logs" / "dpkg_excerpt.log"
+    _, _, a, b = _both(capsys, tmp_path, [str(dpkg), str(shared("logs", "HealthApp_2k.log"))])
+    assert a.equals(b)
+    assert {"status unpacked <*>", "install <*> <none> <*>"} <= set(a["template"].to_list())
