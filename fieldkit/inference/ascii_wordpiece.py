@@ -14,6 +14,7 @@ import json
 import re
 
 _PIECE = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")  # BertPreTokenizer on printable ASCII: words, each mark alone
+_MARKS = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum())  # every printable ASCII mark
 
 
 class AsciiWordPiece:
@@ -58,8 +59,15 @@ class AsciiWordPiece:
             return [i] if i is not None else self._word(key)
         if self.added is not None and self.added.search(chunk):
             return None
-        out: list[int] = []
         words = self.words
+        core = key.rstrip(_MARKS)  # the commonest shape: a word and the marks after it ("data," "R).")
+        if core and core.isalnum():
+            i = words.get(core)
+            if i is not None:
+                tail = [words.get(m) for m in key[len(core):]]
+                if None not in tail:
+                    return [i, *tail]
+        out: list[int] = []
         for piece in _PIECE.findall(key):
             i = words.get(piece)  # a whole word or a mark
             if i is not None:

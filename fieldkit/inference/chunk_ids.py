@@ -60,8 +60,15 @@ class ChunkIds:
             encs = encode(texts, add_special_tokens=False)
             ids = np.fromiter(chain.from_iterable(e.ids for e in encs), np.int64)
             return ids, np.fromiter((len(e.ids) for e in encs), np.int64, len(encs))
-        if _REMOVED.search("\n".join(texts)):  # one pass over all; rare
+        given, joined = texts, "\n".join(texts)
+        if _REMOVED.search(joined):  # one pass over all; rare
             texts = [_REMOVED.sub("", t) for t in texts]
+        if self.ascii is not None and self.ascii.lower:  # "The" and "the" one chunk (10% fewer on survey answers)
+            added = self.ascii.added  # matched before the normalizer, case and all: "[CLS]" is not "[cls]"
+            if added is not None and added.search(joined):
+                texts = [t.lower() if t.isascii() and not added.search(t) else t for t in texts]
+            else:
+                texts = [t.lower() if t.isascii() else t for t in texts]
         chunks = list(map(str.split, texts))
         flat = list(chain.from_iterable(chunks))
         pieces = self.pieces
@@ -80,7 +87,7 @@ class ChunkIds:
         chunks_before = np.concatenate([[0], np.cumsum(np.fromiter(map(len, chunks), np.int64, len(chunks)))])
         lengths = np.diff(ids_before[chunks_before])
         if self.by_chunk is None:
-            sample = texts[:CHECK_TEXTS]
+            sample = given[:CHECK_TEXTS]  # the texts as given: the check covers the edits above too
             whole = [i for e in encode(sample, add_special_tokens=False) for i in e.ids]
             self.by_chunk = whole == ids[:int(lengths[:len(sample)].sum())].tolist()
             if not self.by_chunk:
