@@ -1,11 +1,11 @@
-"""BERT's WordPiece on printable ASCII chunks, as dictionary look-ups, for the distilled static model's first pass.
+"""BERT's WordPiece on printable ASCII chunks, as dictionary look-ups, for the chunk cache (chunk_ids.py).
 
 Why: the `tokenizers` library costs ~7 us per chunk it is handed on this machine (a call per text, offsets, a
 normalizer that handles all of Unicode); on printable ASCII, BERT's pipeline reduces to lowercasing, a cut at
 each mark and a greedy longest-match over the vocabulary, which a dict does in ~1 us. Only a tokenizer whose
 pipeline is exactly BertNormalizer + BertPreTokenizer + WordPiece is read this way; every other chunk (any
 non-ASCII character, an added token such as "[CLS]" inside it, a word the vocabulary cannot spell) is left to
-the library, and the static embedder still checks its first texts against the library's own ids.
+the library, and the chunk cache (chunk_ids.py) still checks its first texts against the library's own ids.
 """
 
 from __future__ import annotations

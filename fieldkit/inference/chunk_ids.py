@@ -1,8 +1,8 @@
 """Token ids of texts from their blank-separated chunks, each distinct chunk tokenized once.
 
-The distilled static model's tokenizer pass (its only real cost): answers repeat their words, and WordPiece
-tokenizes word by word after splitting at blanks, so a text's ids are its chunks' ids in order. Kept apart
-from static_embedder.py so that any embedder with a WordPiece tokenizer can use it.
+The distilled static model's tokenizer pass (its only real cost) and the default embedder's: answers repeat
+their words, and WordPiece tokenizes word by word after splitting at blanks, so a text's ids are its chunks'
+ids in order. Used by static_embedder.py and embedder.py (TokenEmbedder with a BERT-framed tokenizer).
 """
 
 from __future__ import annotations
