@@ -17,6 +17,8 @@ from fieldkit.inference.embed_base import Embedder, _l2
 from fieldkit.inference.manifest import ModelEntry
 
 RUNTIME = "static-embeddings"
+
+
 class StaticEmbedder(Embedder):
     """A distilled static model: mean of token rows, L2-normalised (model2vec's inference)."""
 
