@@ -210,3 +210,32 @@ def test_chunked_token_ids_equal_the_tokenizers_with_specials_and_truncation(emb
             assert row.tolist() == e.ids, (name, k)
         assert stats.truncated == sum(1 for e in encs if e.overflowing), name
     assert stats.truncated == 1 and embedder._chunks.by_chunk is True
+
+
+def test_chunked_token_ids_equal_the_tokenizers_on_hostile_text(embedder):
+    """Texts built from what breaks tokenizers (control characters Python and BERT split differently, NUL,
+    combining accents, dotted I and final sigma that lowercase by context, ligatures, CJK, emoji, added tokens
+    glued to words, '##'): the chunk cache's ids, made in one batch, are the library's own."""
+    import random
+
+    from fieldkit.inference.embed_base import EmbedStats
+
+    rng = random.Random(11)
+    alphabet = list("abcXYZ019 ,.;:!?()[]{}<>#@$%^&*_-+=/\\|~`\"'") + [
+        "\t", "\n", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u3000", "\u200b", "\ufffd", "\x00", "\x01",
+        "\x7f", "é", "ß", "İ", "Σ", "ς", "中", "😀", "ﬁ", "\u0301", "[CLS]", "[SEP]", "[unused0]", "##", "Hello",
+        "WORLD", "Tidyverse", " ", "  "]
+    texts = [t for t in ("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60))) for _ in range(600))
+             if t.strip()]
+    chunks = embedder._chunks
+    chunks.pieces.clear()
+    chunks.by_chunk = None  # checked again on these texts: the ids must come from the chunks, not the fallback
+    try:
+        lengths, put = embedder._token_rows(texts, EmbedStats())
+        assert chunks.by_chunk is True
+    finally:
+        chunks.by_chunk = None
+    for k, enc in enumerate(embedder.tokenizer.encode_batch(texts, add_special_tokens=True)):
+        row = np.zeros(int(lengths[k]), np.int64)
+        put(row, k)
+        assert row.tolist() == enc.ids, repr(texts[k])
