@@ -125,7 +125,9 @@ def dupes_cmd(path, column, out, threshold, exact_only, model_id, first_pass, sh
     how = "exact" if d.exact_only else f"exact + near (cosine >= {d.threshold})"
     echo(f"{d.result.groups:,} duplicate groups ({how}) covering {d.result.rows_in_groups:,} "
                f"of {len(d.texts):,} rows")
-    if d.first_pass:
+    if d.first_pass and d.first_pass.get("cached"):
+        echo(f"first pass {d.first_pass['model']} not run: {d.model}'s vectors of this column were cached")
+    elif d.first_pass:
         f = d.first_pass
         echo(f"first pass {f['model']} (cosine >= {f['cosine']}): {d.model} embedded {f['embedded']:,} of "
              f"{f['distinct']:,} distinct answers")

@@ -62,7 +62,8 @@ def dupes(data: Data, column: str, *, threshold: float | None = None, exact_only
         if exact_only:
             embedder, vecs = None, None
         elif first_pass:
-            embedder, vecs, passed = first_pass_vectors(texts, model_id, first_pass, reporter.child("embed"))
+            embedder, vecs, passed = first_pass_vectors(ds, col, texts, model_id, first_pass,
+                                                             reporter.child("embed"))
         else:
             embedder, vecs = vectors(ds, col, texts, model_id, reporter.child("embed"))
         if asked is None and embedder is not None:  # a model whose cosines run high (e5) has its own

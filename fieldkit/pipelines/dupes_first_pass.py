@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fieldkit.analysis import embeddings
 from fieldkit.analysis.dupes import exact_keys, near_pairs
 from fieldkit.errors import UsageError
 from fieldkit.inference.embedder import get_embedder
@@ -22,14 +23,22 @@ from fieldkit.progress import Reporter
 FIRST_PASS_COSINE = 0.775
 
 
-def first_pass_vectors(texts: list, model_id: str | None, first_pass: str, reporter: Reporter | None = None):
-    """(model, vectors with zero rows for answers the first pass cleared, what the first pass did)."""
+def first_pass_vectors(ds, col: str, texts: list, model_id: str | None, first_pass: str,
+                       reporter: Reporter | None = None):
+    """(model, vectors with zero rows for answers the first pass cleared, what the first pass did).
+
+    When the model's vectors of this column are cached already (an earlier embed, search or dupes), they
+    are used whole and the first pass does nothing.
+    """
     model = get_embedder(resolve_model(texts, model_id))
     static = get_embedder(first_pass)
     source = getattr(static, "distilled_from", None)
     if getattr(static, "graph_kind", "") != "static-embeddings" or source != model.model_id:
         raise UsageError(f"--first-pass {first_pass} is not a static model distilled from {model.model_id}",
                          f"make one: fieldkit models distill {model.model_id} -o {model.model_id}-static")
+    cached = embeddings.load_cached(embeddings.cache_key(ds.sha256, col, model), rows=len(texts), mmap=True)
+    if cached is not None:
+        return model, cached, {"model": static.model_id, "cosine": FIRST_PASS_COSINE, "cached": True}
     _, reps = exact_keys(texts)  # distinct answers, as the grouping compares them
     rep_texts = [str(texts[i]) for i in reps]
     fast = static.embed_all(rep_texts)
