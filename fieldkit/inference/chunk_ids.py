@@ -16,7 +16,7 @@ import numpy as np
 
 from fieldkit.inference.ascii_wordpiece import AsciiWordPiece
 
-MAX_PIECES = 200_000  # distinct chunks kept (about 50 MB at most); the cache starts over past it
+MAX_PIECES = 200_000  # distinct chunks kept (~40 MB at the cap, measured); the cache starts over past it
 CHECK_TEXTS = 200  # texts the chunk-by-chunk ids are checked on against the whole-text tokenizer
 
 

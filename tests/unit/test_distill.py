@@ -19,20 +19,27 @@ from fieldkit.store import read_provenance
 from tests.golden.texts import DATA, survey
 
 
-def _tiny_teacher(folder, texts):
-    import onnx
-    from onnx import TensorProto, helper
-    from onnx import numpy_helper as nh
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-
-    from fieldkit import files
-    from fieldkit.inference.manifest import FOLDER_ENTRY_NAME
+def _bert_wordpiece(texts, vocab_size: int, special: list[str]):
+    """A BERT-style WordPiece tokenizer (lowercasing BertNormalizer, BertPreTokenizer) trained on `texts`."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(
-        vocab_size=400, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"]))
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special))
+    return tok
+
+
+def _tiny_teacher(folder, texts):
+    import onnx
+    from onnx import TensorProto, helper
+    from onnx import numpy_helper as nh
+    from tokenizers import processors
+
+    from fieldkit import files
+    from fieldkit.inference.manifest import FOLDER_ENTRY_NAME
+
+    tok = _bert_wordpiece(texts, 400, ["[PAD]", "[UNK]", "[CLS]", "[SEP]"])
     tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")),
                                                    ("[CLS]", tok.token_to_id("[CLS]")))
     tok.save(str(folder / "tokenizer.json"))
@@ -208,14 +215,11 @@ def test_chunk_by_chunk_token_ids_equal_the_tokenizers_or_are_not_used(answers):
     """The static model tokenizes each distinct blank-separated chunk once (answers repeat their words); its ids
     must be the whole-text tokenizer's, checked on the first texts: WordPiece passes, byte-level BPE (a space
     is part of the next token) does not and is used whole."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     from fieldkit.inference.chunk_ids import ChunkIds
 
-    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
-    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    wp.train_from_iterator(answers, trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[UNK]"]))
+    wp = _bert_wordpiece(answers, 300, ["[UNK]"])
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.train_from_iterator(answers, trainers.BpeTrainer(vocab_size=300,
@@ -234,14 +238,9 @@ def test_chunk_by_chunk_token_ids_equal_the_tokenizers_or_are_not_used(answers):
 def test_a_full_chunk_cache_starts_over_without_losing_the_batchs_old_chunks(answers, monkeypatch):
     """Past MAX_PIECES the cache is emptied; a batch mixing chunks seen before and new ones then raised
     KeyError for the old ones (a column of a million distinct answers reaches the cap)."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-
     from fieldkit.inference import chunk_ids
 
-    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
-    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    wp.train_from_iterator(answers, trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[UNK]"]))
+    wp = _bert_wordpiece(answers, 300, ["[UNK]"])
     monkeypatch.setattr(chunk_ids, "MAX_PIECES", 50)
     s = chunk_ids.ChunkIds(wp)
     s.ids(answers[:20])
